@@ -1,0 +1,1 @@
+"""Settings package: ``base`` plus topic modules; ``local`` for ``make run``, ``test`` for pytest."""

@@ -1,0 +1,1 @@
+"""Models of the training_jobs app."""
