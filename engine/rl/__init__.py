@@ -6,7 +6,12 @@ generated response, with a 0/1 ``mask`` that is 1 on real response tokens.
 """
 
 from engine.rl.gae import gae_advantages, last_token_rewards
-from engine.rl.losses import clipped_policy_loss, clipped_value_loss, entropy_from_logits, logprobs_from_logits
+from engine.rl.losses import (
+    clipped_policy_loss,
+    clipped_value_loss,
+    entropy_from_logits,
+    logprobs_from_logits,
+)
 from engine.rl.stats import explained_variance, kl_estimate, masked_mean, masked_var, masked_whiten
 
 __all__ = [
