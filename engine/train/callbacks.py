@@ -1,0 +1,38 @@
+"""The ``transformers.TrainerCallback`` that makes TRL's trainers log through :class:`RunWriter`."""
+
+from __future__ import annotations
+
+from transformers import TrainerCallback
+
+from engine.runio import RunWriter
+
+# Trainer.train() ends with one log of run totals; they belong in result.json, not as a step line.
+_SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss")
+
+
+class RunWriterCallback(TrainerCallback):
+    """Forwards the trainer's step count and logs to a :class:`RunWriter`.
+
+    The writer is created with ``is_main`` from the launcher's rank, so every rank can call it and only
+    rank 0 touches the files. ``summary`` keeps the trainer's end-of-training totals.
+    """
+
+    def __init__(self, writer: RunWriter):
+        self.writer = writer
+        self.summary: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.max_steps:
+            self.writer.set_total(state.max_steps)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.writer.advance(state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = dict(logs or {})
+        if any(key in logs for key in _SUMMARY_KEYS):
+            self.summary.update(logs)
+            return
+        self.last.update(logs)
+        self.writer.log(state.global_step, logs)
