@@ -1,0 +1,163 @@
+"""``python -m engine ...``: the only way the web app starts engine work (as a subprocess).
+
+    python -m engine train {sft,dpo,rm,ppo,grpo,repo} --config RUN/config.json [--run-dir DIR] [--resume]
+    python -m engine bootstrap --out DIR [--seed S]
+    python -m engine generate --model DIR [--adapter DIR] --prompts FILE.jsonl --out FILE.jsonl ...
+    python -m engine score --replies FILE.jsonl --out FILE.jsonl [--rules ...] [--judge-url ...] [--rm DIR]
+
+A bad config or input exits with status 2 and one line on stderr (no traceback): the web app shows
+the last lines of the log to the person who launched the job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.config import ConfigError, load_config
+
+# Trainers by method, imported only when chosen so that one method's missing extra cannot break another.
+# Each is ``train(config, *, run_dir: Path, resume: bool = False) -> dict`` (the result).
+TRAINERS: dict[str, str] = {
+    "sft": "engine.train.sft:train",
+    "dpo": "engine.train.dpo:train",
+    "rm": "engine.rewards.rm:train_reward_model",
+    "grpo": "engine.train.grpo:train",
+    "ppo": "engine.train.ppo:train",
+    "repo": "engine.train.ppo:train",
+}
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Bad input from the caller: reported as one line, exit status 2."""
+
+
+def trainer(method: str) -> Callable[..., dict[str, Any]]:
+    if method not in TRAINERS:
+        raise UsageError(f"unknown method {method!r}")
+    module, _, name = TRAINERS[method].partition(":")
+    try:
+        imported = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if not module.startswith(exc.name or "\0"):
+            raise  # a missing dependency inside the trainer is a bug worth a traceback
+        raise UsageError(f"method {method!r} is not available in this engine ({module} is missing)") from None
+    return getattr(imported, name)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = load_config(args.config, method=args.method)
+    run_dir = Path(args.run_dir) if args.run_dir else Path(args.config).resolve().parent
+    train = trainer(args.method)
+    result = train(config, run_dir=run_dir, resume=args.resume)
+    print(f"{args.method}: done, {result.get('steps', '?')} steps, run dir {run_dir}")
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from engine.bootstrap import install_tiny_model
+
+    out = install_tiny_model(out=Path(args.out), seed=args.seed, force=args.force)
+    print(f"tiny model ready at {out}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from engine.generate import generate_file
+
+    count = generate_file(
+        model=args.model,
+        adapter=args.adapter,
+        prompts=Path(args.prompts),
+        out=Path(args.out),
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        backend=args.backend,
+        base_url=args.base_url,
+        served_model=args.served_model,
+    )
+    print(f"generated {count} replies into {args.out}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from engine.score import score_file
+
+    count = score_file(
+        replies=Path(args.replies),
+        out=Path(args.out),
+        rules=args.rules,
+        no_rules=args.no_rules,
+        judge_url=args.judge_url,
+        judge_model=args.judge_model,
+        rubric=args.rubric,
+        rm=args.rm,
+        n=args.n,
+    )
+    print(f"scored {count} replies into {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description="Parley's ML engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train one method from a config.json")
+    train.add_argument("method", choices=sorted(TRAINERS))
+    train.add_argument("--config", required=True, help="config.json (its 'method' must match)")
+    train.add_argument("--run-dir", help="metrics, checkpoints, adapter (default: the config's dir)")
+    train.add_argument("--resume", action="store_true", help="continue from the run dir's last checkpoint")
+    train.set_defaults(func=cmd_train)
+
+    boot = sub.add_parser("bootstrap", help="build (or copy from the cache) the tiny base model")
+    boot.add_argument("--out", required=True)
+    boot.add_argument("--seed", type=int, default=0)
+    boot.add_argument("--force", action="store_true", help="rebuild even when cached")
+    boot.set_defaults(func=cmd_bootstrap)
+
+    gen = sub.add_parser("generate", help="write one agent reply per prompt row")
+    gen.add_argument("--model", required=True, help="base model dir (HF backend) ")
+    gen.add_argument("--adapter", help="LoRA adapter dir (HF: merged in memory; vLLM: a served LoRA name)")
+    gen.add_argument("--prompts", required=True, help="JSONL rows {id, prompt: [messages], task}")
+    gen.add_argument("--out", required=True, help="JSONL rows {id, reply, finish_reason, tokens}")
+    gen.add_argument("--max-new-tokens", type=int, default=512)
+    gen.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--batch-size", type=int, default=8)
+    gen.add_argument("--backend", choices=("hf", "vllm"), default="hf")
+    gen.add_argument("--base-url", help="vLLM OpenAI endpoint, e.g. http://127.0.0.1:8000/v1")
+    gen.add_argument("--served-model", help="vLLM model name (default: the adapter's, else --model)")
+    gen.set_defaults(func=cmd_generate)
+
+    score = sub.add_parser("score", help="score replies with the rules, the judge and the RM")
+    score.add_argument("--replies", required=True, help="JSONL rows {id, prompt, task, reply}")
+    score.add_argument("--out", required=True)
+    score.add_argument("--rules", help="rule-set JSON file (default: the built-in set)")
+    score.add_argument("--no-rules", action="store_true")
+    score.add_argument("--judge-url", help="OpenAI-compatible endpoint of the judge")
+    score.add_argument("--judge-model", default="judge")
+    score.add_argument("--rubric", help="rubric JSON file (default: the built-in rubric)")
+    score.add_argument("--rm", help="trained reward-model run dir")
+    score.add_argument("--n", type=float, default=100.0, help="enhancement clip n (PAPER.md)")
+    score.set_defaults(func=cmd_score)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, UsageError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
