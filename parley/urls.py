@@ -1,6 +1,24 @@
+"""Root URL conf. Every view declares its roles (parley.roles); tests/parley/test_url_roles.py walks this."""
+
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from parley import views
+from parley.api import SchemaDocsView, SchemaView
+from parley.roles import public
 
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("health/", views.health, name="health"),
+    path("accounts/login/", public(auth_views.LoginView.as_view()), name="login"),
+    path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path("admin/", admin.site.urls),
+    path("annotation/", include("annotation.urls")),
+    path("jobs/", include("training_jobs.urls")),
+    path("eval/", include("evaluation.urls")),
+    path("deploy/", include("deploy.urls")),
+    path("api/", include("parley.api_urls")),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", SchemaDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,0 +1,3 @@
+"""REST routes of the annotation app."""
+
+urlpatterns: list = []

@@ -1,0 +1,34 @@
+"""The negotiation data model: projects, SOPs, guidelines, cases, dialogues, candidates, preference pairs,
+bad cases and the append-only audit log. Queues and answers live in ``annotation/models/queues.py``."""
+
+from .audit import AuditEvent
+from .core import (
+    SOP,
+    Candidate,
+    Dialogue,
+    Guideline,
+    Message,
+    NegotiationCase,
+    Project,
+    SOPClause,
+    SOPStage,
+    Ticket,
+)
+from .labels import BadCase, ExcellentTurn, PreferencePair
+
+__all__ = [
+    "SOP",
+    "AuditEvent",
+    "BadCase",
+    "Candidate",
+    "Dialogue",
+    "ExcellentTurn",
+    "Guideline",
+    "Message",
+    "NegotiationCase",
+    "PreferencePair",
+    "Project",
+    "SOPClause",
+    "SOPStage",
+    "Ticket",
+]

@@ -1,0 +1,136 @@
+"""What people say about replies: preference pairs, bad cases, excellent turns."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from .core import SOP, Candidate, Dialogue, Guideline, SOPClause
+
+# Preference strength → the ``margin`` column of the TRL preference export.
+MARGINS = {"slight": 0.5, "clear": 1.0, "strong": 2.0}
+
+
+class Provenance(models.TextChoices):
+    """The paper's four sources of preference data."""
+
+    PRODUCTION = "production", "Production case"
+    LANGUAGE_EXPERT = "language_expert", "Language expert"
+    BD_EXPERT = "bd_expert", "BD expert"
+    SOP_PATH = "sop_path", "SOP path"
+
+
+class PreferencePair(models.Model):
+    class Strength(models.TextChoices):
+        SLIGHT = "slight", "Slight"
+        CLEAR = "clear", "Clear"
+        STRONG = "strong", "Strong"
+
+    dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="pairs")
+    turn = models.PositiveIntegerField(help_text="The shared prefix is the dialogue's first `turn` messages.")
+    chosen = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="chosen_in")
+    rejected = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="rejected_in")
+    strength = models.CharField(max_length=10, choices=Strength.choices, default=Strength.CLEAR)
+    reason_codes = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True)
+    provenance = models.CharField(max_length=20, choices=Provenance.choices)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    guideline = models.ForeignKey(Guideline, null=True, blank=True, on_delete=models.SET_NULL)
+    sop = models.ForeignKey(SOP, null=True, blank=True, on_delete=models.SET_NULL)
+    agreement = models.FloatField(null=True, blank=True, help_text="Agreement among the raters of this item.")
+    reviewed = models.BooleanField(default=False, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(chosen=F("rejected")), name="pair_chosen_differs_from_rejected"),
+            models.UniqueConstraint(fields=["chosen", "rejected", "provenance", "annotator"], name="pair_unique"),
+        ]
+        indexes = [models.Index(fields=["provenance", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"pair {self.pk} @{self.dialogue_id}:{self.turn} ({self.provenance})"
+
+    @property
+    def margin(self) -> float:
+        return MARGINS[self.strength]
+
+
+class BadCase(models.Model):
+    """A model reply that broke an SOP clause, and its lifecycle up to a verified fix."""
+
+    class Category(models.TextChoices):
+        INTERNAL_TERM_LEAK = "internal_term_leak", "Internal term leaked"
+        PRICE_CONFUSION = "price_confusion", "Net and selling price confused"
+        PUSHED_AFTER_ACCEPTABLE_OFFER = "pushed_after_acceptable_offer", "Pushed after an acceptable offer"
+        SILENCE_AS_AGREEMENT = "silence_as_agreement", "Silence taken as agreement"
+        OVER_PROMISE = "over_promise", "Over-promise"
+        HALLUCINATION = "hallucination", "Hallucinated competitor, price or benefit"
+        TICKET_IGNORED = "ticket_ignored", "A ticket ignored"
+        WRONG_STAGE = "wrong_stage", "Wrong stage"
+        REPEATED_CONFIRMATION = "repeated_confirmation", "Repeated confirmation"
+        RIGID_SCRIPT = "rigid_script", "Rigid script"
+        TONE = "tone", "Pushy or cold tone"
+        MIXED_LANGUAGE = "mixed_language", "Mixed language"
+        TOO_LONG = "too_long", "Far too long"
+        REASONING_LEAK = "reasoning_leak", "Reasoning or system text leaked"
+
+    class Severity(models.TextChoices):
+        MINOR = "minor", "Minor"
+        MAJOR = "major", "Major"
+        SEVERE = "severe", "Severe"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        GOLD_WRITTEN = "gold_written", "Gold written"
+        REVIEWED = "reviewed", "Reviewed"
+        IN_DATASET = "in_dataset", "In a dataset snapshot"
+        FIXED = "fixed", "Verified fixed"
+        REGRESSED = "regressed", "Regressed"
+
+    dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="bad_cases")
+    turn = models.PositiveIntegerField()
+    model_reply = models.TextField()
+    model_version = models.ForeignKey(
+        "deploy.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="bad_cases"
+    )
+    category = models.CharField(max_length=40, choices=Category.choices)
+    clause = models.ForeignKey(SOPClause, null=True, blank=True, on_delete=models.PROTECT, related_name="bad_cases")
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MAJOR)
+    gold_reply = models.TextField(blank=True)
+    gold_diff = models.TextField(blank=True, help_text="Unified diff from the model reply to the gold reply.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
+    fixed_in = models.ForeignKey(
+        "deploy.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="fixed_bad_cases"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["category", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="open") | ~Q(gold_reply=""), name="badcase_gold_required_after_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"bad case {self.pk}: {self.category} ({self.status})"
+
+
+class ExcellentTurn(models.Model):
+    """An agent message flagged as excellent: KTO positives, SFT rows and few-shot examples for the judge."""
+
+    dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="excellent_turns")
+    turn = models.PositiveIntegerField(help_text="Index of the excellent agent message.")
+    flagged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dialogue", "turn"], name="excellent_turn_unique")]
+
+    def __str__(self) -> str:
+        return f"excellent {self.dialogue_id}#{self.turn}"

@@ -1,0 +1,1 @@
+"""Writes of the annotation app (STYLE.md: services are where state changes)."""

@@ -1,0 +1,3 @@
+"""Import and export pages."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The annotation workspace: queues, tasks, review, agreement, dashboards."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""REST routes of the deploy app."""
+
+urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Pages of the deploy app."""
+
+app_name = "deploy"
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""REST routes of the evaluation app."""
+
+urlpatterns: list = []

@@ -1,0 +1,65 @@
+"""The top navigation: one list, filtered by the user's roles. An entry whose URL name does not
+resolve (its app has not shipped that page) is left out instead of breaking every page."""
+
+from django.urls import NoReverseMatch, reverse
+
+from parley.roles import ANNOTATORS, Role, has_role
+
+NAV = [
+    (
+        "annotation:workspace",
+        "Annotate",
+        "Your next task: pairwise preferences, bad cases, rubric and ratings.",
+        (*ANNOTATORS, Role.REVIEWER),
+    ),
+    ("annotation:review_queue", "Review", "Disagreements to adjudicate and gold decisions.", (Role.REVIEWER,)),
+    (
+        "annotation:dashboard",
+        "Projects",
+        "Progress, throughput, agreement and bad cases per project.",
+        (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER),
+    ),
+    ("annotation:data_import", "Import / export", "Import dialogues; export TRL-ready datasets.", (Role.ML_ENGINEER,)),
+    (
+        "training_jobs:job_list",
+        "Jobs",
+        "Snapshots, RM / SFT / DPO / PPO / GRPO / REPO jobs and run comparison.",
+        (Role.ML_ENGINEER,),
+    ),
+    (
+        "training_jobs:reward_config_list",
+        "Rewards",
+        "Rule sets, judge rubrics and the reward playground.",
+        (Role.ML_ENGINEER,),
+    ),
+    ("evaluation:panel_home", "Evaluate", "Blind rating panels.", (Role.EVALUATOR,)),
+    (
+        "evaluation:eval_set_list",
+        "Reports",
+        "Eval sets, consensus and the paper's report.",
+        (Role.ML_ENGINEER, Role.EVALUATOR),
+    ),
+    ("deploy:model_list", "Models", "Model registry, deployments and the playground.", (Role.ML_ENGINEER,)),
+    ("admin:index", "Admin", "Users, roles, raw data and exports.", (Role.ADMIN,)),
+]
+
+
+def nav_items(request) -> list[dict]:
+    items = []
+    for url_name, label, help_text, roles in NAV:
+        if not has_role(request.user, roles):
+            continue
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        items.append(
+            {"url": url, "label": label, "help": help_text, "active": request.path.startswith(url) and url != "/"}
+        )
+    return items
+
+
+def nav_context(request) -> dict:
+    if not request.user.is_authenticated:
+        return {"nav_items": []}
+    return {"nav_items": nav_items(request)}

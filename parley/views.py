@@ -1,0 +1,22 @@
+"""Home dashboard and health check."""
+
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+
+from parley.roles import EVERYONE, Role, public, role_required, user_roles
+from parley.selectors import home_stats
+
+
+@role_required(*EVERYONE)
+def home(request):
+    labels = [Role(r).label for r in sorted(user_roles(request.user)) if r in Role.values]
+    return render(request, "parley/home.html", {"stats": home_stats(), "role_labels": labels})
+
+
+@public
+def health(request):
+    """Liveness for load balancers: the database answers. Public by design (no data in it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})

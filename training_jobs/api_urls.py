@@ -1,0 +1,3 @@
+"""REST routes of the training_jobs app."""
+
+urlpatterns: list = []
