@@ -10,4 +10,4 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-pytest_plugins = ["tests.fixtures.services", "tests.fixtures.engine"]
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.engine", "tests.fixtures.browser"]

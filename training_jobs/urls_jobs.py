@@ -1,0 +1,3 @@
+"""Snapshots, jobs, live progress, comparison, queue view."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Reward configuration pages: rule sets, rubrics, the reward playground."""
+
+urlpatterns: list = []
