@@ -1,0 +1,111 @@
+"""The tiny base model: the embedded default for ``make run``, the tests and the demo (no download).
+
+``build_tiny_model`` trains a byte-level BPE tokenizer on the demo corpus, builds a small
+Qwen3-architecture causal LM (head_dim 64: vLLM's CPU attention rejects smaller heads), gives it a
+Qwen-style chat template whose end-of-turn token is the eos, and pre-trains it on the demo dialogues
+for a minute or two on the CPU so that greedy generation writes recognisable BD messages. Everything
+is seeded: the same seed on the same machine gives the same files.
+
+``ensure_tiny_model`` builds it once per machine into a cache outside the clone
+(``$PARLEY_MODEL_CACHE`` or ``~/.cache/parley/models``), under a file lock so that concurrent test
+runs and helpers wait for one build instead of racing. Any HF checkpoint works in its place.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from engine.tinymodel import corpus, pretrain, tokenizer
+
+# Bump when the corpus, tokenizer, architecture or pre-training changes: the cache key includes it.
+GENERATOR_VERSION = 1
+DONE_MARKER = "parley-tiny.json"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("PARLEY_MODEL_CACHE") or Path.home() / ".cache" / "parley" / "models")
+
+
+def cached_path(*, seed: int = 0) -> Path:
+    return cache_root() / f"tiny-v{GENERATOR_VERSION}-s{seed}"
+
+
+def is_built(path: Path) -> bool:
+    return (Path(path) / DONE_MARKER).is_file()
+
+
+@contextmanager
+def _locked(lock_path: Path):
+    """An exclusive ``fcntl`` lock: other processes block here until the holder is done."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build_tiny_model(*, out: Path, seed: int = 0, pretrain_steps: int | None = None) -> Path:
+    """Build the tiny model into ``out`` (created; must not hold another model) and return it."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    chats = corpus.training_chats(seed=seed)
+    tok = tokenizer.train_tokenizer(corpus.tokenizer_texts(chats), seed=seed)
+    model = pretrain.build_model(tok, seed=seed)
+    threads = torch.get_num_threads()
+    # The build runs once per machine; the tests pin torch to one thread, but this may use two.
+    torch.set_num_threads(max(threads, min(2, os.cpu_count() or 1)))
+    try:
+        stats = pretrain.pretrain(model, tok, chats, seed=seed, steps=pretrain_steps)
+    finally:
+        torch.set_num_threads(threads)
+    pretrain.save(model, tok, out)
+    info = {
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "corpus": corpus.source_name(),
+        "chats": len(chats),
+        "build_s": round(time.monotonic() - started, 1),
+        **stats,
+    }
+    (out / DONE_MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def ensure_tiny_model(*, seed: int = 0) -> Path:
+    """The cached tiny model for ``seed``, built on first use (once per machine, under a lock)."""
+    path = cached_path(seed=seed)
+    if is_built(path):
+        return path
+    with _locked(path.with_name(path.name + ".lock")):
+        if is_built(path):  # another process built it while we waited
+            return path
+        partial = path.with_name(path.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        build_tiny_model(out=partial, seed=seed)
+        shutil.rmtree(path, ignore_errors=True)
+        partial.rename(path)
+    return path
+
+
+def install_tiny_model(*, out: Path, seed: int = 0, force: bool = False) -> Path:
+    """``python -m engine bootstrap``: copy the cached model (built if needed) to ``out``."""
+    out = Path(out)
+    if is_built(out) and not force:
+        return out
+    if force:
+        shutil.rmtree(cached_path(seed=seed), ignore_errors=True)
+    source = ensure_tiny_model(seed=seed)
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(source, out)
+    return out

@@ -1,0 +1,1 @@
+"""Pieces of the tiny base model build (see engine/bootstrap.py): corpus, tokenizer, pre-training."""
