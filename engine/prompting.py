@@ -1,0 +1,145 @@
+"""The one prompt template that training and serving share, and TRL's dataset row shapes.
+
+Every prompt the platform builds (exports, dataset snapshots, rollouts, the playground, evaluation)
+goes through ``to_chat``: the system message renders the SOP and the case, then the dialogue follows
+with agent messages as ``assistant`` and hotel messages as ``user``. Changing the rendering changes what
+the models were trained on, so bump ``PROMPT_TEMPLATE_VERSION`` with it.
+
+System-role messages of a dialogue (platform notes such as "No reply from the hotel for 24 hours.")
+are kept, as ``user`` messages prefixed with ``NOTE_PREFIX``: the agent must see the silence to write a
+follow-up, and most chat templates accept one system message only, at the start.
+
+Row shapes follow ANNOTATION.md "Export formats (TRL)" and TRL's conversational dataset formats.
+"""
+
+from __future__ import annotations
+
+PROMPT_TEMPLATE_VERSION = 1
+NOTE_PREFIX = "[note] "
+# Preference strength -> reward margin (TRL RewardTrainer's optional ``margin`` column): a strong
+# preference should separate the rewards by more than a matter of taste.
+MARGINS = {"slight": 0.5, "clear": 1.0, "strong": 2.0}
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+_ROLE_TO_CHAT = {"agent": "assistant", "hotel": "user"}
+_CHAT_TO_ROLE = {"assistant": "agent", "user": "hotel"}
+
+
+def _num(value: float) -> str:
+    """Prices without a spurious '.0'.
+
+    >>> _num(620.0), _num(99.5)
+    ('620', '99.5')
+    """
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _ticket_line(ticket: dict) -> str:
+    competitors = ", ".join(f"{c['name']} {_num(c['price'])}" for c in ticket.get("competitors", []))
+    line = (
+        f"- {ticket['room_type']}: now {_num(ticket['current_price'])}, net {_num(ticket['net_price'])}, "
+        f"target {_num(ticket['target_price'])}"
+    )
+    return f"{line}; rivals: {competitors}" if competitors else line
+
+
+def _sop_lines(sop: dict) -> list[str]:
+    stages = sorted(sop.get("stages", []), key=lambda s: s.get("order", 0))
+    return [f"{s['name']}: " + "; ".join(c["text"] for c in s.get("clauses", [])) + "." for s in stages]
+
+
+def render_system_message(*, case: dict, sop: dict | None) -> str:
+    """The system message: who the agent is, the case (hotel, tickets, benefits, language) and the SOP.
+
+    Compact on purpose: the tiny base model has a 1024-token context. The target price is shown to the
+    model; the rules penalise a *reply* that reveals it.
+
+    >>> case = {"hotel": {"name": "Jade Inn", "type": "budget", "city": "Xiamen"}, "language": "en",
+    ...         "tickets": [{"room_type": "Twin", "current_price": 300, "net_price": 265, "target_price": 270}]}
+    >>> print(render_system_message(case=case, sop=None))
+    You are a travel platform's BD agent asking a hotel for lower room prices.
+    Hotel: Jade Inn (budget, Xiamen).
+    - Twin: now 300, net 265, target 270
+    Prices in CNY.
+    Benefits: none.
+    Reply in English.
+    """
+    hotel = case["hotel"]
+    where = ", ".join(x for x in (hotel.get("type"), hotel.get("city")) if x)
+    lines = [
+        "You are a travel platform's BD agent asking a hotel for lower room prices.",
+        f"Hotel: {hotel['name']} ({where}).",
+        *(_ticket_line(t) for t in case["tickets"]),
+        f"Prices in {'/'.join(sorted({t.get('currency', 'CNY') for t in case['tickets']}))}.",
+        f"Benefits: {'; '.join(case.get('benefits') or []) or 'none'}.",
+        f"Reply in {LANGUAGE_NAMES.get(case.get('language', 'en'), case.get('language'))}.",
+    ]
+    if sop:
+        lines += ["SOP stages:", *_sop_lines(sop)]
+    return "\n".join(lines)
+
+
+def to_chat(history: list[dict], *, case: dict, sop: dict | None) -> list[dict]:
+    """System message first, then ``history`` (agent -> assistant, hotel -> user, system -> noted user)."""
+    chat = [{"role": "system", "content": render_system_message(case=case, sop=sop)}]
+    for message in history:
+        role = _ROLE_TO_CHAT.get(message["role"])
+        if role is None:  # a platform note
+            chat.append({"role": "user", "content": NOTE_PREFIX + message["content"]})
+        else:
+            chat.append({"role": role, "content": message["content"]})
+    return chat
+
+
+def history_from_chat(chat: list[dict]) -> list[dict]:
+    """The inverse of ``to_chat`` (stages are not part of the chat, so they come back as None).
+
+    >>> history_from_chat([{"role": "system", "content": "..."}, {"role": "user", "content": "[note] silence"}])
+    [{'role': 'system', 'content': 'silence', 'stage': None}]
+    """
+    history = []
+    for message in chat:
+        if message["role"] == "system":
+            continue
+        content = message["content"]
+        if message["role"] == "user" and content.startswith(NOTE_PREFIX):
+            history.append({"role": "system", "content": content[len(NOTE_PREFIX) :], "stage": None})
+        else:
+            history.append({"role": _CHAT_TO_ROLE[message["role"]], "content": content, "stage": None})
+    return history
+
+
+def turn_prompt(*, messages: list[dict], turn: int, case: dict, sop: dict | None) -> list[dict]:
+    """The prompt for the agent reply at ``turn``: the shared prefix ``messages[:turn]`` as chat."""
+    return to_chat(messages[:turn], case=case, sop=sop)
+
+
+def _reply(text: str) -> list[dict]:
+    return [{"role": "assistant", "content": text}]
+
+
+def preference_row(
+    *, prompt: list[dict], chosen: str, rejected: str, margin: float | None = None, implicit: bool = False
+) -> dict:
+    """TRL preference row, explicit prompt (or implicit: prompt repeated inside chosen and rejected)."""
+    if implicit:
+        row = {"chosen": [*prompt, *_reply(chosen)], "rejected": [*prompt, *_reply(rejected)]}
+    else:
+        row = {"prompt": prompt, "chosen": _reply(chosen), "rejected": _reply(rejected)}
+    if margin is not None:
+        row["margin"] = float(margin)
+    return row
+
+
+def kto_row(*, prompt: list[dict], completion: str, label: bool) -> dict:
+    """TRL unpaired preference row (KTO): true for excellent replies, false for bad-case replies."""
+    return {"prompt": prompt, "completion": _reply(completion), "label": bool(label)}
+
+
+def sft_row(*, prompt: list[dict], completion: str) -> dict:
+    """TRL prompt-completion row (SFT on gold replies)."""
+    return {"prompt": prompt, "completion": _reply(completion)}
+
+
+def prompt_row(*, prompt: list[dict], case: dict) -> dict:
+    """TRL prompt-only row plus ``task``: the case the reward functions check replies against."""
+    return {"prompt": prompt, "task": case}
