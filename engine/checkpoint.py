@@ -1,0 +1,88 @@
+"""Checkpoints that resume a run exactly: weights, optimiser, scheduler, RNG, step, data position.
+
+Layout: ``RUN/checkpoints/step-000012/`` holding ``state.pt`` (everything a resume needs),
+``meta.json`` (step, time, metrics summary) and ``adapter/`` (the policy adapter in peft's format, for
+people and for vLLM). A checkpoint is written into a temporary directory and renamed into place, so
+a run killed mid-write leaves the previous checkpoint as the latest complete one.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+CHECKPOINTS_DIR = "checkpoints"
+STATE_FILE = "state.pt"
+META_FILE = "meta.json"
+
+
+def checkpoint_dir(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / CHECKPOINTS_DIR / f"step-{step:06d}"
+
+
+def rng_state() -> dict[str, Any]:
+    """The python, numpy and torch RNG states of this process."""
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def save_checkpoint(
+    *,
+    run_dir: Path,
+    step: int,
+    state: dict[str, Any],
+    meta: dict[str, Any] | None = None,
+    write_extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write ``state`` (any torch-saveable dict) as the checkpoint of ``step``; returns its directory.
+
+    ``write_extra(tmp_dir)`` may add human-facing files (the adapter) before the rename.
+    """
+    final = checkpoint_dir(run_dir, step)
+    tmp = final.with_name(f".{final.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    torch.save({"step": step, **state}, tmp / STATE_FILE)
+    if write_extra is not None:
+        write_extra(tmp)
+    (tmp / META_FILE).write_text(
+        json.dumps({"step": step, "saved_at": time.time(), **(meta or {})}, indent=2, default=str),
+        encoding="utf-8",
+    )
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The complete checkpoint with the highest step, or None (temporary dirs are ignored)."""
+    root = Path(run_dir) / CHECKPOINTS_DIR
+    if not root.is_dir():
+        return None
+    done = [p for p in root.glob("step-*") if (p / STATE_FILE).is_file() and (p / META_FILE).is_file()]
+    return max(done, key=lambda p: int(p.name.removeprefix("step-")), default=None)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """The saved state dict. ``weights_only=False``: it holds RNG tuples and numpy state, and the
+    file is one this engine wrote into its own run directory."""
+    return torch.load(Path(path) / STATE_FILE, map_location="cpu", weights_only=False)

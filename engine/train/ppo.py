@@ -1,0 +1,175 @@
+"""Our own PPO and REPO loop: LoRA actor-critic on one frozen base, one reward per reply.
+
+Read it top to bottom like CleanRL's ``ppo.py``: setup, then per step (1) roll out, (2) score,
+(3) build the experience (log-probs, values, optional reference, GAE), (4) clipped updates,
+(5) push the new adapter to the rollout server, (6) log, probe, checkpoint.
+
+REPO (PAPER.md) = ``REPOConfig``: the enhanced reward R_total, no KL, no reference. The paper's PPO
+baseline = ``PPOConfig``: ``kl_coef > 0`` against the base with the adapters disabled, RM score alone.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import get_constant_schedule_with_warmup
+
+from engine.checkpoint import latest_checkpoint, load_checkpoint, seed_everything, set_rng_state
+from engine.runio import RunWriter
+from engine.train.ppo_checkpoint import save_training_state, trim_metrics
+from engine.train.ppo_config import PPOConfig, REPOConfig
+from engine.train.ppo_data import PromptStream, encode_prompt, read_prompt_rows, total_steps
+from engine.train.ppo_dist import Distributed, barrier, init_distributed, mean_over_ranks, shutdown_distributed
+from engine.train.ppo_model import ActorCritic, build_actor_critic, save_policy_adapter
+from engine.train.ppo_probe import Probe
+from engine.train.ppo_rewards import build_reward_source, reply_scores
+from engine.train.ppo_rollout import make_rollout_backend
+from engine.train.ppo_update import experience_metrics, make_experience, ppo_update
+
+__all__ = ["PPOConfig", "REPOConfig", "train"]
+
+
+def train(config: PPOConfig, *, run_dir: Path, resume: bool = False) -> dict[str, Any]:
+    """Run PPO or REPO from ``config`` into ``run_dir``; returns what ``result.json`` holds."""
+    run_dir = Path(run_dir)
+    ctx = init_distributed()
+    try:
+        return _train(config, run_dir=run_dir, resume=resume, ctx=ctx)
+    finally:
+        shutdown_distributed(ctx)
+
+
+def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) -> dict[str, Any]:
+    # ------------------------------------------------------------------------------------------
+    # Setup: the same seed on every rank builds identical adapters; sampling then differs per rank
+    # ------------------------------------------------------------------------------------------
+    torch.set_num_threads(max(1, torch.get_num_threads() // ctx.world_size))
+    seed_everything(config.seed)
+    ac = build_actor_critic(config)
+    seed_everything(config.seed + ctx.rank)
+    rows = read_prompt_rows(config.datasets)
+    stream = PromptStream(rows, seed=config.seed)
+    batch_size = config.per_device_batch_size * config.gradient_accumulation_steps  # per rank
+    steps = total_steps(
+        num_rows=len(rows),
+        batch_size=batch_size * ctx.world_size,
+        num_epochs=config.num_epochs,
+        max_steps=config.max_steps,
+    )
+    rewards = build_reward_source(config)
+    params = ac.trainable_parameters()
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, eps=1e-5)
+    scheduler = get_constant_schedule_with_warmup(optimizer, num_warmup_steps=config.warmup_steps)
+    check_prompt = encode_prompt(ac.tokenizer, rows[0]["prompt"], max_length=config.max_prompt_length)
+    rollout = make_rollout_backend(config, ac, run_dir=run_dir, ctx=ctx, check_prompt=check_prompt)
+    probe = Probe.from_config(config, rewards=rewards)
+
+    start = 0
+    checkpoint = latest_checkpoint(run_dir) if resume else None
+    if checkpoint is not None:
+        state = load_checkpoint(checkpoint)
+        ac.load_trainable_state(state["trainable"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        stream.load_state_dict(state["data"])
+        set_rng_state(state["rng"][ctx.rank])
+        start = state["step"]
+        if ctx.is_main:
+            trim_metrics(run_dir, after_step=start)
+    rollout.after_update(ac, step=start)  # a vLLM server starts out with whatever it last loaded
+    writer = RunWriter(run_dir, total_steps=steps, is_main=ctx.is_main)
+    writer.advance(start)
+    if start == 0 and probe is not None and config.probe_every > 0:
+        writer.log(0, probe.run(ac, backend=rollout, ctx=ctx))  # the starting policy's score: the probe's baseline
+
+    with writer:
+        metrics: dict[str, float] = {}
+        for step in range(start + 1, steps + 1):
+            t0 = time.perf_counter()
+            # --------------------------------------------------------------------------------------
+            # 1. Rollout: this rank's slice of the global batch, one sampled reply per prompt
+            # --------------------------------------------------------------------------------------
+            global_rows = stream.next_batch(batch_size * ctx.world_size)
+            batch_rows = global_rows[ctx.rank * batch_size : (ctx.rank + 1) * batch_size]
+            prompt_ids = [
+                encode_prompt(ac.tokenizer, row["prompt"], max_length=config.max_prompt_length) for row in batch_rows
+            ]
+            sample = rollout.generate(ac, prompt_ids)
+            t1 = time.perf_counter()
+            # --------------------------------------------------------------------------------------
+            # 2. Score: one reward per reply (R_total for REPO, R_model for PPO), judge calls concurrent
+            # --------------------------------------------------------------------------------------
+            scored = rewards.score(
+                prompts=[row["prompt"] for row in batch_rows],
+                replies=sample.texts,
+                tasks=[row["task"] for row in batch_rows],
+            )
+            scores = reply_scores(scored, sample.ended, config=config)
+            t2 = time.perf_counter()
+            # --------------------------------------------------------------------------------------
+            # 3. Experience: rollout-time log-probs and values, reference if wanted, GAE advantages
+            # --------------------------------------------------------------------------------------
+            exp = make_experience(ac, sample, scores, config=config, micro_batch=config.per_device_batch_size)
+            t3 = time.perf_counter()
+            # --------------------------------------------------------------------------------------
+            # 4. Update: clipped policy and value losses, gradients averaged over ranks
+            # --------------------------------------------------------------------------------------
+            update = ppo_update(ac, exp, optimizer, config=config, micro_batch=config.per_device_batch_size, ctx=ctx)
+            scheduler.step()
+            t4 = time.perf_counter()
+            # --------------------------------------------------------------------------------------
+            # 5. Push the new policy to the rollout server and check it serves what we trained
+            # --------------------------------------------------------------------------------------
+            push = rollout.after_update(ac, step=step)
+            t5 = time.perf_counter()
+            # --------------------------------------------------------------------------------------
+            # 6. Log, probe, checkpoint
+            # --------------------------------------------------------------------------------------
+            metrics = {
+                **scored.as_metrics(),
+                "reward/score": float(scores.mean()),
+                **experience_metrics(exp),
+                **update,
+                **push,
+                "rollout/response_length": float(sample.lengths.mean()),
+                "rollout/eos_rate": float(sample.ended.float().mean()),
+                "lr": scheduler.get_last_lr()[0],
+            }
+            metrics = mean_over_ranks(metrics, ctx)
+            metrics.update(
+                {
+                    "time/rollout_s": t1 - t0,
+                    "time/reward_s": t2 - t1,
+                    "time/experience_s": t3 - t2,
+                    "time/update_s": t4 - t3,
+                    "time/push_s": t5 - t4,
+                    "time/step_s": t5 - t0,
+                }
+            )
+            if probe is not None and config.probe_every > 0 and step % config.probe_every == 0:
+                metrics.update(probe.run(ac, backend=rollout, ctx=ctx))
+            if step % config.logging_every == 0 or step == steps:
+                writer.log(step, metrics)
+            else:
+                writer.advance(step)
+            if step % config.save_every == 0 or step == steps:
+                save_training_state(
+                    ac=ac, run_dir=run_dir, step=step, optimizer=optimizer, scheduler=scheduler,
+                    stream=stream, ctx=ctx, metrics=metrics,
+                )  # fmt: skip
+        # ------------------------------------------------------------------------------------------
+        # Done: the final policy adapter is the run's deliverable
+        # ------------------------------------------------------------------------------------------
+        adapter = _final_adapter(ac, run_dir=run_dir, ctx=ctx)
+        return writer.finish(
+            {"method": config.method, "steps": steps, "resumed_from": start, "adapter": adapter, "metrics": metrics}
+        )
+
+
+def _final_adapter(ac: ActorCritic, *, run_dir: Path, ctx: Distributed) -> str | None:
+    path = save_policy_adapter(ac, run_dir / "adapter") if ctx.is_main else None
+    barrier(ctx)
+    return path

@@ -1,0 +1,90 @@
+"""Prompt rows for the RL loop and a resumable, seeded order over them.
+
+Rows are the prompt export (``engine.demo.datasets.prompt_rows`` or a dataset snapshot): JSONL of
+``{"prompt": [chat messages], "task": case}``. The stream's whole state is ``(epoch, position)``, so
+a checkpoint that stores it resumes on exactly the next batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.task import task_errors
+
+
+def read_prompt_rows(paths: list[str]) -> list[dict[str, Any]]:
+    """Read and check JSONL prompt rows; a broken row is an error naming its file and line."""
+    rows = []
+    for path in paths:
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if not isinstance(row.get("prompt"), list) or not row["prompt"]:
+                raise ValueError(f"{path}:{number}: 'prompt' must be a non-empty list of chat messages")
+            errors = task_errors(row.get("task"))
+            if errors:
+                raise ValueError(f"{path}:{number}: task: {errors[0]}")
+            rows.append(row)
+    if not rows:
+        raise ValueError(f"no prompt rows in {', '.join(paths)}")
+    return rows
+
+
+def encode_prompt(tokenizer, messages: list[dict[str, str]], *, max_length: int) -> list[int]:
+    """The chat template with the generation prompt; an over-long prompt keeps its end (the
+    latest turns are what the reply answers)."""
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+        ids = ids["input_ids"]
+    return list(ids)[-max_length:]
+
+
+class PromptStream:
+    """Batches of rows in a seeded order, reshuffled every epoch; ``state_dict`` resumes it exactly.
+
+    >>> stream = PromptStream([{"i": i} for i in range(5)], seed=0)
+    >>> [len(stream.next_batch(2)) for _ in range(3)], stream.state_dict()
+    ([2, 2, 2], {'epoch': 1, 'position': 1})
+    """
+
+    def __init__(self, rows: list[dict[str, Any]], *, seed: int):
+        self.rows, self.seed = rows, seed
+        self.epoch, self.position = 0, 0
+
+    def _order(self, epoch: int) -> list[int]:
+        generator = torch.Generator().manual_seed(self.seed * 10_007 + epoch)
+        return torch.randperm(len(self.rows), generator=generator).tolist()
+
+    def next_batch(self, size: int) -> list[dict[str, Any]]:
+        batch = []
+        while len(batch) < size:
+            order = self._order(self.epoch)
+            take = order[self.position : self.position + size - len(batch)]
+            batch += [self.rows[i] for i in take]
+            self.position += len(take)
+            if self.position >= len(order):
+                self.epoch, self.position = self.epoch + 1, 0
+        return batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+
+def total_steps(*, num_rows: int, batch_size: int, num_epochs: float, max_steps: int | None) -> int:
+    """Optimiser steps of the run: ``max_steps`` when set, else ``num_epochs`` passes over the rows.
+
+    >>> total_steps(num_rows=100, batch_size=8, num_epochs=2.0, max_steps=None)
+    25
+    """
+    if max_steps is not None:
+        return max_steps
+    return max(1, math.ceil(num_epochs * num_rows / batch_size))

@@ -1,0 +1,82 @@
+"""Data-parallel PPO / REPO under ``torchrun`` (gloo on the CPU, NCCL on GPUs).
+
+Every rank holds the whole (small) trainable set: the LoRA adapters and the value head. Each rank
+rolls out its own slice of the batch; after each backward pass the gradients are averaged with one
+all-reduce per tensor, so all ranks take identical optimiser steps and stay bit-identical. DDP
+would do the same but cannot follow the per-forward adapter switching of the shared base.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def init_distributed() -> Distributed:
+    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1); a no-op otherwise."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return Distributed()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return Distributed(rank=dist.get_rank(), world_size=dist.get_world_size())
+
+
+def shutdown_distributed(ctx: Distributed) -> None:
+    if ctx.enabled and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def all_reduce_gradients(params: list[torch.nn.Parameter], ctx: Distributed) -> None:
+    """Average gradients over ranks; a missing gradient counts as zero so every rank calls the same
+    collectives in the same order."""
+    if not ctx.enabled:
+        return
+    for param in params:
+        if param.grad is None:
+            param.grad = torch.zeros_like(param)
+        dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
+        param.grad /= ctx.world_size
+
+
+def mean_over_ranks(metrics: dict[str, float], ctx: Distributed) -> dict[str, float]:
+    """The mean of each scalar metric over ranks (same keys on every rank)."""
+    if not ctx.enabled or not metrics:
+        return metrics
+    keys = sorted(metrics)
+    values = torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64)
+    dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return dict(zip(keys, (values / ctx.world_size).tolist(), strict=True))
+
+
+def gather_objects(obj: Any, ctx: Distributed) -> list[Any]:
+    """Every rank's ``obj``, in rank order (e.g. the RNG states a checkpoint must hold)."""
+    if not ctx.enabled:
+        return [obj]
+    out: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier(ctx: Distributed) -> None:
+    if ctx.enabled:
+        dist.barrier()

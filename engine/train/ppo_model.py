@@ -1,0 +1,142 @@
+"""One frozen base, several LoRA adapters: the policy, the critic (``value`` + a scalar head) and,
+optionally, the reward model (``reward`` + its score head), switched per forward pass.
+
+The PPO reference is the same base with the adapters disabled, so no second copy of the base is
+ever made (DESIGN.md, "One base, several adapters").
+
+Sequence layout everywhere: ``[left-padded prompt | right-padded reply]``; the hidden state at
+position ``P - 1 + t`` predicts reply token ``t`` and is the critic's state before it.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from torch import nn
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+POLICY, VALUE, REWARD = "policy", "value", "reward"
+
+
+@dataclass
+class ActorCritic:
+    """The shared-base model, its tokenizer and the critic's value head."""
+
+    model: PeftModel
+    tokenizer: object
+    value_head: nn.Linear
+
+    @property
+    def backbone(self) -> nn.Module:
+        # The decoder stack without the LM head: the critic needs hidden states, not 150k-way logits.
+        return self.model.get_base_model().model
+
+    @property
+    def lm_head(self) -> nn.Module:
+        return self.model.get_base_model().get_output_embeddings()
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The policy and value LoRA weights and the value head, in a fixed order (for all-reduce)."""
+        lora = [p for name, p in self.model.named_parameters() if _adapter_of(name) in (POLICY, VALUE)]
+        return lora + list(self.value_head.parameters())
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """Everything training changes, by name: what a checkpoint must hold to resume exactly."""
+        state = {n: p.detach().clone() for n, p in self.model.named_parameters() if _adapter_of(n) in (POLICY, VALUE)}
+        state.update({f"value_head.{n}": p.detach().clone() for n, p in self.value_head.named_parameters()})
+        return state
+
+    def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
+        params = dict(self.model.named_parameters())
+        params.update({f"value_head.{n}": p for n, p in self.value_head.named_parameters()})
+        with torch.no_grad():
+            for name, value in state.items():
+                params[name].copy_(value)
+
+
+def _adapter_of(param_name: str) -> str | None:
+    """``...lora_A.policy.weight`` -> ``policy``; None for base weights."""
+    parts = param_name.split(".")
+    for i, part in enumerate(parts[:-1]):
+        if part.startswith("lora_"):
+            return parts[i + 1]
+    return None
+
+
+def build_actor_critic(config, *, dtype: torch.dtype = torch.float32) -> ActorCritic:
+    """Load the base once, freeze it, and add the ``policy`` and ``value`` LoRA adapters and head.
+
+    Seed torch before calling: the LoRA A matrices and the head are randomly initialised.
+    """
+    tokenizer = AutoTokenizer.from_pretrained(config.base_model)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    base = AutoModelForCausalLM.from_pretrained(config.base_model, dtype=dtype)
+    base.requires_grad_(False)
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(base, lora, adapter_name=POLICY)
+    model.add_adapter(VALUE, lora)
+    hidden = base.config.get_text_config().hidden_size
+    value_head = nn.Linear(hidden, 1).to(dtype)
+    # A near-zero critic at the start: the first advantages are the rewards themselves, not noise.
+    nn.init.normal_(value_head.weight, std=1.0 / (hidden + 1))
+    nn.init.zeros_(value_head.bias)
+    model.set_adapter(POLICY)
+    return ActorCritic(model=model, tokenizer=tokenizer, value_head=value_head)
+
+
+def response_hidden(
+    ac: ActorCritic, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, start: int, adapter: str | None
+) -> torch.Tensor:
+    """Hidden states ``(B, T, H)`` that predict reply tokens ``start..``, under one adapter.
+
+    ``adapter=None`` runs the bare base (the reference). Positions come from the mask because the
+    prompts are left-padded.
+    """
+    if adapter is not None:
+        ac.model.set_adapter(adapter)
+    position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+    context = ac.model.disable_adapter() if adapter is None else nullcontext()
+    with context:
+        out = ac.backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
+    return out.last_hidden_state[:, start - 1 : -1]
+
+
+def policy_logits(
+    ac: ActorCritic,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    *,
+    start: int,
+    temperature: float = 1.0,
+    adapter: str | None = POLICY,
+) -> torch.Tensor:
+    """Next-token logits over the reply, divided by the sampling temperature so that their log-probs
+    are those of the distribution the replies were drawn from."""
+    hidden = response_hidden(ac, input_ids, attention_mask, start=start, adapter=adapter)
+    return ac.lm_head(hidden).float() / temperature
+
+
+def critic_values(
+    ac: ActorCritic, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, start: int
+) -> torch.Tensor:
+    """V(s_t) for every reply position, ``(B, T)``, from the value adapter and head."""
+    hidden = response_hidden(ac, input_ids, attention_mask, start=start, adapter=VALUE)
+    return ac.value_head(hidden).squeeze(-1).float()
+
+
+def save_policy_adapter(ac: ActorCritic, out_dir) -> str:
+    """Write the policy adapter in peft's format (what vLLM loads and what the run delivers);
+    returns the directory that holds ``adapter_config.json``."""
+    ac.model.save_pretrained(str(out_dir), selected_adapters=[POLICY])
+    ac.tokenizer.save_pretrained(str(out_dir))
+    return str(out_dir / POLICY) if (out_dir / POLICY).is_dir() else str(out_dir)

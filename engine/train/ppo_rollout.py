@@ -1,0 +1,81 @@
+"""The loop's view of a rollout backend: ``generate(ac, prompts)`` and ``after_update(ac, step=)``.
+
+``hf``: transformers' ``generate`` on the trainer's own model (nothing to push). ``vllm``: the
+server in ``config.vllm_base_url``; after every update rank 0 pushes the policy adapter and runs the
+drift check (all ranks wait for it, and all ranks then sample from the same served adapter).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from engine.rl import logprobs_from_logits
+from engine.rollout import RolloutBatch, concat_rollouts
+from engine.rollout.hf import generate_hf
+from engine.rollout.vllm import VLLMClient, VLLMRollout
+from engine.train.ppo_dist import Distributed, barrier
+from engine.train.ppo_model import POLICY, ActorCritic, policy_logits, save_policy_adapter
+
+
+class HFBackend:
+    def __init__(self, config):
+        self.config = config
+
+    def generate(self, ac: ActorCritic, prompts: list[list[int]], *, greedy: bool = False) -> RolloutBatch:
+        cfg = self.config
+        ac.model.set_adapter(POLICY)
+        micro = cfg.per_device_batch_size
+        parts = [
+            generate_hf(
+                ac.model,
+                ac.tokenizer,
+                prompts[i : i + micro],
+                max_new_tokens=cfg.max_response_length,
+                temperature=cfg.temperature,
+                top_p=cfg.top_p,
+                greedy=greedy,
+            )  # fmt: skip
+            for i in range(0, len(prompts), micro)
+        ]
+        return concat_rollouts(parts, pad_id=ac.tokenizer.pad_token_id)
+
+    def after_update(self, ac: ActorCritic, *, step: int) -> dict[str, float]:
+        return {}
+
+
+class VLLMBackend:
+    def __init__(self, config, *, ac: ActorCritic, run_dir: Path, ctx: Distributed, check_prompt: list[int]):
+        self.ctx, self.check_prompt = ctx, check_prompt
+        self.rollout = VLLMRollout(
+            client=VLLMClient(config.vllm_base_url),
+            lora_name=config.vllm_lora_name,
+            adapter_root=Path(run_dir) / "rollout-adapters",
+            tokenizer=ac.tokenizer,
+            config=config,
+        )
+
+    def generate(self, ac: ActorCritic, prompts: list[list[int]], *, greedy: bool = False) -> RolloutBatch:
+        return self.rollout.generate(prompts, greedy=greedy)
+
+    def after_update(self, ac: ActorCritic, *, step: int) -> dict[str, float]:
+        drift = 0.0
+        if self.ctx.is_main:
+            self.rollout.push(lambda out: save_policy_adapter(ac, out), step=step)
+            drift = self.rollout.drift_check(lambda s: trainer_logprobs(ac, s), prompt=self.check_prompt)
+        barrier(self.ctx)
+        return {"rollout/drift": drift} if self.ctx.is_main else {"rollout/drift": 0.0}
+
+
+@torch.no_grad()
+def trainer_logprobs(ac: ActorCritic, sample: RolloutBatch) -> torch.Tensor:
+    """The policy's raw (temperature 1) log-probs of a sample's reply tokens."""
+    logits = policy_logits(ac, sample.input_ids, sample.attention_mask, start=sample.query_ids.shape[1])
+    return logprobs_from_logits(logits, sample.response_ids)
+
+
+def make_rollout_backend(config, ac: ActorCritic, *, run_dir: Path, ctx: Distributed, check_prompt: list[int]):
+    if config.rollout_backend == "vllm":
+        return VLLMBackend(config, ac=ac, run_dir=run_dir, ctx=ctx, check_prompt=check_prompt)
+    return HFBackend(config)

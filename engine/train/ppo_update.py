@@ -1,0 +1,157 @@
+"""The two halves of one PPO / REPO step after the rollout: build the experience (log-probs,
+values, reference, rewards per token, GAE) and run the clipped updates on it.
+
+Each half is a function of tensors and the model; the loop in ``engine.train.ppo`` calls them in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from engine.rl import (
+    clipped_policy_loss,
+    clipped_value_loss,
+    entropy_from_logits,
+    explained_variance,
+    gae_advantages,
+    kl_estimate,
+    last_token_rewards,
+    logprobs_from_logits,
+    masked_mean,
+    masked_whiten,
+)
+from engine.rollout import RolloutBatch
+from engine.train.ppo_dist import Distributed, all_reduce_gradients
+from engine.train.ppo_model import POLICY, VALUE, ActorCritic, critic_values, policy_logits
+
+
+@dataclass
+class Experience:
+    """One rollout batch with everything the updates need, all ``(B, T)`` over reply tokens."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    start: int  # the column where replies begin
+    mask: torch.Tensor
+    old_logprobs: torch.Tensor
+    old_values: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+    kl: torch.Tensor | None  # per-token KL(policy || base) estimate, or None when not computed
+
+
+def _chunks(size: int, micro: int) -> list[slice]:
+    return [slice(i, min(i + micro, size)) for i in range(0, size, micro)]
+
+
+@torch.no_grad()
+def make_experience(
+    ac: ActorCritic,
+    rollout: RolloutBatch,
+    scores: torch.Tensor,
+    *,
+    config,
+    micro_batch: int,
+) -> Experience:
+    """Rollout-time log-probs and values, the reference (only when needed), per-token rewards and
+    GAE advantages. ``scores`` is one scalar reward per reply, placed on its last token."""
+    input_ids, attention_mask = rollout.input_ids, rollout.attention_mask
+    start, mask = rollout.query_ids.shape[1], rollout.response_mask
+    tokens = rollout.response_ids
+    want_ref = config.kl_coef > 0 or config.log_kl
+    logprobs, values, ref = [], [], []
+    for rows in _chunks(len(tokens), micro_batch):
+        ids, att = input_ids[rows], attention_mask[rows]
+        logits = policy_logits(ac, ids, att, start=start, temperature=config.temperature)
+        logprobs.append(logprobs_from_logits(logits, tokens[rows]))
+        values.append(critic_values(ac, ids, att, start=start))
+        if want_ref:
+            # The reference is the base itself: the same model with every adapter switched off.
+            ref_logits = policy_logits(ac, ids, att, start=start, temperature=config.temperature, adapter=None)
+            ref.append(logprobs_from_logits(ref_logits, tokens[rows]))
+    old_logprobs, old_values = torch.cat(logprobs) * mask, torch.cat(values) * mask
+    kl = kl_estimate(old_logprobs, torch.cat(ref), kind=config.kl_estimator) * mask if want_ref else None
+    rewards = last_token_rewards(scores, mask)
+    if config.kl_coef > 0:
+        rewards = rewards - config.kl_coef * kl
+    advantages, returns = gae_advantages(rewards, old_values, mask, gamma=config.gamma, lam=config.lam)
+    if config.whiten_advantages:
+        advantages = masked_whiten(advantages, mask)
+    return Experience(input_ids, attention_mask, start, mask, old_logprobs, old_values, advantages, returns, kl)
+
+
+def ppo_update(
+    ac: ActorCritic,
+    exp: Experience,
+    optimizer: torch.optim.Optimizer,
+    *,
+    config,
+    micro_batch: int,
+    ctx: Distributed,
+) -> dict[str, float]:
+    """``ppo_epochs`` passes over the experience in ``num_mini_batches`` optimiser steps each.
+
+    The policy and the critic run under different adapters of the same base, so their losses are
+    back-propagated one after the other (peft freezes the inactive adapter) and stepped together.
+    """
+    size = exp.input_ids.shape[0]
+    params = ac.trainable_parameters()
+    stats: dict[str, list[float]] = {}
+    for _ in range(config.ppo_epochs):
+        order = torch.randperm(size)
+        for mini in order.chunk(config.num_mini_batches):
+            optimizer.zero_grad(set_to_none=True)
+            for micro in mini.split(micro_batch):
+                weight = len(micro) / len(mini)
+                for key, value in _backward_micro(ac, exp, micro, config=config, weight=weight).items():
+                    stats.setdefault(key, []).append(value)
+            all_reduce_gradients(params, ctx)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            stats.setdefault("ppo/grad_norm", []).append(float(grad_norm))
+            optimizer.step()
+    ac.model.set_adapter(POLICY)
+    return {key: sum(v) / len(v) for key, v in stats.items()}
+
+
+def _backward_micro(ac: ActorCritic, exp: Experience, rows: torch.Tensor, *, config, weight: float) -> dict:
+    ids, att, mask = exp.input_ids[rows], exp.attention_mask[rows], exp.mask[rows]
+    tokens = ids[:, exp.start :]
+    # -- policy: clipped surrogate, minus the entropy bonus
+    logits = policy_logits(ac, ids, att, start=exp.start, temperature=config.temperature)
+    logprobs = logprobs_from_logits(logits, tokens)
+    entropy = masked_mean(entropy_from_logits(logits), mask)
+    pg_loss, pg_clip = clipped_policy_loss(
+        logprobs, exp.old_logprobs[rows], exp.advantages[rows], mask, clip_range=config.clip_range
+    )
+    ((pg_loss - config.ent_coef * entropy) * weight).backward()
+    # -- critic: clipped value regression onto the GAE returns
+    ac.model.set_adapter(VALUE)
+    values = critic_values(ac, ids, att, start=exp.start)
+    vf_loss, vf_clip = clipped_value_loss(
+        values, exp.old_values[rows], exp.returns[rows], mask, clip_range=config.clip_range_value
+    )
+    (config.vf_coef * vf_loss * weight).backward()
+    ac.model.set_adapter(POLICY)
+    approx_kl = masked_mean(0.5 * (logprobs.detach() - exp.old_logprobs[rows]) ** 2, mask)
+    return {
+        "ppo/policy_loss": float(pg_loss.detach()),
+        "ppo/value_loss": float(vf_loss.detach()),
+        "ppo/clip_fraction": float(pg_clip.detach()),
+        "ppo/value_clip_fraction": float(vf_clip.detach()),
+        "ppo/entropy": float(entropy.detach()),
+        "ppo/approx_kl": float(approx_kl.detach()),
+    }
+
+
+def experience_metrics(exp: Experience) -> dict[str, float]:
+    """What the batch looked like before the update: critic quality, KL to the base, advantages."""
+    metrics = {
+        "ppo/explained_variance": explained_variance(exp.old_values, exp.returns, exp.mask),
+        "ppo/value_mean": float(masked_mean(exp.old_values, exp.mask)),
+        "ppo/return_mean": float(masked_mean(exp.returns, exp.mask)),
+    }
+    if exp.kl is not None:
+        metrics["kl/to_initial"] = float((exp.kl).sum(dim=1).mean())
+    return metrics
