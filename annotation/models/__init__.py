@@ -15,8 +15,16 @@ from .core import (
     Ticket,
 )
 from .labels import BadCase, ExcellentTurn, PreferencePair
+from .queues import Answer, AnnotationItem, AnnotationQueue, Assignment, GoldDecision, Lens, TaskKind
 
 __all__ = [
+    "Answer",
+    "AnnotationItem",
+    "AnnotationQueue",
+    "Assignment",
+    "GoldDecision",
+    "Lens",
+    "TaskKind",
     "SOP",
     "AuditEvent",
     "BadCase",
