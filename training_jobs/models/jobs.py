@@ -1,0 +1,156 @@
+"""Dataset snapshots, training jobs and what a running job reports (metrics, samples).
+
+A job is a status row (STYLE.md #4): only ``training_jobs.services.jobs`` changes ``status`` and it
+guards every transition. The engine never sees these rows; it reads ``config.json`` and writes files
+into ``run_dir`` (DESIGN.md, "The boundary that matters"), which the Celery task tails back in here.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class SnapshotKind(models.TextChoices):
+    """The export kinds of ``annotation.services.exports.dataset_export`` (TRL formats, ANNOTATION.md)."""
+
+    PREFERENCE = "preference", "Preference (explicit prompt)"
+    PREFERENCE_IMPLICIT = "preference-implicit", "Preference (implicit prompt)"
+    KTO = "kto", "Unpaired (KTO)"
+    SFT = "sft", "Prompt-completion (SFT)"
+    PROMPTS = "prompts", "Prompt-only (PPO / GRPO / REPO)"
+
+
+class DatasetSnapshot(models.Model):
+    """An immutable training file: written once under ``ARTIFACTS_ROOT``, never edited, named by sha256."""
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=30, choices=SnapshotKind.choices)
+    filters = models.JSONField(default=dict, blank=True)
+    path = models.CharField(max_length=500, help_text="The JSONL training file.")
+    sidecar_path = models.CharField(max_length=500, help_text="Provenance JSONL joined by row number.")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    row_count = models.PositiveIntegerField(default=0)
+    counts_by_provenance = models.JSONField(default=dict, blank=True)
+    pairs = models.ManyToManyField("annotation.PreferencePair", blank=True, related_name="snapshots")
+    bad_cases = models.ManyToManyField("annotation.BadCase", blank=True, related_name="snapshots")
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=~Q(sha256=""), name="snapshot_sha256_required")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind}, {self.row_count} rows)"
+
+
+class Method(models.TextChoices):
+    RM = "rm", "Reward model (RM)"
+    SFT = "sft", "SFT"
+    DPO = "dpo", "DPO"
+    PPO = "ppo", "PPO"
+    GRPO = "grpo", "GRPO"
+    REPO = "repo", "REPO"
+
+
+class JobStatus(models.TextChoices):
+    CREATED = "created", "Created"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class TrainingJob(models.Model):
+    """One engine run: its inputs (lineage), its engine config and its life on a GPU worker."""
+
+    name = models.CharField(max_length=200)
+    method = models.CharField(max_length=10, choices=Method.choices)
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.CREATED)
+    # -- inputs (what the output model's lineage names) -----------------------------------------
+    base_model = models.ForeignKey("deploy.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    snapshots = models.ManyToManyField(DatasetSnapshot, related_name="jobs")
+    reward_config = models.ForeignKey(
+        "training_jobs.RewardConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    config = models.JSONField(default=dict, help_text="The engine config.json, exactly as written.")
+    budget_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The run whose budget (steps, batch, epochs) this one copied for a fair baseline.",
+    )
+    processes = models.PositiveSmallIntegerField(default=1, help_text="torchrun processes (GPUs) on one node.")
+    queue = models.CharField(max_length=50, default="gpu")
+    priority = models.SmallIntegerField(default=0, help_text="Higher runs first among queued jobs.")
+    # -- execution -------------------------------------------------------------------------------
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Deliveries that started the engine.")
+    lease_owner = models.CharField(max_length=200, blank=True, help_text="host:pid:task of the supervisor.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker_host = models.CharField(max_length=200, blank=True)
+    pid = models.IntegerField(null=True, blank=True, help_text="Engine process (and process group) id.")
+    run_dir = models.CharField(max_length=500, blank=True)
+    progress = models.JSONField(default=dict, blank=True)
+    final_metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    output_model = models.ForeignKey(
+        "deploy.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="produced_by"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "queue"]),
+            models.Index(fields=["-created_at", "-id"], name="job_list_order"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(processes__gte=1), name="job_processes_positive"),
+            models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="job_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.name} ({self.method}, {self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class JobMetric(models.Model):
+    """One ``metrics.jsonl`` line: every metric the engine logged at ``step``."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="metrics")
+    step = models.PositiveIntegerField()
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["job", "step"]
+        constraints = [models.UniqueConstraint(fields=["job", "step"], name="job_metric_unique_step")]
+
+
+class JobSample(models.Model):
+    """A generated reply the engine logged during training, with its reward breakdown."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="samples")
+    step = models.PositiveIntegerField()
+    index = models.PositiveIntegerField(default=0)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["job", "step", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "step", "index"], name="job_sample_unique"),
+        ]
