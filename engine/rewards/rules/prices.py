@@ -1,0 +1,198 @@
+"""Price checkers: numbers the reply *presents as* task facts, and pushing past an acceptable offer.
+
+A number is tied to the claim cue nearest before it in its clause (from the previous number or
+sentence end, at most ``window`` characters back): a current-price cue ("your current price",
+"目前售价"), a net cue ("you'd receive", "到手价"), a competitor cue or a competitor's name from the
+task, or a suggestion cue ("how about", "调到") that makes it a proposal rather than a claim. Only
+claims are checked, so quoting the task's own figures, or suggesting the target price, never fires.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine.rewards.rules.text import Span, Terms, _edge_ok, _number, _str_list
+
+_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+_CURRENCY_BEFORE = ("rmb", "cny", "usd", "hkd", "eur", "jpy", "sgd")
+
+
+def _close(a: float, b: float, tolerance: float) -> bool:
+    return abs(a - b) <= max(1.0, tolerance * b)
+
+
+class _Cues:
+    """The claim cues of one rule, compiled into one regex with a group per claim kind."""
+
+    KINDS = ("net", "current", "competitor", "suggest")
+
+    def __init__(self, rule_id: str, params: dict[str, Any]):
+        self.kinds: dict[str, str] = {}
+        for kind in reversed(self.KINDS):  # a phrase listed under two kinds keeps the first kind
+            self.kinds.update({t.strip().lower(): kind for t in _str_list(rule_id, params, f"{kind}_cues")})
+        self.cues = Terms(list(self.kinds))
+        self.units = Terms(_str_list(rule_id, params, "units"))
+        self.window = int(_number(rule_id, params, "window", 60))
+        self.owner = Terms(_str_list(rule_id, params, "owner_words"))
+
+    def _unit_after(self, low: str, end: int) -> bool:
+        while end < len(low) and low[end] == " ":
+            end += 1
+        m = self.units.pattern.match(low, end) if self.units else None
+        return m is not None and _edge_ok(low, m.start(), m.end())
+
+    def numbers(self, text: str, low: str) -> list[tuple[float, int, int]]:
+        """Price-like numbers: not a unit count ("7 days", "3晚"), not glued to a word ("T1")."""
+        out = []
+        for m in _NUMBER.finditer(text):
+            start, end = m.span()
+            before = text[start - 1] if start else " "
+            if before in ".,":  # the tail of "1.5" or "1,23"
+                continue
+            if before.isascii() and before.isalpha() and low[max(0, start - 3) : start] not in _CURRENCY_BEFORE:
+                continue
+            if self._unit_after(low, end):
+                continue
+            out.append((float(m.group().replace(",", "")), start, end))
+        return out
+
+    def claims(self, text: str, low: str, task: dict) -> list[tuple[float, int, int, str, str]]:
+        """``(value, start, end, kind, competitor_name)`` for each number tied to a claim cue.
+
+        Cues are searched only in each number's window, not the whole reply: most of a reply lies in
+        no window, and this is the hot loop of the rule set.
+        """
+        numbers = self.numbers(text, low)
+        if not numbers:
+            return []
+        names = {c["name"].lower() for t in task.get("tickets", ()) for c in t.get("competitors", ()) if c.get("name")}
+        out, previous_end = [], 0
+        for value, start, end in numbers:
+            floor = _sentence_start(low, max(previous_end, start - self.window), start)
+            previous_end = end
+            last = competitor = None
+            for m in self.cues.finditer(low, floor, start):
+                last = (m.end(), self.kinds[m.group()], "")
+                if last[1] == "competitor":
+                    competitor = last
+            for name in names:
+                at = low.rfind(name, floor, start)
+                if at >= 0:
+                    cue = (at + len(name), "competitor", name)
+                    last = cue if last is None or cue[0] > last[0] else last
+                    competitor = cue if competitor is None or cue[0] > competitor[0] else competitor
+            if last is None or last[1] == "suggest":
+                continue
+            kind, name = last[1], last[2]
+            if kind == "current" and competitor is not None and competitor[0] <= last[0]:
+                # "Riverside Inn's current price is 699" is about the competitor; "next to Riverside
+                # Inn, your current price of 780" is about the hotel: an owner word decides.
+                if not (self.owner and self.owner.search(low, competitor[0], start)):
+                    kind, name = "competitor", competitor[2]
+            out.append((value, start, end, kind, name))
+        return out
+
+
+def _sentence_start(low: str, floor: int, start: int) -> int:
+    """The start of the clause that holds position ``start``, not before ``floor``."""
+    for mark in "!?。！？;；\n":
+        at = low.rfind(mark, floor, start)
+        if at >= 0:
+            floor = at + 1
+    at = low.rfind(".", floor, start)
+    while at >= 0 and at + 1 < len(low) and low[at + 1].isdigit():  # a decimal point, not a full stop
+        at = low.rfind(".", floor, at)
+    return at + 1 if at >= 0 else floor
+
+
+def _known_in_history(value: float, history, tolerance: float) -> bool:
+    """The hotel's own figures from the dialogue may be quoted back (it may have changed its price)."""
+    for message in history:
+        if message.get("role") == "hotel" and any(
+            _close(value, float(m.group().replace(",", "")), tolerance)
+            for m in _NUMBER.finditer(message.get("content", ""))
+        ):
+            return True
+    return False
+
+
+class PriceMismatchChecker:
+    """A number presented as the hotel's current or net price or a competitor's price that matches no
+    figure of the task (a hallucinated price; or net and selling price confused, PAPER.md)."""
+
+    __slots__ = ("cues", "tolerance")
+
+    def __init__(self, rule_id: str, params: dict[str, Any]):
+        self.cues = _Cues(rule_id, params)
+        self.tolerance = _number(rule_id, params, "tolerance", 0.01)
+
+    def find(self, reply: str, low: str, task: dict, history) -> Span | None:
+        for value, start, end, kind, name in self.cues.claims(reply, low, task):
+            if not self._consistent(value, kind, name, reply, low, task):
+                if not _known_in_history(value, history, self.tolerance):
+                    return (start, end)
+        return None
+
+    def _consistent(self, value: float, kind: str, name: str, reply: str, low: str, task: dict) -> bool:
+        tickets = task.get("tickets", ())
+        if kind == "current":
+            return any(_close(value, t["current_price"], self.tolerance) for t in tickets)
+        if kind == "competitor":
+            prices = [
+                c["price"]
+                for t in tickets
+                for c in t.get("competitors", ())
+                if not name or c.get("name", "").lower() == name
+            ]
+            return any(_close(value, p, self.tolerance) for p in prices)
+        # net: the ticket's net, or what the hotel would net at any price quoted (same commission rate)
+        quoted = [v for v, _, _ in self.cues.numbers(reply, low)]
+        for t in tickets:
+            rate = t["net_price"] / t["current_price"]
+            candidates = [t["net_price"], t["target_price"] * rate, *(q * rate for q in quoted)]
+            if any(_close(value, c, self.tolerance) for c in candidates):
+                return True
+        return False
+
+
+class AcceptableOfferChecker:
+    """The hotel's latest message offers a price at or below a ticket's target, and the reply asks for
+    less (a push cue, or a lower price proposed) instead of accepting at once (PAPER.md hard rule)."""
+
+    __slots__ = ("cues", "push", "tolerance")
+
+    def __init__(self, rule_id: str, params: dict[str, Any]):
+        self.cues = _Cues(rule_id, params)
+        self.push = Terms(_str_list(rule_id, params, "push_cues"))
+        self.tolerance = _number(rule_id, params, "tolerance", 0.01)
+
+    def offer(self, task: dict, history) -> float | None:
+        """The hotel's latest price in range of some ticket, if it is at or below that ticket's target."""
+        for message in reversed(history):
+            if message.get("role") != "hotel":
+                continue
+            content = message.get("content", "")
+            prices = [v for v, _, _ in self.cues.numbers(content, content.lower())]
+            for value in reversed(prices):
+                for t in task.get("tickets", ()):
+                    if 0.5 * t["target_price"] <= value <= t["current_price"] * 1.2:
+                        ok = value <= t["target_price"] * (1 + self.tolerance)
+                        return value if ok else None
+            return None
+        return None
+
+    def find(self, reply: str, low: str, task: dict, history) -> Span | None:
+        if not history:
+            return None
+        offer = self.offer(task, history)
+        if offer is None:
+            return None
+        if self.push and (m := self.push.search(low)):
+            return m.span()
+        claimed = {start for _, start, _, _, _ in self.cues.claims(reply, low, task)}
+        lowest = min(t["target_price"] for t in task.get("tickets", ())) * 0.5
+        for value, start, end in self.cues.numbers(reply, low):
+            if start not in claimed and lowest <= value < offer * (1 - self.tolerance):
+                return (start, end)
+        return None
