@@ -1,0 +1,18 @@
+"""Eval sets and systems (``sets``), generation runs and responses (``runs``), panels and judgments (``judgments``)."""
+
+from .judgments import Expertise, FixStatus, Judgment, PanelAssignment, PanelMember
+from .runs import EvalRun, Response
+from .sets import EvalItem, EvalSet, EvalSystem
+
+__all__ = [
+    "EvalItem",
+    "EvalRun",
+    "EvalSet",
+    "EvalSystem",
+    "Expertise",
+    "FixStatus",
+    "Judgment",
+    "PanelAssignment",
+    "PanelMember",
+    "Response",
+]

@@ -1,0 +1,57 @@
+"""Generation runs (a status row per run) and the responses they produce, with automatic pre-scores."""
+
+from django.conf import settings
+from django.db import models
+
+from .sets import EvalItem, EvalSet, EvalSystem
+
+
+class EvalRun(models.Model):
+    """Generate every system's reply at every evaluated turn of a frozen set, then pre-score them."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    eval_set = models.ForeignKey(EvalSet, on_delete=models.PROTECT, related_name="runs")
+    systems = models.ManyToManyField(EvalSystem, related_name="runs")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    max_new_tokens = models.PositiveIntegerField(default=256)
+    judge_url = models.CharField(max_length=500, blank=True, help_text="OpenAI-compatible judge endpoint.")
+    rm_dir = models.CharField(max_length=500, blank=True, help_text="Trained reward-model run dir.")
+    run_dir = models.CharField(max_length=500, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker that ran it.")
+    error = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} on {self.eval_set} ({self.status})"
+
+
+class Response(models.Model):
+    """One system's reply at one turn of one item. ``prescores``: ``rf_violations`` (rule ids),
+    ``rf_points`` (E_func), and when configured ``judge_points`` and ``rm_score``."""
+
+    run = models.ForeignKey(EvalRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="responses")
+    item = models.ForeignKey(EvalItem, on_delete=models.CASCADE, related_name="responses")
+    system = models.ForeignKey(EvalSystem, on_delete=models.PROTECT, related_name="responses")
+    turn = models.PositiveIntegerField()
+    text = models.TextField()
+    prescores = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "system", "turn"], name="response_unique_turn")]
+        ordering = ["item", "turn", "system"]
+
+    def __str__(self) -> str:
+        return f"{self.system} @ {self.item}#{self.turn}"

@@ -1,0 +1,1 @@
+"""Reads of the evaluation app: sets and items (``sets``), panels (``panels``), reports (``reports``)."""
