@@ -1,0 +1,113 @@
+"""Creating annotation queues and their items from a selection of dialogues or from filters."""
+
+from itertools import combinations
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from annotation.models import AnnotationItem, AnnotationQueue, Candidate, Dialogue, Message, Project, TaskKind
+from annotation.services.audit import audit_record, audit_snapshot
+from annotation.services.errors import AnnotationError
+
+NO_ITEMS = "The selection gives no items for this task kind (pairwise needs two candidates at a turn)."
+BATCH = 2000
+
+
+def dialogues_matching(*, project: Project, filters: dict) -> QuerySet:
+    """Dialogues of ``project`` by source, hotel type, language, SOP stage reached or explicit ids."""
+    qs = Dialogue.objects.filter(project=project)
+    if filters.get("source"):
+        qs = qs.filter(source=filters["source"])
+    if filters.get("hotel_type"):
+        qs = qs.filter(case__hotel_type=filters["hotel_type"])
+    if filters.get("language"):
+        qs = qs.filter(case__language=filters["language"])
+    if filters.get("stage"):
+        qs = qs.filter(messages__stage=filters["stage"]).distinct()
+    if filters.get("ids"):
+        qs = qs.filter(pk__in=filters["ids"])
+    return qs.order_by("id")
+
+
+def _items_for(dialogue_ids: list[int], *, kind: str, stage: str = ""):
+    """(dialogue_id, turn, candidate_a_id, candidate_b_id) for every question the kind asks."""
+    if kind == TaskKind.PAIRWISE:
+        by_turn: dict[tuple[int, int], list[int]] = {}
+        for c in Candidate.objects.filter(dialogue_id__in=dialogue_ids).order_by("dialogue_id", "turn", "id"):
+            by_turn.setdefault((c.dialogue_id, c.turn), []).append(c.pk)
+        for (dialogue_id, turn), ids in by_turn.items():
+            for a, b in combinations(ids[:3], 2):
+                yield dialogue_id, turn, a, b
+        return
+    if kind == TaskKind.RATING:
+        last: dict[int, int] = {}
+        for dialogue_id, index in Message.objects.filter(dialogue_id__in=dialogue_ids).values_list(
+            "dialogue_id", "index"
+        ):
+            last[dialogue_id] = max(index, last.get(dialogue_id, -1))
+        for dialogue_id, index in sorted(last.items()):
+            yield dialogue_id, index, None, None
+        return
+    model_candidates = Candidate.objects.filter(dialogue_id__in=dialogue_ids, source=Candidate.Source.MODEL)
+    if kind == TaskKind.BAD_CASE and model_candidates.exists():
+        for c in model_candidates.order_by("dialogue_id", "turn", "id"):
+            yield c.dialogue_id, c.turn, c.pk, None
+        return
+    agent_turns = Message.objects.filter(dialogue_id__in=dialogue_ids, role=Message.Role.AGENT)
+    if stage:
+        agent_turns = agent_turns.filter(stage=stage)
+    for dialogue_id, index in agent_turns.order_by("dialogue_id", "index").values_list("dialogue_id", "index"):
+        yield dialogue_id, index, None, None
+
+
+@transaction.atomic
+def queue_create(
+    *,
+    project: Project,
+    name: str,
+    kind: str,
+    lens: str,
+    actor,
+    dialogues: QuerySet,
+    target_overlap: int = 1,
+    per_user_cap: int | None = None,
+    guideline=None,
+    sop=None,
+    reservation_minutes: int = 30,
+    review_sample_rate: float = 0.1,
+    stage: str = "",
+) -> AnnotationQueue:
+    queue = AnnotationQueue(
+        project=project,
+        name=name,
+        kind=kind,
+        lens=lens,
+        target_overlap=target_overlap,
+        per_user_cap=per_user_cap,
+        guideline=guideline,
+        sop=sop,
+        reservation_minutes=reservation_minutes,
+        review_sample_rate=review_sample_rate,
+        created_by=actor,
+    )
+    queue.full_clean()
+    queue.save()
+    ids = list(dialogues.values_list("id", flat=True))
+    rows = [
+        AnnotationItem(queue=queue, dialogue_id=d, turn=t, candidate_a_id=a, candidate_b_id=b, overlap=target_overlap)
+        for d, t, a, b in _items_for(ids, kind=kind, stage=stage)
+    ]
+    if not rows:
+        raise AnnotationError(NO_ITEMS)
+    AnnotationItem.objects.bulk_create(rows, batch_size=BATCH)
+    audit_record(actor=actor, action="create", instance=queue, after={**audit_snapshot(queue), "items": len(rows)})
+    return queue
+
+
+@transaction.atomic
+def queue_set_active(*, queue: AnnotationQueue, active: bool, actor) -> AnnotationQueue:
+    before = {"is_active": queue.is_active}
+    queue.is_active = active
+    queue.save(update_fields=["is_active"])
+    audit_record(actor=actor, action="change", instance=queue, before=before, after={"is_active": active})
+    return queue
