@@ -22,7 +22,15 @@ from engine.runio import RunWriter
 from engine.train.ppo_checkpoint import save_training_state, trim_metrics
 from engine.train.ppo_config import PPOConfig, REPOConfig
 from engine.train.ppo_data import PromptStream, encode_prompt, read_prompt_rows, total_steps
-from engine.train.ppo_dist import Distributed, barrier, init_distributed, mean_over_ranks, shutdown_distributed
+from engine.train.ppo_dist import (
+    Distributed,
+    barrier,
+    gather_objects,
+    init_distributed,
+    mean_over_ranks,
+    parameter_digest,
+    shutdown_distributed,
+)
 from engine.train.ppo_model import ActorCritic, build_actor_critic, save_policy_adapter
 from engine.train.ppo_probe import Probe
 from engine.train.ppo_rewards import build_reward_source, reply_scores
@@ -164,8 +172,18 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
         # Done: the final policy adapter is the run's deliverable
         # ------------------------------------------------------------------------------------------
         adapter = _final_adapter(ac, run_dir=run_dir, ctx=ctx)
+        digests = gather_objects(parameter_digest(ac.trainable_parameters()), ctx)
         return writer.finish(
-            {"method": config.method, "steps": steps, "resumed_from": start, "adapter": adapter, "metrics": metrics}
+            {
+                "method": config.method,
+                "steps": steps,
+                "resumed_from": start,
+                "adapter": adapter,
+                "metrics": metrics,
+                "world_size": ctx.world_size,
+                "replicas_in_sync": len(set(digests)) == 1,  # every rank ended with the same weights
+                "parameter_digests": digests,
+            }
         )
 
 

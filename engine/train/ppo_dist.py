@@ -80,3 +80,13 @@ def gather_objects(obj: Any, ctx: Distributed) -> list[Any]:
 def barrier(ctx: Distributed) -> None:
     if ctx.enabled:
         dist.barrier()
+
+
+def parameter_digest(params: list[torch.nn.Parameter]) -> str:
+    """sha256 of the trainable weights' bytes: equal digests on every rank = replicas in sync."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for param in params:
+        digest.update(param.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
