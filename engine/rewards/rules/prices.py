@@ -10,11 +10,13 @@ claims are checked, so quoting the task's own figures, or suggesting the target 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from engine.rewards.rules.text import Span, Terms, _edge_ok, _number, _str_list
 
-_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+_NUMBER = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)")
+_BOUNDARY = re.compile(r"[!?。！？;；\n]|\.(?!\d)")
 _CURRENCY_BEFORE = ("rmb", "cny", "usd", "hkd", "eur", "jpy", "sgd")
 
 
@@ -32,41 +34,29 @@ class _Cues:
         for kind in reversed(self.KINDS):  # a phrase listed under two kinds keeps the first kind
             self.kinds.update({t.strip().lower(): kind for t in _str_list(rule_id, params, f"{kind}_cues")})
         self.cues = Terms(list(self.kinds))
-        self.units = Terms(_str_list(rule_id, params, "units"))
+        units = Terms(_str_list(rule_id, params, "units")).pattern
+        # One regex finds a number and the unit after it, so "7 days" or "3晚" is skipped in C.
+        self.number = re.compile(_NUMBER.pattern + (f" ?({units.pattern})?" if units else "()?"))
         self.window = int(_number(rule_id, params, "window", 60))
         self.owner = Terms(_str_list(rule_id, params, "owner_words"))
 
-    def _unit_after(self, low: str, end: int) -> bool:
-        while end < len(low) and low[end] == " ":
-            end += 1
-        m = self.units.pattern.match(low, end) if self.units else None
-        return m is not None and _edge_ok(low, m.start(), m.end())
-
     def numbers(self, text: str, low: str) -> list[tuple[float, int, int]]:
-        """Price-like numbers: not a unit count ("7 days", "3晚"), not glued to a word ("T1")."""
-        out = []
-        for m in _NUMBER.finditer(text):
-            start, end = m.span()
-            before = text[start - 1] if start else " "
-            if before in ".,":  # the tail of "1.5" or "1,23"
-                continue
-            if before.isascii() and before.isalpha() and low[max(0, start - 3) : start] not in _CURRENCY_BEFORE:
-                continue
-            if self._unit_after(low, end):
-                continue
-            out.append((float(m.group().replace(",", "")), start, end))
-        return out
+        return _numbers(self.number, low)
 
-    def claims(self, text: str, low: str, task: dict) -> list[tuple[float, int, int, str, str]]:
+    def message_prices(self, content: str) -> tuple[float, ...]:
+        """The prices in a history message, cached: every later turn reads the same messages again."""
+        return _message_prices(self.number, content)
+
+    def claims(self, text: str, low: str, task: dict, numbers: list | None = None) -> list[tuple]:
         """``(value, start, end, kind, competitor_name)`` for each number tied to a claim cue.
 
         Cues are searched only in each number's window, not the whole reply: most of a reply lies in
         no window, and this is the hot loop of the rule set.
         """
-        numbers = self.numbers(text, low)
+        numbers = self.numbers(text, low) if numbers is None else numbers
         if not numbers:
             return []
-        names = {c["name"].lower() for t in task.get("tickets", ()) for c in t.get("competitors", ()) if c.get("name")}
+        names = _competitor_names(task)
         out, previous_end = [], 0
         for value, start, end in numbers:
             floor = _sentence_start(low, max(previous_end, start - self.window), start)
@@ -94,26 +84,57 @@ class _Cues:
         return out
 
 
+def _numbers(number: re.Pattern[str], low: str) -> list[tuple[float, int, int]]:
+    """Price-like numbers: not a unit count ("7 days", "3晚"), not glued to a word ("T1")."""
+    out = []
+    for m in number.finditer(low):
+        start, end = m.span(1)
+        before = low[start - 1] if start else " "
+        if before in ".,":  # the tail of "1.5" or "1,23"
+            continue
+        if "a" <= before <= "z" and low[max(0, start - 3) : start] not in _CURRENCY_BEFORE:
+            continue
+        if m.group(2) is not None and _edge_ok(low, m.start(2), m.end(2)):
+            continue
+        out.append((float(m.group(1).replace(",", "")), start, end))
+    return out
+
+
+@lru_cache(maxsize=8192)
+def _message_prices(number: re.Pattern[str], content: str) -> tuple[float, ...]:
+    return tuple(v for v, _, _ in _numbers(number, content.lower()))
+
+
 def _sentence_start(low: str, floor: int, start: int) -> int:
     """The start of the clause that holds position ``start``, not before ``floor``."""
-    for mark in "!?。！？;；\n":
-        at = low.rfind(mark, floor, start)
-        if at >= 0:
-            floor = at + 1
-    at = low.rfind(".", floor, start)
-    while at >= 0 and at + 1 < len(low) and low[at + 1].isdigit():  # a decimal point, not a full stop
-        at = low.rfind(".", floor, at)
-    return at + 1 if at >= 0 else floor
+    for m in _BOUNDARY.finditer(low, floor, start):
+        floor = m.end()
+    return floor
 
 
-def _known_in_history(value: float, history, tolerance: float) -> bool:
+_NAMES: dict[int, tuple[dict, frozenset[str]]] = {}
+
+
+def _competitor_names(task: dict) -> frozenset[str]:
+    """Lower-cased competitor names, cached per task object (a batch reuses one task many times)."""
+    hit = _NAMES.get(id(task))
+    if hit is not None and hit[0] is task:
+        return hit[1]
+    names = frozenset(
+        c["name"].lower() for t in task.get("tickets", ()) for c in t.get("competitors", ()) if c.get("name")
+    )
+    if len(_NAMES) > 1024:
+        _NAMES.clear()
+    _NAMES[id(task)] = (task, names)  # holding the task keeps its id from being reused while cached
+    return names
+
+
+def _known_in_history(cues: _Cues, value: float, history, tolerance: float) -> bool:
     """The hotel's own figures from the dialogue may be quoted back (it may have changed its price)."""
     for message in history:
-        if message.get("role") == "hotel" and any(
-            _close(value, float(m.group().replace(",", "")), tolerance)
-            for m in _NUMBER.finditer(message.get("content", ""))
-        ):
-            return True
+        if message.get("role") == "hotel":
+            if any(_close(value, p, tolerance) for p in cues.message_prices(message.get("content", ""))):
+                return True
     return False
 
 
@@ -128,13 +149,14 @@ class PriceMismatchChecker:
         self.tolerance = _number(rule_id, params, "tolerance", 0.01)
 
     def find(self, reply: str, low: str, task: dict, history) -> Span | None:
-        for value, start, end, kind, name in self.cues.claims(reply, low, task):
-            if not self._consistent(value, kind, name, reply, low, task):
-                if not _known_in_history(value, history, self.tolerance):
+        numbers = self.cues.numbers(reply, low)
+        for value, start, end, kind, name in self.cues.claims(reply, low, task, numbers):
+            if not self._consistent(value, kind, name, numbers, task):
+                if not _known_in_history(self.cues, value, history, self.tolerance):
                     return (start, end)
         return None
 
-    def _consistent(self, value: float, kind: str, name: str, reply: str, low: str, task: dict) -> bool:
+    def _consistent(self, value: float, kind: str, name: str, numbers: list, task: dict) -> bool:
         tickets = task.get("tickets", ())
         if kind == "current":
             return any(_close(value, t["current_price"], self.tolerance) for t in tickets)
@@ -147,7 +169,7 @@ class PriceMismatchChecker:
             ]
             return any(_close(value, p, self.tolerance) for p in prices)
         # net: the ticket's net, or what the hotel would net at any price quoted (same commission rate)
-        quoted = [v for v, _, _ in self.cues.numbers(reply, low)]
+        quoted = [v for v, _, _ in numbers]
         for t in tickets:
             rate = t["net_price"] / t["current_price"]
             candidates = [t["net_price"], t["target_price"] * rate, *(q * rate for q in quoted)]
@@ -172,9 +194,7 @@ class AcceptableOfferChecker:
         for message in reversed(history):
             if message.get("role") != "hotel":
                 continue
-            content = message.get("content", "")
-            prices = [v for v, _, _ in self.cues.numbers(content, content.lower())]
-            for value in reversed(prices):
+            for value in reversed(self.cues.message_prices(message.get("content", ""))):
                 for t in task.get("tickets", ()):
                     if 0.5 * t["target_price"] <= value <= t["current_price"] * 1.2:
                         ok = value <= t["target_price"] * (1 + self.tolerance)
@@ -190,9 +210,10 @@ class AcceptableOfferChecker:
             return None
         if self.push and (m := self.push.search(low)):
             return m.span()
-        claimed = {start for _, start, _, _, _ in self.cues.claims(reply, low, task)}
+        numbers = self.cues.numbers(reply, low)
+        claimed = {start for _, start, _, _, _ in self.cues.claims(reply, low, task, numbers)}
         lowest = min(t["target_price"] for t in task.get("tickets", ())) * 0.5
-        for value, start, end in self.cues.numbers(reply, low):
+        for value, start, end in numbers:
             if start not in claimed and lowest <= value < offer * (1 - self.tolerance):
                 return (start, end)
         return None
