@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from transformers import TrainerCallback
 
 from engine.runio import RunWriter
@@ -14,11 +16,13 @@ class RunWriterCallback(TrainerCallback):
     """Forwards the trainer's step count and logs to a :class:`RunWriter`.
 
     The writer is created with ``is_main`` from the launcher's rank, so every rank can call it and only
-    rank 0 touches the files. ``summary`` keeps the trainer's end-of-training totals.
+    rank 0 touches the files. ``summary`` keeps the trainer's end-of-training totals; ``extra_metrics``
+    (optional) adds metrics the trainer does not log itself, e.g. each reward source's mean.
     """
 
-    def __init__(self, writer: RunWriter):
+    def __init__(self, writer: RunWriter, *, extra_metrics: Callable[[], dict[str, float]] | None = None):
         self.writer = writer
+        self.extra_metrics = extra_metrics
         self.summary: dict[str, float] = {}
         self.last: dict[str, float] = {}
 
@@ -34,5 +38,7 @@ class RunWriterCallback(TrainerCallback):
         if any(key in logs for key in _SUMMARY_KEYS):
             self.summary.update(logs)
             return
+        if self.extra_metrics is not None:
+            logs.update(self.extra_metrics())
         self.last.update(logs)
         self.writer.log(state.global_step, logs)

@@ -1,0 +1,157 @@
+"""What the TRL-based trainers (SFT, DPO, GRPO; RM in engine.rewards) share: data, model, LoRA,
+TRL arguments from our config, and the run loop that writes the run directory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset
+from peft import LoraConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.trainer_utils import get_last_checkpoint
+
+from engine.config import ConfigError, TrainConfig
+from engine.runio import RunWriter, is_main_process
+from engine.train.callbacks import RunWriterCallback
+
+ADAPTER_DIR = "adapter"
+CHECKPOINT_DIR = "checkpoints"
+
+
+# ---------------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------------
+def read_jsonl(paths: list[str]) -> list[dict]:
+    rows: list[dict] = []
+    for path in paths:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise ConfigError(f"dataset not found: {path}") from None
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{number}: not JSON ({exc.msg})") from None
+    return rows
+
+
+def load_rows(paths: list[str], *, columns: tuple[str, ...], json_columns: tuple[str, ...] = ()) -> Dataset:
+    """A ``datasets.Dataset`` of the ``columns`` TRL needs from JSONL snapshot(s).
+
+    Other columns (ids, provenance, margins) are dropped. ``json_columns`` travel as JSON strings:
+    case dicts differ in shape from row to row, which Arrow would otherwise fill with nulls.
+    """
+    rows = read_jsonl(paths)
+    if not rows:
+        raise ConfigError(f"dataset is empty: {', '.join(paths)}")
+    for number, row in enumerate(rows, 1):
+        missing = [c for c in columns + json_columns if c not in row]
+        if missing:
+            raise ConfigError(f"dataset row {number} lacks {', '.join(missing)} (columns: {', '.join(row)})")
+    return Dataset.from_list(
+        [
+            {**{c: row[c] for c in columns}, **{f"{c}_json": json.dumps(row[c], sort_keys=True) for c in json_columns}}
+            for row in rows
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# model, tokenizer, LoRA
+# ---------------------------------------------------------------------------------------------------
+def torch_dtype(config: TrainConfig) -> torch.dtype:
+    if config.dtype == "auto":
+        return torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    return getattr(torch, config.dtype)
+
+
+def load_tokenizer(config: TrainConfig) -> PreTrainedTokenizerBase:
+    tok = AutoTokenizer.from_pretrained(config.base_model)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_base_model(config: TrainConfig) -> PreTrainedModel:
+    path = Path(config.base_model)
+    if not path.exists() and (path.is_absolute() or config.base_model.startswith(".")):
+        raise ConfigError(f"base_model not found: {config.base_model}")
+    return AutoModelForCausalLM.from_pretrained(config.base_model, dtype=torch_dtype(config))
+
+
+def lora_config(config: TrainConfig, *, task_type: str = "CAUSAL_LM") -> LoraConfig:
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+        task_type=task_type,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# TRL arguments and the run
+# ---------------------------------------------------------------------------------------------------
+def trl_arguments(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
+    """The ``TrainingArguments`` fields every TRL config takes, from our config."""
+    dtype = torch_dtype(config)
+    return {
+        "output_dir": str(run_dir / CHECKPOINT_DIR),
+        "learning_rate": config.learning_rate,
+        "warmup_steps": config.warmup_steps,
+        "per_device_train_batch_size": config.per_device_batch_size,
+        "per_device_eval_batch_size": config.per_device_batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "num_train_epochs": config.num_epochs,
+        "max_steps": config.max_steps or -1,
+        "seed": config.seed,
+        "data_seed": config.seed,
+        "save_strategy": "steps",
+        "save_steps": config.save_every,
+        "save_total_limit": 2,
+        "logging_steps": config.logging_every,
+        "logging_first_step": True,
+        "report_to": "none",
+        "disable_tqdm": True,  # RunWriter draws the one bar
+        "bf16": dtype == torch.bfloat16,
+        "fp16": dtype == torch.float16,
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "dataloader_num_workers": 0,
+        "ddp_find_unused_parameters": False,
+    }
+
+
+def run_trainer(
+    trainer: Any,
+    *,
+    config: TrainConfig,
+    run_dir: Path,
+    resume: bool,
+    extra_metrics: Callable[[], dict[str, float]] | None = None,
+) -> dict[str, Any]:
+    """Train with progress in ``run_dir``, save the adapter to ``run_dir/adapter``, write the result."""
+    writer = RunWriter(run_dir, total_steps=config.max_steps or 0, is_main=is_main_process())
+    callback = RunWriterCallback(writer, extra_metrics=extra_metrics)
+    trainer.add_callback(callback)
+    checkpoint = get_last_checkpoint(str(run_dir / CHECKPOINT_DIR)) if resume else None
+    with writer:
+        trainer.train(resume_from_checkpoint=checkpoint)
+        evaluation = trainer.evaluate() if trainer.eval_dataset is not None else {}
+        adapter = run_dir / ADAPTER_DIR
+        trainer.save_model(str(adapter))  # rank 0 writes; the PEFT model saves only the adapter
+        result = {
+            "method": config.method,
+            "steps": trainer.state.global_step,
+            "adapter": str(adapter),
+            "base_model": config.base_model,
+            "resumed_from": checkpoint,
+            "metrics": {**callback.last, **callback.summary, **evaluation},
+        }
+        return writer.finish(result)
