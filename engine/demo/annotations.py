@@ -113,15 +113,15 @@ def bad_reply(*, rng: random.Random, category: str, turn: AgentTurn, case: dict,
     lang = case["language"]
     first = case["tickets"][0]
     names = {c["name"] for t in case["tickets"] for c in t["competitors"]}
-    offers = turn.ctx.get("offer") or [first["target_price"]]
+    offers = turn.ctx.get("offer") or [int(first["target_price"])]
     values = {
         **turn.ctx,
         "order": f"WO-{rng.randint(10000, 99999)}",
-        "net": first["net_price"],
+        "net": int(first["net_price"]),
         "below": round5(offers[0] * 0.95),
         "fake": next(n for n in _FAKE_COMPETITORS if n not in names),
         "fake_price": round5(first["target_price"] * 0.8),
-        "first_ask": price_list([(first["room_type"], first["target_price"])], language=lang),
+        "first_ask": price_list([(first["room_type"], int(first["target_price"]))], language=lang),
         "deal": turn.ctx.get("deal") or turn.ctx["asks"],
     }
     text = rng.choice(BAD[lang][category]).format(**values)

@@ -99,15 +99,17 @@ def make_ticket(*, rng: random.Random, hotel: dict, room: tuple, index: int, lan
     commission = rng.choice((0.1, 0.12, 0.15))
     net = min(round5(current * (1 - commission)), current - 10)
     near = round5(target * rng.uniform(0.96, 1.03))
-    competitors = [{"name": _competitor_name(rng, hotel), "price": near}]
+    competitors = [{"name": _competitor_name(rng, hotel), "price": float(near)}]
     for _ in range(rng.randint(0, 1)):
-        competitors.append({"name": _competitor_name(rng, hotel), "price": round5(current * rng.uniform(0.85, 1.05))})
+        price = round5(current * rng.uniform(0.85, 1.05))
+        competitors.append({"name": _competitor_name(rng, hotel), "price": float(price)})
+    # Floats, as the database returns them (DecimalField -> float): an exported case equals the generated one.
     return {
         "id": f"T{index + 1}",
         "room_type": room_zh if language == "zh" else room_en,
-        "current_price": current,
-        "net_price": net,
-        "target_price": target,
+        "current_price": float(current),
+        "net_price": float(net),
+        "target_price": float(target),
         "currency": "CNY",
         "competitors": competitors,
     }
@@ -139,11 +141,11 @@ def counter_offer(*, rng: random.Random, ticket: dict) -> int:
     >>> all(700 < counter_offer(rng=random.Random(i), ticket=t) < 800 for i in range(50))
     True
     """
-    low, high = ticket["target_price"], ticket["current_price"]
+    low, high = int(ticket["target_price"]), int(ticket["current_price"])
     price = round5(low + (high - low) * rng.uniform(0.35, 0.75))
     return min(max(price, low + 5), high - 5) if high - low > 10 else low + (high - low) // 2
 
 
 def giving_in_offer(*, rng: random.Random, ticket: dict) -> int:
     """A hotel offer at or just below the target: the agent must accept at once."""
-    return ticket["target_price"] - rng.choice((0, 0, 5, 10))
+    return int(ticket["target_price"]) - rng.choice((0, 0, 5, 10))

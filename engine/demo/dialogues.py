@@ -55,7 +55,7 @@ class _Writer:
         first = tickets[0]
         near = first["competitors"][0]
         self.rooms = [t["room_type"] for t in tickets]
-        self.targets = [t["target_price"] for t in tickets]
+        self.targets = [int(t["target_price"]) for t in tickets]  # prices are whole numbers in the text
         self.ctx = {
             "me": rng.choice(AGENT_NAMES[self.lang]),
             "platform": PLATFORM[self.lang],
@@ -63,10 +63,10 @@ class _Writer:
             "city": city_display,
             "asks": price_list(list(zip(self.rooms, self.targets, strict=True)), language=self.lang),
             "room": first["room_type"],
-            "price": first["target_price"],
+            "price": int(first["target_price"]),
             "net_at": round5(first["target_price"] * first["net_price"] / first["current_price"]),
             "competitor": near["name"],
-            "comp_price": near["price"],
+            "comp_price": int(near["price"]),
             "benefit": case["benefits"][0] if case.get("benefits") else "",
             "date": rng.choice(DATES[self.lang]),
         }

@@ -1,0 +1,153 @@
+"""Export training data in TRL's formats (ANNOTATION.md "Export formats (TRL)") with a provenance sidecar.
+
+``dataset_export`` writes a training JSONL (training columns only) and a sidecar JSONL whose line ``i``
+is ``{"row": i, ...provenance}``. The training_jobs app freezes dataset snapshots through it.
+
+Kinds: ``preference`` (explicit prompt, ``margin`` from strength), ``preference-implicit``, ``kto``
+(excellent turns true, bad-case model replies false), ``sft`` (bad-case gold replies and excellent
+turns), ``prompts`` (every agent turn, plus the case as ``task``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from annotation.models import BadCase, Dialogue, ExcellentTurn, PreferencePair, Project
+from annotation.services import export_rows
+from annotation.services.audit import audit_record
+
+KINDS = ("preference", "preference-implicit", "kto", "sft", "prompts")
+ERROR_UNKNOWN_KIND = "Unknown export kind {kind!r}; choose one of: " + ", ".join(KINDS)
+
+
+@dataclass(frozen=True)
+class ExportFilters:
+    """Which rows to export. ``provenance`` and ``reviewed_only`` apply where the rows have them:
+    provenance to pairs; reviewed to pairs (``reviewed``) and bad cases (status reviewed or later).
+    Dates compare with the row's creation date (the dialogue's for ``prompts``), both ends inclusive.
+    ``ids`` picks rows of the kind's own model (admin actions export a selection)."""
+
+    project: Project | int | str | None = None
+    provenance: tuple[str, ...] = ()
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    reviewed_only: bool = False
+    ids: tuple[int, ...] = ()
+
+    @classmethod
+    def coerce(cls, value: ExportFilters | dict | None) -> ExportFilters:
+        """Accept the dataclass, a plain dict of its fields (JSON from a snapshot request) or None."""
+        if isinstance(value, ExportFilters):
+            return value
+        data = dict(value or {})
+        for key in ("date_from", "date_to"):
+            if isinstance(data.get(key), str):
+                data[key] = dt.date.fromisoformat(data[key])
+        for key in ("provenance", "ids"):
+            if key in data:
+                data[key] = tuple(data[key] or ())
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        project = self.project.pk if isinstance(self.project, Project) else self.project
+        return {
+            "project": project,
+            "provenance": list(self.provenance),
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+            "reviewed_only": self.reviewed_only,
+            "ids": list(self.ids),
+        }
+
+
+@dataclass
+class ExportStats:
+    kind: str
+    rows: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # rows per provenance (pairs) or source
+    filters: dict = field(default_factory=dict)
+
+
+def _scoped(qs, filters: ExportFilters, *, dialogue_path: str = "dialogue__"):
+    project = filters.project
+    if isinstance(project, Project):
+        qs = qs.filter(**{f"{dialogue_path}project": project})
+    elif isinstance(project, int):
+        qs = qs.filter(**{f"{dialogue_path}project_id": project})
+    elif isinstance(project, str) and project:
+        qs = qs.filter(**{f"{dialogue_path}project__name": project})
+    if filters.date_from:
+        qs = qs.filter(created_at__date__gte=filters.date_from)
+    if filters.date_to:
+        qs = qs.filter(created_at__date__lte=filters.date_to)
+    if filters.ids:
+        qs = qs.filter(id__in=filters.ids)
+    return qs
+
+
+def _pairs(filters: ExportFilters):
+    qs = _scoped(PreferencePair.objects.all(), filters)
+    if filters.provenance:
+        qs = qs.filter(provenance__in=filters.provenance)
+    return qs.filter(reviewed=True) if filters.reviewed_only else qs
+
+
+def _bad_cases(filters: ExportFilters):
+    qs = _scoped(BadCase.objects.all(), filters)
+    return qs.filter(export_rows.reviewed_bad_cases()) if filters.reviewed_only else qs
+
+
+def _excellent(filters: ExportFilters):
+    return _scoped(ExcellentTurn.objects.all(), filters)
+
+
+def export_rows_for(*, kind: str, filters: ExportFilters | dict | None = None) -> Iterator[tuple[dict, dict]]:
+    """(training row, provenance) pairs of ``kind``, streamed."""
+    f = ExportFilters.coerce(filters)
+    if kind == "preference":
+        return export_rows.preference_rows(_pairs(f), implicit=False)
+    if kind == "preference-implicit":
+        return export_rows.preference_rows(_pairs(f), implicit=True)
+    if kind == "kto":
+        return export_rows.kto_rows(_excellent(f), _bad_cases(f))
+    if kind == "sft":
+        return export_rows.sft_rows(_excellent(f), _bad_cases(f))
+    if kind == "prompts":
+        return export_rows.prompt_rows(_scoped(Dialogue.objects.all(), f, dialogue_path=""))
+    raise ValueError(ERROR_UNKNOWN_KIND.format(kind=kind))
+
+
+def dumps(row: dict) -> str:
+    """One JSONL line (UTF-8 text kept readable: Chinese stays Chinese)."""
+    return json.dumps(row, ensure_ascii=False) + "\n"
+
+
+def dataset_export(
+    *, kind: str, filters: ExportFilters | dict | None, out: TextIO, sidecar: TextIO | None = None
+) -> ExportStats:
+    """Write the ``kind`` rows selected by ``filters`` to ``out`` and their provenance to ``sidecar``."""
+    if kind not in KINDS:
+        raise ValueError(ERROR_UNKNOWN_KIND.format(kind=kind))
+    f = ExportFilters.coerce(filters)
+    stats = ExportStats(kind=kind, filters=f.to_dict())
+    counts: Counter[str] = Counter()
+    for index, (row, meta) in enumerate(export_rows_for(kind=kind, filters=f)):
+        out.write(dumps(row))
+        if sidecar is not None:
+            sidecar.write(dumps({"row": index, **meta}))
+        counts[meta.get("provenance") or meta["source"]] += 1
+        stats.rows = index + 1
+    stats.counts = dict(counts)
+    return stats
+
+
+def export_recorded(*, actor, kind: str, filters: ExportFilters, part: str = "training") -> None:
+    """Audit a download from the web (who took which data)."""
+    audit_record(
+        actor=actor, action="export", object_type="dataset", object_id=kind, after={"part": part, **filters.to_dict()}
+    )
