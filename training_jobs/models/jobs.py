@@ -82,7 +82,11 @@ class TrainingJob(models.Model):
     )
     config = models.JSONField(default=dict, help_text="The engine config.json, exactly as written.")
     budget_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="The run whose budget (steps, batch, epochs) this one copied for a fair baseline.",
     )
     processes = models.PositiveSmallIntegerField(default=1, help_text="torchrun processes (GPUs) on one node.")
@@ -140,6 +144,9 @@ class JobMetric(models.Model):
         ordering = ["job", "step"]
         constraints = [models.UniqueConstraint(fields=["job", "step"], name="job_metric_unique_step")]
 
+    def __str__(self) -> str:
+        return f"job {self.job_id} step {self.step}"
+
 
 class JobSample(models.Model):
     """A generated reply the engine logged during training, with its reward breakdown."""
@@ -154,3 +161,6 @@ class JobSample(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["job", "step", "index"], name="job_sample_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} step {self.step} sample {self.index}"

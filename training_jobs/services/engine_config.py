@@ -1,0 +1,170 @@
+"""Build the engine's ``config.json`` from what the dashboard chose (DESIGN.md: the web app writes it,
+the engine validates it again when it starts). The engine's own dataclasses are the one source of
+defaults and checks: the form is prefilled from them and every ``ConfigError`` becomes a 400.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from engine.config import ConfigError, config_class, config_from_dict
+from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind
+
+# The inputs the platform fills in itself; the form shows every other scalar field of the config.
+PLATFORM_KEYS = frozenset(
+    {"method", "base_model", "dataset", "eval_dataset", "rewards", "probe_dataset", "calibration_dataset"}
+)
+# What "same budget as run X" copies: how much data and compute a run gets, not how it learns.
+BUDGET_KEYS = (
+    "max_steps",
+    "num_epochs",
+    "per_device_batch_size",
+    "gradient_accumulation_steps",
+    "max_prompt_length",
+    "max_response_length",
+    "lora_r",
+    "lora_alpha",
+    "seed",
+)
+# Which snapshot kinds each method trains on (ANNOTATION.md, "Export formats (TRL)").
+METHOD_SNAPSHOT_KINDS: dict[str, tuple[str, ...]] = {
+    Method.RM: (SnapshotKind.PREFERENCE, SnapshotKind.PREFERENCE_IMPLICIT),
+    Method.DPO: (SnapshotKind.PREFERENCE, SnapshotKind.PREFERENCE_IMPLICIT),
+    Method.SFT: (SnapshotKind.SFT,),
+    Method.PPO: (SnapshotKind.PROMPTS,),
+    Method.GRPO: (SnapshotKind.PROMPTS,),
+    Method.REPO: (SnapshotKind.PROMPTS,),
+}
+RL_METHODS = (Method.PPO, Method.GRPO, Method.REPO)
+
+ERR_SNAPSHOT_KIND = "A {method} job trains on {kinds} snapshots; {name!r} is {kind}."
+ERR_NO_SNAPSHOT = "Choose at least one dataset snapshot."
+ERR_SNAPSHOT_MISSING = "Snapshot {name!r} has no file at {path} (was the artifacts directory moved?)."
+ERR_REWARD_REQUIRED = "A {method} job needs a reward configuration."
+ERR_RM_REQUIRED = "The PPO baseline is rewarded by the RM alone: its reward configuration needs a reward model."
+ERR_BAD_HYPER = "Hyperparameter {key!r}: {error}"
+ERR_CONFIG = "The engine rejects this configuration: {error}"
+
+
+def default_preset() -> str:
+    """``tiny`` on a CPU-only machine (seconds per run), the paper's defaults where GPUs are present."""
+    chosen = os.environ.get("PARLEY_PRESET")
+    if chosen:
+        return chosen
+    return "paper" if shutil.which("nvidia-smi") else "tiny"
+
+
+def hyperparameter_defaults(*, method: str, preset: str | None = None) -> dict[str, Any]:
+    """The scalar fields of ``method``'s engine config, with the preset's values (form prefill)."""
+    cls = config_class(method)
+    config = cls.preset(preset or default_preset(), base_model="-", dataset="-")
+    values = config.to_dict()
+    return {
+        f.name: values[f.name]
+        for f in dataclasses.fields(cls)
+        if f.name not in PLATFORM_KEYS and _is_scalar(values[f.name])
+    }
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | str)
+
+
+def coerce_hyperparameters(*, method: str, raw: dict[str, Any], preset: str | None = None) -> dict[str, Any]:
+    """Form strings → the types of the defaults ("" = null where the field allows it)."""
+    defaults = hyperparameter_defaults(method=method, preset=preset)
+    hints = {f.name: f.type for f in dataclasses.fields(config_class(method))}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in defaults:
+            raise ValidationError(ERR_BAD_HYPER.format(key=key, error="not a field of this method"))
+        values[key] = _coerce(key, value, defaults[key], str(hints.get(key, "")))
+    return values
+
+
+def _coerce(key: str, value: Any, default: Any, hint: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        if text == "" and "None" in hint:
+            return None
+        if isinstance(default, bool) or hint == "bool":
+            return text.lower() in ("1", "true", "on", "yes")
+        if isinstance(default, int) or hint.startswith("int"):
+            return int(text)
+        if isinstance(default, float) or hint.startswith("float"):
+            return float(text)
+    except ValueError:
+        raise ValidationError(ERR_BAD_HYPER.format(key=key, error=f"{text!r} is not a number")) from None
+    return text
+
+
+def reward_sources(reward_config: RewardConfig | None) -> dict[str, Any]:
+    """The engine's ``RewardSourcesConfig`` dict for a stored reward configuration."""
+    if reward_config is None:
+        return {}
+    rm = reward_config.reward_model
+    judge = None
+    if reward_config.judge_base_url and reward_config.judge_model:
+        judge = {
+            "base_url": reward_config.judge_base_url,
+            "model": reward_config.judge_model,
+            "rubric": reward_config.rubric.document if reward_config.rubric else None,
+        }
+    return {
+        # An RM model version registered by a job keeps its run dir (adapter + score head + offset).
+        "rm_path": (rm.lineage.get("run_dir") or rm.adapter_path) if rm else None,
+        "judge": judge,
+        "rules": reward_config.rule_set.document if reward_config.rule_set else None,
+        "n": reward_config.n,
+    }
+
+
+def check_snapshots(*, method: str, snapshots: list[DatasetSnapshot]) -> None:
+    if not snapshots:
+        raise ValidationError(ERR_NO_SNAPSHOT)
+    kinds = METHOD_SNAPSHOT_KINDS[method]
+    for snapshot in snapshots:
+        if snapshot.kind not in kinds:
+            raise ValidationError(
+                ERR_SNAPSHOT_KIND.format(
+                    method=method, kinds=" or ".join(kinds), name=snapshot.name, kind=snapshot.kind
+                )
+            )
+        if not os.path.exists(snapshot.path):
+            raise ValidationError(ERR_SNAPSHOT_MISSING.format(name=snapshot.name, path=snapshot.path))
+
+
+def engine_config_build(
+    *,
+    method: str,
+    base_model_path: str,
+    snapshots: list[DatasetSnapshot],
+    reward_config: RewardConfig | None,
+    hyperparameters: dict[str, Any],
+    preset: str | None = None,
+) -> dict[str, Any]:
+    """The validated engine config (a ``to_dict()``), or a ValidationError naming the first problem."""
+    check_snapshots(method=method, snapshots=snapshots)
+    if method in RL_METHODS and reward_config is None:
+        raise ValidationError(ERR_REWARD_REQUIRED.format(method=method.upper()))
+    if method == Method.PPO and reward_config.reward_model is None:
+        raise ValidationError(ERR_RM_REQUIRED)
+    data = {
+        **hyperparameters,
+        "base_model": base_model_path,
+        "dataset": [s.path for s in snapshots] if len(snapshots) > 1 else snapshots[0].path,
+    }
+    if method in RL_METHODS:
+        data["rewards"] = reward_sources(reward_config)
+    try:
+        base = config_class(method).preset(preset or default_preset(), base_model="-", dataset="-").to_dict()
+        return config_from_dict({**base, **data, "method": method}).to_dict()
+    except ConfigError as exc:
+        raise ValidationError(ERR_CONFIG.format(error=exc)) from None

@@ -1,0 +1,164 @@
+"""Freeze an export into an immutable dataset snapshot (issue 6, item 1).
+
+The rows come from the one export service (``annotation.services.exports.dataset_export``) so that a
+snapshot is byte-for-byte what the export page would give. The file is written to a temporary name,
+hashed, then moved to ``ARTIFACTS_ROOT/snapshots/<sha256>/`` and made read-only: the same content
+always lands at the same path, and nothing rewrites a file a job has trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.models import BadCase, PreferencePair
+from annotation.services.audit import audit_record
+from training_jobs.models import DatasetSnapshot, SnapshotKind
+
+ERR_UNKNOWN_KIND = "Unknown snapshot kind {kind!r}."
+ERR_EMPTY = "The export matched no rows: nothing to snapshot (check the filters)."
+ERR_NAME = "A snapshot needs a name."
+ERR_FILTERS = "Filters must be a JSON object."
+ERR_BAD_FILTERS = "The export rejected these filters: {error}"
+
+DATA_FILE = "data.jsonl"
+SIDECAR_FILE = "sidecar.jsonl"
+# Bad cases whose gold reply is ready move on to "in dataset" when a snapshot includes them.
+_BAD_CASE_MOVES_FROM = (BadCase.Status.GOLD_WRITTEN, BadCase.Status.REVIEWED)
+
+
+def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sidecar_summary(path: Path) -> tuple[Counter, set[int], set[int]]:
+    """Rows per provenance source, and the pair and bad-case ids a sidecar names.
+
+    The sidecar is JSONL ``{"row", "source" | "provenance", "pair_id", "bad_case_id", ...}``.
+    """
+    counts: Counter = Counter()
+    pair_ids: set[int] = set()
+    bad_case_ids: set[int] = set()
+    with Path(path).open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            counts[str(row.get("provenance") or row.get("source") or "unknown")] += 1
+            pair = row.get("pair_id", row.get("pair"))
+            bad_case = row.get("bad_case_id", row.get("bad_case"))
+            if isinstance(pair, int):
+                pair_ids.add(pair)
+            if isinstance(bad_case, int):
+                bad_case_ids.add(bad_case)
+    return counts, pair_ids, bad_case_ids
+
+
+def _export(*, kind: str, filters: dict[str, Any], data: Path, sidecar: Path) -> None:
+    from annotation.services.exports import dataset_export  # the world engineer's; imported late
+
+    with data.open("w", encoding="utf-8") as out, sidecar.open("w", encoding="utf-8") as side:
+        dataset_export(kind=kind, filters=filters, out=out, sidecar=side)
+
+
+def _freeze(tmp: Path, digest: str) -> Path:
+    """Move the files to their content address and make them read-only (idempotent)."""
+    final = Path(settings.ARTIFACTS_ROOT) / "snapshots" / digest
+    if not (final / DATA_FILE).exists():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    for name in (DATA_FILE, SIDECAR_FILE):
+        (final / name).chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    return final
+
+
+def snapshot_create(
+    *, name: str, kind: str, filters: dict[str, Any] | None = None, created_by=None, note: str = ""
+) -> DatasetSnapshot:
+    """Export ``kind`` with ``filters`` into an immutable snapshot and move its bad cases on."""
+    filters = {} if filters is None else filters
+    if not name.strip():
+        raise ValidationError(ERR_NAME)
+    if kind not in SnapshotKind.values:
+        raise ValidationError(ERR_UNKNOWN_KIND.format(kind=kind))
+    if not isinstance(filters, dict):
+        raise ValidationError(ERR_FILTERS)
+    root = Path(settings.ARTIFACTS_ROOT) / "snapshots"
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    try:
+        try:
+            _export(kind=kind, filters=filters, data=tmp / DATA_FILE, sidecar=tmp / SIDECAR_FILE)
+        except (TypeError, ValueError) as exc:  # unknown filter keys, bad dates
+            raise ValidationError(ERR_BAD_FILTERS.format(error=exc)) from None
+        counts, pair_ids, bad_case_ids = sidecar_summary(tmp / SIDECAR_FILE)
+        rows = sum(1 for line in (tmp / DATA_FILE).open(encoding="utf-8") if line.strip())
+        if rows == 0:
+            raise ValidationError(ERR_EMPTY)
+        digest = sha256_file(tmp / DATA_FILE)
+        final = _freeze(tmp, digest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return _record(
+        name=name.strip(),
+        kind=kind,
+        filters=filters,
+        final=final,
+        digest=digest,
+        rows=rows,
+        counts=counts,
+        pair_ids=pair_ids,
+        bad_case_ids=bad_case_ids,
+        created_by=created_by,
+        note=note,
+    )
+
+
+@transaction.atomic
+def _record(
+    *, name, kind, filters, final, digest, rows, counts, pair_ids, bad_case_ids, created_by, note
+) -> DatasetSnapshot:
+    snapshot = DatasetSnapshot(
+        name=name,
+        kind=kind,
+        filters=filters,
+        path=str(final / DATA_FILE),
+        sidecar_path=str(final / SIDECAR_FILE),
+        sha256=digest,
+        row_count=rows,
+        counts_by_provenance=dict(sorted(counts.items())),
+        created_by=created_by,
+        note=note,
+    )
+    snapshot.full_clean()
+    snapshot.save()
+    snapshot.pairs.set(PreferencePair.objects.filter(pk__in=pair_ids))
+    snapshot.bad_cases.set(BadCase.objects.filter(pk__in=bad_case_ids))
+    moved = list(
+        BadCase.objects.filter(pk__in=bad_case_ids, status__in=_BAD_CASE_MOVES_FROM).values_list("pk", flat=True)
+    )
+    BadCase.objects.filter(pk__in=moved).update(status=BadCase.Status.IN_DATASET, updated_at=timezone.now())
+    audit_record(
+        actor=created_by,
+        action="snapshot.create",
+        instance=snapshot,
+        after={"sha256": digest, "rows": rows, "kind": kind, "bad_cases_in_dataset": moved},
+    )
+    return snapshot
