@@ -1,0 +1,125 @@
+"""Reward pages: roles, the editor's save and its 4xx on bad input, the diff, one-click examples."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from django.urls import reverse
+
+from annotation.models import AuditEvent
+from training_jobs.models import RuleSetVersion
+from training_jobs.services.rewards_seed import reward_defaults_seed
+
+from . import rewards_factories as f
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("training_jobs:reward_config_list")
+EDIT = reverse("training_jobs:rule_set_edit", args=["default"])
+DIFF = reverse("training_jobs:rule_set_diff", args=["default"])
+
+
+@pytest.fixture
+def ml(client_for):
+    reward_defaults_seed()
+    return client_for("ml_engineer")
+
+
+def edited(**points) -> str:
+    document = copy.deepcopy(RuleSetVersion.objects.get(name="default", version=1).document)
+    for rule in document["rules"]:
+        if rule["id"] in points:
+            rule["points"] = points[rule["id"]]
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize("role", ["language_expert", "bd_expert", "reviewer", "evaluator"])
+def test_other_roles_get_403(client_for, role):
+    client = client_for(role)
+    assert client.get(LIST).status_code == 403
+    assert client.get(reverse("training_jobs:reward_playground")).status_code == 403
+
+
+def test_first_visit_seeds_and_lists_the_default_rule_set(client_for):
+    page = client_for("ml_engineer").get(LIST)
+    assert page.status_code == 200
+    assert RuleSetVersion.objects.filter(name="default", version=1).exists()
+    assert b'href="/jobs/rewards/rule-sets/default/"' in page.content
+
+
+def test_detail_shows_rules_and_versions(ml):
+    page = ml.get(reverse("training_jobs:rule_set_detail", args=["default"])).content.decode()
+    assert "internal_term_leak" in page and "must trigger" in page and "v1" in page
+    assert ml.get(reverse("training_jobs:rule_set_version", args=["default", 7])).status_code == 404
+    assert ml.get(reverse("training_jobs:rule_set_detail", args=["nope"])).status_code == 404
+
+
+def test_edit_saves_a_new_version_and_redirects_to_its_diff(ml):
+    response = ml.post(EDIT, {"document": edited(too_long=-12), "note": "longer replies cost more", "base_version": 1})
+    assert response.status_code == 302
+    assert response["Location"] == f"{DIFF}?a=1&b=2"
+    diff = ml.get(response["Location"]).content.decode()
+    assert "too_long" in diff and "-10.0" in diff and "-12" in diff and "longer replies cost more" in diff
+    assert AuditEvent.objects.filter(action="rule_set.save").count() == 2  # seed + this save
+
+
+@pytest.mark.parametrize(
+    ("document", "note", "message"),
+    [
+        ("{not json", "x", "Not valid JSON (line 1, column 2)"),
+        ("[1, 2]", "x", "The document must be a JSON object."),
+        ('{"rules": [{"id": "format", "points": -1, "params": {"patterns": ["(["]}}]}', "x", "bad regex"),
+        (None, "", "This field is required."),
+    ],
+    ids=["bad-json", "not-object", "bad-regex", "no-note"],
+)
+def test_bad_edits_are_400_with_the_reason_and_save_nothing(ml, document, note, message):
+    response = ml.post(EDIT, {"document": document or edited(too_long=-12), "note": note, "base_version": 1})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert RuleSetVersion.objects.count() == 1
+
+
+def test_error_text_is_escaped(ml):
+    document = '{"rules": [{"id": "<b>x</b>", "points": -1}]}'
+    page = ml.post(EDIT, {"document": document, "note": "x", "base_version": 1}).content.decode()
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+
+
+def test_diff_rejects_bad_version_numbers(ml):
+    assert ml.get(DIFF, {"a": "x", "b": "1"}).status_code == 400
+    assert ml.get(DIFF, {"a": "1", "b": "9"}).status_code == 404
+    assert ml.get(DIFF).status_code == 200  # latest against its predecessor (v1 against itself here)
+
+
+def test_bad_case_one_click_saves_and_refusal_is_400(ml):
+    bad = f.bad_case(category="internal_term_leak")
+    url = reverse("training_jobs:reward_example_from_bad_case", args=[bad.pk])
+    assert ml.get(url).status_code == 405
+    response = ml.post(url)
+    assert response.status_code == 302 and response["Location"] == f"{DIFF}?a=1&b=2"
+    again = ml.post(url)
+    assert again.status_code == 400 and "already a must-trigger example" in again.content.decode()
+    assert ml.post(url, {"rule": "not a slug!"}).status_code == 400
+    assert ml.post(reverse("training_jobs:reward_example_from_bad_case", args=[999999])).status_code == 404
+    assert RuleSetVersion.objects.filter(name="default").count() == 2
+
+
+def test_excellent_one_click(ml):
+    excellent = f.excellent(turn=2)
+    response = ml.post(reverse("training_jobs:reward_example_from_excellent", args=[excellent.pk]))
+    assert response.status_code == 302
+    latest = RuleSetVersion.objects.get(name="default", version=2)
+    assert all(r["examples"]["clean"][-1]["reply"] == f.MESSAGES_EN[2][1] for r in latest.document["rules"])
+
+
+def test_the_editor_round_trip_saves_what_it_shows(ml):
+    form = ml.get(EDIT).context["form"]
+    document = json.loads(form.initial["document"])
+    assert "version" not in document  # the save assigns it
+    document["rules"][0]["params"]["terms"].append("chase list")
+    response = ml.post(EDIT, {"document": json.dumps(document), "note": "one more term", "base_version": 1})
+    assert response.status_code == 302
+    assert "chase list" in RuleSetVersion.objects.get(name="default", version=2).document["rules"][0]["params"]["terms"]

@@ -1,0 +1,45 @@
+"""Version 1 of the ``default`` rule set and rubric, taken from the engine's own defaults.
+
+No data migration: the engine's defaults evolve with the engine, and a migration would freeze one copy.
+The reward pages call :func:`reward_defaults_seed` on first visit; ``manage.py seed_rewards`` (which
+``seed_demo`` can call) does the same from the command line. Existing rows are never touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training_jobs.models import RubricVersion, RuleSetVersion
+from training_jobs.selectors_rewards import DEFAULT_NAME
+from training_jobs.services.rewards_versions import rubric_version_create, rule_set_version_create
+
+SEED_NOTE = "Seeded from the engine's defaults."
+
+
+def default_rule_set_document() -> dict[str, Any]:
+    from engine.rewards.rules import default_rule_set
+
+    return default_rule_set().to_dict()
+
+
+def default_rubric_document() -> dict[str, Any] | None:
+    """The engine's default rubric document, or None while ``engine.rewards.judge`` has none."""
+    try:
+        from engine.rewards import judge
+    except ImportError:
+        return None
+    factory = getattr(judge, "default_rubric", None)
+    return factory().to_dict() if factory is not None else None
+
+
+def reward_defaults_seed(*, user=None) -> list[RuleSetVersion | RubricVersion]:
+    """Create ``default`` v1 of the rule set and the rubric where missing; returns the rows created."""
+    created: list[RuleSetVersion | RubricVersion] = []
+    if not RuleSetVersion.objects.filter(name=DEFAULT_NAME).exists():
+        created.append(
+            rule_set_version_create(name=DEFAULT_NAME, document=default_rule_set_document(), note=SEED_NOTE, user=user)
+        )
+    rubric = default_rubric_document()
+    if rubric is not None and not RubricVersion.objects.filter(name=DEFAULT_NAME).exists():
+        created.append(rubric_version_create(name=DEFAULT_NAME, document=rubric, note=SEED_NOTE, user=user))
+    return created

@@ -1,0 +1,149 @@
+"""Rule sets and judge rubrics: list, view a version, edit (save = new version), diff two versions.
+
+Both document kinds share these views; ``kind`` (from the URL conf) picks the model and the service.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.db import models
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from parley.roles import Role, role_required
+from training_jobs.forms_rewards import DiffForm, DocumentForm
+from training_jobs.models import RubricVersion, RuleSetVersion
+from training_jobs.selectors_rewards import (
+    document_names,
+    document_version_get,
+    document_versions,
+    recent_bad_cases,
+    recent_excellent_turns,
+    reward_configs,
+    rule_ids,
+    stage_keys,
+)
+from training_jobs.services.rewards_diff import document_diff, document_text_diff
+from training_jobs.services.rewards_examples import CATEGORY_RULES
+from training_jobs.services.rewards_seed import reward_defaults_seed
+from training_jobs.services.rewards_versions import RewardDocumentError, rubric_version_create, rule_set_version_create
+
+REWARD_ROLES = (Role.ML_ENGINEER,)
+
+
+@dataclass(frozen=True)
+class Kind:
+    key: str
+    label: str
+    model: type[models.Model]
+    create: object
+
+    @property
+    def names(self) -> dict[str, str]:
+        """URL names per view, for ``{% url kind.names.diff name %}`` in templates."""
+        return {view: f"training_jobs:{self.key}_{view}" for view in ("detail", "version", "edit", "diff")}
+
+    def url(self, view: str, **kwargs) -> str:
+        return reverse(self.names[view], kwargs=kwargs)
+
+
+KINDS = {
+    "rule_set": Kind("rule_set", "Rule set", RuleSetVersion, rule_set_version_create),
+    "rubric": Kind("rubric", "Judge rubric", RubricVersion, rubric_version_create),
+}
+
+
+@role_required(*REWARD_ROLES)
+def reward_config_list(request):
+    reward_defaults_seed(user=request.user)  # first visit: v1 of the defaults, from the engine
+    context = {
+        "rule_sets": document_names(model=RuleSetVersion),
+        "rubrics": document_names(model=RubricVersion),
+        "configs": reward_configs(),
+        "bad_cases": [(b, CATEGORY_RULES.get(b.category)) for b in recent_bad_cases(limit=20)],
+        "excellent_turns": recent_excellent_turns(limit=20),
+        "rule_ids": rule_ids(),
+    }
+    return render(request, "training_jobs/rewards/list.html", context)
+
+
+@role_required(*REWARD_ROLES)
+def document_detail(request, kind: str, name: str, version: int | None = None):
+    spec = KINDS[kind]
+    row = document_version_get(model=spec.model, name=name, version=version)
+    versions = list(document_versions(model=spec.model, name=name))
+    previous = next((v for v in versions if v.version < row.version), None)
+    context = {
+        "kind": spec,
+        "row": row,
+        "rules": row.document.get("rules", []),
+        "versions": versions,
+        "previous": previous,
+        "is_latest": row.version == versions[0].version,
+        "document_json": json.dumps(row.document, ensure_ascii=False, indent=2),
+    }
+    return render(request, "training_jobs/rewards/detail.html", context)
+
+
+@role_required(*REWARD_ROLES)
+def document_edit(request, kind: str, name: str):
+    spec = KINDS[kind]
+    latest = document_version_get(model=spec.model, name=name)
+    status = 200
+    if request.method == "POST":
+        form = DocumentForm(request.POST)
+        if form.is_valid():
+            try:
+                row = spec.create(
+                    name=name,
+                    document=form.cleaned_data["document"],
+                    note=form.cleaned_data["note"],
+                    user=request.user,
+                    base_version=form.cleaned_data["base_version"],
+                )
+            except RewardDocumentError as exc:
+                for message in exc.messages:
+                    form.add_error(None, message)
+            else:
+                messages.success(request, f"Saved {spec.label.lower()} {row.name} v{row.version}.")
+                return redirect(spec.url("diff", name=name) + f"?a={latest.version}&b={row.version}")
+        status = 400
+    else:
+        document = {k: v for k, v in latest.document.items() if k != "version"}
+        form = DocumentForm(
+            initial={
+                "document": json.dumps(document, ensure_ascii=False, indent=2),
+                "base_version": latest.version,
+            }
+        )
+    context = {"kind": spec, "latest": latest, "form": form, "stage_keys": sorted(stage_keys())}
+    return render(request, "training_jobs/rewards/edit.html", context, status=status)
+
+
+@role_required(*REWARD_ROLES)
+def document_diff_view(request, kind: str, name: str):
+    spec = KINDS[kind]
+    versions = list(document_versions(model=spec.model, name=name))
+    if not versions:
+        document_version_get(model=spec.model, name=name)  # 404
+    latest = versions[0].version
+    form = DiffForm(request.GET or {"a": max(latest - 1, 1), "b": latest})
+    if not form.is_valid():
+        context = {"kind": spec, "name": name, "versions": versions, "form": form}
+        return render(request, "training_jobs/rewards/diff.html", context, status=400)
+    old = document_version_get(model=spec.model, name=name, version=form.cleaned_data["a"])
+    new = document_version_get(model=spec.model, name=name, version=form.cleaned_data["b"])
+    context = {
+        "kind": spec,
+        "name": name,
+        "versions": versions,
+        "form": form,
+        "old": old,
+        "new": new,
+        "changes": document_diff(old=old.document, new=new.document),
+        "text_diff": document_text_diff(old=old.document, new=new.document),
+    }
+    return render(request, "training_jobs/rewards/diff.html", context)
