@@ -1,0 +1,141 @@
+"""GRPO with TRL's ``GRPOTrainer`` and a LoRA adapter, rewarded by the same sources as REPO.
+
+The reward is one TRL reward function over ``RepoReward`` (engine.rewards), so that the paper's GRPO
+baseline and the ablation "GRPO with the enhanced REPO reward" differ by one flag:
+
+- ``use_enhanced_reward=True``: R_total = R_model + |R_model| * E_enh / n (PAPER.md);
+- ``use_enhanced_reward=False``: R_model alone (the paper's GRPO);
+- no RM configured: the auxiliary points alone (E_judge + E_func), since R_model = 0 would zero the
+  enhanced reward whatever the rules say: rules-only GRPO for a first run before any RM exists.
+
+Rows are prompt-only conversations plus the case (``engine.prompting.prompt_row``); the case travels
+as a JSON string column so the rules can check prices against it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trl import GRPOConfig as TRLGRPOConfig
+from trl import GRPOTrainer
+
+from engine.config import ConfigError, GRPOConfig, RewardSourcesConfig
+from engine.prompting import history_from_chat
+from engine.train.common import (
+    load_base_model,
+    load_rows,
+    load_tokenizer,
+    lora_config,
+    run_trainer,
+    trl_arguments,
+)
+
+
+class RepoRewardFunction:
+    """A TRL reward function: ``(prompts, completions, task_json, ...) -> list[float]``.
+
+    Each source's batch mean is logged through TRL's ``log_metric`` so that R_model, E_judge, E_func
+    and R_total appear beside TRL's own metrics in ``metrics.jsonl``.
+    """
+
+    __name__ = "repo_reward"  # TRL names the reward column after the function
+
+    def __init__(self, source: Any, *, use_enhanced: bool, has_rm: bool):
+        self.source = source
+        self.use_enhanced = use_enhanced
+        self.has_rm = has_rm
+
+    @classmethod
+    def from_config(cls, config: GRPOConfig) -> RepoRewardFunction:
+        return cls(
+            reward_source(config.rewards),
+            use_enhanced=config.use_enhanced_reward,
+            has_rm=config.rewards.rm_path is not None,
+        )
+
+    def __call__(self, prompts, completions, task_json, log_metric=None, **_: Any) -> list[float]:
+        replies = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        scored = self.source.score(prompts=prompts, replies=replies, tasks=[json.loads(t) for t in task_json])
+        if not self.has_rm:
+            rewards = [j + f for j, f in zip(scored.e_judge, scored.e_func, strict=True)]
+        elif self.use_enhanced:
+            rewards = list(scored.r_total)
+        else:
+            rewards = list(scored.r_model)
+        if log_metric is not None:
+            for name in ("r_model", "e_judge", "e_func", "r_total"):
+                values = list(getattr(scored, name))
+                log_metric(f"reward/{name}", sum(values) / max(len(values), 1))
+        return [float(r) for r in rewards]
+
+
+def reward_source(config: RewardSourcesConfig) -> Any:
+    """``engine.rewards.RepoReward`` from the config (RM, judge, rules, n).
+
+    While an engine without ``RepoReward`` runs, a rules-only config still works through the rule
+    functions directly; anything that needs the RM or the judge is a config error.
+    """
+    try:
+        from engine.rewards import RepoReward
+    except ImportError:
+        if config.rm_path or config.judge:
+            raise ConfigError("this engine has no RepoReward: only rules-only rewards are available") from None
+        return _RulesOnly(config)
+    return RepoReward.from_config(config)
+
+
+@dataclass
+class _Scored:
+    r_model: list[float]
+    e_judge: list[float]
+    e_func: list[float]
+    r_total: list[float]
+
+
+class _RulesOnly:
+    def __init__(self, config: RewardSourcesConfig):
+        from engine.rewards import rules
+
+        document = json.loads(Path(config.rules).read_text()) if isinstance(config.rules, str) else config.rules
+        self.rules, self.rule_set, self.use = rules, rules.compile_rules(document), config.use_rules
+
+    def score(self, *, prompts, replies, tasks) -> _Scored:
+        zeros = [0.0] * len(replies)
+        if not self.use:
+            return _Scored(zeros, zeros, zeros, zeros)
+        e_func = [
+            self.rules.score(reply, task=task, history=history_from_chat(prompt), rules=self.rule_set)
+            for prompt, reply, task in zip(prompts, replies, tasks, strict=True)
+        ]
+        return _Scored(zeros, zeros, e_func, zeros)
+
+
+def train(config: GRPOConfig, *, run_dir: Path, resume: bool = False) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    common = trl_arguments(config, run_dir)
+    # TRL's batch is counted in completions: each prompt's group of num_generations must fit in it.
+    common["per_device_train_batch_size"] = config.per_device_batch_size * config.num_generations
+    args = TRLGRPOConfig(
+        **common,
+        num_generations=config.num_generations,
+        max_completion_length=config.max_response_length,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        beta=config.beta,
+        epsilon=config.epsilon,
+        loss_type=config.loss_type,
+        remove_unused_columns=False,  # task_json must reach the reward function
+        log_completions=False,
+    )
+    trainer = GRPOTrainer(
+        model=load_base_model(config),
+        reward_funcs=[RepoRewardFunction.from_config(config)],
+        args=args,
+        train_dataset=load_rows(config.datasets, columns=("prompt",), json_columns=("task",)),
+        processing_class=load_tokenizer(config),
+        peft_config=lora_config(config),
+    )
+    return run_trainer(trainer, config=config, run_dir=run_dir, resume=resume)
