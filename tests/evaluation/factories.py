@@ -77,7 +77,12 @@ def add_responses(eval_set: EvalSet, *systems: EvalSystem) -> None:
     for item in eval_set.items.all():
         for system in systems:
             for turn in item.turns:
-                Response.objects.create(item=item, system=system, turn=turn, text=f"reply by {system.name} at {turn}")
+                Response.objects.create(
+                    item=item,
+                    system=system,
+                    turn=turn,
+                    text=f"Would 690 work for the Deluxe King? ({turn}, {next(_seq)})",
+                )
 
 
 def judge(item, system, rater: str, *, consensus: bool = False, **fields) -> Judgment:

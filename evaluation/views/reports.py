@@ -1,0 +1,97 @@
+"""The report per eval set: the paper's table with 95% intervals, agreement, paired comparison, charts,
+CSV/JSONL download, and applying verified fixes to the bad-case lifecycle. Not open to evaluators:
+it names the systems."""
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from evaluation.models import EvalSet, EvalSystem
+from evaluation.selectors.reports import eval_report_detail, metric_keys, paired_comparison
+from evaluation.services.exports import report_csv, report_jsonl
+from evaluation.services.lifecycle import bad_cases_verify
+from parley.roles import Role, role_required
+
+LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
+CHART_KEYS = {
+    "online": ("avg_rating", "excellent_share"),
+    "bad_case": (
+        "fix_rate",
+        "clean_fix_rate",
+        "minor_issue_rate",
+        "major_issue_rate",
+        "unresolved_rate",
+        "severe_unresolved_rate",
+    ),
+}
+
+
+def _chart(report: dict) -> dict:
+    """Chart.js data: one bar group per metric, one dataset per system (like the paper's figure)."""
+    keys = CHART_KEYS[report["kind"]]
+    return {
+        "labels": list(keys),
+        "datasets": [{"label": name, "data": [row.get(k) for k in keys]} for name, row in report["systems"].items()],
+        "skills": {
+            "labels": list(next(iter(report["systems"].values()), {}).get("skills", {})),
+            "datasets": [{"label": n, "data": list(r["skills"].values())} for n, r in report["systems"].items()],
+        },
+    }
+
+
+@role_required(*LEADS)
+def eval_report_view(request, pk: int):
+    eval_set = get_object_or_404(EvalSet, pk=pk)
+    report = eval_report_detail(eval_set=eval_set)
+    systems = list(report["systems"])
+    keys = metric_keys(eval_set=eval_set)
+    a, b, metric = request.GET.get("a"), request.GET.get("b"), request.GET.get("metric", keys[0])
+    comparison, error = None, ""
+    if a or b:
+        if a in systems and b in systems and a != b and metric in keys:
+            comparison = paired_comparison(eval_set=eval_set, a=a, b=b, metric=metric)
+        else:
+            error = "Pick two different systems of this report and one of its metrics."
+    context = {
+        "eval_set": eval_set,
+        "report": report,
+        "chart": _chart(report),
+        "metric_keys": keys,
+        "comparison": comparison,
+        "compare": {"a": a, "b": b, "metric": metric},
+        "error": error,
+        "model_systems": EvalSystem.objects.filter(name__in=systems, model_version__isnull=False),
+    }
+    return render(request, "evaluation/report.html", context, status=400 if error else 200)
+
+
+@role_required(*LEADS)
+def eval_report_download(request, pk: int, fmt: str):
+    if fmt not in ("csv", "jsonl"):
+        raise Http404("Reports download as .csv or .jsonl.")
+    eval_set = get_object_or_404(EvalSet, pk=pk)
+    report = eval_report_detail(eval_set=eval_set)
+    if fmt == "csv":
+        response = HttpResponse(report_csv(report), content_type="text/csv")
+    else:
+        response = HttpResponse(report_jsonl(report), content_type="application/jsonl")
+    response["Content-Disposition"] = f'attachment; filename="report-{eval_set.name}-v{eval_set.version}.{fmt}"'
+    return response
+
+
+@role_required(Role.ML_ENGINEER)
+@require_POST
+def bad_cases_verify_view(request, pk: int):
+    eval_set = get_object_or_404(EvalSet, pk=pk)
+    system = get_object_or_404(EvalSystem, pk=request.POST.get("system") or 0)
+    try:
+        result = bad_cases_verify(eval_set=eval_set, system=system, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "Bad cases: " + json.dumps({k: len(v) for k, v in result.items()}))
+    return redirect("evaluation:eval_report", pk=pk)
