@@ -15,15 +15,14 @@ as a JSON string column so the rules can check prices against it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trl import GRPOConfig as TRLGRPOConfig
 from trl import GRPOTrainer
 
-from engine.config import ConfigError, GRPOConfig, RewardSourcesConfig
-from engine.prompting import history_from_chat
+from engine.config import GRPOConfig
+from engine.score import reward_source
 from engine.train.common import (
     load_base_model,
     load_rows,
@@ -70,47 +69,6 @@ class RepoRewardFunction:
                 values = list(getattr(scored, name))
                 log_metric(f"reward/{name}", sum(values) / max(len(values), 1))
         return [float(r) for r in rewards]
-
-
-def reward_source(config: RewardSourcesConfig) -> Any:
-    """``engine.rewards.RepoReward`` from the config (RM, judge, rules, n).
-
-    While an engine without ``RepoReward`` runs, a rules-only config still works through the rule
-    functions directly; anything that needs the RM or the judge is a config error.
-    """
-    try:
-        from engine.rewards import RepoReward
-    except ImportError:
-        if config.rm_path or config.judge:
-            raise ConfigError("this engine has no RepoReward: only rules-only rewards are available") from None
-        return _RulesOnly(config)
-    return RepoReward.from_config(config)
-
-
-@dataclass
-class _Scored:
-    r_model: list[float]
-    e_judge: list[float]
-    e_func: list[float]
-    r_total: list[float]
-
-
-class _RulesOnly:
-    def __init__(self, config: RewardSourcesConfig):
-        from engine.rewards import rules
-
-        document = json.loads(Path(config.rules).read_text()) if isinstance(config.rules, str) else config.rules
-        self.rules, self.rule_set, self.use = rules, rules.compile_rules(document), config.use_rules
-
-    def score(self, *, prompts, replies, tasks) -> _Scored:
-        zeros = [0.0] * len(replies)
-        if not self.use:
-            return _Scored(zeros, zeros, zeros, zeros)
-        e_func = [
-            self.rules.score(reply, task=task, history=history_from_chat(prompt), rules=self.rule_set)
-            for prompt, reply, task in zip(prompts, replies, tasks, strict=True)
-        ]
-        return _Scored(zeros, zeros, e_func, zeros)
 
 
 def train(config: GRPOConfig, *, run_dir: Path, resume: bool = False) -> dict[str, Any]:
