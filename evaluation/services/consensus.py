@@ -10,7 +10,7 @@ from annotation.services.audit import audit_record, audit_snapshot
 from evaluation.metrics import FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment
 
-ERR_WITHOUT_JUDGMENTS = "A consensus needs the raters' judgments first; this response has none."
+ERR_WITHOUT_JUDGMENTS = "A consensus needs judgments from the raters first; this response has none."
 ERR_RATING = "The consensus rating must be a whole number from 1 to 5."
 ERR_FIX_STATUS = "Choose a consensus fix status (" + ", ".join(FIX_STATUSES) + ")."
 ERR_TURNS = "Excellent turns must be evaluated turns of this dialogue."

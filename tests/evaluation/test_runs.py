@@ -1,0 +1,129 @@
+"""Eval runs: the gold system from the data, model systems through ``python -m engine generate`` (a
+subprocess), RF pre-scores, failures recorded on the run, and the real Celery worker path."""
+
+import json
+import sys
+import time
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from evaluation.models import EvalRun, Response
+from evaluation.services import runs
+from evaluation.services.runs import eval_run_create, eval_run_execute, prompt_rows
+
+from .factories import make_set, make_system
+
+# Stands in for the engine's generator where only the subprocess contract is under test: it answers
+# every prompt row with a reply that leaks the target price (so the RF pre-score has something to find).
+FAKE_ENGINE = """#!{python}
+import json, sys
+args = sys.argv[sys.argv.index("engine") + 1:]
+if args[0] != "generate" or "--fail" in open(args[args.index("--model") + 1] + "/mode").read():
+    print("error: boom", file=sys.stderr); sys.exit(2)
+prompts, out = args[args.index("--prompts") + 1], args[args.index("--out") + 1]
+with open(out, "w") as f:
+    for line in open(prompts):
+        row = json.loads(line)
+        f.write(json.dumps({{"id": row["id"], "reply": "Our target price is 690.", "finish_reason": "stop"}}) + "\\n")
+"""
+
+
+@pytest.fixture
+def fake_engine(tmp_path, settings):
+    script = tmp_path / "python"
+    script.write_text(FAKE_ENGINE.format(python=sys.executable))
+    script.chmod(0o755)
+    (tmp_path / "mode").write_text("ok")
+    settings.PARLEY_PYTHON = str(script)
+    settings.ARTIFACTS_ROOT = tmp_path / "artifacts"
+    return tmp_path
+
+
+def pending_run(eval_set, *systems):
+    run = EvalRun.objects.create(eval_set=eval_set)
+    run.systems.set(systems)
+    return run
+
+
+@pytest.mark.django_db
+def test_prompt_rows_use_the_shared_template():
+    eval_set = make_set(kind="online", n=1)
+    rows = prompt_rows(eval_set=eval_set)
+    assert [r["id"].split(":")[1] for r in rows] == ["0", "2"]
+    assert rows[1]["prompt"][0]["role"] == "system" and len(rows[1]["prompt"]) == 3
+    assert rows[1]["task"]["tickets"][0]["target_price"] == 690.0
+
+
+@pytest.mark.django_db
+def test_gold_run_takes_the_human_replies_and_prescores_them(settings, tmp_path):
+    settings.ARTIFACTS_ROOT = tmp_path
+    eval_set = make_set(kind="online", n=2)
+    run = eval_run_execute(run=pending_run(eval_set, make_system("gold", model=False)))
+    assert run.status == "succeeded", run.error
+    assert Response.objects.count() == 4
+    opening = Response.objects.filter(turn=0).first()
+    assert opening.text.startswith("Hello, this is Mia")
+    assert opening.prescores["rf_violations"] == [] and opening.prescores["rf_points"] == 0.0
+
+
+@pytest.mark.django_db
+def test_bad_case_gold_is_the_gold_reply(settings, tmp_path):
+    settings.ARTIFACTS_ROOT = tmp_path
+    eval_set = make_set(name="bc", kind="bad_case", n=1)
+    eval_run_execute(run=pending_run(eval_set, make_system("gold", model=False)))
+    assert Response.objects.get().text == "Would 690 work for the Deluxe King?"
+
+
+@pytest.mark.django_db
+def test_model_run_generates_through_the_engine_subprocess(fake_engine):
+    eval_set = make_set(kind="online", n=1)
+    system = make_system("REPO")
+    system.model_version.base_model = str(fake_engine)
+    system.model_version.save()
+    run = eval_run_execute(run=pending_run(eval_set, system))
+    assert run.status == "succeeded", run.error
+    assert run.metrics == {"responses": 2} and run.worker
+    response = Response.objects.first()
+    assert response.text == "Our target price is 690." and response.run == run
+    assert "internal_term_leak" in response.prescores["rf_violations"] and response.prescores["rf_points"] < 0
+    prompts = (fake_engine / "artifacts" / "evaluation" / f"run-{run.pk}" / f"prompts-{system.pk}.jsonl").read_text()
+    assert set(json.loads(prompts.splitlines()[0])) == {"id", "prompt", "task"}
+
+
+@pytest.mark.django_db
+def test_engine_failure_is_recorded_on_the_run(fake_engine):
+    (fake_engine / "mode").write_text("--fail")
+    eval_set = make_set(kind="online", n=1)
+    system = make_system("REPO")
+    system.model_version.base_model = str(fake_engine)
+    system.model_version.save()
+    run = eval_run_execute(run=pending_run(eval_set, system))
+    assert run.status == "failed" and "exited with 2" in run.error and "boom" in run.error
+    assert not Response.objects.exists()
+    with pytest.raises(ValidationError, match=runs.ERR_NOT_PENDING):
+        eval_run_execute(run=run)
+
+
+@pytest.mark.django_db
+def test_a_draft_set_cannot_run():
+    eval_set = make_set(kind="online", n=1, frozen=False)
+    with pytest.raises(ValidationError, match="Freeze"):
+        eval_run_create(eval_set=eval_set, systems=[make_system("gold", model=False)])
+    with pytest.raises(ValidationError, match=runs.ERR_NO_SYSTEMS):
+        eval_run_create(eval_set=make_set(name="other", n=1), systems=[])
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_run_on_the_real_worker(celery_worker):
+    eval_set = make_set(kind="online", n=1)
+    run = eval_run_create(eval_set=eval_set, systems=[make_system("gold", model=False)])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in ("succeeded", "failed"):
+            break
+        time.sleep(0.3)
+    assert run.status == "succeeded", run.error or celery_worker[1].read_text()[-2000:]
+    assert Response.objects.filter(run=run).count() == 2
