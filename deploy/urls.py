@@ -1,4 +1,11 @@
 """Pages of the deploy app."""
 
+from django.urls import path
+
+from deploy import views
+
 app_name = "deploy"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.model_list, name="model_list"),
+    path("models/<int:pk>/", views.model_detail, name="model_detail"),
+]

@@ -1,0 +1,160 @@
+"""Submission validation, guarded transitions, the lease decisions and snapshots (no worker needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from annotation.models import BadCase
+from tests.training_jobs import factories
+from training_jobs.models import JobStatus, TrainingJob
+from training_jobs.services import engine_config, jobs, snapshots
+from training_jobs.services.leases import Action, job_claim
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_broker(monkeypatch):
+    """Queued messages are not the point here: record them instead of publishing."""
+    sent = []
+    monkeypatch.setattr(jobs, "enqueue", lambda task, *args, **kw: sent.append((args, kw)))
+    return sent
+
+
+def submit(**overrides) -> TrainingJob:
+    kwargs = {
+        "name": "repo run",
+        "method": "repo",
+        "base_model": factories.base_model(),
+        "snapshots": [factories.snapshot(kind="prompts")],
+        "reward_config": factories.reward_config(),
+    }
+    return jobs.job_create(**{**kwargs, **overrides})
+
+
+def test_submission_writes_a_queued_row_and_a_valid_engine_config(no_broker):
+    job = submit(hyperparameters={"max_steps": "3", "learning_rate": "0.001"})
+    assert job.status == JobStatus.QUEUED and job.queued_at
+    assert job.config["method"] == "repo" and job.config["max_steps"] == 3 and job.config["learning_rate"] == 0.001
+    assert job.config["rewards"]["rules"] == {"rules": []}
+    assert job.config["dataset"] == job.snapshots.get().path
+    assert no_broker == [((job.pk,), {"queue": "gpu"})]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"method": "dpo"}, "A dpo job trains on preference or preference-implicit snapshots"),
+        ({"reward_config": None}, engine_config.ERR_REWARD_REQUIRED.format(method="REPO")),
+        ({"method": "ppo"}, engine_config.ERR_RM_REQUIRED),
+        ({"queue": "nowhere"}, "Unknown queue 'nowhere'"),
+        ({"processes": 0}, jobs.ERR_PROCESSES),
+        ({"hyperparameters": {"max_steps": "many"}}, "'many' is not a number"),
+        ({"hyperparameters": {"lr": "1"}}, "not a field of this method"),
+        ({"hyperparameters": {"max_steps": "0"}}, "max_steps must be >= 1"),
+        ({"snapshots": []}, engine_config.ERR_NO_SNAPSHOT),
+    ],
+)
+def test_bad_submissions_are_refused_and_write_nothing(overrides, message, no_broker):
+    with pytest.raises(ValidationError) as info:
+        submit(**overrides)
+    assert message in " ".join(info.value.messages)
+    assert not TrainingJob.objects.exists() and no_broker == []
+
+
+def test_base_model_must_be_a_registered_base():
+    rm = factories.base_model(name="some-rm")
+    rm.method = "rm"
+    rm.save()
+    with pytest.raises(ValidationError, match="method 'base'"):
+        submit(base_model=rm)
+
+
+def test_same_budget_copies_budget_keys_only():
+    first = submit(hyperparameters={"max_steps": "5", "per_device_batch_size": "4", "learning_rate": "0.01"})
+    second = submit(method="grpo", budget_from=first)
+    assert second.config["max_steps"] == 5 and second.config["per_device_batch_size"] == 4
+    assert second.config["learning_rate"] != 0.01  # how it learns stays the method's own
+
+
+def test_transitions_are_guarded():
+    job = submit()
+    with pytest.raises(jobs.InvalidTransition, match="A queued job cannot become succeeded"):
+        jobs.job_transition(job_id=job.pk, to=JobStatus.SUCCEEDED)
+    done = jobs.job_transition(job_id=job.pk, to=JobStatus.CANCELLED)
+    assert done.finished_at
+    with pytest.raises(ValidationError, match="already finished"):
+        jobs.job_cancel(job=done)
+
+
+def test_claim_starts_waits_on_a_fresh_lease_and_takes_over_a_stale_one(monkeypatch):
+    monkeypatch.setenv("PARLEY_JOB_LEASE_S", "30")
+    job = submit()
+    first = job_claim(job_id=job.pk, owner="a")
+    assert first.action == Action.START and first.job.attempts == 1 and first.job.lease_owner == "a"
+    assert job_claim(job_id=job.pk, owner="b").action == Action.WAIT
+    TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31), pid=123)
+    second = job_claim(job_id=job.pk, owner="b")
+    assert second.action == Action.RESUME and second.job.attempts == 2 and second.previous_pid == 123
+    jobs.job_transition(job_id=job.pk, to=JobStatus.SUCCEEDED)
+    assert job_claim(job_id=job.pk, owner="c").action == Action.SKIP
+
+
+def test_claim_defers_to_a_higher_priority_job_and_honours_a_cancel():
+    low, high = submit(name="low"), submit(name="high")
+    jobs.job_reprioritise(job=high, priority=5)
+    assert job_claim(job_id=low.pk, owner="w").action == Action.DEFER
+    assert job_claim(job_id=high.pk, owner="w").action == Action.START
+    jobs.job_cancel(job=low)
+    assert job_claim(job_id=low.pk, owner="w").action == Action.SKIP
+    TrainingJob.objects.filter(pk=high.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    jobs.job_cancel(job=TrainingJob.objects.get(pk=high.pk))  # running: only flagged
+    assert TrainingJob.objects.get(pk=high.pk).status == JobStatus.RUNNING
+    claim = job_claim(job_id=high.pk, owner="w2")  # its supervisor died: the cancel completes here
+    assert claim.action == Action.SKIP and claim.job.status == JobStatus.CANCELLED
+
+
+@pytest.fixture
+def demo_world(db):
+    from annotation.services.demo import demo_world_seed
+
+    return demo_world_seed(scale=6, seed=0, password="x-demo-password")
+
+
+def test_snapshot_freezes_an_export_immutably_and_moves_bad_cases(demo_world, role_users):
+    reviewed = BadCase.objects.exclude(gold_reply="").first()
+    assert reviewed is not None, "the demo world should hold bad cases with gold replies"
+    BadCase.objects.filter(pk=reviewed.pk).update(status=BadCase.Status.REVIEWED)
+    snap = snapshots.snapshot_create(name="sft v1", kind="sft", created_by=role_users["ml_engineer"])
+    path = Path(snap.path)
+    assert snap.sha256 == snapshots.sha256_file(path) and path.parent.name == snap.sha256
+    assert snap.row_count == len(path.read_text().splitlines()) > 0
+    assert sum(snap.counts_by_provenance.values()) == snap.row_count
+    assert not os.access(path, os.W_OK) or os.geteuid() == 0  # read-only (root ignores the mode)
+    assert oct(path.stat().st_mode & 0o777) == "0o444"
+    assert snap.bad_cases.filter(pk=reviewed.pk).exists()
+    assert BadCase.objects.get(pk=reviewed.pk).status == BadCase.Status.IN_DATASET
+    first_row = json.loads(path.read_text().splitlines()[0])
+    assert set(first_row) == {"prompt", "completion"}
+
+
+def test_preference_snapshot_links_its_pairs(demo_world):
+    snap = snapshots.snapshot_create(name="prefs", kind="preference", filters={"provenance": ["bd_expert"]})
+    assert snap.pairs.count() == snap.row_count > 0
+    assert set(snap.counts_by_provenance) == {"bd_expert"}
+
+
+def test_snapshot_refuses_empty_and_bad_filters(demo_world):
+    with pytest.raises(ValidationError, match="matched no rows"):
+        snapshots.snapshot_create(name="none", kind="preference", filters={"provenance": ["nobody"]})
+    with pytest.raises(ValidationError, match="rejected these filters"):
+        snapshots.snapshot_create(name="bad", kind="sft", filters={"colour": "blue"})
+    with pytest.raises(ValidationError, match="Unknown snapshot kind"):
+        snapshots.snapshot_create(name="bad", kind="csv")

@@ -1,0 +1,143 @@
+"""Dashboard pages: list, submission (prefill, budget copy, 400 on bad input), job page, compare, queue,
+snapshots, model registry."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from deploy.services import DEFAULT_BASE_NAME
+from tests.training_jobs import factories
+from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
+from training_jobs.services import jobs
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_broker(monkeypatch):
+    monkeypatch.setattr(jobs, "enqueue", lambda *a, **kw: None)
+
+
+@pytest.fixture
+def ml(client_for):
+    return client_for("ml_engineer")
+
+
+def make_job(**overrides) -> TrainingJob:
+    kwargs = {
+        "name": "repo run",
+        "method": "repo",
+        "base_model": factories.base_model(),
+        "snapshots": [factories.snapshot()],
+        "reward_config": factories.reward_config(),
+    }
+    return jobs.job_create(**{**kwargs, **overrides})
+
+
+def test_new_job_page_prefills_hyperparameters_and_registers_the_tiny_default(ml):
+    response = ml.get(reverse("training_jobs:job_new") + "?method=rm")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'name="hp_max_steps" value="10"' in body  # RMConfig's tiny preset
+    assert DEFAULT_BASE_NAME in body
+
+
+def test_hyperparameter_partial_copies_the_budget_of_run_x(ml):
+    source = make_job(hyperparameters={"max_steps": "7"})
+    url = reverse("training_jobs:job_hyperparameters") + f"?method=grpo&budget_from={source.pk}"
+    body = ml.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'name="hp_max_steps" value="7"' in body and "num_generations" in body
+    assert ml.get(reverse("training_jobs:job_hyperparameters") + "?method=nope").status_code == 400
+
+
+def test_submitting_the_form_queues_a_job(ml):
+    snap, base, reward = factories.snapshot(), factories.base_model(), factories.reward_config()
+    data = {
+        "name": "from the form",
+        "method": "repo",
+        "base_model": base.pk,
+        "snapshots": [snap.pk],
+        "reward_config": reward.pk,
+        "processes": 1,
+        "queue": "gpu",
+        "priority": 0,
+        "hp_max_steps": "2",
+    }
+    response = ml.post(reverse("training_jobs:job_new"), data)
+    job = TrainingJob.objects.get()
+    assert response.status_code == 302 and response.url == reverse("training_jobs:job_detail", args=[job.pk])
+    assert job.status == JobStatus.QUEUED and job.config["max_steps"] == 2
+
+
+def test_bad_form_is_a_400_with_the_reason_and_writes_nothing(ml):
+    data = {
+        "name": "x",
+        "method": "dpo",
+        "base_model": factories.base_model().pk,
+        "snapshots": [factories.snapshot().pk],
+        "processes": 1,
+        "queue": "gpu",
+        "priority": 0,
+    }
+    response = ml.post(reverse("training_jobs:job_new"), data)
+    assert response.status_code == 400
+    assert "A dpo job trains on preference" in response.content.decode()
+    assert not TrainingJob.objects.exists()
+
+
+def test_job_page_shows_progress_charts_samples_and_escapes_model_text(ml):
+    job = make_job()
+    TrainingJob.objects.filter(pk=job.pk).update(progress={"step": 2, "total": 4, "fraction": 0.5, "eta_s": 12})
+    JobMetric.objects.create(job=job, step=1, data={"step": 1, "loss": 0.9, "r_total": 0.1})
+    JobMetric.objects.create(job=job, step=2, data={"step": 2, "loss": 0.7, "r_total": 0.3})
+    JobSample.objects.create(job=job, step=2, data={"reply": "<script>alert(1)</script>", "r_model": 0.4})
+    body = ml.get(reverse("training_jobs:job_detail", args=[job.pk])).content.decode()
+    assert 'aria-valuenow="50"' in body and "ETA 12 s" in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "<script>alert(1)" not in body
+    assert '"loss": [0.9, 0.7]' in body and "vendor/chartjs/chart.umd.min.js" in body
+    partial = ml.get(reverse("training_jobs:job_detail", args=[job.pk]), HTTP_HX_REQUEST="true")
+    assert partial.status_code == 200 and "<html" not in partial.content.decode()
+    data = ml.get(reverse("training_jobs:job_metrics", args=[job.pk])).json()
+    assert data["steps"] == [1, 2] and data["series"]["r_total"] == [0.1, 0.3]
+
+
+def test_finished_job_partial_tells_htmx_to_stop_polling(ml):
+    job = make_job()
+    jobs.job_cancel(job=job)
+    response = ml.get(reverse("training_jobs:job_detail", args=[job.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 286
+
+
+def test_compare_overlays_curves_and_tables_final_metrics(ml):
+    a, b = make_job(name="a"), make_job(name="b", method="grpo")
+    for job, loss in ((a, 0.5), (b, 0.8)):
+        JobMetric.objects.create(job=job, step=1, data={"loss": loss})
+    body = ml.get(reverse("training_jobs:job_compare") + f"?jobs={a.pk}&jobs={b.pk}").content.decode()
+    assert f"#{a.pk} REPO" in body and f"#{b.pk} GRPO" in body and "0.5000" in body and "0.8000" in body
+    assert ml.get(reverse("training_jobs:job_compare")).status_code == 400
+
+
+def test_queue_view_reprioritises_and_cancels(ml):
+    job = make_job()
+    queue_url = reverse("training_jobs:queue")
+    assert "repo run" in ml.get(queue_url).content.decode()
+    ml.post(reverse("training_jobs:job_priority", args=[job.pk]), {"priority": "9", "next": queue_url})
+    assert TrainingJob.objects.get(pk=job.pk).priority == 9
+    response = ml.post(reverse("training_jobs:job_cancel", args=[job.pk]), {"next": "https://evil.example/"})
+    assert response.url == reverse("training_jobs:job_detail", args=[job.pk])
+    assert TrainingJob.objects.get(pk=job.pk).status == JobStatus.CANCELLED
+
+
+def test_snapshot_page_refuses_an_empty_export(ml):
+    response = ml.post(reverse("training_jobs:snapshot_list"), {"name": "empty", "kind": "preference"})
+    assert response.status_code == 400 and "matched no rows" in response.content.decode()
+
+
+def test_job_list_and_model_registry_pages(ml, client_for):
+    job = make_job()
+    assert "repo run" in ml.get(reverse("training_jobs:job_list")).content.decode()
+    assert ml.get(reverse("training_jobs:job_list") + "?status=running").context["page"].paginator.count == 0
+    assert ml.get(reverse("deploy:model_list")).status_code == 200
+    assert ml.get(reverse("deploy:model_detail", args=[job.base_model_id])).status_code == 200
+    assert client_for("evaluator").get(reverse("training_jobs:job_list")).status_code == 403

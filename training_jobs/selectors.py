@@ -1,0 +1,129 @@
+"""Reads of the jobs side of training_jobs: job list, live state, chart series, comparison, queues."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+
+from training_jobs.models import DatasetSnapshot, JobMetric, JobSample, JobStatus, TrainingJob
+from training_jobs.services.runfiles import log_tail
+
+LIST_PAGE_SIZE = 50
+# Metrics that are bookkeeping, not curves.
+NOT_CHARTED = frozenset({"step", "time", "epoch", "total_flos", "train_runtime"})
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def job_list_page(*, status: str = "", method: str = "", page: int | str = 1) -> Page:
+    """One page of jobs, newest first; only the columns the table shows (the list must stay fast at 10k)."""
+    qs = TrainingJob.objects.select_related("base_model").only(
+        "id",
+        "name",
+        "method",
+        "status",
+        "queue",
+        "priority",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "progress",
+        "attempts",
+        "base_model__name",
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if method:
+        qs = qs.filter(method=method)
+    return Paginator(qs.order_by("-created_at", "-id"), LIST_PAGE_SIZE).get_page(page)
+
+
+def job_get(*, pk: int) -> TrainingJob:
+    return (
+        TrainingJob.objects.select_related("base_model", "reward_config", "output_model", "budget_from", "created_by")
+        .prefetch_related("snapshots")
+        .get(pk=pk)
+    )
+
+
+def job_metric_series(*, job: TrainingJob) -> dict[str, Any]:
+    """``{"steps": [...], "series": {metric: [value or None per step]}}`` for the charts."""
+    rows = list(JobMetric.objects.filter(job=job).order_by("step").values_list("step", "data"))
+    keys: list[str] = []
+    for _, data in rows:
+        for key, value in data.items():
+            if (
+                key not in NOT_CHARTED
+                and key not in keys
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            ):
+                keys.append(key)
+    return {
+        "steps": [step for step, _ in rows],
+        "series": {key: [_number(data.get(key)) for _, data in rows] for key in keys},
+    }
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def job_samples(*, job: TrainingJob, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest logged replies, each with its numeric reward breakdown split from its text fields."""
+    samples = []
+    for sample in JobSample.objects.filter(job=job).order_by("-step", "index")[:limit]:
+        data = sample.data
+        text = data.get("reply") or data.get("completion") or ""
+        rewards = {k: v for k, v in data.items() if k not in ("step", "index") and isinstance(v, int | float)}
+        samples.append({"step": sample.step, "reply": text, "prompt": data.get("prompt_text", ""), "rewards": rewards})
+    return samples
+
+
+def job_log(*, job: TrainingJob, lines: int = 40) -> str:
+    return log_tail(job.run_dir, lines=lines) if job.run_dir else ""
+
+
+def compare_jobs(*, pks: list[int]) -> dict[str, Any]:
+    """Curves of several jobs overlaid (one dataset per job per metric) and final metrics side by side."""
+    jobs = list(TrainingJob.objects.filter(pk__in=pks).select_related("base_model").order_by("pk"))
+    curves: dict[str, dict[str, Any]] = defaultdict(dict)
+    finals: dict[int, dict[str, Any]] = {}
+    for job in jobs:
+        series = job_metric_series(job=job)
+        for metric, values in series["series"].items():
+            curves[metric][f"#{job.pk} {job.method.upper()}"] = [
+                {"x": step, "y": value}
+                for step, value in zip(series["steps"], values, strict=True)
+                if value is not None
+            ]
+        finals[job.pk] = job.final_metrics or {m: v[-1] for m, v in series["series"].items() if v}
+    metrics = sorted({m for f in finals.values() for m, v in f.items() if isinstance(v, int | float)})
+    table = [{"metric": m, "values": [finals[j.pk].get(m) for j in jobs]} for m in metrics]
+    return {"jobs": jobs, "curves": dict(curves), "table": table}
+
+
+def queue_overview() -> list[dict[str, Any]]:
+    """Per queue: running jobs grouped by worker host, then queued jobs in the order workers take them."""
+    active = (
+        TrainingJob.objects.filter(status__in=ACTIVE).select_related("base_model").order_by("-priority", "queued_at")
+    )
+    queues: dict[str, dict[str, Any]] = {}
+    for job in active:
+        entry = queues.setdefault(job.queue, {"queue": job.queue, "workers": defaultdict(list), "queued": []})
+        if job.status == JobStatus.RUNNING:
+            entry["workers"][job.worker_host or "?"].append(job)
+        else:
+            entry["queued"].append(job)
+    return [{**q, "workers": dict(q["workers"])} for q in sorted(queues.values(), key=lambda q: q["queue"])]
+
+
+def snapshots_list() -> QuerySet[DatasetSnapshot]:
+    return DatasetSnapshot.objects.select_related("created_by").order_by("-created_at")
+
+
+def jobs_for_budget() -> QuerySet[TrainingJob]:
+    """Runs whose budget a new job may copy ("same budget as run X")."""
+    return TrainingJob.objects.exclude(status=JobStatus.CANCELLED).only("id", "name", "method").order_by("-id")[:100]

@@ -1,0 +1,130 @@
+"""Job dashboard pages: list, submission (with the hyperparameter partial), live job page, cancel."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from deploy.services import base_model_default_ensure
+from parley.roles import Role, role_required
+from training_jobs import selectors
+from training_jobs.models import JobStatus, Method, TrainingJob
+from training_jobs.services.engine_config import BUDGET_KEYS, default_preset, hyperparameter_defaults
+from training_jobs.services.jobs import job_cancel, job_create
+from training_jobs.views.jobs_forms import JobForm, hyperparameters_from
+
+ML = (Role.ML_ENGINEER,)
+
+
+@role_required(*ML)
+@require_GET
+def job_list(request):
+    page = selectors.job_list_page(
+        status=request.GET.get("status", ""), method=request.GET.get("method", ""), page=request.GET.get("page", 1)
+    )
+    context = {"page": page, "statuses": JobStatus.choices, "methods": Method.choices}
+    return render(request, "training_jobs/job_list.html", context)
+
+
+def _hyper_context(*, method: str, budget_from: TrainingJob | None, posted: dict | None = None) -> dict:
+    values = hyperparameter_defaults(method=method)
+    if budget_from is not None:
+        values.update({k: v for k, v in budget_from.config.items() if k in BUDGET_KEYS and k in values})
+    if posted:
+        values.update({k: v for k, v in posted.items() if k in values})
+    fields = [{"name": k, "value": "" if v is None else v, "is_bool": isinstance(v, bool)} for k, v in values.items()]
+    return {"hyper_fields": fields, "preset": default_preset(), "budget_keys": BUDGET_KEYS, "budget_from": budget_from}
+
+
+@role_required(*ML)
+@require_GET
+def job_hyperparameters(request):
+    """htmx partial: the hyperparameter inputs for a method, optionally with run X's budget."""
+    method = request.GET.get("method", Method.REPO)
+    if method not in Method.values:
+        return HttpResponseBadRequest("Unknown method.")
+    budget = TrainingJob.objects.filter(pk=request.GET.get("budget_from") or None).first()
+    return render(
+        request, "training_jobs/partials/hyperparameters.html", _hyper_context(method=method, budget_from=budget)
+    )
+
+
+@role_required(*ML)
+def job_new(request):
+    base_model_default_ensure()
+    if request.method == "POST":
+        form = JobForm(request.POST)
+        hyper = hyperparameters_from(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                job = job_create(
+                    name=data["name"],
+                    method=data["method"],
+                    base_model=data["base_model"],
+                    snapshots=list(data["snapshots"]),
+                    reward_config=data["reward_config"],
+                    hyperparameters=hyper,
+                    processes=data["processes"],
+                    queue=data["queue"],
+                    priority=data["priority"],
+                    budget_from=data["budget_from"],
+                    created_by=request.user,
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Job {job.pk} queued on {job.queue}.")
+                return redirect("training_jobs:job_detail", pk=job.pk)
+        method = request.POST.get("method") if request.POST.get("method") in Method.values else Method.REPO
+        context = {"form": form, **_hyper_context(method=method, budget_from=None, posted=hyper)}
+        return render(request, "training_jobs/job_new.html", context, status=400)
+    method = request.GET.get("method") if request.GET.get("method") in Method.values else Method.REPO
+    budget = TrainingJob.objects.filter(pk=request.GET.get("budget_from") or None).first()
+    form = JobForm(initial={"method": method, "queue": "gpu", "budget_from": budget})
+    return render(
+        request, "training_jobs/job_new.html", {"form": form, **_hyper_context(method=method, budget_from=budget)}
+    )
+
+
+@role_required(*ML)
+@require_GET
+def job_detail(request, pk: int):
+    job = get_object_or_404(TrainingJob, pk=pk)
+    job = selectors.job_get(pk=job.pk)
+    context = {"job": job, "log": selectors.job_log(job=job), "samples": selectors.job_samples(job=job)}
+    if request.htmx:  # htmx stops polling on status 286 once the job has finished
+        return render(request, "training_jobs/partials/job_live.html", context, status=286 if job.is_terminal else 200)
+    context["series"] = selectors.job_metric_series(job=job)
+    return render(request, "training_jobs/job_detail.html", context)
+
+
+@role_required(*ML)
+@require_GET
+def job_metrics(request, pk: int):
+    """The chart data of one job (the job page refreshes its charts from it while the job runs)."""
+    job = get_object_or_404(TrainingJob, pk=pk)
+    return JsonResponse({"status": job.status, **selectors.job_metric_series(job=job)})
+
+
+def back(request, pk: int):
+    """Return to the page the button was on (the queue view or the job page), never off-site."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("training_jobs:job_detail", pk=pk)
+
+
+@role_required(*ML)
+@require_POST
+def job_cancel_view(request, pk: int):
+    job = get_object_or_404(TrainingJob, pk=pk)
+    try:
+        job = job_cancel(job=job, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return back(request, pk)
+    messages.success(request, "Cancelled." if job.status == JobStatus.CANCELLED else "Cancelling: the engine is told.")
+    return back(request, pk)

@@ -1,0 +1,60 @@
+"""Forms of the job dashboard. Hyperparameters are not form fields: their set depends on the method,
+so the template renders ``hp_<name>`` inputs from the engine's defaults and the view passes them on."""
+
+from django import forms
+
+from deploy.models import ModelVersion
+from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
+from training_jobs.services.jobs import MAX_PROCESSES, gpu_queues
+
+HYPER_PREFIX = "hp_"
+
+
+class JobForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    method = forms.ChoiceField(choices=Method.choices, initial=Method.REPO)
+    base_model = forms.ModelChoiceField(queryset=ModelVersion.objects.filter(method="base").order_by("name"))
+    snapshots = forms.ModelMultipleChoiceField(queryset=DatasetSnapshot.objects.order_by("-created_at"))
+    reward_config = forms.ModelChoiceField(queryset=RewardConfig.objects.order_by("name"), required=False)
+    processes = forms.IntegerField(min_value=1, max_value=MAX_PROCESSES, initial=1, help_text="GPUs on one node")
+    queue = forms.ChoiceField(choices=())
+    priority = forms.IntegerField(initial=0, min_value=-100, max_value=100)
+    budget_from = forms.ModelChoiceField(
+        queryset=TrainingJob.objects.order_by("-id"), required=False, label="Same budget as run"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["queue"].choices = [(q, q) for q in gpu_queues()]
+
+
+def hyperparameters_from(data) -> dict[str, str]:
+    return {key[len(HYPER_PREFIX) :]: value for key, value in data.items() if key.startswith(HYPER_PREFIX)}
+
+
+class SnapshotForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(choices=SnapshotKind.choices)
+    provenance = forms.MultipleChoiceField(
+        choices=[
+            ("production", "Production"),
+            ("language_expert", "Language expert"),
+            ("bd_expert", "BD expert"),
+            ("sop_path", "SOP path"),
+        ],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Pairs only; none = all four sources.",
+    )
+    reviewed_only = forms.BooleanField(required=False)
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        filters = {"provenance": data["provenance"], "reviewed_only": data["reviewed_only"]}
+        for key in ("date_from", "date_to"):
+            if data[key]:
+                filters[key] = data[key].isoformat()
+        return filters
