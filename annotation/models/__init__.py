@@ -15,7 +15,7 @@ from .core import (
     Ticket,
 )
 from .labels import BadCase, ExcellentTurn, PreferencePair
-from .queues import Answer, AnnotationItem, AnnotationQueue, Assignment, GoldDecision, Lens, TaskKind
+from .queues import AnnotationItem, AnnotationQueue, Answer, Assignment, GoldDecision, Lens, TaskKind
 
 __all__ = [
     "Answer",

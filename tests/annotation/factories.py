@@ -96,3 +96,9 @@ def make_queue(
         sop=world["sop"],
         **options,
     )
+
+
+def side_for(assignment, choice: str) -> str:
+    """The screen side (A = left) on which ``assignment`` shows canonical candidate ``choice`` ("a"/"b")."""
+    wanted = assignment.item.candidate_a_id if choice == "a" else assignment.item.candidate_b_id
+    return "A" if assignment.display_order[0] == wanted else "B"

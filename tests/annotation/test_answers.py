@@ -9,7 +9,7 @@ from annotation.services import answers as answers_service
 from annotation.services.answers import answer_submit
 from annotation.services.assignment import annotation_task_next
 from annotation.services.errors import AnnotationError
-from tests.annotation.factories import make_queue, make_world
+from tests.annotation.factories import make_queue, make_world, side_for
 from tests.fixtures.services import make_user
 
 pytestmark = pytest.mark.django_db
@@ -110,9 +110,11 @@ def test_refusals_not_held_twice_expired_other_user(world, role_users):
 def test_disagreement_goes_to_review_and_agreement_is_filled(world):
     queue = make_queue(world, dialogues=1, target_overlap=2, review_sample_rate=0)
     a, b = make_user("l1", "language_expert"), make_user("l2", "language_expert")
-    for user, side in ((a, "A"), (b, "B")):
+    for user, choice in ((a, "a"), (b, "b")):
         assignment = annotation_task_next(user=user, queue=queue)
-        answer_submit(assignment_id=assignment.pk, user=user, data={"side": side, "strength": "2"})
+        answer_submit(
+            assignment_id=assignment.pk, user=user, data={"side": side_for(assignment, choice), "strength": "2"}
+        )
     item = AnnotationItem.objects.get(queue=queue)
     assert item.status == AnnotationItem.Status.IN_REVIEW and item.agreement == 0.5
     assert set(PreferencePair.objects.values_list("agreement", flat=True)) == {0.5}

@@ -15,7 +15,7 @@ from annotation.services import bad_cases, branching, excellent, review
 from annotation.services.answers import answer_submit
 from annotation.services.assignment import annotation_task_next
 from annotation.services.errors import AnnotationError
-from tests.annotation.factories import make_dialogue, make_queue, make_world
+from tests.annotation.factories import make_dialogue, make_queue, make_world, side_for
 from tests.fixtures.services import make_user
 
 pytestmark = pytest.mark.django_db
@@ -30,17 +30,18 @@ def answered(queue, sides, role="language_expert"):
     users = [make_user(f"r{queue.pk}-{i}", role) for i in range(len(sides))]
     for user, data in zip(users, sides, strict=True):
         assignment = annotation_task_next(user=user, queue=queue)
+        if data.get("side") in ("a", "b"):  # canonical candidate → the side this user saw it on
+            data = {**data, "side": side_for(assignment, data["side"])}
         answer_submit(assignment_id=assignment.pk, user=user, data=data)
     return AnnotationItem.objects.get(pk=assignment.item_id)
 
 
 def test_accept_keeps_majority_pairs_and_stores_gold_apart(world, role_users):
     queue = make_queue(world, dialogues=1, target_overlap=3, review_sample_rate=0)
-    item = answered(queue, [{"side": s, "strength": "2"} for s in "AAB"])
+    item = answered(queue, [{"side": s, "strength": "2"} for s in "aab"])
     assert item.status == AnnotationItem.Status.IN_REVIEW
     gold = review.gold_decide(item=item, reviewer=role_users["reviewer"], decision="accept")
-    majority = item.answers.values_list("choice", flat=True)
-    assert gold.choice in majority and gold.decision == "accept"
+    assert gold.choice == "a" and gold.decision == "accept"
     kept = PreferencePair.objects.all()
     assert kept.count() == 2 and all(p.reviewed for p in kept)
     assert item.answers.count() == 3  # raw answers untouched
@@ -53,7 +54,7 @@ def test_accept_keeps_majority_pairs_and_stores_gold_apart(world, role_users):
 
 def test_reject_needs_a_reason_and_removes_pairs(world, role_users):
     queue = make_queue(world, dialogues=1, target_overlap=2, review_sample_rate=0)
-    item = answered(queue, [{"side": "A", "strength": "1"}, {"side": "B", "strength": "1"}])
+    item = answered(queue, [{"side": "a", "strength": "1"}, {"side": "b", "strength": "1"}])
     with pytest.raises(AnnotationError) as err:
         review.gold_decide(item=item, reviewer=role_users["reviewer"], decision="reject")
     assert err.value.message == review.REASON_REQUIRED

@@ -1,0 +1,170 @@
+"""Reads of the annotation workspace: queues and progress, the turn view's context, history, the library.
+
+Agreement reports live in ``annotation/selectors_agreement.py``, dashboards in ``selectors_dashboard.py``.
+"""
+
+from functools import lru_cache
+
+import bleach
+import markdown
+from django.db.models import Count, Q, QuerySet
+
+from annotation.models import (
+    AnnotationItem,
+    AnnotationQueue,
+    Answer,
+    Assignment,
+    AuditEvent,
+    BadCase,
+    Candidate,
+    ExcellentTurn,
+    Guideline,
+    Message,
+    SOPClause,
+)
+from annotation.services.assignment import LENS_ROLES
+from parley.roles import Role, has_role
+
+ALLOWED_TAGS = [
+    *bleach.sanitizer.ALLOWED_TAGS,
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "pre",
+    "hr",
+    "br",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+]
+
+
+@lru_cache(maxsize=64)
+def _markdown_html(text: str) -> str:
+    return bleach.clean(markdown.markdown(text, extensions=["tables", "fenced_code"]), tags=ALLOWED_TAGS, strip=True)
+
+
+def guideline_html(guideline: Guideline | None) -> str:
+    """The guideline's Markdown as sanitised HTML (bleach strips scripts, handlers and unknown tags)."""
+    return _markdown_html(guideline.body_markdown) if guideline else ""
+
+
+def queue_list_for_user(*, user) -> list[AnnotationQueue]:
+    """Active queues the user may work on (their lens), or every queue for reviewers and engineers."""
+    queues = AnnotationQueue.objects.filter(is_active=True).select_related("project", "guideline")
+    if not has_role(user, (Role.REVIEWER, Role.ML_ENGINEER)):
+        lenses = [lens for lens, role in LENS_ROLES.items() if has_role(user, (role,))]
+        queues = queues.filter(lens__in=lenses)
+    queues = queues.annotate(
+        n_items=Count("items", distinct=True),
+        n_answers=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED), distinct=True),
+        n_mine=Count("assignments", filter=Q(assignments__user=user, assignments__status="submitted"), distinct=True),
+    )
+    return list(queues)
+
+
+def queue_progress(*, queue: AnnotationQueue) -> dict:
+    by_status = dict(queue.items.values_list("status").annotate(n=Count("id")))
+    per_annotator = list(
+        Answer.objects.filter(item__queue=queue)
+        .values("user__username")
+        .annotate(answers=Count("id"))
+        .order_by("-answers")
+    )
+    total = sum(by_status.values())
+    slots = total * queue.target_overlap
+    answers = sum(row["answers"] for row in per_annotator)
+    return {
+        "by_status": [(label, by_status.get(value, 0)) for value, label in AnnotationItem.Status.choices],
+        "total": total,
+        "answers": answers,
+        "percent": round(100 * answers / slots) if slots else 0,
+        "per_annotator": per_annotator,
+    }
+
+
+def _messages_with_stage(dialogue_id: int) -> list[Message]:
+    return list(Message.objects.filter(dialogue_id=dialogue_id).order_by("index"))
+
+
+def turn_context(*, item: AnnotationItem, display_order: list[int] | None = None) -> dict:
+    """Everything the turn view shows: the whole dialogue, the case panel, the stage's clauses, candidates."""
+    dialogue = item.dialogue
+    case = dialogue.case
+    messages = _messages_with_stage(dialogue.pk)
+    current = next((m for m in messages if m.index == item.turn), None)
+    stage = current.stage if current else (messages[item.turn - 1].stage if 0 < item.turn <= len(messages) else "")
+    clauses = list(SOPClause.objects.filter(sop_id=dialogue.sop_id, stage__key=stage).order_by("code") if stage else [])
+    by_id = {c.pk: c for c in Candidate.objects.filter(pk__in=[item.candidate_a_id, item.candidate_b_id])}
+    shown = [by_id[pk] for pk in (display_order or []) if pk in by_id]
+    return {
+        "item": item,
+        "dialogue": dialogue,
+        "case": case,
+        "tickets": list(case.tickets.all()),
+        "messages": messages,
+        "prefix": [m for m in messages if m.index < item.turn],
+        "current": current,
+        "stage": stage,
+        "clauses": clauses,
+        "all_clauses": list(SOPClause.objects.filter(sop_id=dialogue.sop_id).order_by("code")),
+        "candidates": list(zip("AB", shown, strict=False)),
+    }
+
+
+def item_history(*, item: AnnotationItem) -> QuerySet:
+    """Audit events of the item, its answers, their preference pairs and bad cases (newest first)."""
+    answers = list(item.answers.values_list("id", "preference_pair_id", "bad_case_id"))
+    refs = Q(object_type="annotation.annotationitem", object_id=str(item.pk))
+    refs |= Q(object_type="annotation.answer", object_id__in=[str(a) for a, _, _ in answers])
+    refs |= Q(object_type="annotation.preferencepair", object_id__in=[str(p) for _, p, _ in answers if p])
+    refs |= Q(object_type="annotation.badcase", object_id__in=[str(b) for _, _, b in answers if b])
+    return AuditEvent.objects.filter(refs).select_related("actor")[:100]
+
+
+def object_history(*, object_type: str, object_id: int) -> QuerySet:
+    return AuditEvent.objects.filter(object_type=object_type, object_id=str(object_id)).select_related("actor")[:100]
+
+
+def review_items(*, limit: int = 200) -> list[AnnotationItem]:
+    """Items waiting for a reviewer, most disputed first."""
+    return list(
+        AnnotationItem.objects.filter(status=AnnotationItem.Status.IN_REVIEW)
+        .select_related("queue", "dialogue")
+        .order_by("agreement", "id")[:limit]
+    )
+
+
+def bad_case_list(*, status: str = "", category: str = "") -> QuerySet:
+    qs = BadCase.objects.select_related("clause", "dialogue", "model_version").order_by("-updated_at")
+    if status:
+        qs = qs.filter(status=status)
+    if category:
+        qs = qs.filter(category=category)
+    return qs
+
+
+def excellent_library(*, stage: str = "", hotel_type: str = "") -> list[dict]:
+    """Flagged agent turns with their text, stage and hotel type, filterable by both."""
+    rows = ExcellentTurn.objects.select_related("dialogue__case", "flagged_by").order_by("-created_at")
+    if hotel_type:
+        rows = rows.filter(dialogue__case__hotel_type=hotel_type)
+    turns = list(rows[:500])
+    texts = {
+        (m.dialogue_id, m.index): m
+        for m in Message.objects.filter(
+            dialogue_id__in={t.dialogue_id for t in turns}, index__in={t.turn for t in turns}
+        )
+    }
+    library = []
+    for t in turns:
+        message = texts.get((t.dialogue_id, t.turn))
+        if message is None or (stage and message.stage != stage):
+            continue
+        library.append({"turn": t, "message": message, "case": t.dialogue.case})
+    return library

@@ -1,0 +1,152 @@
+"""Dialogues outside a queue: the dialogue page (flag excellent turns, branch at a turn), the bad-case
+editor and list, the excellent library, history panels and the guideline panel."""
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotation.models import AnnotationItem, AnnotationQueue, BadCase, Dialogue, ExcellentTurn, Guideline, SOPStage
+from annotation.selectors import (
+    bad_case_list,
+    excellent_library,
+    guideline_html,
+    item_history,
+    object_history,
+    turn_context,
+)
+from annotation.services.bad_cases import TRANSITIONS, bad_case_edit_gold, bad_case_transition
+from annotation.services.branching import branch_create
+from annotation.services.errors import AnnotationError
+from annotation.services.excellent import excellent_flag
+from annotation.views.errors import refused
+from parley.roles import ANNOTATORS, Role, role_required
+
+READ_ROLES = (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER)
+EDIT_ROLES = (*ANNOTATORS, Role.REVIEWER)
+HISTORY_TYPES = {
+    "item": "annotation.annotationitem",
+    "badcase": "annotation.badcase",
+    "dialogue": "annotation.dialogue",
+}
+
+
+@role_required(*READ_ROLES)
+def dialogue_detail(request, dialogue_id: int) -> HttpResponse:
+    dialogue = get_object_or_404(Dialogue.objects.select_related("case", "sop"), pk=dialogue_id)
+    flagged = set(ExcellentTurn.objects.filter(dialogue=dialogue).values_list("turn", flat=True))
+    context = turn_context(item=AnnotationItem(dialogue=dialogue, turn=-1))
+    context.update(flagged=flagged, bad_cases=dialogue.bad_cases.select_related("clause"))
+    return render(request, "annotation/dialogue.html", context)
+
+
+@role_required(*EDIT_ROLES)
+@require_POST
+def excellent_add(request, dialogue_id: int, turn: int) -> HttpResponse:
+    dialogue = get_object_or_404(Dialogue, pk=dialogue_id)
+    try:
+        excellent_flag(dialogue=dialogue, turn=turn, user=request.user, note=request.POST.get("note", ""))
+    except AnnotationError as error:
+        return refused(request, error)
+    if request.htmx:
+        return render(request, "annotation/partials/excellent_flagged.html", {"turn": turn})
+    return redirect("annotation:dialogue", dialogue_id=dialogue.pk)
+
+
+@role_required(*READ_ROLES)
+def excellent_list(request) -> HttpResponse:
+    stage, hotel_type = request.GET.get("stage", ""), request.GET.get("hotel_type", "")
+    context = {
+        "rows": excellent_library(stage=stage, hotel_type=hotel_type),
+        "stages": sorted(set(SOPStage.objects.values_list("key", flat=True))),
+        "hotel_types": Dialogue._meta.get_field("case").related_model.HotelType.choices,
+        "stage": stage,
+        "hotel_type": hotel_type,
+    }
+    return render(request, "annotation/excellent.html", context)
+
+
+@role_required(*EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def branch(request, dialogue_id: int, turn: int) -> HttpResponse:
+    dialogue = get_object_or_404(Dialogue.objects.select_related("case"), pk=dialogue_id)
+    queues = AnnotationQueue.objects.filter(project=dialogue.project, kind="pairwise", is_active=True)
+    context = {**turn_context(item=AnnotationItem(dialogue=dialogue, turn=turn)), "queues": queues, "turn": turn}
+    if request.method == "POST":
+        queue = queues.filter(pk=request.POST.get("queue") or None).first()
+        try:
+            branch_create(
+                dialogue=dialogue, turn=turn, text=request.POST.get("text", ""), author=request.user, queue=queue
+            )
+        except AnnotationError as error:
+            return render(request, "annotation/branch.html", {**context, "error": error.message}, status=error.status)
+        return redirect("annotation:dialogue", dialogue_id=dialogue.pk)
+    return render(request, "annotation/branch.html", context)
+
+
+@role_required(*READ_ROLES)
+def bad_cases(request) -> HttpResponse:
+    status, category = request.GET.get("status", ""), request.GET.get("category", "")
+    context = {
+        "rows": bad_case_list(status=status, category=category)[:300],
+        "statuses": BadCase.Status.choices,
+        "categories": BadCase.Category.choices,
+        "status": status,
+        "category": category,
+    }
+    return render(request, "annotation/bad_cases.html", context)
+
+
+@role_required(*EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def bad_case_edit(request, bad_case_id: int) -> HttpResponse:
+    bad_case = get_object_or_404(BadCase.objects.select_related("dialogue__case", "clause"), pk=bad_case_id)
+    context = turn_context(item=AnnotationItem(dialogue=bad_case.dialogue, turn=bad_case.turn))
+    context.update(
+        bad_case=bad_case,
+        categories=BadCase.Category.choices,
+        severities=BadCase.Severity.choices,
+        next_statuses=sorted(TRANSITIONS.get(bad_case.status, set()) - {BadCase.Status.GOLD_WRITTEN}),
+        history=object_history(object_type="annotation.badcase", object_id=bad_case.pk),
+    )
+    status = 200
+    if request.method == "POST":
+        try:
+            bad_case_edit_gold(bad_case=bad_case, data=request.POST.dict(), actor=request.user)
+            return redirect("annotation:bad_case", bad_case_id=bad_case.pk)
+        except AnnotationError as error:
+            context["error"], status = error.message, error.status
+    return render(request, "annotation/bad_case.html", context, status=status)
+
+
+@role_required(Role.REVIEWER)
+@require_POST
+def bad_case_status(request, bad_case_id: int) -> HttpResponse:
+    bad_case = get_object_or_404(BadCase, pk=bad_case_id)
+    try:
+        bad_case_transition(
+            bad_case=bad_case, to=request.POST.get("to", ""), actor=request.user, note=request.POST.get("note", "")
+        )
+    except AnnotationError as error:
+        return refused(request, error)
+    return redirect("annotation:bad_case", bad_case_id=bad_case.pk)
+
+
+@role_required(*READ_ROLES)
+def history(request, kind: str, object_id: int) -> HttpResponse:
+    if kind == "item":
+        events = item_history(item=get_object_or_404(AnnotationItem, pk=object_id))
+    elif kind in HISTORY_TYPES:
+        events = object_history(object_type=HISTORY_TYPES[kind], object_id=object_id)
+    else:
+        return refused(request, AnnotationError("Unknown history kind.", status=404))
+    return render(request, "annotation/partials/history.html", {"history": events})
+
+
+@role_required(*READ_ROLES)
+def guideline(request, guideline_id: int) -> HttpResponse:
+    guideline = get_object_or_404(Guideline, pk=guideline_id)
+    return render(
+        request,
+        "annotation/partials/guideline.html",
+        {"guideline": guideline, "guideline_html": guideline_html(guideline)},
+    )

@@ -1,0 +1,76 @@
+"""Review and consensus pages (reviewers only): the review queue, one item with every raw answer side by
+side, the gold decision, and a queue's disagreement list."""
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from annotation.models import AnnotationItem, AnnotationQueue, GoldDecision
+from annotation.selectors import guideline_html, item_history, review_items, turn_context
+from annotation.selectors_agreement import disagreement_items
+from annotation.services.errors import AnnotationError
+from annotation.services.questions import RUBRIC_DIMENSIONS
+from annotation.services.review import gold_decide
+from annotation.views.errors import refused
+from parley.roles import Role, role_required
+
+REVIEW_ROLES = (Role.REVIEWER,)
+
+
+@role_required(*REVIEW_ROLES)
+def review_queue(request) -> HttpResponse:
+    return render(request, "annotation/review_queue.html", {"items": review_items()})
+
+
+def _review_context(item: AnnotationItem) -> dict:
+    context = turn_context(item=item, display_order=[item.candidate_a_id, item.candidate_b_id])
+    answers = list(item.answers.select_related("user", "bad_case__clause", "shown_left").order_by("id"))
+    dims = RUBRIC_DIMENSIONS.get(item.queue.lens, {}) if item.queue.kind == "rubric" else {}
+    context.update(
+        queue=item.queue,
+        answers=answers,
+        history=item_history(item=item),
+        decisions=GoldDecision.Decision.choices,
+        gold=GoldDecision.objects.filter(item=item).select_related("reviewer").first(),
+        guideline_html=guideline_html(item.queue.guideline),
+        dimensions=dims.items(),
+        scale=range(1, 6),
+    )
+    return context
+
+
+@role_required(*REVIEW_ROLES)
+@require_http_methods(["GET", "POST"])
+def review_item(request, item_id: int) -> HttpResponse:
+    item = get_object_or_404(AnnotationItem.objects.select_related("queue", "dialogue__case"), pk=item_id)
+    if request.method == "POST":
+        scores = {key: request.POST.get(key) for key in request.POST if key not in ("decision", "reason", "choice")}
+        try:
+            gold_decide(
+                item=item,
+                reviewer=request.user,
+                decision=request.POST.get("decision", ""),
+                reason=request.POST.get("reason", ""),
+                choice=request.POST.get("choice", ""),
+                scores=scores,
+            )
+        except AnnotationError as error:
+            if error.status == 400:
+                context = {**_review_context(item), "error": error.message}
+                return render(request, "annotation/review_item.html", context, status=400)
+            return refused(request, error)
+        next_item = review_items(limit=1)
+        return (
+            redirect("annotation:review_item", item_id=next_item[0].pk)
+            if next_item
+            else redirect("annotation:review_queue")
+        )
+    return render(request, "annotation/review_item.html", _review_context(item))
+
+
+@role_required(Role.REVIEWER, Role.ML_ENGINEER)
+def queue_disagreements(request, queue_id: int) -> HttpResponse:
+    queue = get_object_or_404(AnnotationQueue, pk=queue_id)
+    question = request.GET.get("question", "")
+    rows = disagreement_items(queue=queue, question=question)
+    return render(request, "annotation/disagreements.html", {"queue": queue, "rows": rows, "question": question})

@@ -1,0 +1,125 @@
+"""The annotator's workspace: queue list, queue creation, the next task, the turn view and its submission.
+Adapters only: parse, call one service or selector, render."""
+
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from annotation.forms import QueueCreateForm
+from annotation.models import AnnotationQueue, Assignment, BadCase, Message
+from annotation.selectors import guideline_html, queue_list_for_user, queue_progress, turn_context
+from annotation.selectors_agreement import queue_agreement
+from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, answer_submit, model_reply_at
+from annotation.services.assignment import annotation_task_next
+from annotation.services.errors import AnnotationError
+from annotation.services.questions import REASON_CODES, RUBRIC_DIMENSIONS
+from annotation.services.queues import dialogues_matching, queue_create
+from annotation.views.errors import refused
+from parley.roles import ANNOTATORS, Role, role_required
+
+WORKSPACE_ROLES = (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER)
+MANAGER_ROLES = (Role.REVIEWER, Role.ML_ENGINEER)
+
+
+@role_required(*WORKSPACE_ROLES)
+def workspace(request) -> HttpResponse:
+    return render(request, "annotation/workspace.html", {"queues": queue_list_for_user(user=request.user)})
+
+
+@role_required(*MANAGER_ROLES)
+@require_http_methods(["GET", "POST"])
+def queue_new(request) -> HttpResponse:
+    form = QueueCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            queue = queue_create(
+                project=data["project"],
+                name=data["name"],
+                kind=data["kind"],
+                lens=data["lens"],
+                actor=request.user,
+                dialogues=dialogues_matching(project=data["project"], filters=form.filters()),
+                target_overlap=data["target_overlap"],
+                per_user_cap=data["per_user_cap"],
+                guideline=data["guideline"],
+                sop=data["sop"],
+                reservation_minutes=data["reservation_minutes"],
+                review_sample_rate=data["review_sample_rate"],
+                stage=data.get("stage") or "",
+            )
+        except AnnotationError as error:
+            return refused(request, error, template="annotation/queue_new.html", context={"form": form})
+        return redirect("annotation:queue_detail", queue_id=queue.pk)
+    return render(request, "annotation/queue_new.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@role_required(*WORKSPACE_ROLES)
+def queue_detail(request, queue_id: int) -> HttpResponse:
+    queue = get_object_or_404(AnnotationQueue.objects.select_related("project", "guideline", "sop"), pk=queue_id)
+    context = {"queue": queue, "progress": queue_progress(queue=queue), "agreement": queue_agreement(queue=queue)}
+    return render(request, "annotation/queue_detail.html", context)
+
+
+@role_required(*ANNOTATORS)
+def task_next(request, queue_id: int) -> HttpResponse:
+    queue = get_object_or_404(AnnotationQueue, pk=queue_id)
+    try:
+        assignment = annotation_task_next(user=request.user, queue=queue)
+    except AnnotationError as error:
+        return refused(request, error)
+    if assignment is None:
+        return render(request, "annotation/queue_done.html", {"queue": queue})
+    return redirect("annotation:task", assignment_id=assignment.pk)
+
+
+def _answer_data(post) -> dict:
+    data = {key: post.get(key) for key in post if key not in ("csrfmiddlewaretoken", "reasons")}
+    data["reasons"] = post.getlist("reasons")
+    return data
+
+
+def _task_context(assignment: Assignment) -> dict:
+    item, queue = assignment.item, assignment.queue
+    context = turn_context(item=item, display_order=assignment.display_order)
+    context.update(
+        assignment=assignment,
+        queue=queue,
+        guideline_html=guideline_html(queue.guideline),
+        reason_codes=REASON_CODES.items(),
+        categories=BadCase.Category.choices,
+        severities=BadCase.Severity.choices,
+        dimensions=RUBRIC_DIMENSIONS.get(queue.lens, {}).items() if queue.kind == "rubric" else [],
+        model_reply=model_reply_at(item) if queue.kind == "bad_case" else "",
+        scale=range(1, 6),
+    )
+    return context
+
+
+@role_required(*ANNOTATORS)
+@require_http_methods(["GET", "POST"])
+def task(request, assignment_id: int) -> HttpResponse:
+    assignment = get_object_or_404(
+        Assignment.objects.select_related(
+            "item__dialogue__case", "item__candidate_a", "queue__guideline"
+        ).prefetch_related(Prefetch("item__dialogue__messages", queryset=Message.objects.order_by("index"))),
+        pk=assignment_id,
+    )
+    if request.method == "POST":
+        try:
+            answer_submit(assignment_id=assignment.pk, user=request.user, data=_answer_data(request.POST))
+        except AnnotationError as error:
+            if error.status == 400:
+                context = {**_task_context(assignment), "error": error.message, "posted": request.POST}
+                return render(request, "annotation/task.html", context, status=400)
+            return refused(request, error)
+        return redirect("annotation:task_next", queue_id=assignment.queue_id)
+    if assignment.user_id != request.user.pk:
+        return refused(request, AnnotationError(NOT_YOURS, status=403))
+    if assignment.status == Assignment.Status.SUBMITTED:
+        return refused(request, AnnotationError(ALREADY_SUBMITTED, status=409))
+    if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= timezone.now():
+        return refused(request, AnnotationError(EXPIRED, status=409))
+    return render(request, "annotation/task.html", _task_context(assignment))

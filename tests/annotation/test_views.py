@@ -1,0 +1,172 @@
+"""The workspace pages through the Django test client: roles, escaping, submission status codes."""
+
+import pytest
+from django.urls import reverse
+
+from annotation.models import AnnotationItem, Answer, Assignment, ExcellentTurn, PreferencePair
+from annotation.services.answers import ALREADY_SUBMITTED, NOT_YOURS, STRENGTH_REQUIRED, answer_submit
+from annotation.services.assignment import annotation_task_next
+from tests.annotation.factories import make_dialogue, make_queue, make_world, side_for
+from tests.fixtures.services import make_user
+
+pytestmark = pytest.mark.django_db
+SCRIPT = "<script>window.pwned = 1</script> we accept 720"
+
+
+@pytest.fixture
+def world():
+    return make_world()
+
+
+def test_annotator_cannot_open_review_pages(client_for, world):
+    client = client_for("language_expert")
+    queue = make_queue(world, dialogues=1)
+    for url in (
+        reverse("annotation:review_queue"),
+        reverse("annotation:review_item", args=[1]),
+        reverse("annotation:queue_disagreements", args=[queue.pk]),
+    ):
+        assert client.get(url).status_code == 403
+    for name in ("training_jobs:job_list",):
+        try:
+            url = reverse(name)
+        except Exception:  # noqa: BLE001 - the jobs app may not have shipped that page yet
+            continue
+        assert client.get(url).status_code == 403
+
+
+def test_task_page_escapes_content_and_shows_keys(client_for, role_users, world):
+    make_dialogue(world, hotel_text=SCRIPT)
+    queue = make_queue(world, dialogues=0)
+    client = client_for("language_expert")
+    response = client.get(reverse("annotation:task_next", args=[queue.pk]))
+    assert response.status_code == 302
+    page = client.get(response["Location"])
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in html and "<script>window.pwned" not in html
+    assert "<kbd>A</kbd>" in html and "<kbd>J</kbd>" in html and "<kbd>Enter</kbd>" in html
+    assert "Deluxe King" in html and "690" in html and "Riverside Inn" in html  # case panel
+    assert "§2.1" in html  # the stage's clauses
+    assert "<strong>Prefer</strong>" in html  # guideline Markdown, sanitised
+
+
+def test_guideline_markdown_is_sanitised(world):
+    from annotation.selectors import guideline_html
+
+    world[
+        "guideline"
+    ].body_markdown = "# Hi\n\n<script>alert(1)</script> <img src=x onerror=alert(1)> [x](javascript:alert(1))"
+    html = guideline_html(world["guideline"])
+    assert "<script>" not in html and "onerror" not in html and "javascript:" not in html and "<h1>Hi</h1>" in html
+
+
+def test_submit_statuses(client, role_users, world):
+    queue = make_queue(world, dialogues=2)
+    user, other = role_users["language_expert"], make_user("lang-b", "language_expert")
+    assignment = annotation_task_next(user=user, queue=queue)
+    url = reverse("annotation:task", args=[assignment.pk])
+    client.force_login(other)
+    response = client.post(url, {"side": "A", "strength": "2"})
+    assert response.status_code == 403 and NOT_YOURS in response.content.decode()
+    assert client.get(url).status_code == 403
+    client.force_login(user)
+    response = client.post(url, {"side": "A"})
+    assert response.status_code == 400 and STRENGTH_REQUIRED in response.content.decode()
+    assert Answer.objects.count() == 0
+    response = client.post(url, {"side": "A", "strength": "2", "reasons": ["tone", "leak"]})
+    assert response.status_code == 302 and response["Location"] == reverse("annotation:task_next", args=[queue.pk])
+    assert PreferencePair.objects.get().reason_codes == ["tone", "leak"]
+    response = client.post(url, {"side": "B", "strength": "1"})
+    assert response.status_code == 409 and ALREADY_SUBMITTED in response.content.decode()
+    assert Answer.objects.count() == 1
+    assert client.post(reverse("annotation:task", args=[999999]), {"side": "A"}).status_code == 404
+
+
+def test_review_flow_through_pages(client, role_users, world):
+    queue = make_queue(world, dialogues=1, target_overlap=2, review_sample_rate=0)
+    for i, choice in enumerate("ab"):
+        user = make_user(f"lx{i}", "language_expert")
+        a = annotation_task_next(user=user, queue=queue)
+        answer_submit(assignment_id=a.pk, user=user, data={"side": side_for(a, choice), "strength": "2"})
+    item = AnnotationItem.objects.get(queue=queue)
+    client.force_login(role_users["reviewer"])
+    assert f"#{item.pk}" in client.get(reverse("annotation:review_queue")).content.decode()
+    page = client.get(reverse("annotation:review_item", args=[item.pk])).content.decode()
+    assert "lx0" in page and "lx1" in page
+    response = client.post(reverse("annotation:review_item", args=[item.pk]), {"decision": "reject"})
+    assert response.status_code == 400 and "Say why" in response.content.decode()
+    response = client.post(
+        reverse("annotation:review_item", args=[item.pk]),
+        {"decision": "fix", "choice": "b", "reason": "B follows §2.1"},
+    )
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.gold.choice == "b" and item.status == "resolved"
+    disagreements = client.get(reverse("annotation:queue_disagreements", args=[queue.pk])).content.decode()
+    assert "lx0: a" in disagreements or "lx0: b" in disagreements
+
+
+def test_pages_render_for_their_roles(client, role_users, world):
+    queue = make_queue(world, dialogues=2, kind="bad_case", lens="bd")
+    user = role_users["bd_expert"]
+    a = annotation_task_next(user=user, queue=queue)
+    answer_submit(
+        assignment_id=a.pk,
+        user=user,
+        data={
+            "gold_reply": "Could we agree on 700 <b>today</b>?",
+            "category": "tone",
+            "severity": "major",
+            "clause": "2.1",
+        },
+    )
+    dialogue = a.item.dialogue
+    client.force_login(user)
+    bad_case = Answer.objects.get().bad_case
+    pages = [
+        reverse("annotation:workspace"),
+        reverse("annotation:queue_detail", args=[queue.pk]),
+        reverse("annotation:dashboard"),
+        reverse("annotation:project_dashboard", args=[world["project"].pk]),
+        reverse("annotation:dialogue", args=[dialogue.pk]),
+        reverse("annotation:branch", args=[dialogue.pk, 3]),
+        reverse("annotation:excellent_list"),
+        reverse("annotation:bad_cases"),
+        reverse("annotation:bad_case", args=[bad_case.pk]),
+        reverse("annotation:history", args=["item", a.item_id]),
+        reverse("annotation:guideline", args=[world["guideline"].pk]),
+    ]
+    for url in pages:
+        response = client.get(url, follow=True)
+        assert response.status_code == 200, url
+    html = client.get(reverse("annotation:bad_case", args=[bad_case.pk])).content.decode()
+    assert 'class="diff-add">+Could we agree on 700 &lt;b&gt;today&lt;/b&gt;?' in html
+    response = client.post(reverse("annotation:excellent_add", args=[dialogue.pk, 5]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and ExcellentTurn.objects.filter(dialogue=dialogue, turn=5).exists()
+    assert client.post(reverse("annotation:excellent_add", args=[dialogue.pk, 5])).status_code == 409
+    response = client.post(reverse("annotation:branch", args=[dialogue.pk, 3]), {"text": "Shall we say 700?"})
+    assert response.status_code == 302
+    assert client.post(reverse("annotation:branch", args=[dialogue.pk, 2]), {"text": "x"}).status_code == 400
+
+
+def test_queue_creation_page(client, role_users, world):
+    for _ in range(2):
+        make_dialogue(world)
+    client.force_login(role_users["language_expert"])
+    assert client.get(reverse("annotation:queue_new")).status_code == 403
+    client.force_login(role_users["ml_engineer"])
+    data = {
+        "project": world["project"].pk,
+        "name": "lang pairs",
+        "kind": "pairwise",
+        "lens": "language",
+        "target_overlap": 2,
+        "reservation_minutes": 30,
+        "review_sample_rate": 0.1,
+    }
+    response = client.post(reverse("annotation:queue_new"), data)
+    assert response.status_code == 302
+    assert AnnotationItem.objects.filter(queue__name="lang pairs").count() == 2
+    assert client.post(reverse("annotation:queue_new"), data).status_code == 400  # duplicate name
+    assert Assignment.objects.count() == 0
