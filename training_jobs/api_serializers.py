@@ -1,0 +1,91 @@
+"""Serializers of the jobs REST API: output shapes, and input shapes the services validate further."""
+
+from rest_framework import serializers
+
+from deploy.models import ModelVersion
+from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
+
+
+class SnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DatasetSnapshot
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "filters",
+            "path",
+            "sidecar_path",
+            "sha256",
+            "row_count",
+            "counts_by_provenance",
+            "note",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class SnapshotCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=SnapshotKind.choices)
+    filters = serializers.DictField(required=False, default=dict)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class JobSerializer(serializers.ModelSerializer):
+    snapshots = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    output_model = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = TrainingJob
+        fields = [
+            "id",
+            "name",
+            "method",
+            "status",
+            "base_model",
+            "snapshots",
+            "reward_config",
+            "budget_from",
+            "processes",
+            "queue",
+            "priority",
+            "config",
+            "progress",
+            "final_metrics",
+            "error",
+            "attempts",
+            "worker_host",
+            "pid",
+            "run_dir",
+            "output_model",
+            "cancel_requested",
+            "created_at",
+            "queued_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class JobCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    method = serializers.ChoiceField(choices=Method.choices)
+    base_model = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all())
+    snapshots = serializers.PrimaryKeyRelatedField(queryset=DatasetSnapshot.objects.all(), many=True)
+    reward_config = serializers.PrimaryKeyRelatedField(
+        queryset=RewardConfig.objects.all(), required=False, allow_null=True, default=None
+    )
+    hyperparameters = serializers.DictField(required=False, default=dict)
+    processes = serializers.IntegerField(required=False, default=1)
+    queue = serializers.CharField(required=False, default="gpu")
+    priority = serializers.IntegerField(required=False, default=0)
+    budget_from = serializers.PrimaryKeyRelatedField(
+        queryset=TrainingJob.objects.all(), required=False, allow_null=True, default=None
+    )
+
+
+class MetricsSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    steps = serializers.ListField(child=serializers.IntegerField())
+    series = serializers.DictField(child=serializers.ListField(child=serializers.FloatField(allow_null=True)))
