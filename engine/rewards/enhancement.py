@@ -13,7 +13,10 @@ one rule's scale swamp the RM and invite reward hacking, and R_model = 0 leaves 
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported by the batch version only: the web app uses the scalar one
+    import torch
 
 DEFAULT_N = 100.0
 
@@ -43,11 +46,14 @@ def enhanced_reward_batch(
 ) -> torch.Tensor:
     """The enhancement applied element-wise to a batch (same formula as :func:`enhanced_reward`).
 
+    >>> import torch
     >>> enhanced_reward_batch(torch.tensor([2.0, -2.0, 0.0]), torch.tensor([-30.0, -30.0, 9.0]),
     ...                       torch.tensor([-20.0, -20.0, 9.0])).tolist()
     [1.0, -3.0, 0.0]
     """
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
+    import torch
+
     ratio = torch.clamp(e_judge + e_func, min=-n, max=n) / n
     return r_model * (1.0 + torch.sign(r_model) * ratio)

@@ -1,0 +1,110 @@
+"""RepoReward: the batch interface the PPO/REPO trainer uses, the TRL reward-function interface,
+metrics, and the overlap of the judge's calls with RM scoring."""
+
+import json
+import math
+import time
+
+import pytest
+
+from engine.config import RewardSourcesConfig
+from engine.prompting import to_chat
+from engine.rewards import RepoReward, RewardBatch, RewardJudge, enhanced_reward
+from engine.rewards.rules import RULE_IDS
+from tests.engine.rewards.helpers import TASK, closed_port
+
+HISTORY = [
+    {"role": "agent", "content": "Hello, this is Lily from the platform. Could 690 work for the Deluxe King?"},
+    {"role": "hotel", "content": "ok 680 max"},
+]
+PROMPT = to_chat(HISTORY, case=TASK, sop=None)
+REPLIES = [
+    "Great, 680 works for the Deluxe King. Thank you, it goes live on Monday!",  # clean
+    "Our target price was 690, could you go a bit lower?",  # internal term + pushing past the offer
+]
+
+
+class FixedRM:
+    """Stands in for the trained RM in the wiring tests (the real one is tested in test_rm.py)."""
+
+    def __init__(self, scores, delay=0.0):
+        self.scores, self.delay = scores, delay
+
+    def score(self, *, prompts, replies):
+        time.sleep(self.delay)
+        return self.scores[: len(replies)]
+
+
+def test_batch_interface_computes_all_four_values():
+    reward = RepoReward(rm=FixedRM([2.0, 2.0]), judge=None, rules=None, n=100.0)
+    batch = reward.score(prompts=[PROMPT, PROMPT], replies=REPLIES, tasks=[TASK, TASK])
+    assert isinstance(batch, RewardBatch)
+    assert batch.r_model == [2.0, 2.0] and batch.e_judge == [0.0, 0.0]
+    assert batch.e_func[0] == 0.0 and batch.rule_hits[0] == []
+    assert set(batch.rule_hits[1]) == {"internal_term_leak", "continued_after_acceptable_offer"}
+    assert batch.e_func[1] == -70.0
+    assert batch.r_total == [2.0, enhanced_reward(2.0, 0.0, -70.0)] == [2.0, pytest.approx(0.6)]
+    assert batch.judge_hits == [[], []]
+
+
+def test_metrics_have_the_agreed_keys():
+    batch = RepoReward(rm=FixedRM([1.0, -1.0])).score(prompts=[PROMPT] * 2, replies=REPLIES, tasks=[TASK] * 2)
+    metrics = batch.as_metrics()
+    for key in ("reward/r_model", "reward/e_judge", "reward/e_func", "reward/r_total"):
+        assert key in metrics
+    assert {f"rules/{rule}" for rule in RULE_IDS} <= set(metrics)
+    assert metrics["rules/internal_term_leak"] == 0.5 and metrics["rules/format"] == 0.0
+    assert metrics["reward/r_model"] == 0.0
+    assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
+
+
+def test_without_rm_r_total_is_zero_and_without_rules_e_func_is_zero():
+    batch = RepoReward().score(prompts=[PROMPT] * 2, replies=REPLIES, tasks=[TASK] * 2)
+    assert batch.r_model == [0.0, 0.0] and batch.r_total == [0.0, 0.0] and batch.e_func[1] < 0
+    off = RepoReward(rm=FixedRM([1.0, 1.0]), use_rules=False)
+    batch = off.score(prompts=[PROMPT] * 2, replies=REPLIES, tasks=[TASK] * 2)
+    assert batch.e_func == [0.0, 0.0] and batch.r_total == [1.0, 1.0] and "rules/format" not in batch.as_metrics()
+
+
+def test_mismatched_batch_sizes_are_an_error():
+    with pytest.raises(ValueError, match="batch sizes"):
+        RepoReward().score(prompts=[PROMPT], replies=REPLIES, tasks=[TASK])
+
+
+def test_trl_reward_function_interface_reads_the_task_column():
+    reward = RepoReward(rm=FixedRM([2.0, 2.0]))
+    assert reward.__name__ == "repo_reward"
+    completions = [[{"role": "assistant", "content": r}] for r in REPLIES]
+    logged = {}
+    out = reward([PROMPT, PROMPT], completions, task=[TASK, json.dumps(TASK)], log_metric=logged.__setitem__)
+    assert out == [2.0, pytest.approx(0.6)]
+    assert logged["reward/r_total"] == pytest.approx(1.3)
+    assert reward([PROMPT], ["plain text reply"], task_json=[json.dumps(TASK)]) == [2.0]
+    with pytest.raises(KeyError, match="task"):
+        reward([PROMPT], ["x"])
+
+
+def test_a_dead_judge_is_neutral_and_its_wait_overlaps_rm_scoring():
+    import openai  # noqa: F401  (imported once up front: seconds on a loaded machine, not what is timed)
+
+    judge = RewardJudge(base_url=f"http://127.0.0.1:{closed_port()}/v1", model="m", retries=2, backoff=0.5)
+    reward = RepoReward(rm=FixedRM([1.0, 1.0], delay=2.0), judge=judge)
+    start = time.perf_counter()
+    batch = reward.score(prompts=[PROMPT] * 2, replies=REPLIES, tasks=[TASK] * 2)
+    elapsed = time.perf_counter() - start
+    assert batch.e_judge == [0.0, 0.0] and batch.judge_failures == 2
+    assert batch.as_metrics()["judge/failures"] == 2.0
+    # judge alone: backoffs 0.5 + 1.0 s (up to 2.25 s with jitter); RM alone 2.0 s; in sequence >= 3.5 s
+    assert elapsed < 3.3
+
+
+def test_from_config_builds_rules_only_and_reads_a_rule_file(tmp_path):
+    from engine.rewards.rules import default_rule_set
+
+    doc = default_rule_set().to_dict()
+    next(r for r in doc["rules"] if r["id"] == "internal_term_leak")["points"] = -1.0
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(doc))
+    reward = RepoReward.from_config(RewardSourcesConfig(rules=str(path), n=50.0))
+    batch = reward.score(prompts=[PROMPT], replies=["Our target price is 690."], tasks=[TASK])
+    assert batch.e_func == [-1.0] and reward.n == 50.0 and reward.rm is None and reward.judge is None
