@@ -15,7 +15,7 @@ class ImportForm(forms.Form):
 class ExportForm(forms.Form):
     kind = forms.ChoiceField(choices=[(k, k) for k in KINDS])
     part = forms.ChoiceField(
-        choices=[("training", "training rows"), ("sidecar", "provenance sidecar")], initial="training"
+        choices=[("training", "training rows"), ("sidecar", "provenance sidecar")], initial="training", required=False
     )
     project = forms.ModelChoiceField(queryset=Project.objects.order_by("name"), required=False)
     provenance = forms.MultipleChoiceField(

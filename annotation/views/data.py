@@ -43,7 +43,7 @@ def data_export(request) -> HttpResponse:
     form = ExportForm(request.GET)
     if not form.is_valid():
         return render(request, "annotation/export.html", {"form": form}, status=400)
-    kind, part, filters = form.cleaned_data["kind"], form.cleaned_data["part"], form.filters()
+    kind, part, filters = form.cleaned_data["kind"], form.cleaned_data["part"] or "training", form.filters()
     export_recorded(actor=request.user, kind=kind, filters=filters, part=part)
     rows = export_rows_for(kind=kind, filters=filters)
     if part == "sidecar":
