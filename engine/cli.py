@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,7 +56,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = load_config(args.config, method=args.method)
     run_dir = Path(args.run_dir) if args.run_dir else Path(args.config).resolve().parent
     train = trainer(args.method)
-    result = train(config, run_dir=run_dir, resume=args.resume)
+    kwargs = {"run_dir": run_dir}
+    if args.resume or "resume" in inspect.signature(train).parameters:
+        kwargs["resume"] = args.resume
+    result = train(config, **kwargs)
     print(f"{args.method}: done, {result.get('steps', '?')} steps, run dir {run_dir}")
     return 0
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from transformers import TrainerCallback
 
 from engine.runio import RunWriter
+
+# Test-only: when set, every rank writes a digest of its trainable parameters here at the end, so a
+# distributed test can check that the ranks ended with identical weights (DDP keeps them in sync).
+DIGEST_DIR_ENV = "PARLEY_PARAM_DIGEST_DIR"
 
 # Trainer.train() ends with one log of run totals; they belong in result.json, not as a step line.
 _SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss")
@@ -42,3 +49,20 @@ class RunWriterCallback(TrainerCallback):
             logs.update(self.extra_metrics())
         self.last.update(logs)
         self.writer.log(state.global_step, logs)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        folder = os.environ.get(DIGEST_DIR_ENV)
+        if folder and model is not None:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            rank = os.environ.get("RANK", "0")
+            (Path(folder) / f"rank{rank}.sha256").write_text(parameter_digest(model))
+
+
+def parameter_digest(model) -> str:
+    """sha256 over the trainable parameters, by name, as float32 bytes."""
+    digest = hashlib.sha256()
+    for name, param in sorted(model.named_parameters()):
+        if param.requires_grad:
+            digest.update(name.encode())
+            digest.update(param.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()
