@@ -107,7 +107,7 @@ def turn_context(*, item: AnnotationItem, display_order: list[int] | None = None
         "dialogue": dialogue,
         "case": case,
         "tickets": list(case.tickets.all()),
-        "messages": messages,
+        "turns": messages,
         "prefix": [m for m in messages if m.index < item.turn],
         "current": current,
         "stage": stage,

@@ -168,6 +168,7 @@ def _pair_for(*, answer: Answer, item: AnnotationItem) -> PreferencePair | None:
     )
     pair.full_clean(validate_unique=False)
     pair.save()
+    audit_record(actor=answer.user, action="create", instance=pair, after=audit_snapshot(pair))
     return pair
 
 
