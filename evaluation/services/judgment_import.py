@@ -142,52 +142,67 @@ def _parse(lines: Iterable[str]) -> tuple[list[tuple[int, dict]], list[tuple[int
     return rows, errors
 
 
+@dataclass
+class _SetState:
+    """What the database already holds for one set name: its newest version, items and judgment keys."""
+
+    eval_set: EvalSet | None
+    items: set[str] = field(default_factory=set)
+    keys: set[tuple] = field(default_factory=set)  # (dialogue, system, rater), rater None for the consensus
+    rated: set[tuple] = field(default_factory=set)  # (dialogue, system) with at least one rater judgment
+
+
+def _set_state(name: str) -> _SetState:
+    eval_set = eval_set_latest(name=name)
+    state = _SetState(eval_set)
+    if eval_set is None:
+        return state
+    state.items = set(eval_set.items.values_list("external_id", flat=True))
+    judged = Judgment.objects.filter(item__eval_set=eval_set)
+    for dialogue, system, rater, consensus in judged.values_list(
+        "item__external_id", "system__name", "rater", "consensus"
+    ):
+        state.keys.add((dialogue, system, None if consensus else rater))
+        if not consensus:
+            state.rated.add((dialogue, system))
+    return state
+
+
 def _cross_errors(rows: list[tuple[int, dict]]) -> list[tuple[int, str]]:
     """Checks against the database and between lines: kinds, frozen sets, duplicates, lone consensus."""
     errors: list[tuple[int, str]] = []
-    seen_kind: dict[str, str] = {}
+    states: dict[str, _SetState] = {}
+    kinds: dict[str, str] = {}
     seen: set[tuple] = set()
-    raters_on: set[tuple] = set()
     for number, row in rows:
         name, dialogue, system = _text(row, "eval_set"), _text(row, "dialogue"), _text(row, "system")
-        existing = eval_set_latest(name=name)
-        kind = existing.kind if existing else seen_kind.setdefault(name, row["kind"])
+        state = states.get(name) or states.setdefault(name, _set_state(name))
+        kind = state.eval_set.kind if state.eval_set else kinds.setdefault(name, row["kind"])
         if kind != row["kind"]:
             errors.append((number, ERR_KIND_MISMATCH.format(name, kind, row["kind"])))
             continue
-        item = existing.items.filter(external_id=dialogue).first() if existing else None
-        if existing and existing.is_frozen and item is None:
+        if state.eval_set and state.eval_set.is_frozen and dialogue not in state.items:
             errors.append((number, ERR_FROZEN.format(name, dialogue)))
             continue
-        judged = Judgment.objects.filter(item=item, system__name=system) if item else Judgment.objects.none()
-        if row.get("consensus", False):
-            key = (name, dialogue, system, None)
-            if key in seen or judged.filter(consensus=True).exists():
-                where = " in this file" if key in seen else ""
-                errors.append((number, ERR_CONSENSUS_TWICE.format(dialogue, system, where)))
-        else:
-            rater = _text(row, "rater")
-            key = (name, dialogue, system, rater)
-            if key in seen or judged.filter(consensus=False, rater=rater).exists():
-                where = " in this file" if key in seen else ""
-                errors.append((number, ERR_TWICE.format(rater, dialogue, system, where)))
-            raters_on.add((name, dialogue, system))
+        consensus = row.get("consensus", False)
+        rater = None if consensus else _text(row, "rater")
+        key = (name, dialogue, system, rater)
+        if key in seen or (dialogue, system, rater) in state.keys:
+            where = " in this file" if key in seen else ""
+            message = (
+                ERR_CONSENSUS_TWICE.format(dialogue, system, where)
+                if consensus
+                else ERR_TWICE.format(rater, dialogue, system, where)
+            )
+            errors.append((number, message))
+        if not consensus:
+            state.rated.add((dialogue, system))
         seen.add(key)
     for number, row in rows:
-        triple = (_text(row, "eval_set"), _text(row, "dialogue"), _text(row, "system"))
-        if row.get("consensus", False) and triple not in raters_on and not _has_raters(*triple):
-            errors.append((number, ERR_CONSENSUS_ALONE.format(triple[1], triple[2])))
+        name, dialogue, system = _text(row, "eval_set"), _text(row, "dialogue"), _text(row, "system")
+        if row.get("consensus", False) and (dialogue, system) not in states[name].rated:
+            errors.append((number, ERR_CONSENSUS_ALONE.format(dialogue, system)))
     return sorted(errors)
-
-
-def _has_raters(name: str, dialogue: str, system: str) -> bool:
-    existing = eval_set_latest(name=name)
-    return (
-        bool(existing)
-        and Judgment.objects.filter(
-            item__eval_set=existing, item__external_id=dialogue, system__name=system, consensus=False
-        ).exists()
-    )
 
 
 def _get_set(name: str, kind: str, summary: ImportSummary, cache: dict) -> EvalSet:
@@ -231,15 +246,21 @@ def judgments_import(*, lines: Iterable[str], actor=None, source_name: str = "")
         errors = [(0, ERR_EMPTY)]
     if errors:
         raise JudgmentImportError(errors)
-    summary, sets = ImportSummary(), {}
+    summary, sets, items, systems = ImportSummary(), {}, {}, {}
     users = {u.username: u for u in get_user_model().objects.filter(username__in={r["rater"] for _, r in rows})}
     with transaction.atomic():
+        judgments = []
         for _, row in rows:
-            eval_set = _get_set(_text(row, "eval_set"), row["kind"], summary, sets)
+            name, dialogue, system = _text(row, "eval_set"), _text(row, "dialogue"), _text(row, "system")
+            eval_set = _get_set(name, row["kind"], summary, sets)
+            if (name, dialogue) not in items:
+                items[(name, dialogue)] = _get_item(eval_set, dialogue, summary)
+            if system not in systems:
+                systems[system] = _get_system(system, summary)
             consensus = bool(row.get("consensus", False))
             judgment = Judgment(
-                item=_get_item(eval_set, _text(row, "dialogue"), summary),
-                system=_get_system(_text(row, "system"), summary),
+                item=items[(name, dialogue)],
+                system=systems[system],
                 rater=_text(row, "rater"),
                 user=users.get(_text(row, "rater")),
                 consensus=consensus,
@@ -249,10 +270,12 @@ def judgments_import(*, lines: Iterable[str], actor=None, source_name: str = "")
                 fix_status=row.get("fix_status") or "",
                 source=Judgment.Source.IMPORT,
             )
-            judgment.full_clean()
-            judgment.save()
+            # Uniqueness was checked across the file and the database above; the database enforces it too.
+            judgment.full_clean(validate_unique=False, validate_constraints=False)
+            judgments.append(judgment)
             summary.consensus += consensus
             summary.judgments += not consensus
+        Judgment.objects.bulk_create(judgments)
         audit_record(
             actor=actor,
             action="import",

@@ -1,0 +1,159 @@
+"""Pages for leads and admins: sets, runs, the report (table, intervals, comparison, downloads), probe, exports."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from annotation.models import AuditEvent, BadCase
+from evaluation.models import EvalRun, EvalSet, EvalSystem
+
+from .factories import judge, make_dialogue, make_set, make_system
+from .test_import import bad_case_lines, online_lines
+
+pytestmark = pytest.mark.django_db
+
+
+def imported(*rows):
+    from evaluation.services.judgment_import import judgments_import
+
+    judgments_import(lines=[json.dumps(r) for r in rows])
+
+
+def test_set_list_for_leads_and_evaluators(client_for):
+    eval_set = make_set(kind="online", n=2)
+    lead = client_for("ml_engineer").get(reverse("evaluation:eval_set_list")).content.decode()
+    assert "online-30 v1" in lead and reverse("evaluation:eval_report", args=[eval_set.pk]) in lead
+    ev = client_for("evaluator").get(reverse("evaluation:eval_set_list")).content.decode()
+    assert "online-30 v1" in ev and "report" not in ev
+
+
+def test_create_freeze_and_version_a_set(client_for):
+    client = client_for("ml_engineer")
+    d1, d2 = make_dialogue(external_id="prod-1"), make_dialogue(external_id="prod-2")
+    bad = client.post(
+        reverse("evaluation:eval_set_create"), {"name": "online", "kind": "online", "refs": "prod-1 nope"}
+    )
+    assert bad.status_code == 400 and "1 of the references were not found" in bad.content.decode()
+    assert not EvalSet.objects.exists()
+    response = client.post(
+        reverse("evaluation:eval_set_create"), {"name": "online", "kind": "online", "refs": "prod-1, prod-2"}
+    )
+    eval_set = EvalSet.objects.get()
+    assert response.status_code == 302 and eval_set.items.count() == 2
+    assert list(eval_set.items.order_by("position").values_list("dialogue", flat=True)) == [d1.pk, d2.pk]
+    assert eval_set.items.first().turns == [0, 2]
+    client.post(reverse("evaluation:eval_set_freeze", args=[eval_set.pk]))
+    eval_set.refresh_from_db()
+    assert eval_set.is_frozen
+    client.post(reverse("evaluation:eval_set_version", args=[eval_set.pk]))
+    v2 = EvalSet.objects.get(version=2)
+    assert v2.items.count() == 2 and not v2.is_frozen
+    assert AuditEvent.objects.filter(object_type="evaluation.evalset").count() == 3
+
+
+def test_bad_case_set_from_bad_cases(client_for):
+    eval_set = make_set(name="seed", kind="bad_case", n=2)
+    ids = " ".join(str(b) for b in BadCase.objects.values_list("pk", flat=True))
+    client_for("ml_engineer").post(
+        reverse("evaluation:eval_set_create"), {"name": "bc", "kind": "bad_case", "refs": ids}
+    )
+    created = EvalSet.objects.get(name="bc")
+    assert created.items.count() == 2 and all(i.bad_case_id and i.turns == [2] for i in created.items.all())
+    assert eval_set.pk != created.pk
+
+
+def test_add_system_and_launch_a_run(client_for):
+    eval_set = make_set(kind="online", n=1)
+    client = client_for("ml_engineer")
+    client.post(reverse("evaluation:eval_system_create", args=[eval_set.pk]), {"gold": "on"})
+    gold = EvalSystem.objects.get(name="gold")
+    assert gold.is_gold
+    response = client.post(reverse("evaluation:eval_run_create", args=[eval_set.pk]), {"systems": [gold.pk]})
+    assert response.status_code == 302
+    run = EvalRun.objects.get()
+    assert run.status == "pending" and list(run.systems.all()) == [gold]
+    page = client.get(reverse("evaluation:eval_set_detail", args=[eval_set.pk])).content.decode()
+    assert "pending" in page
+
+
+def test_report_page_table_intervals_chart_and_downloads(client_for):
+    imported(*online_lines("REPO"), *online_lines("DPO")[:4])
+    eval_set = EvalSet.objects.get()
+    client = client_for("reviewer")
+    page = client.get(reverse("evaluation:eval_report", args=[eval_set.pk])).content.decode()
+    assert "4.63" in page and "66.67" in page and 'id="chart-data"' in page and "chart.umd.min.js" in page
+    assert "Krippendorff" in page
+    csv_body = client.get(reverse("evaluation:eval_report_download", args=[eval_set.pk, "csv"])).content.decode()
+    assert csv_body.splitlines()[0].startswith("eval_set,version,kind,system")
+    assert "REPO" in csv_body
+    rows = [
+        json.loads(line) for line in client.get(f"/eval/sets/{eval_set.pk}/report.jsonl").content.decode().splitlines()
+    ]
+    repo = next(r for r in rows if r["system"] == "REPO")
+    assert (
+        repo["avg_rating"] == pytest.approx(139 / 30)
+        and repo["ci"]["avg_rating"][0] < 4.63 < repo["ci"]["avg_rating"][1]
+    )
+    assert client.get(f"/eval/sets/{eval_set.pk}/report.xlsx").status_code == 404
+
+
+def test_paired_comparison_on_the_report(client_for):
+    imported(*online_lines("REPO"), *[{**r, "rating": 3} for r in online_lines("Base")])
+    eval_set = EvalSet.objects.get()
+    client = client_for("ml_engineer")
+    url = reverse("evaluation:eval_report", args=[eval_set.pk])
+    page = client.get(url, {"a": "REPO", "b": "Base", "metric": "avg_rating"}).content.decode()
+    assert 'id="comparison"' in page and "over 30 shared items" in page and "29 wins, 0 losses, 1 ties" in page
+    assert client.get(url, {"a": "REPO", "b": "REPO"}).status_code == 400
+    assert client.get(url, {"a": "REPO", "b": "nope"}).status_code == 400
+
+
+def test_verify_button_moves_bad_cases(client_for):
+    eval_set = make_set(name="bc", kind="bad_case", n=1)
+    system = make_system("REPO")
+    item = eval_set.items.get()
+    judge(item, system, "task", fix_status="clean")
+    judge(item, system, "lead", consensus=True, fix_status="clean")
+    client = client_for("ml_engineer")
+    response = client.post(reverse("evaluation:bad_cases_verify", args=[eval_set.pk]), {"system": system.pk})
+    assert response.status_code == 302
+    assert BadCase.objects.get().status == "fixed"
+
+
+def test_api_report_matches_the_command_shape(client_for):
+    imported(*bad_case_lines())
+    eval_set = EvalSet.objects.get()
+    data = client_for("ml_engineer").get(f"/api/eval/sets/{eval_set.pk}/report/").json()
+    assert data["systems"]["REPO"]["fix_rate"] == pytest.approx(100 * 42 / 45)
+    detail = client_for("ml_engineer").get(f"/api/eval/sets/{eval_set.pk}/report/?detail=1").json()
+    assert detail["agreement"]["fix_status"] == pytest.approx(1.0)
+
+
+def test_admin_exports(client_for):
+    imported(*online_lines()[:8])
+    client = client_for("admin")
+    assert "evaluation-judgments.csv" in client.get(reverse("evaluation:export")).content.decode()
+    raw = client.get(reverse("evaluation:export_download", args=["judgments", "jsonl"])).content.decode().splitlines()
+    assert len(raw) == 6 and json.loads(raw[0])["consensus"] is False
+    consensus = client.get(reverse("evaluation:export_download", args=["consensus", "csv"])).content.decode()
+    assert len(consensus.strip().splitlines()) == 3 and consensus.startswith("eval_set,version,kind,dialogue")
+    reports = client.get(reverse("evaluation:export_download", args=["reports", "jsonl"])).content.decode()
+    assert json.loads(reports.splitlines()[0])["system"] == "REPO"
+    assert client.get("/eval/export/nothing.csv").status_code == 404
+    assert AuditEvent.objects.filter(action="export", object_type="evaluation.export").count() == 3
+    assert client_for("ml_engineer").get(reverse("evaluation:export")).status_code == 403
+
+
+def test_probe_view_draws_the_curve(client_for):
+    from deploy.models import ModelVersion
+    from training_jobs.models import JobMetric, TrainingJob
+
+    base = ModelVersion.objects.create(name="tiny", base_model="/tmp/tiny")
+    job = TrainingJob.objects.create(name="repo-1", method="repo", base_model=base)
+    for step, score in ((0, 2.0), (10, 1.8), (20, 2.4), (30, 2.6)):
+        JobMetric.objects.create(job=job, step=step, data={"probe/score": score, "loss": 1.0})
+    JobMetric.objects.create(job=job, step=35, data={"loss": 0.9})
+    page = client_for("ml_engineer").get(reverse("evaluation:probe")).content.decode()
+    assert 'id="probe-data"' in page and "repo-1" in page and "30.0%" in page
+    assert '"x": 30, "y": 2.6' in page
