@@ -36,8 +36,8 @@ from engine.train.common import (
 class RepoRewardFunction:
     """A TRL reward function: ``(prompts, completions, task_json, ...) -> list[float]``.
 
-    Each source's batch mean is logged through TRL's ``log_metric`` so that R_model, E_judge, E_func
-    and R_total appear beside TRL's own metrics in ``metrics.jsonl``.
+    Each source's batch mean and each rule's hit rate are logged through TRL's ``log_metric``, so that
+    R_model, E_judge, E_func and R_total appear beside TRL's own metrics in ``metrics.jsonl``.
     """
 
     __name__ = "repo_reward"  # TRL names the reward column after the function
@@ -64,10 +64,9 @@ class RepoRewardFunction:
             rewards = list(scored.r_total)
         else:
             rewards = list(scored.r_model)
-        if log_metric is not None:
-            for name in ("r_model", "e_judge", "e_func", "r_total"):
-                values = list(getattr(scored, name))
-                log_metric(f"reward/{name}", sum(values) / max(len(values), 1))
+        if log_metric is not None:  # reward/* means, rules/<id> and judge/<id> hit rates
+            for name, value in scored.as_metrics().items():
+                log_metric(name, value)
         return [float(r) for r in rewards]
 
 
