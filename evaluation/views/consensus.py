@@ -58,7 +58,7 @@ def consensus_item(request, pk: int):
         "eval_set": item.eval_set,
         "rows": rows,
         "error": error,
-        "skills": SKILLS,
+        "skills": [(s, s.replace("_", " ")) for s in SKILLS],
         "fix_statuses": [(s, FixStatus(s).label) for s in FIX_STATUSES],
         "ratings": range(1, 6),
     }
