@@ -60,14 +60,14 @@ class PlaygroundForm(forms.Form):
     turn = forms.IntegerField(required=False, min_value=0)
     reply = forms.CharField(required=False, max_length=8000, widget=forms.Textarea(attrs={"rows": 5}))
     case = forms.ChoiceField(required=False, label="Case (for a pasted reply without a dialogue)")
-    rule_set = forms.ChoiceField(label="Rule set")
+    rule_set = forms.ChoiceField(label="Rule set", required=False)
     config = forms.ModelChoiceField(
         queryset=RewardConfig.objects.select_related("rubric", "reward_model").order_by("name"),
         required=False,
         label="Reward config (judge, RM, n)",
     )
     assumed_r_model = forms.FloatField(
-        initial=1.0, min_value=-1000, max_value=1000, label="R_model when there is no RM score"
+        initial=1.0, required=False, min_value=-1000, max_value=1000, label="R_model when there is no RM score"
     )
 
     def __init__(self, *args, **kwargs):
@@ -78,8 +78,12 @@ class PlaygroundForm(forms.Form):
         if latest is not None:
             self.fields["rule_set"].initial = f"{latest.name}@{latest.version}"
 
+    def clean_assumed_r_model(self) -> float:
+        value = self.cleaned_data["assumed_r_model"]
+        return 1.0 if value is None else value
+
     def clean_rule_set(self) -> RuleSetVersion:
-        value = self.cleaned_data["rule_set"]
+        value = self.cleaned_data["rule_set"] or self.fields["rule_set"].initial or ""
         name, _, version = value.rpartition("@")
         row = RuleSetVersion.objects.filter(name=name, version=int(version) if version.isdigit() else -1).first()
         if row is None:

@@ -24,7 +24,7 @@ MESSAGES_EN = [
     ("hotel", "yes, what is it", ""),
     ("agent", "Riverside Inn is at 699 for a similar room; would 690 work for the Deluxe King?", "state_request"),
     ("hotel", "ok 680 max", ""),
-    ("agent", "Thanks! Could you go a bit lower, say 650? Our target price is 650.", "continue_chase"),
+    ("agent", "Thanks! Could you go a bit lower, say 650? The target price is 650.", "continue_chase"),
 ]
 
 

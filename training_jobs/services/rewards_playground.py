@@ -75,7 +75,7 @@ def highlight_segments(reply: str, spans: Sequence[tuple[str, tuple[int, int]]])
     for start, end in zip(edges, edges[1:], strict=False):
         if start == end:
             continue
-        covering = tuple(rule for rule, (s, e) in spans if s <= start and end <= e)
+        covering = tuple(dict.fromkeys(rule for rule, (s, e) in spans if s <= start and end <= e))
         segments.append(Segment(reply[start:end], covering))
     return segments
 
@@ -121,6 +121,7 @@ def playground_evaluate(
     config: RewardConfig | None = None,
     assumed_r_model: float = 1.0,
     sop: dict[str, Any] | None = None,
+    stage: str | None = None,
 ) -> PlaygroundResult:
     """Score ``reply`` with the rules, and with the config's judge and RM where it has them."""
     notes: list[str] = []
@@ -129,7 +130,7 @@ def playground_evaluate(
     except RuleSetError as exc:  # a stored version predating a stricter engine: say so, score nothing
         verdicts, notes = [], [RULES_BROKEN.format(error=exc)]
     e_func = float(sum(v.points for v in verdicts if v.fired))
-    judge = judge_score(config=config, reply=reply, task=task, history=history)
+    judge = judge_score(config=config, reply=reply, task=task, history=history, stage=stage)
     rm = rm_score(config=config, reply=reply, task=task, history=history, sop=sop)
     r_model_assumed = rm.score is None
     r_model = assumed_r_model if r_model_assumed else rm.score

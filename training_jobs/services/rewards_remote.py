@@ -1,7 +1,7 @@
 """The playground's two remote reward sources, each bounded in time and never raising.
 
-- **Judge (RJ):** the engine's async judge client against the config's OpenAI-compatible endpoint,
-  with a short timeout and no retries: a person is waiting, and a judge that is down must read as
+- **Judge (RJ):** the engine's judge (``RewardJudge``) against the config's OpenAI-compatible endpoint,
+  one call with a short timeout and no retries: a person is waiting, and a judge that is down must read as
   "judge unavailable", not as a slow page or a 500.
 - **RM:** ``python -m engine score --rm DIR`` in a subprocess with a timeout. Scoring loads torch and a
   model; doing that inside a web worker would pin gigabytes per process and tie a request to a model
@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -28,7 +27,8 @@ from training_jobs.models import RewardConfig
 
 logger = logging.getLogger(__name__)
 
-JUDGE_TIMEOUT_S = 20.0
+JUDGE_TIMEOUT_S = 15.0
+JUDGE_MAX_TOKENS = 512  # the verdict JSON; prompt + this must fit the judge model's context
 RM_TIMEOUT_S = 120.0
 
 JUDGE_NOT_CONFIGURED = "No judge endpoint in this config."
@@ -63,7 +63,12 @@ class RMResult:
 
 
 def judge_score(
-    *, config: RewardConfig | None, reply: str, task: dict[str, Any], history: Sequence[dict[str, Any]]
+    *,
+    config: RewardConfig | None,
+    reply: str,
+    task: dict[str, Any],
+    history: Sequence[dict[str, Any]],
+    stage: str | None = None,
 ) -> JudgeResult:
     """The judge's verdicts on ``reply`` (E_judge = 0 and a note when there is no judge or it fails)."""
     if config is None or not config.judge_base_url:
@@ -71,42 +76,37 @@ def judge_score(
     if config.rubric is None:
         return JudgeResult(available=False, note=JUDGE_NO_RUBRIC)
     try:
-        return asyncio.run(
-            asyncio.wait_for(_judge_call(config=config, reply=reply, task=task, history=history), JUDGE_TIMEOUT_S)
+        from engine.rewards.judge import JudgeItem, RewardJudge
+
+        judge = RewardJudge(
+            base_url=config.judge_base_url,
+            model=config.judge_model or "judge",
+            rubric=config.rubric.document,
+            concurrency=1,
+            timeout=JUDGE_TIMEOUT_S,
+            max_tokens=JUDGE_MAX_TOKENS,
+            retries=0,
         )
-    except Exception as exc:  # a down, slow or misbehaving endpoint: the page still renders
-        reason = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+        item = JudgeItem(task=task, history=list(history), reply=reply, stage=stage or None)
+        verdict = judge.judge_batch([item])[0]
+    except Exception as exc:  # a rubric the engine refuses, a client that cannot start: still a page
+        verdict = None
+        reason = f"{type(exc).__name__}: {exc}"
+    else:
+        reason = verdict.error or "failed"
+    if verdict is None or not verdict.ok:
         logger.warning("playground judge call failed: %s", reason)
         return JudgeResult(available=False, note=JUDGE_UNAVAILABLE.format(reason=reason[:300]))
-
-
-async def _judge_call(
-    *, config: RewardConfig, reply: str, task: dict[str, Any], history: Sequence[dict[str, Any]]
-) -> JudgeResult:
-    from engine.rewards.judge import JudgeClient, Rubric
-
-    rubric = Rubric.from_dict(config.rubric.document)
-    client = JudgeClient(
-        base_url=config.judge_base_url,
-        model=config.judge_model or "judge",
-        rubric=rubric,
-        timeout=JUDGE_TIMEOUT_S,
-        max_retries=0,
-        concurrency=1,
-    )
-    try:
-        result = await client.judge(task=task, history=list(history), reply=reply)
-    finally:
-        close = getattr(client, "aclose", None)
-        if close is not None:
-            await close()
-    if getattr(result, "failed", False):
-        return JudgeResult(available=False, note=JUDGE_UNAVAILABLE.format(reason=getattr(result, "error", "failed")))
     verdicts = [
-        JudgeVerdict(rule=v.rule, broken=v.broken, points=v.points if v.broken else 0.0, evidence=v.evidence or "")
-        for v in result.verdicts
+        JudgeVerdict(
+            rule=rule.id,
+            broken=rule.id in verdict.hits,
+            points=rule.points if rule.id in verdict.hits else 0.0,
+            evidence=verdict.evidence.get(rule.id, ""),
+        )
+        for rule in judge.rubric.rules_for(item.stage)
     ]
-    return JudgeResult(available=True, e_judge=float(result.points), verdicts=verdicts)
+    return JudgeResult(available=True, e_judge=float(verdict.e_judge), verdicts=verdicts)
 
 
 def rm_score(

@@ -22,14 +22,10 @@ def default_rule_set_document() -> dict[str, Any]:
     return default_rule_set().to_dict()
 
 
-def default_rubric_document() -> dict[str, Any] | None:
-    """The engine's default rubric document, or None while ``engine.rewards.judge`` has none."""
-    try:
-        from engine.rewards import judge
-    except ImportError:
-        return None
-    factory = getattr(judge, "default_rubric", None)
-    return factory().to_dict() if factory is not None else None
+def default_rubric_document() -> dict[str, Any]:
+    from engine.rewards.rubric import default_rubric
+
+    return default_rubric().to_dict()
 
 
 def reward_defaults_seed(*, user=None) -> list[RuleSetVersion | RubricVersion]:
@@ -39,7 +35,7 @@ def reward_defaults_seed(*, user=None) -> list[RuleSetVersion | RubricVersion]:
         created.append(
             rule_set_version_create(name=DEFAULT_NAME, document=default_rule_set_document(), note=SEED_NOTE, user=user)
         )
-    rubric = default_rubric_document()
-    if rubric is not None and not RubricVersion.objects.filter(name=DEFAULT_NAME).exists():
-        created.append(rubric_version_create(name=DEFAULT_NAME, document=rubric, note=SEED_NOTE, user=user))
+    if not RubricVersion.objects.filter(name=DEFAULT_NAME).exists():
+        document = default_rubric_document()
+        created.append(rubric_version_create(name=DEFAULT_NAME, document=document, note=SEED_NOTE, user=user))
     return created

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from engine.rewards.rubric import Rubric, RubricError
 from engine.rewards.rules import EXAMPLE_TASKS, RuleSet, RuleSetError
 from engine.task import message_errors, task_errors
 
@@ -25,9 +26,6 @@ RUBRIC_RULE_SHAPE = "rubric rule #{n}: needs a string 'id', a 'description' and 
 RUBRIC_DUPLICATE = "rubric: duplicate rule id {rule!r}"
 RUBRIC_UNKNOWN_STAGE = "rubric rule {rule!r}: stage filter {stage!r} names no SOP stage (known: {known})"
 RUBRIC_STAGES_SHAPE = "rubric rule {rule!r}: the stage filter must be a list of stage keys"
-
-# The rubric's stage filter key (engine.rewards.judge); older drafts called it "stage_filter".
-STAGE_KEYS = ("stages", "stage_filter")
 
 
 def _example_errors(rule_id: str, kind: str, examples: Any) -> list[str]:
@@ -88,24 +86,11 @@ def rule_set_errors(document: Any, *, run_examples: bool = True) -> list[str]:
     ]
 
 
-def _stage_filter(rule: dict[str, Any]) -> Any:
-    for key in STAGE_KEYS:
-        if key in rule:
-            return rule[key]
-    return None
-
-
-def _engine_rubric_errors(document: dict[str, Any]) -> list[str] | None:
-    """The engine's own rubric check, or None while ``engine.rewards.judge`` has not landed."""
+def _engine_rubric_errors(document: dict[str, Any]) -> list[str]:
+    """The engine's own rubric check (id format, non-zero points, its stage names)."""
     try:
-        from engine.rewards.judge import Rubric
-    except ImportError:
-        return None
-    try:
-        rubric = Rubric.from_dict(document)
-        if hasattr(rubric, "validate"):
-            rubric.validate()
-    except (ValueError, TypeError, KeyError) as exc:
+        Rubric.from_dict(document)
+    except RubricError as exc:
         return [str(exc)]
     return []
 
@@ -131,9 +116,7 @@ def rubric_errors(document: Any, *, stage_keys: Iterable[str]) -> list[str]:
         if rule["id"] in seen:
             errors.append(RUBRIC_DUPLICATE.format(rule=rule["id"]))
         seen.add(rule["id"])
-        stages = _stage_filter(rule)
-        if stages is None:
-            continue
+        stages = rule.get("stages") or []
         if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
             errors.append(RUBRIC_STAGES_SHAPE.format(rule=rule["id"]))
             continue
@@ -142,4 +125,4 @@ def rubric_errors(document: Any, *, stage_keys: Iterable[str]) -> list[str]:
                 errors.append(RUBRIC_UNKNOWN_STAGE.format(rule=rule["id"], stage=stage, known=", ".join(known)))
     if errors:
         return errors
-    return _engine_rubric_errors(document) or []
+    return _engine_rubric_errors(document)

@@ -62,6 +62,7 @@ def _score(data: dict) -> dict:
         config=data["config"],
         assumed_r_model=data["assumed_r_model"],
         sop=data["sop"],
+        stage=data["message"].stage if data["message"] is not None else None,
     )
     context = {"result": result, "rule_set": data["rule_set"], "config": data["config"]}
     dialogue, message = data["dialogue_row"], data["message"]
