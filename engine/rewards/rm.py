@@ -1,0 +1,230 @@
+"""The reward model (RM): Bradley-Terry training with TRL's ``RewardTrainer``, a fixed centring offset,
+and an in-process scorer.
+
+PAPER.md: "RM - trained on preference pairs; the primary reward. Train with a Bradley-Terry pairwise
+loss and keep it centred (its sign matters below)": in REPO, R_total keeps the sign of R_model and the
+judge can only scale it, so an RM that scores everything positive would turn every deduction into a
+mere smaller bonus. Centring is two-fold: ``center_rewards_coefficient`` pulls scores toward 0 while
+training, and one offset, calibrated once on a reference set after training (never per batch, which
+would make a reply's reward depend on its batch-mates), is subtracted at scoring time.
+
+A run directory holds ``adapter/`` (LoRA + the trained ``score`` head, ``modules_to_save``), the
+tokenizer, and ``rm_meta.json`` (offset, base model, held-out pairwise accuracy, max length).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.config import RMConfig
+from engine.runio import RunWriter, is_main_process, write_json_atomic
+
+RM_META = "rm_meta.json"
+ADAPTER_DIR = "adapter"
+HELDOUT_FRACTION = 0.2  # our choice: held out from the training rows when no eval_dataset is given
+
+
+def pairwise_accuracy(chosen: Sequence[float], rejected: Sequence[float]) -> float:
+    """Share of pairs whose chosen reply scores above its rejected one (ties count as wrong).
+
+    >>> pairwise_accuracy([1.0, 0.2, 3.0], [0.0, 0.5, 3.0])
+    0.3333333333333333
+    """
+    if not chosen:
+        return float("nan")
+    return sum(c > r for c, r in zip(chosen, rejected, strict=True)) / len(chosen)
+
+
+def calibrate_offset(scorer: RewardModelScorer, *, prompts: list[list[dict]], replies: list[str]) -> float:
+    """The fixed offset that centres the RM at 0 on a reference set: the mean raw score there."""
+    raw = scorer.raw_scores(prompts=prompts, replies=replies)
+    return float(sum(raw) / len(raw)) if raw else 0.0
+
+
+class RewardModelScorer:
+    """Scores (prompt messages, reply) pairs with base + RM adapter: ``score`` returns centred floats.
+
+    The text scored is the chat template over ``prompt + [assistant reply]``, tokenised exactly as TRL's
+    ``RewardTrainer`` tokenised the training rows; over-long inputs keep their last ``max_length``
+    tokens (the reply and the latest turns).
+    """
+
+    def __init__(
+        self, *, model: Any, tokenizer: Any, offset: float = 0.0, max_length: int = 1024, batch_size: int = 16
+    ):
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.offset, self.max_length, self.batch_size = offset, max_length, batch_size
+
+    @classmethod
+    def from_dir(cls, path: str | Path, *, batch_size: int = 16) -> RewardModelScorer:
+        """Load a trained RM run directory (``rm_meta.json`` + ``adapter/``)."""
+        from peft import PeftModel
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        path = Path(path)
+        meta = json.loads((path / RM_META).read_text(encoding="utf-8"))
+        tokenizer = AutoTokenizer.from_pretrained(path / ADAPTER_DIR)
+        base = AutoModelForSequenceClassification.from_pretrained(
+            meta["base_model"], num_labels=1, dtype=getattr(torch, meta.get("dtype", "float32"))
+        )
+        base.config.pad_token_id = tokenizer.pad_token_id
+        model = PeftModel.from_pretrained(base, path / ADAPTER_DIR)
+        return cls(
+            model=model,
+            tokenizer=tokenizer,
+            offset=meta["offset"],
+            max_length=meta["max_length"],
+            batch_size=batch_size,
+        )
+
+    def encode(self, prompt: list[dict], reply: str) -> list[int]:
+        from trl.data_utils import _tokenize  # the RewardTrainer's own tokenisation of a conversation
+
+        ids = _tokenize(self.tokenizer, list(prompt) + [{"role": "assistant", "content": reply}])["input_ids"]
+        return ids[-self.max_length :]
+
+    @torch.inference_mode()
+    def raw_scores(self, *, prompts: list[list[dict]], replies: list[str]) -> list[float]:
+        """Uncentred scores, ``batch_size`` sequences per forward pass (right-padded)."""
+        encoded = [self.encode(p, r) for p, r in zip(prompts, replies, strict=True)]
+        pad = self.tokenizer.pad_token_id
+        device = next(self.model.parameters()).device
+        out: list[float] = []
+        for start in range(0, len(encoded), self.batch_size):
+            chunk = encoded[start : start + self.batch_size]
+            width = max(len(ids) for ids in chunk)
+            input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, ids in enumerate(chunk):
+                input_ids[row, : len(ids)] = torch.tensor(ids)
+                attention[row, : len(ids)] = 1
+            logits = self.model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
+            out += logits[:, 0].float().cpu().tolist()
+        return out
+
+    def score(self, *, prompts: list[list[dict]], replies: list[str]) -> list[float]:
+        """R_model: raw score minus the calibrated offset."""
+        return [s - self.offset for s in self.raw_scores(prompts=prompts, replies=replies)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------------------------------
+def _pairs(rows: list[dict]) -> list[dict]:
+    keys = ("prompt", "chosen", "rejected")
+    return [{**{k: r[k] for k in keys}, **({"margin": float(r["margin"])} if "margin" in r else {})} for r in rows]
+
+
+def _split(rows: list[dict], *, seed: int) -> tuple[list[dict], list[dict]]:
+    shuffled = rows[:]
+    random.Random(seed).shuffle(shuffled)
+    held = max(1, int(len(rows) * HELDOUT_FRACTION)) if len(rows) > 1 else 0
+    return shuffled[held:], shuffled[:held]
+
+
+def _reply(messages: list[dict]) -> str:
+    return messages[-1]["content"] if isinstance(messages, list) else str(messages)
+
+
+def _heldout_accuracy(scorer: RewardModelScorer, rows: list[dict]) -> float:
+    prompts = [r["prompt"] for r in rows]
+    chosen = scorer.raw_scores(prompts=prompts, replies=[_reply(r["chosen"]) for r in rows])
+    rejected = scorer.raw_scores(prompts=prompts, replies=[_reply(r["rejected"]) for r in rows])
+    return pairwise_accuracy(chosen, rejected)
+
+
+def _reference(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
+    """Both replies of every reference pair: the centre lies between good and bad replies."""
+    prompts = [r["prompt"] for r in rows for _ in (0, 1)]
+    replies = [_reply(r[side]) for r in rows for side in ("chosen", "rejected")]
+    return prompts, replies
+
+
+def train_reward_model(config: RMConfig, *, run_dir: Path, resume: bool = False) -> dict[str, Any]:
+    """Train the RM on preference rows, report held-out pairwise accuracy, calibrate and store the offset.
+
+    Rows are TRL's conversational preference format ``{"prompt": [...], "chosen": [assistant msg],
+    "rejected": [assistant msg], "margin"?}``. ``python -m engine train rm --config ...`` calls this.
+    """
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import RewardConfig, RewardTrainer
+
+    from engine.train.callbacks import RunWriterCallback
+    from engine.train.common import CHECKPOINT_DIR, load_tokenizer, lora_config, read_jsonl, torch_dtype, trl_arguments
+
+    run_dir = Path(run_dir)
+    # ---- data: training rows, held-out rows, reference rows for the offset --------------------------
+    rows = read_jsonl(config.datasets)
+    if config.eval_dataset:
+        train_rows, heldout = rows, read_jsonl([config.eval_dataset])
+    else:
+        train_rows, heldout = _split(rows, seed=config.seed)
+    reference = read_jsonl([config.calibration_dataset]) if config.calibration_dataset else heldout or train_rows
+    max_length = config.max_prompt_length + config.max_response_length
+    # ---- model: base + LoRA, the fresh score head trained and saved with the adapter ------------------
+    tokenizer = load_tokenizer(config)
+    dtype = torch_dtype(config)
+    model = AutoModelForSequenceClassification.from_pretrained(config.base_model, num_labels=1, dtype=dtype)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    peft_config = lora_config(config, task_type="SEQ_CLS")
+    peft_config.modules_to_save = ["score"]  # else the random head would stay random and be lost on save
+    args = RewardConfig(
+        **trl_arguments(config, run_dir),
+        max_length=max_length,
+        center_rewards_coefficient=config.center_rewards_coefficient,
+    )
+    trainer = RewardTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(_pairs(train_rows)),
+        eval_dataset=Dataset.from_list(_pairs(heldout)) if heldout else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    # ---- train, then measure and centre on the trained model ---------------------------------------
+    writer = RunWriter(run_dir, total_steps=config.max_steps or 0, is_main=is_main_process())
+    callback = RunWriterCallback(writer)
+    trainer.add_callback(callback)
+    checkpoint = get_last_checkpoint(str(run_dir / CHECKPOINT_DIR)) if resume else None
+    with writer:
+        trainer.train(resume_from_checkpoint=checkpoint)
+        scorer = RewardModelScorer(model=trainer.model, tokenizer=tokenizer, max_length=max_length)
+        accuracy = _heldout_accuracy(scorer, heldout) if heldout else float("nan")
+        ref_prompts, ref_replies = _reference(reference)
+        offset = calibrate_offset(scorer, prompts=ref_prompts, replies=ref_replies)
+        adapter = run_dir / ADAPTER_DIR
+        trainer.save_model(str(adapter))
+        meta = {
+            "offset": offset,
+            "base_model": str(config.base_model),
+            "heldout_accuracy": accuracy,
+            "heldout_pairs": len(heldout),
+            "reference_replies": len(ref_replies),
+            "train_pairs": len(trainer.train_dataset),
+            "dropped_too_long": len(train_rows) - len(trainer.train_dataset),
+            "max_length": max_length,
+            "dtype": str(dtype).removeprefix("torch."),
+            "adapter": ADAPTER_DIR,
+        }
+        if is_main_process():
+            write_json_atomic(run_dir / RM_META, meta)
+        result = {
+            "method": config.method,
+            "steps": trainer.state.global_step,
+            "adapter": str(adapter),
+            "base_model": config.base_model,
+            "resumed_from": checkpoint,
+            "heldout_accuracy": accuracy,
+            "offset": offset,
+            "metrics": {**callback.last, **callback.summary, "heldout_accuracy": accuracy},
+        }
+        return writer.finish(result)
+
