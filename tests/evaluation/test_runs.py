@@ -127,3 +127,22 @@ def test_run_on_the_real_worker(celery_worker):
         time.sleep(0.3)
     assert run.status == "succeeded", run.error or celery_worker[1].read_text()[-2000:]
     assert Response.objects.filter(run=run).count() == 2
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_model_run_with_the_real_engine_and_tiny_model(tiny_model, settings, tmp_path):
+    settings.ARTIFACTS_ROOT = tmp_path
+    eval_set = make_set(kind="online", n=1)
+    eval_set.items.update(turns=[2])
+    system = make_system("tiny")
+    system.model_version.base_model = str(tiny_model)
+    system.model_version.save()
+    run = pending_run(eval_set, system)
+    run.max_new_tokens = 8
+    run.save()
+    run = eval_run_execute(run=run)
+    assert run.status == "succeeded", run.error
+    response = Response.objects.get()
+    assert response.turn == 2 and response.run == run and isinstance(response.text, str)
+    assert "rf_points" in response.prescores
