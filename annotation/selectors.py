@@ -99,7 +99,7 @@ def turn_context(*, item: AnnotationItem, display_order: list[int] | None = None
     messages = _messages_with_stage(dialogue.pk)
     current = next((m for m in messages if m.index == item.turn), None)
     stage = current.stage if current else (messages[item.turn - 1].stage if 0 < item.turn <= len(messages) else "")
-    clauses = list(SOPClause.objects.filter(sop_id=dialogue.sop_id, stage__key=stage).order_by("code") if stage else [])
+    all_clauses = list(SOPClause.objects.filter(sop_id=dialogue.sop_id).select_related("stage").order_by("code"))
     by_id = {c.pk: c for c in Candidate.objects.filter(pk__in=[item.candidate_a_id, item.candidate_b_id])}
     shown = [by_id[pk] for pk in (display_order or []) if pk in by_id]
     return {
@@ -111,8 +111,8 @@ def turn_context(*, item: AnnotationItem, display_order: list[int] | None = None
         "prefix": [m for m in messages if m.index < item.turn],
         "current": current,
         "stage": stage,
-        "clauses": clauses,
-        "all_clauses": list(SOPClause.objects.filter(sop_id=dialogue.sop_id).order_by("code")),
+        "clauses": [c for c in all_clauses if stage and c.stage.key == stage],
+        "all_clauses": all_clauses,
         "candidates": list(zip("AB", shown, strict=False)),
     }
 

@@ -38,6 +38,8 @@ BAD_SCORE = "Give every question a score from 1 to 5 ({name} is missing or out o
 
 PROVENANCE = {"language": Provenance.LANGUAGE_EXPERT, "bd": Provenance.BD_EXPERT}
 SIDES = {"A": 0, "B": 1}
+ANSWER_RELATIONS = ["assignment", "item", "user", "guideline", "sop", "shown_left", "preference_pair", "bad_case"]
+PAIR_RELATIONS = ["dialogue", "chosen", "rejected", "annotator", "guideline", "sop"]
 
 
 def _clean_pairwise(*, assignment: Assignment, data: dict) -> dict:
@@ -92,7 +94,11 @@ def _hold(*, assignment_id: int, user, now) -> Assignment:
     if found is None:
         raise AnnotationError(NOT_HELD, status=404)
     AnnotationItem.objects.select_for_update().get(pk=found)
-    assignment = Assignment.objects.select_for_update().select_related("item", "queue").get(pk=assignment_id)
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("item__candidate_a", "item__candidate_b", "item__dialogue", "queue__guideline", "queue__sop")
+        .get(pk=assignment_id)
+    )
     if assignment.user_id != user.pk:
         raise AnnotationError(NOT_YOURS, status=403)
     if assignment.status == Assignment.Status.SUBMITTED:
@@ -135,13 +141,15 @@ def answer_submit(*, assignment_id: int, user, data: dict, now=None) -> Answer:
             model_version=item.candidate_a.model_version if item.candidate_a_id else None,
         )
         answer.scores = {"category": answer.bad_case.category, "severity": SEVERITY_RANK[answer.bad_case.severity]}
-    answer.full_clean(exclude=["assignment", "preference_pair", "bad_case"])
+    # Related rows were just loaded (or created) here: skip full_clean's one-query-per-foreign-key checks.
+    answer.full_clean(exclude=ANSWER_RELATIONS)
     answer.save()
     assignment.status, assignment.submitted_at = Assignment.Status.SUBMITTED, now
     assignment.save(update_fields=["status", "submitted_at"])
     item.answers_count += 1
     item.save(update_fields=["answers_count"])
     if item.answers_count >= item.overlap:
+        item.queue = queue
         item_finalise(item=item)
     audit_record(actor=user, action="create", instance=answer, after=audit_snapshot(answer))
     return answer
@@ -166,7 +174,7 @@ def _pair_for(*, answer: Answer, item: AnnotationItem) -> PreferencePair | None:
         guideline=answer.guideline,
         sop=answer.sop,
     )
-    pair.full_clean(validate_unique=False)
+    pair.full_clean(exclude=PAIR_RELATIONS, validate_unique=False)
     pair.save()
     audit_record(actor=answer.user, action="create", instance=pair, after=audit_snapshot(pair))
     return pair

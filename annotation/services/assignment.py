@@ -6,6 +6,7 @@ constraint is the last line of defence against serving an item twice to one user
 """
 
 import random
+import time
 from datetime import timedelta
 
 from django.db import transaction
@@ -17,6 +18,10 @@ from annotation.services.errors import AnnotationError
 from parley.roles import Role, has_role
 
 LENS_ROLES = {"language": Role.LANGUAGE_EXPERT, "bd": Role.BD_EXPERT}
+# The expiry sweep is a query of its own: run it at most this often per queue and process (and whenever
+# nothing free is found), not on every request. Expired holds only delay others by up to this long.
+SWEEP_EVERY_S = 15.0
+_last_sweep: dict[int, float] = {}
 WRONG_LENS = "This queue is for another expert lens."
 QUEUE_CLOSED = "This queue is closed."
 
@@ -80,12 +85,25 @@ def annotation_task_next(*, user, queue: AnnotationQueue, now=None) -> Assignmen
     if not lens_for_user(user=user, queue=queue):
         raise AnnotationError(WRONG_LENS, status=403)
     now = now or timezone.now()
-    assignment_release_expired(queue=queue, now=now)
+    if time.monotonic() - _last_sweep.get(queue.pk, -SWEEP_EVERY_S) >= SWEEP_EVERY_S:
+        _sweep(queue=queue, now=now)
     held = _held(user=user, queue=queue, now=now)
     if held is not None:
         return held
     if queue.per_user_cap is not None and _answered_count(user=user, queue=queue) >= queue.per_user_cap:
         return None
+    assignment = _reserve(user=user, queue=queue, now=now)
+    if assignment is None and _sweep(queue=queue, now=now):
+        assignment = _reserve(user=user, queue=queue, now=now)
+    return assignment
+
+
+def _sweep(*, queue: AnnotationQueue, now) -> int:
+    _last_sweep[queue.pk] = time.monotonic()
+    return assignment_release_expired(queue=queue, now=now)
+
+
+def _reserve(*, user, queue: AnnotationQueue, now) -> Assignment | None:
     with transaction.atomic():
         item = _free_items(user=user, queue=queue).select_for_update(skip_locked=True, of=("self",)).first()
         if item is None:

@@ -1,14 +1,13 @@
 """The annotator's workspace: queue list, queue creation, the next task, the turn view and its submission.
 Adapters only: parse, call one service or selector, render."""
 
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from annotation.forms import QueueCreateForm
-from annotation.models import AnnotationQueue, Assignment, BadCase, Message
+from annotation.models import AnnotationQueue, Assignment, BadCase
 from annotation.selectors import guideline_html, queue_list_for_user, queue_progress, turn_context
 from annotation.selectors_agreement import queue_agreement
 from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, answer_submit, model_reply_at
@@ -103,8 +102,8 @@ def _task_context(assignment: Assignment) -> dict:
 def task(request, assignment_id: int) -> HttpResponse:
     assignment = get_object_or_404(
         Assignment.objects.select_related(
-            "item__dialogue__case", "item__candidate_a", "queue__guideline"
-        ).prefetch_related(Prefetch("item__dialogue__messages", queryset=Message.objects.order_by("index"))),
+            "item__dialogue__case", "item__candidate_a", "queue__guideline", "queue__sop"
+        ),
         pk=assignment_id,
     )
     if request.method == "POST":
