@@ -270,8 +270,9 @@ def judgments_import(*, lines: Iterable[str], actor=None, source_name: str = "")
                 fix_status=row.get("fix_status") or "",
                 source=Judgment.Source.IMPORT,
             )
-            # Uniqueness was checked across the file and the database above; the database enforces it too.
-            judgment.full_clean(validate_unique=False, validate_constraints=False)
+            # Uniqueness was checked across the file and the database above (the database enforces it too), and
+            # the related rows were just fetched: skip the per-row queries of full validation.
+            judgment.full_clean(exclude=["item", "system", "user"], validate_unique=False, validate_constraints=False)
             judgments.append(judgment)
             summary.consensus += consensus
             summary.judgments += not consensus
