@@ -14,7 +14,7 @@ from itertools import islice
 
 from django.db.models import Q, QuerySet
 
-from annotation.models import SOP, BadCase, Dialogue, Message, NegotiationCase
+from annotation.models import SOP, BadCase, Message, NegotiationCase, Ticket
 from engine.prompting import MARGINS, PROMPT_TEMPLATE_VERSION, kto_row, preference_row, prompt_row, sft_row, to_chat
 
 CHUNK = 2000
@@ -24,6 +24,11 @@ REVIEWED_STATUSES = (
     BadCase.Status.FIXED,
     BadCase.Status.REGRESSED,
 )
+
+
+DIALOGUE_FIELDS = ("dialogue_id", "dialogue__external_id", "dialogue__source", "dialogue__case_id", "dialogue__sop_id")
+_TICKET_FIELDS = ("case_id", "code", "position", "room_type", "current_price", "net_price", "target_price", "currency",
+                  "competitors")  # fmt: skip
 
 
 @dataclass
@@ -43,8 +48,40 @@ class DialogueContext:
         return self._chat[: turn + 1]
 
 
+def _ids(field_name: str, ids: set[int]) -> Q:
+    """Rows whose ``field_name`` is in ``ids``: a range scan when the ids are dense (chunks of rows ordered by
+    dialogue usually are), so no long IN list is sent, parsed and planned; callers drop the extras."""
+    low, high = min(ids), max(ids)
+    if high - low < 2 * len(ids):
+        return Q(**{f"{field_name}__gte": low, f"{field_name}__lte": high})
+    return Q(**{f"{field_name}__in": ids})
+
+
+def task_from_rows(case: tuple, tickets: list[tuple]) -> dict:
+    """``NegotiationCase.to_task()`` from ``values_list`` rows (no model instances on the export's hot path;
+    ``tests/annotation/test_export.py`` holds the two equal)."""
+    _, hotel_name, hotel_type, city, benefits, language = case
+    return {
+        "hotel": {"name": hotel_name, "type": hotel_type, "city": city},
+        "tickets": [
+            {
+                "id": code or f"T{position + 1}",
+                "room_type": room_type,
+                "current_price": float(current),
+                "net_price": float(net),
+                "target_price": float(target),
+                "currency": currency,
+                "competitors": list(competitors or []),
+            }
+            for _, code, position, room_type, current, net, target, currency, competitors in tickets
+        ],
+        "benefits": list(benefits or []),
+        "language": language,
+    }
+
+
 class DialogueLoader:
-    """Loads the dialogues a chunk of rows needs; SOP documents are cached for the whole export."""
+    """Loads what a chunk of rows needs (messages, cases); SOP documents are cached for the whole export."""
 
     def __init__(self) -> None:
         self._sops: dict[int, tuple[int, dict]] = {}
@@ -57,21 +94,31 @@ class DialogueLoader:
             self._sops[sop_id] = (sop.version, sop.to_document())
         return self._sops[sop_id]
 
-    def load(self, dialogue_ids: Iterable[int]) -> dict[int, DialogueContext]:
-        ids = set(dialogue_ids)
-        rows = Dialogue.objects.filter(id__in=ids).values_list("id", "external_id", "source", "case_id", "sop_id")
-        rows = list(rows)
-        cases = NegotiationCase.objects.filter(id__in={r[3] for r in rows}).prefetch_related("tickets")
-        tasks = {case.id: case.to_task() for case in cases}
-        messages: dict[int, list[dict]] = {i: [] for i in ids}
-        for dialogue_id, role, content in (
-            Message.objects.filter(dialogue_id__in=ids)
-            .order_by("dialogue_id", "index")
-            .values_list("dialogue_id", "role", "content")
+    def _tasks(self, case_ids: set[int]) -> dict[int, dict]:
+        tickets: dict[int, list[tuple]] = {i: [] for i in case_ids}
+        for row in (
+            Ticket.objects.filter(_ids("case_id", case_ids))
+            .order_by("case_id", "position")
+            .values_list(*_TICKET_FIELDS)
         ):
-            messages[dialogue_id].append({"role": role, "content": content})
+            if row[0] in tickets:
+                tickets[row[0]].append(row)
+        cases = NegotiationCase.objects.filter(_ids("id", case_ids)).values_list(
+            "id", "hotel_name", "hotel_type", "city", "benefits", "language"
+        )
+        return {c[0]: task_from_rows(c, tickets[c[0]]) for c in cases if c[0] in tickets}
+
+    def load(self, dialogues: Iterable[tuple]) -> dict[int, DialogueContext]:
+        """Contexts keyed by dialogue id, from ``DIALOGUE_FIELDS`` tuples."""
+        heads = {d[0]: d for d in dialogues}
+        tasks = self._tasks({d[3] for d in heads.values()})
+        messages: dict[int, list[dict]] = {i: [] for i in heads}
+        rows = Message.objects.filter(_ids("dialogue_id", set(heads))).order_by("dialogue_id", "index")
+        for dialogue_id, role, content in rows.values_list("dialogue_id", "role", "content"):
+            if dialogue_id in messages:
+                messages[dialogue_id].append({"role": role, "content": content})
         contexts = {}
-        for dialogue_id, external_id, source, case_id, sop_id in rows:
+        for dialogue_id, external_id, source, case_id, sop_id in heads.values():
             version, document = self._sop(sop_id)
             contexts[dialogue_id] = DialogueContext(
                 external_id, source, version, tasks[case_id], messages[dialogue_id], document
@@ -84,12 +131,14 @@ def _chunks(rows: Iterator[tuple], size: int = CHUNK) -> Iterator[list[tuple]]:
         yield chunk
 
 
-def _with_contexts(rows: Iterator[tuple], loader: DialogueLoader) -> Iterator[tuple[tuple, DialogueContext]]:
-    """Each row (whose second value is a dialogue id) with its dialogue's context."""
+def _with_contexts(rows: Iterator[tuple]) -> Iterator[tuple[tuple, DialogueContext]]:
+    """Rows that start with ``DIALOGUE_FIELDS``: the rest of each row, with its dialogue's context."""
+    loader = DialogueLoader()
+    width = len(DIALOGUE_FIELDS)
     for chunk in _chunks(rows):
-        contexts = loader.load(r[1] for r in chunk)
+        contexts = loader.load(r[:width] for r in chunk)
         for row in chunk:
-            yield row, contexts[row[1]]
+            yield row[width:], contexts[row[0]]
 
 
 def _base(ctx: DialogueContext, turn: int) -> dict:
@@ -102,53 +151,34 @@ def _base(ctx: DialogueContext, turn: int) -> dict:
     }
 
 
+_PAIR_FIELDS = ("id", "turn", "strength", "provenance", "agreement", "reviewed", "chosen_id", "rejected_id",
+                "chosen__text", "rejected__text", "annotator__username", "guideline__version")  # fmt: skip
+_BAD_CASE_FIELDS = ("id", "turn", "model_reply", "gold_reply", "category", "clause__code", "severity", "status",
+                    "created_by__username")  # fmt: skip
+
+
+def _stream(qs: QuerySet, fields: tuple[str, ...]) -> Iterator[tuple[tuple, DialogueContext]]:
+    rows = qs.order_by("dialogue_id", "id").values_list(*DIALOGUE_FIELDS, *fields).iterator(chunk_size=CHUNK)
+    return _with_contexts(rows)
+
+
 def preference_rows(pairs: QuerySet, *, implicit: bool) -> Iterator[tuple[dict, dict]]:
-    fields = ("id", "dialogue_id", "turn", "strength", "provenance", "agreement", "reviewed", "chosen_id",
-              "rejected_id", "chosen__text", "rejected__text", "annotator__username", "guideline__version")  # fmt: skip
-    rows = pairs.order_by("dialogue_id", "id").values_list(*fields).iterator(chunk_size=CHUNK)
-    loader = DialogueLoader()
-    for (
-        pk,
-        _,
-        turn,
-        strength,
-        prov,
-        agreement,
-        reviewed,
-        c_id,
-        r_id,
-        chosen,
-        rejected,
-        who,
-        gv,
-    ), ctx in _with_contexts(rows, loader):
+    for values, ctx in _stream(pairs, _PAIR_FIELDS):
+        pk, turn, strength, provenance, agreement, reviewed, chosen_id, rejected_id, chosen, rejected, who, gv = values
         row = preference_row(
             prompt=ctx.prompt(turn), chosen=chosen, rejected=rejected, margin=MARGINS[strength], implicit=implicit
         )
-        meta = {
-            "pair_id": pk,
-            **_base(ctx, turn),
-            "provenance": prov,
-            "annotator": who,
-            "guideline_version": gv,
-            "strength": strength,
-            "agreement": agreement,
-            "reviewed": reviewed,
-            "chosen_candidate_id": c_id,
-            "rejected_candidate_id": r_id,
-        }
+        meta = {"pair_id": pk, **_base(ctx, turn), "provenance": provenance, "annotator": who, "guideline_version": gv}
+        meta |= {"strength": strength, "agreement": agreement, "reviewed": reviewed}
+        meta |= {"chosen_candidate_id": chosen_id, "rejected_candidate_id": rejected_id}
         yield row, meta
 
 
 def _bad_case_rows(bad_cases: QuerySet, *, gold: bool) -> Iterator[tuple[dict, dict]]:
-    fields = ("id", "dialogue_id", "turn", "model_reply", "gold_reply", "category", "clause__code", "severity",
-              "status", "created_by__username")  # fmt: skip
     if gold:
         bad_cases = bad_cases.exclude(gold_reply="")
-    rows = bad_cases.order_by("dialogue_id", "id").values_list(*fields).iterator(chunk_size=CHUNK)
-    for (pk, _, turn, model_reply, gold_reply, category, clause, severity, status, who), ctx in _with_contexts(
-        rows, DialogueLoader()
-    ):
+    for values, ctx in _stream(bad_cases, _BAD_CASE_FIELDS):
+        pk, turn, model_reply, gold_reply, category, clause, severity, status, who = values
         meta = {"bad_case_id": pk, **_base(ctx, turn), "category": category, "clause": clause}
         meta |= {"severity": severity, "status": status, "annotator": who}
         if gold:
@@ -158,8 +188,7 @@ def _bad_case_rows(bad_cases: QuerySet, *, gold: bool) -> Iterator[tuple[dict, d
 
 
 def _excellent_rows(excellent: QuerySet, *, kto: bool) -> Iterator[tuple[dict, dict]]:
-    rows = excellent.order_by("dialogue_id", "id").values_list("id", "dialogue_id", "turn", "flagged_by__username")
-    for (pk, _, turn, who), ctx in _with_contexts(rows.iterator(chunk_size=CHUNK), DialogueLoader()):
+    for (pk, turn, who), ctx in _stream(excellent, ("id", "turn", "flagged_by__username")):
         text = ctx.messages[turn]["content"]
         meta = {"excellent_turn_id": pk, **_base(ctx, turn), "annotator": who}
         if kto:
@@ -182,8 +211,9 @@ def sft_rows(excellent: QuerySet, bad_cases: QuerySet) -> Iterator[tuple[dict, d
 
 def prompt_rows(dialogues: QuerySet) -> Iterator[tuple[dict, dict]]:
     """Every agent turn of every dialogue, with the case the reward functions need."""
-    rows = dialogues.order_by("id").values_list("id", "id").iterator(chunk_size=CHUNK)
-    for _, ctx in _with_contexts(rows, DialogueLoader()):
+    heads = ("id", "external_id", "source", "case_id", "sop_id")
+    rows = dialogues.order_by("id").values_list(*heads).iterator(chunk_size=CHUNK)
+    for _, ctx in _with_contexts(rows):
         for turn, message in enumerate(ctx.messages):
             if message["role"] == "agent":
                 yield prompt_row(prompt=ctx.prompt(turn), case=ctx.case), _base(ctx, turn)

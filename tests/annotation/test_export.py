@@ -125,3 +125,13 @@ def test_download_page_rejects_bad_input_and_other_roles(project, client_for):
     assert client_for("admin").get(url, {"download": "1", "kind": "everything"}).status_code == 400
     assert client_for("admin").get(url, {"download": "1", "kind": "sft", "date_from": "soon"}).status_code == 400
     assert client_for("bd_expert").get(url).status_code == 403
+
+
+def test_the_loader_builds_the_same_case_as_the_model(project):
+    from annotation.models import Dialogue
+    from annotation.services.export_rows import DialogueLoader
+
+    heads = Dialogue.objects.values_list("id", "external_id", "source", "case_id", "sop_id")
+    contexts = DialogueLoader().load(heads)
+    for dialogue in Dialogue.objects.select_related("case").prefetch_related("case__tickets"):
+        assert contexts[dialogue.id].case == dialogue.case.to_task()
