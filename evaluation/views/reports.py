@@ -66,7 +66,8 @@ def eval_report_view(request, pk: int):
         "error": error,
         "model_systems": EvalSystem.objects.filter(name__in=systems, model_version__isnull=False),
     }
-    return render(request, "evaluation/report.html", context, status=400 if error else 200)
+    template = "evaluation/partials/comparison.html" if request.htmx else "evaluation/report.html"
+    return render(request, template, context, status=400 if error else 200)
 
 
 @role_required(*LEADS)

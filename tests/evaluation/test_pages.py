@@ -157,3 +157,15 @@ def test_probe_view_draws_the_curve(client_for):
     page = client_for("ml_engineer").get(reverse("evaluation:probe")).content.decode()
     assert 'id="probe-data"' in page and "repo-1" in page and "30.0%" in page
     assert '"x": 30, "y": 2.6' in page
+
+
+def test_comparison_partial_for_htmx(client_for):
+    imported(*online_lines("REPO"), *[{**r, "rating": 3} for r in online_lines("Base")])
+    eval_set = EvalSet.objects.get()
+    url = reverse("evaluation:eval_report", args=[eval_set.pk])
+    client = client_for("reviewer")
+    partial = client.get(url, {"a": "REPO", "b": "Base", "metric": "avg_rating"}, HTTP_HX_REQUEST="true")
+    body = partial.content.decode()
+    assert partial.status_code == 200 and 'id="comparison"' in body and "<html" not in body
+    bad = client.get(url, {"a": "REPO", "b": "REPO"}, HTTP_HX_REQUEST="true")
+    assert bad.status_code == 400 and "Pick two different systems" in bad.content.decode()

@@ -24,3 +24,8 @@
     type: "bar", data: { labels: data.skills.labels, datasets: colour(data.skills.datasets) }, options: { scales: pct },
   });
 })();
+
+// The comparison form is swapped in by htmx; show its 400 message (bad choice of systems) instead of dropping it.
+document.body.addEventListener("htmx:beforeSwap", (event) => {
+  if (event.detail.xhr.status === 400) { event.detail.shouldSwap = true; event.detail.isError = false; }
+});
