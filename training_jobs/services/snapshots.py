@@ -70,6 +70,17 @@ def sidecar_summary(path: Path) -> tuple[Counter, set[int], set[int]]:
     return counts, pair_ids, bad_case_ids
 
 
+def check_filters(filters: dict[str, Any]) -> None:
+    """Refuse filters the export would not understand (unknown keys, bad dates) before writing anything;
+    errors raised inside the export itself are bugs, not the caller's input, and are not caught here."""
+    from annotation.services.exports import ExportFilters
+
+    try:
+        ExportFilters.coerce(filters)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(ERR_BAD_FILTERS.format(error=exc)) from None
+
+
 def _export(*, kind: str, filters: dict[str, Any], data: Path, sidecar: Path) -> None:
     from annotation.services.exports import dataset_export  # the world engineer's; imported late
 
@@ -100,14 +111,12 @@ def snapshot_create(
         raise ValidationError(ERR_UNKNOWN_KIND.format(kind=kind))
     if not isinstance(filters, dict):
         raise ValidationError(ERR_FILTERS)
+    check_filters(filters)
     root = Path(settings.ARTIFACTS_ROOT) / "snapshots"
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     try:
-        try:
-            _export(kind=kind, filters=filters, data=tmp / DATA_FILE, sidecar=tmp / SIDECAR_FILE)
-        except (TypeError, ValueError) as exc:  # unknown filter keys, bad dates
-            raise ValidationError(ERR_BAD_FILTERS.format(error=exc)) from None
+        _export(kind=kind, filters=filters, data=tmp / DATA_FILE, sidecar=tmp / SIDECAR_FILE)
         counts, pair_ids, bad_case_ids = sidecar_summary(tmp / SIDECAR_FILE)
         rows = sum(1 for line in (tmp / DATA_FILE).open(encoding="utf-8") if line.strip())
         if rows == 0:
