@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 from django import forms
 
 from annotation.models import Message, NegotiationCase
+from deploy.models import ModelVersion
 from engine.rewards.rules import EXAMPLE_TASKS
-from training_jobs.models import RewardConfig, RuleSetVersion
+from training_jobs.models import RewardConfig, RubricVersion, RuleSetVersion
 from training_jobs.selectors_rewards import DEFAULT_NAME, dialogue_by_external_id, playground_cases
 
 BAD_JSON = "Not valid JSON (line {line}, column {col}): {msg}"
@@ -18,6 +20,7 @@ TURN_REQUIRED = "Pick the agent turn of dialogue {external_id!r} to score."
 NOT_AGENT_TURN = "Turn {turn} of {external_id!r} is not an agent message."
 UNKNOWN_RULE_SET = "No rule set version {value!r}."
 EXAMPLE_CASE_PREFIX = "example:"
+BAD_ENDPOINT = "Give the judge endpoint as http(s)://host[:port]/v1."
 
 
 class DocumentForm(forms.Form):
@@ -131,3 +134,37 @@ class BadCaseExampleForm(forms.Form):
     """Which rule a bad case's reply must trigger (blank = the rule matching its category)."""
 
     rule = forms.SlugField(required=False, max_length=100)
+
+
+class RewardConfigForm(forms.Form):
+    """A new reward config: pinned rule-set and rubric versions, the judge endpoint, the RM and n."""
+
+    name = forms.CharField(max_length=200)
+    rule_set = forms.ModelChoiceField(
+        queryset=RuleSetVersion.objects.order_by("name", "-version"), required=False, label="Rule set version (RF)"
+    )
+    rubric = forms.ModelChoiceField(
+        queryset=RubricVersion.objects.order_by("name", "-version"), required=False, label="Rubric version (RJ)"
+    )
+    # Not a URLField: Django's URL validator refuses single-label hosts ("http://judge:8000/v1"),
+    # which is how a judge server is usually reached inside a cluster.
+    judge_base_url = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Judge endpoint",
+        widget=forms.TextInput(attrs={"placeholder": "http://judge-host:8000/v1"}),
+    )
+    judge_model = forms.CharField(required=False, max_length=200, label="Judge model (served name)")
+    reward_model = forms.ModelChoiceField(
+        queryset=ModelVersion.objects.filter(method="rm").order_by("-created_at"),
+        required=False,
+        label="Reward model (RM)",
+    )
+    n = forms.FloatField(initial=100.0, min_value=0.001, label="n (enhancement clip and scale; paper: 100)")
+
+    def clean_judge_base_url(self) -> str:
+        value = self.cleaned_data["judge_base_url"].strip()
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise forms.ValidationError(BAD_ENDPOINT)
+        return value

@@ -9,6 +9,7 @@ RUBRIC = {"kind": "rubric"}
 
 urlpatterns = [
     path("", rewards.reward_config_list, name="reward_config_list"),
+    path("configs/new/", rewards.reward_config_new, name="reward_config_new"),
     path("rule-sets/<slug:name>/", rewards.document_detail, RULE_SET, name="rule_set_detail"),
     path("rule-sets/<slug:name>/v<int:version>/", rewards.document_detail, RULE_SET, name="rule_set_version"),
     path("rule-sets/<slug:name>/edit/", rewards.document_edit, RULE_SET, name="rule_set_edit"),

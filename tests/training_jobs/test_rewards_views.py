@@ -9,7 +9,9 @@ import pytest
 from django.urls import reverse
 
 from annotation.models import AuditEvent
-from training_jobs.models import RuleSetVersion
+from training_jobs import forms_rewards
+from training_jobs.models import RewardConfig, RubricVersion, RuleSetVersion
+from training_jobs.services import rewards_configs
 from training_jobs.services.rewards_seed import reward_defaults_seed
 
 from . import rewards_factories as f
@@ -123,3 +125,48 @@ def test_the_editor_round_trip_saves_what_it_shows(ml):
     response = ml.post(EDIT, {"document": json.dumps(document), "note": "one more term", "base_version": 1})
     assert response.status_code == 302
     assert "chase list" in RuleSetVersion.objects.get(name="default", version=2).document["rules"][0]["params"]["terms"]
+
+
+NEW_CONFIG = reverse("training_jobs:reward_config_new")
+
+
+def test_new_reward_config_pins_versions_and_is_audited(ml):
+    rule_set = RuleSetVersion.objects.get(name="default", version=1)
+    rubric = RubricVersion.objects.get(name="default", version=1)
+    response = ml.post(
+        NEW_CONFIG,
+        {
+            "name": "repo-default",
+            "rule_set": rule_set.pk,
+            "rubric": rubric.pk,
+            "n": "100",
+            "judge_base_url": "http://127.0.0.1:8000/v1/",
+            "judge_model": "judge",
+        },
+    )
+    assert response.status_code == 302
+    config = RewardConfig.objects.get(name="repo-default")
+    assert (config.rule_set, config.rubric, config.judge_base_url) == (rule_set, rubric, "http://127.0.0.1:8000/v1")
+    assert AuditEvent.objects.filter(action="reward_config.create", object_id=str(config.pk)).exists()
+    assert "repo-default" in ml.get(LIST).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"judge_base_url": "http://x/v1"}, rewards_configs.JUDGE_NEEDS_MODEL_AND_RUBRIC),
+        ({}, rewards_configs.EMPTY_CONFIG),
+        ({"judge_base_url": "not a url at all"}, forms_rewards.BAD_ENDPOINT),
+        ({"n": "0"}, "Ensure this value is greater than or equal to 0.001."),
+        ({"name": "dup", "rule_set": "@rs"}, "Reward config with this Name already exists."),
+    ],
+)
+def test_bad_reward_configs_are_400_and_write_nothing(ml, fields, message):
+    rule_set = RuleSetVersion.objects.get(name="default", version=1)
+    RewardConfig.objects.create(name="dup", rule_set=rule_set)
+    data = {"name": "c", "n": "100", **fields}
+    data = {k: rule_set.pk if v == "@rs" else v for k, v in data.items()}
+    response = ml.post(NEW_CONFIG, data)
+    assert response.status_code == 400
+    assert message in response.content.decode().replace("&#x27;", "'")
+    assert RewardConfig.objects.count() == 1

@@ -9,12 +9,13 @@ import json
 from dataclasses import dataclass
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from parley.roles import Role, role_required
-from training_jobs.forms_rewards import DiffForm, DocumentForm
+from training_jobs.forms_rewards import DiffForm, DocumentForm, RewardConfigForm
 from training_jobs.models import RubricVersion, RuleSetVersion
 from training_jobs.selectors_rewards import (
     document_names,
@@ -26,6 +27,7 @@ from training_jobs.selectors_rewards import (
     rule_ids,
     stage_keys,
 )
+from training_jobs.services.rewards_configs import reward_config_create
 from training_jobs.services.rewards_diff import document_diff, document_text_diff
 from training_jobs.services.rewards_examples import CATEGORY_RULES
 from training_jobs.services.rewards_seed import reward_defaults_seed
@@ -147,3 +149,18 @@ def document_diff_view(request, kind: str, name: str):
         "text_diff": document_text_diff(old=old.document, new=new.document),
     }
     return render(request, "training_jobs/rewards/diff.html", context)
+
+
+@role_required(*REWARD_ROLES)
+def reward_config_new(request):
+    form = RewardConfigForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            config = reward_config_create(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)  # model field errors land on the form's fields of the same name
+        else:
+            messages.success(request, f"Created reward config {config.name}.")
+            return redirect("training_jobs:reward_config_list")
+    status = 400 if form.is_bound else 200
+    return render(request, "training_jobs/rewards/config_new.html", {"form": form}, status=status)

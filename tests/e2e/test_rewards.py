@@ -1,0 +1,67 @@
+"""The reward pages in a real browser: edit a rule set (a refused save, then Ctrl+S), the diff, the playground."""
+
+import json
+
+import pytest
+
+from tests.training_jobs import rewards_factories as f
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def set_document(page, change) -> None:
+    """Edit the JSON in the editor the way a user's paste would (then fire ``input`` for the live check)."""
+    document = json.loads(page.input_value("#id_document"))
+    change(document)
+    page.fill("#id_document", json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def rule(document: dict, rule_id: str) -> dict:
+    return next(r for r in document["rules"] if r["id"] == rule_id)
+
+
+def test_edit_diff_and_playground(page, login, live_server, role_users, screenshot):
+    login(role_users["ml_engineer"])
+    page.goto(f"{live_server.url}/jobs/rewards/")
+    screenshot("rewards-list")
+    page.click("text=default >> nth=0")
+    page.click("text=Edit (saves v2)")
+    assert page.locator("#json-status").inner_text().startswith("JSON is well-formed")
+
+    # A bad regex: refused with the rule named, nothing saved.
+    set_document(page, lambda d: rule(d, "forbidden_word")["params"].update(patterns=["(unclosed"]))
+    page.fill("#id_note", "try a pattern")
+    page.keyboard.press("Control+s")
+    page.wait_for_selector("#save-errors")
+    assert "rule 'forbidden_word': bad regex" in page.inner_text("#save-errors")
+    screenshot("editor-refused")
+
+    # A real change, saved with the keyboard: lands on the field-level diff.
+    def change(document):
+        rule(document, "forbidden_word")["params"].pop("patterns", None)
+        rule(document, "forbidden_word")["params"]["terms"].append("promise you")
+        rule(document, "too_long")["points"] = -12
+
+    set_document(page, change)
+    page.fill("#id_note", "promises cost more; too_long -12")
+    screenshot("editor")
+    page.keyboard.press("Control+s")
+    page.wait_for_url("**/diff/?a=1&b=2")
+    diff = page.inner_text(".diff")
+    assert "forbidden_word" in diff and "+ promise you" in diff and "-10.0 → -12" in diff
+    screenshot("diff")
+
+    # The playground: "/" focuses the dialogue search, the turn list loads, Ctrl+Enter scores.
+    dialogue = f.dialogue(external_id="E2E-0001")
+    f.bad_case(dialogue_row=dialogue, turn=4)
+    page.goto(f"{live_server.url}/jobs/rewards/playground/")
+    page.keyboard.press("/")
+    page.keyboard.type("E2E-0001")
+    page.locator("#id_dialogue").dispatch_event("change")
+    page.wait_for_selector("#id_turn option[value='4']", state="attached")
+    page.select_option("#id_turn", "4")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector(".reply-marked mark")
+    assert page.inner_text("#verdict-internal_term_leak").count("fired") == 1
+    assert "No judge endpoint in this config." in page.inner_text("#judge-note")
+    screenshot("playground")
