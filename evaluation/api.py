@@ -4,10 +4,18 @@ The panel endpoints answer with labels only; the label → system map never leav
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
+from evaluation.api_serializers import (
+    EvalSetSerializer,
+    PanelItemSerializer,
+    PanelSubmitSerializer,
+    PanelSubmittedSerializer,
+    ReportSerializer,
+)
 from evaluation.models import EvalSet, PanelAssignment
 from evaluation.selectors.panels import panel_view
 from evaluation.selectors.reports import eval_report, eval_report_detail
@@ -21,6 +29,7 @@ LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
 class EvalSetListApi(APIView):
     required_roles = LEADS
 
+    @extend_schema(responses={200: EvalSetSerializer(many=True)})
     def get(self, request):
         rows = [
             {
@@ -41,6 +50,7 @@ class EvalReportApi(APIView):
 
     required_roles = LEADS
 
+    @extend_schema(responses={200: ReportSerializer})
     def get(self, request, pk: int):
         eval_set = get_object_or_404(EvalSet, pk=pk)
         if request.query_params.get("detail"):
@@ -70,6 +80,7 @@ def _blind(assignment: PanelAssignment) -> dict:
 class PanelNextApi(APIView):
     required_roles = (Role.EVALUATOR,)
 
+    @extend_schema(responses={200: PanelItemSerializer})
     def get(self, request):
         try:
             assignment = panel_assignment_next(user=request.user)
@@ -85,13 +96,14 @@ class PanelSubmitApi(APIView):
 
     required_roles = (Role.EVALUATOR,)
 
+    @extend_schema(request=PanelSubmitSerializer, responses={201: PanelSubmittedSerializer})
     def post(self, request, pk: int):
         assignment = get_object_or_404(PanelAssignment, pk=pk, rater=request.user)
-        answers = request.data.get("answers") if isinstance(request.data, dict) else None
-        if not isinstance(answers, dict) or not all(isinstance(a, dict) for a in answers.values()):
+        body = PanelSubmitSerializer(data=request.data)
+        if not body.is_valid():
             return ApiResponse({"detail": "answers must map each label to an object"}, status=400)
         try:
-            judgments = panel_judgments_submit(assignment=assignment, answers=answers)
+            judgments = panel_judgments_submit(assignment=assignment, answers=body.validated_data["answers"])
         except ValidationError as exc:
             return ApiResponse({"detail": exc.messages[0]}, status=status.HTTP_400_BAD_REQUEST)
         return ApiResponse({"judged": len(judgments)}, status=status.HTTP_201_CREATED)
