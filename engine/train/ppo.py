@@ -67,7 +67,7 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
         num_epochs=config.num_epochs,
         max_steps=config.max_steps,
     )
-    rewards = build_reward_source(config)
+    rewards = build_reward_source(config, ac=ac)
     params = ac.trainable_parameters()
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, eps=1e-5)
     scheduler = get_constant_schedule_with_warmup(optimizer, num_warmup_steps=config.warmup_steps)

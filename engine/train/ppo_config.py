@@ -53,7 +53,9 @@ class PPOConfig(RLConfig):
     log_kl: bool = True  # monitor KL to the initial policy even when kl_coef = 0 (one extra forward)
     # -- rewards -----------------------------------------------------------------------------------
     missing_eos_penalty: float | None = None  # subtracted from the reward of a reply cut at max length
-    reward_scale: float = 1.0  # multiplies R_total before GAE (rule-only rewards are in points)
+    reward_scale: float = 1.0  # multiplies the reward before GAE
+    rm_on_shared_base: bool = True  # the RM as the ``reward`` adapter of the policy's base, not a 2nd model
+    r_model_without_rm: float | None = 1.0  # no RM configured: enhance this constant R_model (ppo_rewards)
     # -- rollouts ----------------------------------------------------------------------------------
     rollout_backend: str = "hf"  # "hf" (transformers generate) or "vllm" (an OpenAI-compatible server)
     vllm_base_url: str = ""  # e.g. http://127.0.0.1:8000/v1 (needs --enable-lora, runtime LoRA updating)

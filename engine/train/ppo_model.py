@@ -91,6 +91,8 @@ def build_actor_critic(config, *, dtype: torch.dtype = torch.float32) -> ActorCr
     nn.init.normal_(value_head.weight, std=1.0 / (hidden + 1))
     nn.init.zeros_(value_head.bias)
     model.set_adapter(POLICY)
+    # No dropout anywhere in RL: the PPO ratio must compare the same deterministic function.
+    model.eval()
     return ActorCritic(model=model, tokenizer=tokenizer, value_head=value_head)
 
 

@@ -1,16 +1,55 @@
 """From the reward sources to one scalar per reply: R_total (REPO) or R_model (the PPO baseline),
-scaled, with the optional penalty for replies cut at the length limit."""
+scaled, with the optional penalty for replies cut at the length limit.
+
+Without a reward model (``rewards.rm_path`` unset: a rules- or judge-only run, the CPU tests) the
+reward source reports R_model = 0, and the multiplicative enhancement then makes R_total = 0 for
+every reply: nothing to learn from. ``r_model_without_rm = c`` instead enhances a constant, neutral
+R_model = c, i.e. R_total = c * (1 + E_enh / n), so the judge's and the rules' points still rank the
+replies, through the same formula and with the same logged fields.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
+from engine.rewards.enhancement import enhanced_reward
 
-def build_reward_source(config):
-    """The ``RepoReward`` of ``config.rewards`` (RM, judge, rules and the enhancement's n)."""
+
+class ConstantRModel:
+    """A reward source whose R_model is the constant ``r_model`` (R_total recomputed from it)."""
+
+    def __init__(self, source, *, r_model: float, n: float):
+        self.source, self.r_model, self.n = source, r_model, n
+
+    def score(self, **batch):
+        scored = self.source.score(**batch)
+        r_model = [self.r_model] * len(scored.r_total)
+        r_total = [
+            enhanced_reward(self.r_model, j, f, self.n) for j, f in zip(scored.e_judge, scored.e_func, strict=True)
+        ]
+        return dataclasses.replace(scored, r_model=r_model, r_total=r_total)
+
+
+def build_reward_source(config, *, ac=None):
+    """The ``RepoReward`` of ``config.rewards`` (RM, judge, rules and the enhancement's n).
+
+    With ``ac`` and ``rm_on_shared_base``, the RM runs as the ``reward`` adapter of the policy's own
+    base instead of a second model (DESIGN.md, "One base, several adapters").
+    """
     from engine.rewards import RepoReward
 
-    return RepoReward.from_config(config.rewards)
+    shared = ac is not None and config.rm_on_shared_base and bool(config.rewards.rm_path)
+    rewards = dataclasses.replace(config.rewards, rm_path=None) if shared else config.rewards
+    source = RepoReward.from_config(rewards)
+    if shared:
+        from engine.train.ppo_reward_model import attach_reward_model
+
+        source.rm = attach_reward_model(ac, config.rewards.rm_path)
+    if not config.rewards.rm_path and config.r_model_without_rm is not None:
+        return ConstantRModel(source, r_model=config.r_model_without_rm, n=config.rewards.n)
+    return source
 
 
 def reply_scores(scored, ended: torch.Tensor, *, config) -> torch.Tensor:

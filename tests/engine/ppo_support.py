@@ -47,3 +47,29 @@ def assert_finite_metrics(run_dir: Path) -> list[dict]:
             value = row.get(key)
             assert isinstance(value, int | float) and math.isfinite(value), f"step {row['step']}: {key} = {value}"
     return rows
+
+
+def sampled_quality(ac, rows: list[dict], *, rewards, samples: int, max_new_tokens: int, seed: int) -> dict:
+    """Mean R_total and RF-violation rate of ``samples`` sampled replies per held-out prompt, with a
+    fixed sampling seed so that two policies are compared on the same random numbers."""
+    import torch
+
+    from engine.rollout.hf import generate_hf
+    from engine.train.ppo_data import encode_prompt
+    from engine.train.ppo_model import POLICY
+
+    ac.model.set_adapter(POLICY)
+    torch.manual_seed(seed)
+    prompts = [encode_prompt(ac.tokenizer, r["prompt"], max_length=384) for r in rows] * samples
+    texts = []
+    for i in range(0, len(prompts), 16):
+        texts += generate_hf(ac.model, ac.tokenizer, prompts[i : i + 16], max_new_tokens=max_new_tokens).texts
+    scored = rewards.score(
+        prompts=[r["prompt"] for r in rows] * samples, replies=texts, tasks=[r["task"] for r in rows] * samples
+    )
+    n = len(texts)
+    return {
+        "r_total": sum(scored.r_total) / n,
+        "e_func": sum(scored.e_func) / n,
+        "violation_rate": sum(1 for hits in scored.rule_hits if hits) / n,
+    }
