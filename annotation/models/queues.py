@@ -79,7 +79,12 @@ class AnnotationItem(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["queue", "status", "id"], name="item_queue_status_id")]
+        indexes = [
+            models.Index(fields=["queue", "status", "id"], name="item_queue_status_id"),
+            # The next-task selector scans only open items in id order: a partial index keeps that scan short
+            # however many items are already full or answered.
+            models.Index(fields=["queue", "id"], condition=Q(status="open"), name="item_open_by_queue"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(slots_taken__lte=F("overlap")), name="item_slots_within_overlap"),
             models.CheckConstraint(condition=Q(answers_count__lte=F("slots_taken")), name="item_answers_within_slots"),
