@@ -170,3 +170,19 @@ def test_bad_reward_configs_are_400_and_write_nothing(ml, fields, message):
     assert response.status_code == 400
     assert message in response.content.decode().replace("&#x27;", "'")
     assert RewardConfig.objects.count() == 1
+
+
+def test_rubric_pages_and_a_stage_typo_is_a_form_error(ml):
+    f.sop()
+    detail = ml.get(reverse("training_jobs:rubric_detail", args=["default"])).content.decode()
+    assert "over_promise" in detail and "all stages" in detail
+    form = ml.get(reverse("training_jobs:rubric_edit", args=["default"])).context["form"]
+    document = json.loads(form.initial["document"])
+    document["rules"][0]["stages"] = ["persuade", "persuasion"]
+    url = reverse("training_jobs:rubric_edit", args=["default"])
+    response = ml.post(url, {"document": json.dumps(document), "note": "typo", "base_version": 1})
+    assert response.status_code == 400
+    assert "stage filter &#x27;persuasion&#x27; names no SOP stage" in response.content.decode()
+    document["rules"][0]["stages"] = ["persuade"]
+    assert ml.post(url, {"document": json.dumps(document), "note": "fixed", "base_version": 1}).status_code == 302
+    assert RubricVersion.objects.filter(name="default").count() == 2

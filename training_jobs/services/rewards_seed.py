@@ -7,11 +7,18 @@ The reward pages call :func:`reward_defaults_seed` on first visit; ``manage.py s
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from training_jobs.models import RubricVersion, RuleSetVersion
 from training_jobs.selectors_rewards import DEFAULT_NAME
-from training_jobs.services.rewards_versions import rubric_version_create, rule_set_version_create
+from training_jobs.services.rewards_versions import (
+    RewardDocumentError,
+    rubric_version_create,
+    rule_set_version_create,
+)
+
+logger = logging.getLogger(__name__)
 
 SEED_NOTE = "Seeded from the engine's defaults."
 
@@ -29,13 +36,21 @@ def default_rubric_document() -> dict[str, Any]:
 
 
 def reward_defaults_seed(*, user=None) -> list[RuleSetVersion | RubricVersion]:
-    """Create ``default`` v1 of the rule set and the rubric where missing; returns the rows created."""
+    """Create ``default`` v1 of the rule set and the rubric where missing; returns the rows created.
+
+    Defaults the engine ships but that fail validation (say, an example its own rules no longer pass)
+    are logged and skipped, so the reward pages still open and show what is there.
+    """
     created: list[RuleSetVersion | RubricVersion] = []
-    if not RuleSetVersion.objects.filter(name=DEFAULT_NAME).exists():
-        created.append(
-            rule_set_version_create(name=DEFAULT_NAME, document=default_rule_set_document(), note=SEED_NOTE, user=user)
-        )
-    if not RubricVersion.objects.filter(name=DEFAULT_NAME).exists():
-        document = default_rubric_document()
-        created.append(rubric_version_create(name=DEFAULT_NAME, document=document, note=SEED_NOTE, user=user))
+    sources = (
+        (RuleSetVersion, rule_set_version_create, default_rule_set_document),
+        (RubricVersion, rubric_version_create, default_rubric_document),
+    )
+    for model, create, document in sources:
+        if model.objects.filter(name=DEFAULT_NAME).exists():
+            continue
+        try:
+            created.append(create(name=DEFAULT_NAME, document=document(), note=SEED_NOTE, user=user))
+        except RewardDocumentError as exc:
+            logger.error("engine default %s not seeded: %s", model._meta.verbose_name, "; ".join(exc.messages))
     return created
