@@ -4,6 +4,7 @@ TRL arguments from our config, and the run loop that writes the run directory.""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,8 @@ def lora_config(config: TrainConfig, *, task_type: str = "CAUSAL_LM") -> LoraCon
 def trl_arguments(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
     """The ``TrainingArguments`` fields every TRL config takes, from our config."""
     dtype = torch_dtype(config)
+    on_cpu = not torch.cuda.is_available()
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     return {
         "output_dir": str(run_dir / CHECKPOINT_DIR),
         "learning_rate": config.learning_rate,
@@ -125,6 +128,10 @@ def trl_arguments(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
         "gradient_checkpointing": config.gradient_checkpointing,
         "dataloader_num_workers": 0,
         "ddp_find_unused_parameters": False,
+        # The Trainer treats a CPU run as single-process unless told otherwise: under torchrun on CPUs
+        # (the tests' 2-process runs) it must use DDP over gloo, or each rank would train alone.
+        "use_cpu": on_cpu,
+        "ddp_backend": "gloo" if on_cpu and distributed else None,
     }
 
 
@@ -152,6 +159,7 @@ def run_trainer(
             "adapter": str(adapter),
             "base_model": config.base_model,
             "resumed_from": checkpoint,
+            "world_size": trainer.args.world_size,
             "metrics": {**callback.last, **callback.summary, **evaluation},
         }
         return writer.finish(result)

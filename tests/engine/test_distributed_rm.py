@@ -45,7 +45,9 @@ def _torchrun(*, method, config_path, digest_dir, log_path):
     "method",
     [
         pytest.param("rm", marks=pytest.mark.skipif(not _has_rm_trainer(), reason="engine.rewards.rm not built yet")),
-        "sft",
+        # SFT shares the Trainer set-up (engine.train.common) with the RM; it stands in until the RM
+        # trainer exists, and is skipped after that to keep the suite's time down.
+        pytest.param("sft", marks=pytest.mark.skipif(_has_rm_trainer(), reason="the rm case covers it")),
     ],
 )
 def test_two_processes_agree_and_rank0_writes(method, tiny_model, tmp_path):
@@ -66,7 +68,8 @@ def test_two_processes_agree_and_rank0_writes(method, tiny_model, tmp_path):
     assert [m["step"] for m in read_metrics(run_dir)] == list(range(1, STEPS + 1))
     progress = json.loads((run_dir / "progress.json").read_text())
     assert progress["status"] == "completed" and progress["step"] == STEPS
-    assert json.loads((run_dir / "result.json").read_text())["steps"] == STEPS
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["steps"] == STEPS and result.get("world_size", 2) == 2
     # both ranks trained and ended with the same parameters
     digests = {p.name: p.read_text() for p in (tmp_path / "digest").glob("rank*.sha256")}
     assert set(digests) == {"rank0.sha256", "rank1.sha256"}
