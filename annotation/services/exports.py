@@ -30,7 +30,8 @@ class ExportFilters:
     """Which rows to export. ``provenance`` and ``reviewed_only`` apply where the rows have them:
     provenance to pairs; reviewed to pairs (``reviewed``) and bad cases (status reviewed or later).
     Dates compare with the row's creation date (the dialogue's for ``prompts``), both ends inclusive.
-    ``ids`` picks rows of the kind's own model (admin actions export a selection)."""
+    ``ids`` with ``selection`` (a model name: ``preferencepair``, ``badcase``, ``excellentturn``,
+    ``dialogue``) exports only those rows of that model: the admin actions export a selection."""
 
     project: Project | int | str | None = None
     provenance: tuple[str, ...] = ()
@@ -38,6 +39,7 @@ class ExportFilters:
     date_to: dt.date | None = None
     reviewed_only: bool = False
     ids: tuple[int, ...] = ()
+    selection: str = ""
 
     @classmethod
     def coerce(cls, value: ExportFilters | dict | None) -> ExportFilters:
@@ -62,6 +64,7 @@ class ExportFilters:
             "date_to": self.date_to.isoformat() if self.date_to else None,
             "reviewed_only": self.reviewed_only,
             "ids": list(self.ids),
+            "selection": self.selection,
         }
 
 
@@ -85,8 +88,8 @@ def _scoped(qs, filters: ExportFilters, *, dialogue_path: str = "dialogue__"):
         qs = qs.filter(created_at__date__gte=filters.date_from)
     if filters.date_to:
         qs = qs.filter(created_at__date__lte=filters.date_to)
-    if filters.ids:
-        qs = qs.filter(id__in=filters.ids)
+    if filters.selection:  # a selection of one model: the kind's other sources contribute nothing
+        qs = qs.filter(id__in=filters.ids) if qs.model._meta.model_name == filters.selection else qs.none()
     return qs
 
 

@@ -88,12 +88,26 @@ def test_filters(project):
 
 def test_ids_pick_a_selection(project):
     ids = list(PreferencePair.objects.order_by("id").values_list("id", flat=True)[:3])
-    _, meta, _ = _export("preference", ids=ids)
+    _, meta, _ = _export("preference", ids=ids, selection="preferencepair")
     assert [m["pair_id"] for m in meta] == ids
+    bad = list(BadCase.objects.exclude(gold_reply="").values_list("id", flat=True)[:2])
+    _, meta, _ = _export("sft", ids=bad, selection="badcase")  # excellent turns are not part of the selection
+    assert sorted(m["bad_case_id"] for m in meta) == sorted(bad)
+
+
+def test_admin_action_downloads_the_selection(project, client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root", password="x"))
+    ids = list(PreferencePair.objects.order_by("id").values_list("id", flat=True)[:4])
+    url = reverse("admin:annotation_preferencepair_changelist")
+    response = client.post(url, {"action": "export_preference", "_selected_action": ids})
+    assert response.status_code == 200 and response.streaming
+    assert len(b"".join(response.streaming_content).splitlines()) == 4
 
 
 def test_filters_round_trip_through_a_dict():
-    filters = ExportFilters(project=3, provenance=("bd_expert",), date_from=dt.date(2026, 1, 2), reviewed_only=True)
+    filters = ExportFilters(
+        project=3, provenance=("bd_expert",), date_from=dt.date(2026, 1, 2), ids=(4,), selection="badcase"
+    )
     assert ExportFilters.coerce(filters.to_dict()) == filters
 
 

@@ -1,0 +1,40 @@
+"""Admin actions that download the selected rows as TRL JSONL (through the export service).
+
+The export page (``annotation:data_export``) gives the same rows with their provenance sidecar.
+"""
+
+import datetime as dt
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import StreamingHttpResponse
+
+from annotation.services.exports import ExportFilters, dumps, export_recorded, export_rows_for
+from parley.roles import Role, has_role
+
+
+def export_action(kind: str, description: str):
+    """An admin action exporting the selected rows as ``kind`` (admins and ML engineers only)."""
+
+    @admin.action(description=description)
+    def action(modeladmin, request, queryset):
+        if not has_role(request.user, (Role.ADMIN, Role.ML_ENGINEER)):
+            raise PermissionDenied("Exports are for admins and ML engineers.")
+        filters = ExportFilters(
+            ids=tuple(queryset.values_list("id", flat=True)), selection=queryset.model._meta.model_name
+        )
+        export_recorded(actor=request.user, kind=kind, filters=filters, part="admin selection")
+        lines = (dumps(row) for row, _ in export_rows_for(kind=kind, filters=filters))
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson; charset=utf-8")
+        filename = f"parley-{kind}-selection-{dt.date.today():%Y%m%d}.jsonl"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    action.__name__ = f"export_{kind.replace('-', '_')}"
+    return action
+
+
+export_preference = export_action("preference", "Export selected pairs (TRL preference JSONL)")
+export_kto = export_action("kto", "Export selected (TRL KTO JSONL)")
+export_sft = export_action("sft", "Export selected gold / excellent replies (TRL SFT JSONL)")
+export_prompts = export_action("prompts", "Export agent turns of selected dialogues (TRL prompt-only JSONL)")
