@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from annotation import models as m
+from annotation.admin_exports import export_kto, export_preference, export_prompts, export_sft
 
 
 class StageInline(admin.TabularInline):
@@ -80,6 +81,7 @@ class MessageInline(admin.TabularInline):
 
 @admin.register(m.Dialogue)
 class DialogueAdmin(admin.ModelAdmin):
+    actions = [export_prompts]
     list_display = ("external_id", "source", "case", "project", "created_at")
     list_filter = ("source", "project", "case__hotel_type", "case__language")
     search_fields = ("external_id", "case__hotel_name", "messages__content")
@@ -107,6 +109,7 @@ class CandidateAdmin(admin.ModelAdmin):
 
 @admin.register(m.PreferencePair)
 class PreferencePairAdmin(admin.ModelAdmin):
+    actions = [export_preference]
     list_display = ("id", "dialogue", "turn", "provenance", "strength", "annotator", "reviewed", "created_at")
     list_filter = ("provenance", "strength", "reviewed")
     search_fields = ("dialogue__external_id", "note", "chosen__text", "rejected__text")
@@ -117,6 +120,7 @@ class PreferencePairAdmin(admin.ModelAdmin):
 
 @admin.register(m.BadCase)
 class BadCaseAdmin(admin.ModelAdmin):
+    actions = [export_kto, export_sft]
     list_display = ("id", "dialogue", "turn", "category", "clause", "severity", "status", "fixed_in")
     list_filter = ("category", "severity", "status")
     search_fields = ("model_reply", "gold_reply", "dialogue__external_id")
@@ -126,6 +130,7 @@ class BadCaseAdmin(admin.ModelAdmin):
 
 @admin.register(m.ExcellentTurn)
 class ExcellentTurnAdmin(admin.ModelAdmin):
+    actions = [export_kto, export_sft]
     list_display = ("dialogue", "turn", "flagged_by", "created_at")
     search_fields = ("dialogue__external_id", "note")
     raw_id_fields = ("dialogue", "flagged_by")
