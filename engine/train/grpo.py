@@ -18,19 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trl import GRPOConfig as TRLGRPOConfig
-from trl import GRPOTrainer
-
 from engine.config import GRPOConfig
 from engine.score import reward_source
-from engine.train.common import (
-    load_base_model,
-    load_rows,
-    load_tokenizer,
-    lora_config,
-    run_trainer,
-    trl_arguments,
-)
 
 
 class RepoRewardFunction:
@@ -71,6 +60,12 @@ class RepoRewardFunction:
 
 
 def train(config: GRPOConfig, *, run_dir: Path, resume: bool = False) -> dict[str, Any]:
+    # TRL (which imports vLLM) loads here, not at import: the reward function above is light.
+    from trl import GRPOConfig as TRLGRPOConfig
+    from trl import GRPOTrainer
+
+    from engine.train.common import load_base_model, load_rows, load_tokenizer, lora_config, run_trainer, trl_arguments
+
     run_dir = Path(run_dir)
     common = trl_arguments(config, run_dir)
     # TRL's batch is counted in completions: each prompt's group of num_generations must fit in it.
