@@ -72,7 +72,7 @@ def test_heldout_loss_is_far_below_uniform(loaded):
 
 
 def test_tokenizer_and_initial_model_are_deterministic():
-    texts = corpus.tokenizer_texts(corpus.placeholder_chats(seed=3, n=50))
+    texts = corpus.tokenizer_texts(corpus.training_chats(seed=3, n=50))
     first, second = tokenizer.train_tokenizer(texts), tokenizer.train_tokenizer(texts)
     assert first.get_vocab() == second.get_vocab()
     a, b = pretrain.build_model(first, seed=5), pretrain.build_model(second, seed=5)
