@@ -204,13 +204,16 @@ def main() -> None:
 
     submit_ms: list[float] = []
 
+    cpu_ms: list[float] = []
+
     def annotate(user, out, think_ms: float = 0.0):
         for _ in range(args.tasks):
             if think_ms:
                 time.sleep(random.uniform(0, 2 * think_ms) / 1000)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             assignment = annotation_task_next(user=user, queue=queue)
             out.append((time.perf_counter() - t) * 1000)
+            cpu_ms.append((time.thread_time() - c) * 1000)
             t = time.perf_counter()
             answer_submit(assignment_id=assignment.pk, user=user, data={"side": "A", "strength": "2"})
             submit_ms.append((time.perf_counter() - t) * 1000)
@@ -220,6 +223,7 @@ def main() -> None:
     baseline(users[0], seq_base)
     sequential: list[float] = []
     annotate(users[0], sequential)
+    seq_cpu, cpu_ms[:] = list(cpu_ms), []
     paced = run_threads(users, lambda user, out: annotate(user, out, args.think_ms))
     nxt = run_threads(users, annotate)
 
@@ -257,6 +261,10 @@ def main() -> None:
     print(
         f"next task, {args.annotators} in a burst      : p50 {statistics.median(nxt):6.2f} ms  p95 {n95:6.2f} ms"
         f"  ratio to baseline p95 {n95 / b95:.1f}x"
+    )
+    print(
+        f"next task CPU time (this thread): 1 annotator p50 {statistics.median(seq_cpu):5.2f} ms, "
+        f"{args.annotators} at once p50 {statistics.median(cpu_ms):5.2f} ms (no waits for the database or a core)"
     )
     print(
         f"submit answer, {args.annotators} at once      : p50 {statistics.median(submit_ms):6.2f} ms"

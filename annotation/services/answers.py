@@ -203,8 +203,16 @@ def item_finalise(*, item: AnnotationItem) -> AnnotationItem:
         values=[answer_values(a, kind=item.queue.kind) for a in answers], kind=item.queue.kind
     )
     sampled = random.Random(item.pk).random() < item.queue.review_sample_rate  # noqa: S311 - seeded, reproducible
+    before = {"status": item.status, "agreement": item.agreement}
     item.agreement = agreement
     item.status = AnnotationItem.Status.IN_REVIEW if disagree or sampled else AnnotationItem.Status.DONE
     item.save(update_fields=["agreement", "status"])
+    audit_record(
+        actor=None,
+        action="change",
+        instance=item,
+        before=before,
+        after={"status": item.status, "agreement": agreement, "sampled": sampled and not disagree},
+    )
     PreferencePair.objects.filter(answers__item=item).update(agreement=agreement)
     return item
