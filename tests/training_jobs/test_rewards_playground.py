@@ -161,14 +161,19 @@ def test_judge_down_and_rm_without_adapter_still_render(ml, tmp_path):
         },
     ).content.decode()
     assert "Judge unavailable: " in html
-    assert "RM &#x27;rm-1&#x27; has no adapter directory" in html
+    assert "RM &#x27;rm-1&#x27; has no trained RM directory (rm_meta.json)" in html
     assert 'id="r-total">1.000<' in html
 
 
+@pytest.mark.slow  # the subprocess imports torch and transformers before it fails
 @pytest.mark.django_db
 def test_rm_scoring_failure_in_the_subprocess_is_a_note(tmp_path, db):
     reward_defaults_seed()
-    rm = ModelVersion.objects.create(name="rm-2", base_model="tiny", adapter_path=str(tmp_path), method="rm")
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / remote.RM_META).write_text('{"base_model": "/nonexistent", "offset": 0, "max_length": 64}')
+    rm = ModelVersion.objects.create(
+        name="rm-2", base_model="tiny", adapter_path=str(tmp_path / "adapter"), method="rm"
+    )
     result = remote.rm_score(config=config(reward_model=rm), reply="hi", task=f.case().to_task(), history=[])
     assert not result.available and result.note.startswith("RM unavailable: ")
 

@@ -23,11 +23,13 @@ from typing import Any
 
 from django.conf import settings
 
+from deploy.models import ModelVersion
 from training_jobs.models import RewardConfig
 
 logger = logging.getLogger(__name__)
 
 JUDGE_TIMEOUT_S = 15.0
+RM_META = "rm_meta.json"  # engine.rewards.rm.RM_META; that module imports torch, so it is not imported here
 JUDGE_MAX_TOKENS = 512  # the verdict JSON; prompt + this must fit the judge model's context
 RM_TIMEOUT_S = 120.0
 
@@ -35,7 +37,7 @@ JUDGE_NOT_CONFIGURED = "No judge endpoint in this config."
 JUDGE_NO_RUBRIC = "The config names a judge but no rubric."
 JUDGE_UNAVAILABLE = "Judge unavailable: {reason}"
 RM_NOT_CONFIGURED = "No reward model in this config."
-RM_NO_ADAPTER = "RM {name!r} has no adapter directory at {path!r}; RM score skipped."
+RM_NO_ADAPTER = "RM {name!r} has no trained RM directory (rm_meta.json) at {path!r}; RM score skipped."
 RM_UNAVAILABLE = "RM unavailable: {reason}"
 
 
@@ -121,19 +123,31 @@ def rm_score(
     model = config.reward_model if config is not None else None
     if model is None:
         return RMResult(available=False, note=RM_NOT_CONFIGURED)
-    adapter = Path(model.adapter_path) if model.adapter_path else None
-    if adapter is None or not adapter.is_dir():
+    rm_dir = _rm_dir(model)
+    if rm_dir is None:
         return RMResult(available=False, note=RM_NO_ADAPTER.format(name=model.name, path=model.adapter_path))
     from engine.prompting import to_chat
 
     row = {"id": "playground", "prompt": to_chat(list(history), case=task, sop=sop), "task": task, "reply": reply}
     try:
-        score = _run_engine_score(row=row, rm_dir=adapter)
+        score = _run_engine_score(row=row, rm_dir=rm_dir)
     except Exception as exc:  # timeout, a crash in the engine, unreadable output
         reason = "timed out" if isinstance(exc, subprocess.TimeoutExpired) else f"{type(exc).__name__}: {exc}"
         logger.warning("playground RM scoring failed: %s", reason)
         return RMResult(available=False, note=RM_UNAVAILABLE.format(reason=reason[-300:]))
     return RMResult(available=True, score=score)
+
+
+def _rm_dir(model: ModelVersion) -> Path | None:
+    """The trained RM run directory (``rm_meta.json`` + ``adapter/``): the job's run dir from the
+    lineage, else the adapter path or its parent (ingest records ``run_dir/adapter``)."""
+    candidates = [model.lineage.get("run_dir") if isinstance(model.lineage, dict) else None, model.adapter_path]
+    if model.adapter_path:
+        candidates.append(str(Path(model.adapter_path).parent))
+    for candidate in candidates:
+        if candidate and (Path(candidate) / RM_META).is_file():
+            return Path(candidate)
+    return None
 
 
 def _run_engine_score(*, row: dict[str, Any], rm_dir: Path) -> float:
@@ -162,7 +176,8 @@ def _run_engine_score(*, row: dict[str, Any], rm_dir: Path) -> float:
             env=_subprocess_env(),
         )
         if done.returncode != 0:
-            raise RuntimeError((done.stderr or done.stdout).strip().splitlines()[-1:] or ["engine score failed"])
+            lines = (done.stderr or done.stdout).strip().splitlines()
+            raise RuntimeError(lines[-1] if lines else f"engine score exited with {done.returncode}")
         scored = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
     return float(scored["r_model"])
 
