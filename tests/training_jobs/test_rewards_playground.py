@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
 from django.urls import reverse
@@ -237,3 +240,28 @@ def test_judge_verdicts_from_a_real_vllm_server(ml, vllm_server, monkeypatch, ro
     assert "Judge unavailable" not in html, html[html.find("judge-note") :][:600]
     for rule_id in ("over_promise", "no_empathy"):  # both apply at "persuade": each gets a verdict
         assert f"<code>{rule_id}</code>" in html
+
+
+NO_TORCH_SCRIPT = """
+import sys
+import django
+
+django.setup()
+import training_jobs.urls_rewards
+from engine.rewards.rules import EXAMPLE_TASKS
+from training_jobs.services.rewards_playground import playground_evaluate
+from training_jobs.services.rewards_seed import default_rule_set_document
+
+result = playground_evaluate(
+    reply="Our target price is 690.", task=EXAMPLE_TASKS["en"], history=[],
+    rule_document=default_rule_set_document(),
+)
+assert result.fired and "torch" not in sys.modules, "torch was imported"
+"""
+
+
+def test_the_web_side_never_imports_torch():
+    """Rules, the judge client and R_total run in the web process; torch (the RM) only in a subprocess."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "parley.settings.test"}
+    done = subprocess.run([sys.executable, "-c", NO_TORCH_SCRIPT], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]

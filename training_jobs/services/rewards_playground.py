@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.rewards.enhancement import enhanced_reward
 from engine.rewards.rules import RuleSet, RuleSetError
 from training_jobs.models import RewardConfig
 from training_jobs.services.rewards_remote import JudgeResult, RMResult, judge_score, rm_score
@@ -132,9 +133,7 @@ def rule_verdicts(
 
 
 def _enhance(*, r_model: float, e_judge: float, e_func: float, n: float) -> tuple[float, float]:
-    # Imported here: the module pulls torch in for its batched twin, and only this page needs it.
-    from engine.rewards.enhancement import enhanced_reward
-
+    """E_enh (shown on the page) and R_total by the engine's own ``enhanced_reward`` (torch-free)."""
     e_enh = min(max(e_judge + e_func, -n), n)
     return e_enh, enhanced_reward(r_model, e_judge, e_func, n)
 
