@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -155,8 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(SystemExit):
+    """SIGTERM (a cancelled job: the worker signals the process group) as an exception, so that the
+    run's ``with RunWriter`` block records ``"status": "failed"`` instead of a run stuck at running."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args)
     except (ConfigError, UsageError, FileNotFoundError) as exc:

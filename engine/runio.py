@@ -142,7 +142,7 @@ class RunWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc is not None and self.status == STATUS_RUNNING:
-            self.fail(f"{exc_type.__name__}: {exc}")
+            self.fail(f"{exc_type.__name__}: {exc}".rstrip(": "))
         self.close()
 
     # -- progress ------------------------------------------------------------------------------

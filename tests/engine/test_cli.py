@@ -151,3 +151,30 @@ def test_score_rules_only_flags_a_leak_and_passes_a_clean_reply(world, tmp_path)
     assert good["e_func"] == 0 and good["violations"] == []
     assert bad["e_func"] < 0 and "internal_term_leak" in {v["rule"] for v in bad["violations"]}
     assert set(good) >= {"id", "r_model", "e_judge", "e_func", "r_total", "violations"}
+
+
+@pytest.mark.slow
+def test_sigterm_marks_the_run_failed(tiny_model, world, tmp_path):
+    import signal
+    import time
+
+    data = _write(tmp_path / "sft.jsonl", sft_rows(world))
+    config = SFTConfig.preset("tiny", base_model=str(tiny_model), dataset=str(data), max_steps=500, save_every=500)
+    run_dir = tmp_path / "run"
+    save_config(config, run_dir / "config.json")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "train", "sft", "--config", str(run_dir / "config.json")],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not (run_dir / "metrics.jsonl").exists() and time.monotonic() < deadline:
+            assert process.poll() is None, "the run ended before it was cancelled"
+            time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        process.kill()
+    progress = json.loads((run_dir / "progress.json").read_text())
+    assert progress["status"] == "failed" and "Terminated" in progress["error"]
