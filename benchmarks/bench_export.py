@@ -140,13 +140,23 @@ def main() -> None:
         return child(args.child)
     url = setup_django(fresh=not args.reuse)
     pairs = ensure_pairs(args.rows)
+    # Two interleaved rounds, best of each: the machine is shared, so load comes and goes.
+    best: dict[str, float] = {}
+    counts: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        copy_same_s, copy_rows = timed_copy(SAME_DATA_SQL, f"{tmp}/copy.tsv")
-        export_s, rows = timed_export(f"{tmp}/pref.jsonl", sidecar=True)
-        bare_s, _ = timed_export(f"{tmp}/pref2.jsonl", sidecar=False)
-        copy_flat_s, _ = timed_copy(FLAT_SQL, f"{tmp}/flat.tsv")
+        for _ in range(2):
+            for name, run in (
+                ("copy_same", lambda: timed_copy(SAME_DATA_SQL, f"{tmp}/copy.tsv")),
+                ("export", lambda: timed_export(f"{tmp}/pref.jsonl", sidecar=True)),
+                ("export_bare", lambda: timed_export(f"{tmp}/pref2.jsonl", sidecar=False)),
+                ("copy_flat", lambda: timed_copy(FLAT_SQL, f"{tmp}/flat.tsv")),
+            ):
+                seconds, counts[name] = run()
+                best[name] = min(best.get(name, seconds), seconds)
         size_mb = os.path.getsize(f"{tmp}/pref.jsonl") / 2**20
-    assert rows == copy_rows == pairs
+    export_s, bare_s, copy_same_s, copy_flat_s = (best[k] for k in ("export", "export_bare", "copy_same", "copy_flat"))
+    rows = counts["export"]
+    assert rows == counts["export_bare"] == counts["copy_same"] == counts["copy_flat"] == pairs
     small, large = rss_of_child(args.rows // 10), rss_of_child(args.rows)
     rate = rows / export_s
     print(f"preference rows: {rows}  training file: {size_mb:.0f} MB")
@@ -155,6 +165,7 @@ def main() -> None:
     print(f"COPY same data (baseline): {copy_same_s:6.1f} s  {rows / copy_same_s:9,.0f} rows/s")
     print(f"COPY flat pair + texts    : {copy_flat_s:6.1f} s  {rows / copy_flat_s:9,.0f} rows/s")
     print(f"ratio export / COPY same data: {copy_same_s / export_s:.2f}  (target >= 0.5)")
+    print(f"ratio export (no sidecar) / COPY same data: {copy_same_s / bare_s:.2f}")
     print(f"ratio export / COPY flat     : {copy_flat_s / export_s:.2f}")
     for r in (small, large):
         peak, before = r["rss_peak_mb"], r["rss_before_mb"]

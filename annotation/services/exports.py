@@ -127,7 +127,7 @@ def export_rows_for(*, kind: str, filters: ExportFilters | dict | None = None) -
 
 def dumps(row: dict) -> str:
     """One JSONL line (UTF-8 text kept readable: Chinese stays Chinese)."""
-    return json.dumps(row, ensure_ascii=False) + "\n"
+    return json.dumps(row, ensure_ascii=False, check_circular=False) + "\n"  # rows are plain trees
 
 
 def dataset_export(
