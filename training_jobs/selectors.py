@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from training_jobs.models import DatasetSnapshot, JobMetric, JobSample, JobStatus, TrainingJob
 from training_jobs.services.runfiles import log_tail
@@ -30,7 +31,18 @@ def job_list_page(*, status: str = "", method: str = "", page: int | str = 1) ->
     )
     result = Paginator(rows, LIST_PAGE_SIZE).get_page(page)
     labels = dict(JobStatus.choices)
-    result.object_list = [{**row, "status_label": labels.get(row["status"], row["status"])} for row in result]
+    result.object_list = [
+        {
+            **row,
+            "status_label": labels.get(row["status"], row["status"]),
+            "method_label": row["method"].upper(),
+            "steps": f"{row['progress'].get('step', 0)}/{row['progress']['total']}"
+            if row["progress"].get("total")
+            else "",
+            "created": timezone.localtime(row["created_at"]).strftime("%Y-%m-%d %H:%M"),
+        }
+        for row in result
+    ]
     return result
 
 
@@ -42,23 +54,29 @@ def job_get(*, pk: int) -> TrainingJob:
     )
 
 
+def flat_metrics(data: dict[str, Any]) -> dict[str, float]:
+    """Numeric metrics of one line; a nested dict (e.g. rule hit rates per rule) becomes ``name/key``."""
+    out: dict[str, float] = {}
+    for key, value in data.items():
+        if key in NOT_CHARTED:
+            continue
+        if isinstance(value, dict):
+            out.update({f"{key}/{k}": v for k, v in flat_metrics(value).items()})
+        elif (number := _number(value)) is not None:
+            out[key] = number
+    return out
+
+
 def job_metric_series(*, job: TrainingJob) -> dict[str, Any]:
     """``{"steps": [...], "series": {metric: [value or None per step]}}`` for the charts."""
-    rows = list(JobMetric.objects.filter(job=job).order_by("step").values_list("step", "data"))
+    rows = [
+        (step, flat_metrics(data))
+        for step, data in JobMetric.objects.filter(job=job).order_by("step").values_list("step", "data")
+    ]
     keys: list[str] = []
     for _, data in rows:
-        for key, value in data.items():
-            if (
-                key not in NOT_CHARTED
-                and key not in keys
-                and isinstance(value, int | float)
-                and not isinstance(value, bool)
-            ):
-                keys.append(key)
-    return {
-        "steps": [step for step, _ in rows],
-        "series": {key: [_number(data.get(key)) for _, data in rows] for key in keys},
-    }
+        keys.extend(key for key in data if key not in keys)
+    return {"steps": [step for step, _ in rows], "series": {key: [data.get(key) for _, data in rows] for key in keys}}
 
 
 def _number(value: Any) -> float | None:

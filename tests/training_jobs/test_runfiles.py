@@ -50,3 +50,10 @@ def test_engine_command_uses_torchrun_for_several_processes(tmp_path, settings):
     two = engine_command(job=SimpleNamespace(method="rm", processes=2), run_dir=tmp_path, resume=False)
     assert two[:5] == ["/opt/py", "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     assert two[5:9] == ["-m", "engine", "train", "rm"]
+
+
+def test_nested_metrics_are_flattened_for_the_charts():
+    from training_jobs.selectors import flat_metrics
+
+    line = {"step": 3, "time": 1.0, "loss": 0.5, "rule_hits": {"leak": 0.25, "format": 0}, "note": "x", "ok": True}
+    assert flat_metrics(line) == {"loss": 0.5, "rule_hits/leak": 0.25, "rule_hits/format": 0.0}
