@@ -55,11 +55,11 @@ def guideline_html(guideline: Guideline | None) -> str:
 
 
 def queue_list_for_user(*, user) -> list[AnnotationQueue]:
-    """Active queues the user may work on (their lens), or every queue for reviewers and engineers."""
-    queues = AnnotationQueue.objects.filter(is_active=True).select_related("project", "guideline")
+    """Active queues of the user's lens; every queue, closed ones too, for reviewers and engineers."""
+    queues = AnnotationQueue.objects.select_related("project", "guideline")
     if not has_role(user, (Role.REVIEWER, Role.ML_ENGINEER)):
         lenses = [lens for lens, role in LENS_ROLES.items() if has_role(user, (role,))]
-        queues = queues.filter(lens__in=lenses)
+        queues = queues.filter(lens__in=lenses, is_active=True)
     queues = queues.annotate(
         n_items=Count("items", distinct=True),
         n_answers=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED), distinct=True),

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", workspace.workspace, name="workspace"),
     path("queues/new/", workspace.queue_new, name="queue_new"),
     path("queues/<int:queue_id>/", workspace.queue_detail, name="queue_detail"),
+    path("queues/<int:queue_id>/toggle/", workspace.queue_toggle, name="queue_toggle"),
     path("queues/<int:queue_id>/next/", workspace.task_next, name="task_next"),
     path("queues/<int:queue_id>/disagreements/", review.queue_disagreements, name="queue_disagreements"),
     path("tasks/<int:assignment_id>/", workspace.task, name="task"),

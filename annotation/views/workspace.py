@@ -4,7 +4,7 @@ Adapters only: parse, call one service or selector, render."""
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.forms import QueueCreateForm
 from annotation.models import AnnotationQueue, Assignment, BadCase
@@ -14,7 +14,7 @@ from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, a
 from annotation.services.assignment import annotation_task_next
 from annotation.services.errors import AnnotationError
 from annotation.services.questions import REASON_CODES, RUBRIC_DIMENSIONS
-from annotation.services.queues import dialogues_matching, queue_create
+from annotation.services.queues import dialogues_matching, queue_create, queue_set_active
 from annotation.views.errors import refused
 from parley.roles import ANNOTATORS, Role, role_required
 
@@ -60,6 +60,14 @@ def queue_detail(request, queue_id: int) -> HttpResponse:
     queue = get_object_or_404(AnnotationQueue.objects.select_related("project", "guideline", "sop"), pk=queue_id)
     context = {"queue": queue, "progress": queue_progress(queue=queue), "agreement": queue_agreement(queue=queue)}
     return render(request, "annotation/queue_detail.html", context)
+
+
+@role_required(*MANAGER_ROLES)
+@require_POST
+def queue_toggle(request, queue_id: int) -> HttpResponse:
+    queue = get_object_or_404(AnnotationQueue, pk=queue_id)
+    queue_set_active(queue=queue, active=not queue.is_active, actor=request.user)
+    return redirect("annotation:queue_detail", queue_id=queue.pk)
 
 
 @role_required(*ANNOTATORS)

@@ -170,3 +170,17 @@ def test_queue_creation_page(client, role_users, world):
     assert AnnotationItem.objects.filter(queue__name="lang pairs").count() == 2
     assert client.post(reverse("annotation:queue_new"), data).status_code == 400  # duplicate name
     assert Assignment.objects.count() == 0
+
+
+def test_queue_can_be_closed_and_reopened(client, role_users, world):
+    queue = make_queue(world, dialogues=1)
+    url = reverse("annotation:queue_toggle", args=[queue.pk])
+    client.force_login(role_users["language_expert"])
+    assert client.post(url).status_code == 403
+    client.force_login(role_users["reviewer"])
+    assert client.post(url).status_code == 302
+    queue.refresh_from_db()
+    assert not queue.is_active
+    client.force_login(role_users["language_expert"])
+    assert client.get(reverse("annotation:task_next", args=[queue.pk])).status_code == 409
+    assert queue.name not in client.get(reverse("annotation:workspace")).content.decode()
