@@ -91,21 +91,27 @@ class RewardModelScorer:
 
     @torch.inference_mode()
     def raw_scores(self, *, prompts: list[list[dict]], replies: list[str]) -> list[float]:
-        """Uncentred scores, ``batch_size`` sequences per forward pass (right-padded)."""
+        """Uncentred scores, ``batch_size`` sequences per forward pass.
+
+        Sequences are batched in order of length (then put back), so a batch pads to similar lengths
+        instead of to the longest prompt of the whole set.
+        """
         encoded = [self.encode(p, r) for p, r in zip(prompts, replies, strict=True)]
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         pad = self.tokenizer.pad_token_id
         device = next(self.model.parameters()).device
-        out: list[float] = []
-        for start in range(0, len(encoded), self.batch_size):
-            chunk = encoded[start : start + self.batch_size]
-            width = max(len(ids) for ids in chunk)
+        out = [0.0] * len(encoded)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            width = max(len(encoded[i]) for i in chunk)
             input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
             attention = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, ids in enumerate(chunk):
-                input_ids[row, : len(ids)] = torch.tensor(ids)
-                attention[row, : len(ids)] = 1
+            for row, i in enumerate(chunk):
+                input_ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
+                attention[row, : len(encoded[i])] = 1
             logits = self.model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
-            out += logits[:, 0].float().cpu().tolist()
+            for i, value in zip(chunk, logits[:, 0].float().cpu().tolist(), strict=True):
+                out[i] = value
         return out
 
     def score(self, *, prompts: list[list[dict]], replies: list[str]) -> list[float]:
@@ -227,4 +233,3 @@ def train_reward_model(config: RMConfig, *, run_dir: Path, resume: bool = False)
             "metrics": {**callback.last, **callback.summary, "heldout_accuracy": accuracy},
         }
         return writer.finish(result)
-

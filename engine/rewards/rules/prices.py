@@ -190,15 +190,22 @@ class AcceptableOfferChecker:
         self.tolerance = _number(rule_id, params, "tolerance", 0.01)
 
     def offer(self, task: dict, history) -> float | None:
-        """The hotel's latest price in range of some ticket, if it is at or below that ticket's target."""
+        """The hotel's latest price, if it is at or below the target of the ticket it is about.
+
+        The ticket is the one whose room type the message names, else the one whose target is nearest
+        (a hotel answering "600" to asks of 690 and 580 is talking about the second room).
+        """
         for message in reversed(history):
             if message.get("role") != "hotel":
                 continue
-            for value in reversed(self.cues.message_prices(message.get("content", ""))):
-                for t in task.get("tickets", ()):
-                    if 0.5 * t["target_price"] <= value <= t["current_price"] * 1.2:
-                        ok = value <= t["target_price"] * (1 + self.tolerance)
-                        return value if ok else None
+            content = message.get("content", "")
+            tickets = task.get("tickets", ())
+            named = [t for t in tickets if t.get("room_type", "").lower() in content.lower()] or tickets
+            for value in reversed(self.cues.message_prices(content)):
+                fitting = [t for t in named if 0.5 * t["target_price"] <= value <= t["current_price"] * 1.2]
+                if fitting:
+                    ticket = min(fitting, key=lambda t: abs(value - t["target_price"]))
+                    return value if value <= ticket["target_price"] * (1 + self.tolerance) else None
             return None
         return None
 

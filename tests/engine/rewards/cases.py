@@ -66,6 +66,7 @@ CLEAN = [
         GREETING_EN,
     ),
     ("No worries, I'll check back tomorrow. Have a good evening!", EN, OFFER_EN[:1]),
+    ("Thanks! Could the Twin Room come a bit lower, to 580?", EN, [{"role": "hotel", "content": "600 for the twin"}]),
     ("您好，我是平台酒店合作的小李。您家豪华大床房现价780元，江景酒店同类房型699元，调到690元可以吗？", ZH, []),
     ("理解您的成本压力。调到690元后，您到手价大约是587元，还能享受首页曝光7天。", ZH, []),
     ("您目前售价780元，外滩花园酒店720元，江景酒店699元，690元会让您排在前面。", ZH, []),
@@ -123,4 +124,10 @@ DIRTY = [
     ("continued_after_acceptable_offer", "680 is close. How about 650 instead?", EN, OFFER_EN),
     ("continued_after_acceptable_offer", "谢谢！能不能再便宜一点？", ZH, OFFER_ZH),
     ("continued_after_acceptable_offer", "680有点高，650可以吗？", ZH, OFFER_ZH),
+    (
+        "continued_after_acceptable_offer",
+        "Thanks! Could the Twin Room go a bit lower?",
+        EN,
+        [{"role": "hotel", "content": "Twin Room 575 ok"}],
+    ),
 ]

