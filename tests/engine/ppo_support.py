@@ -49,7 +49,9 @@ def assert_finite_metrics(run_dir: Path) -> list[dict]:
     return rows
 
 
-def sampled_quality(ac, rows: list[dict], *, rewards, samples: int, max_new_tokens: int, seed: int) -> dict:
+def sampled_quality(
+    ac, rows: list[dict], *, rewards, samples: int, max_new_tokens: int, seed: int, max_prompt_length: int = 384
+) -> dict:
     """Mean R_total and RF-violation rate of ``samples`` sampled replies per held-out prompt, with a
     fixed sampling seed so that two policies are compared on the same random numbers."""
     import torch
@@ -60,7 +62,7 @@ def sampled_quality(ac, rows: list[dict], *, rewards, samples: int, max_new_toke
 
     ac.model.set_adapter(POLICY)
     torch.manual_seed(seed)
-    prompts = [encode_prompt(ac.tokenizer, r["prompt"], max_length=384) for r in rows] * samples
+    prompts = [encode_prompt(ac.tokenizer, r["prompt"], max_length=max_prompt_length) for r in rows] * samples
     texts = []
     for i in range(0, len(prompts), 16):
         texts += generate_hf(ac.model, ac.tokenizer, prompts[i : i + 16], max_new_tokens=max_new_tokens).texts

@@ -27,7 +27,14 @@ def _free_port() -> int:
 def test_two_process_repo_keeps_replicas_in_sync_and_rank0_writes(tiny_model, tmp_path):
     run_dir = tmp_path / "run"
     config = tiny_config(
-        tiny_model, tmp_path / "data", per_device_batch_size=4, max_steps=2, save_every=1, probe_every=0
+        tiny_model,
+        tmp_path / "data",
+        per_device_batch_size=2,
+        max_prompt_length=128,
+        max_response_length=8,
+        max_steps=2,
+        save_every=1,
+        probe_every=0,
     )
     save_config(config, run_dir / "config.json")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}

@@ -19,6 +19,8 @@ from tests.engine.ppo_support import assert_finite_metrics, comparable, tiny_con
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
+# Mechanics, not learning: the smallest batch and the shortest prompts and replies that exercise them.
+SMALL = {"per_device_batch_size": 2, "max_prompt_length": 128, "max_response_length": 8}
 
 
 def _engine(*args: str) -> subprocess.Popen:
@@ -27,15 +29,20 @@ def _engine(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
 
 
-def _finish(process: subprocess.Popen, timeout: float = 300) -> str:
-    output, _ = process.communicate(timeout=timeout)
+def _finish(process: subprocess.Popen, timeout: float = 600) -> str:
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
     text = output.decode(errors="replace")
     assert process.returncode == 0, text[-3000:]
     return text
 
 
 def test_killed_run_resumes_to_the_same_end_as_an_uninterrupted_one(tiny_model, tmp_path):
-    config = tiny_config(tiny_model, tmp_path / "data", max_steps=5, save_every=2, probe_every=0)
+    config = tiny_config(tiny_model, tmp_path / "data", max_steps=5, save_every=2, probe_every=0, **SMALL)
     for name in ("straight", "killed"):
         save_config(config, tmp_path / name / "config.json")
 
@@ -44,10 +51,13 @@ def test_killed_run_resumes_to_the_same_end_as_an_uninterrupted_one(tiny_model, 
 
     killed_dir = tmp_path / "killed"
     victim = _engine("train", "repo", "--config", str(killed_dir / "config.json"))
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 600
     while latest_checkpoint(killed_dir) is None and victim.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert victim.poll() is None, "the run ended before it could be killed"
+    if latest_checkpoint(killed_dir) is None or victim.poll() is not None:
+        victim.kill()
+        victim.wait()
+        pytest.fail(f"no checkpoint to resume from, or the run ended first (exit {victim.returncode})")
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     killed_at = max(row["step"] for row in read_metrics(killed_dir))
@@ -70,7 +80,7 @@ def test_killed_run_resumes_to_the_same_end_as_an_uninterrupted_one(tiny_model, 
 def test_checkpoint_holds_everything_a_resume_needs(tiny_model, tmp_path):
     from engine.train.ppo import train
 
-    config = tiny_config(tiny_model, tmp_path / "data", max_steps=2, save_every=1, probe_every=0)
+    config = tiny_config(tiny_model, tmp_path / "data", max_steps=2, save_every=1, probe_every=0, **SMALL)
     train(config, run_dir=tmp_path / "run")
     state = load_checkpoint(latest_checkpoint(tmp_path / "run"))
     assert state["step"] == 2
