@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import bleach
 import markdown
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from annotation.models import (
     AnnotationItem,
@@ -86,6 +86,17 @@ def queue_progress(*, queue: AnnotationQueue) -> dict:
         "percent": round(100 * answers / slots) if slots else 0,
         "per_annotator": per_annotator,
     }
+
+
+def position_bias(*, queue: AnnotationQueue) -> dict:
+    """How often a decided pairwise answer picked the reply shown on the left (0.5 = no position bias)."""
+    decided = Answer.objects.filter(item__queue=queue, choice__in=[Answer.Choice.A, Answer.Choice.B])
+    left = decided.filter(
+        Q(choice=Answer.Choice.A, shown_left_id=F("item__candidate_a_id"))
+        | Q(choice=Answer.Choice.B, shown_left_id=F("item__candidate_b_id"))
+    ).count()
+    total = decided.count()
+    return {"decided": total, "left": left, "share_left": left / total if total else None}
 
 
 def _messages_with_stage(dialogue_id: int) -> list[Message]:

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.forms import QueueCreateForm
 from annotation.models import AnnotationQueue, Assignment, BadCase
-from annotation.selectors import guideline_html, queue_list_for_user, queue_progress, turn_context
+from annotation.selectors import guideline_html, position_bias, queue_list_for_user, queue_progress, turn_context
 from annotation.selectors_agreement import queue_agreement
 from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, answer_submit, model_reply_at
 from annotation.services.assignment import annotation_task_next
@@ -59,6 +59,8 @@ def queue_new(request) -> HttpResponse:
 def queue_detail(request, queue_id: int) -> HttpResponse:
     queue = get_object_or_404(AnnotationQueue.objects.select_related("project", "guideline", "sop"), pk=queue_id)
     context = {"queue": queue, "progress": queue_progress(queue=queue), "agreement": queue_agreement(queue=queue)}
+    if queue.kind == "pairwise":
+        context["bias"] = position_bias(queue=queue)
     return render(request, "annotation/queue_detail.html", context)
 
 

@@ -66,3 +66,20 @@ def test_dashboard_and_library():
     excellent_flag(dialogue=dialogue, turn=5, user=user)
     assert len(excellent_library(stage="closing", hotel_type="business")) == 1
     assert excellent_library(stage="opening") == [] and excellent_library(hotel_type="resort") == []
+
+
+def test_position_bias_counts_left_choices():
+    from annotation.selectors import position_bias
+    from tests.annotation.factories import side_for
+
+    world = make_world()
+    queue = make_queue(world, dialogues=3)
+    user = make_user("pb", "language_expert")
+    sides = []
+    for choice in ("a", "b", "a"):
+        a = annotation_task_next(user=user, queue=queue)
+        side = side_for(a, choice)
+        sides.append(side)
+        answer_submit(assignment_id=a.pk, user=user, data={"side": side, "strength": "1"})
+    bias = position_bias(queue=queue)
+    assert bias["decided"] == 3 and bias["left"] == sides.count("A")
