@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--rules", help="rule-set JSON file (default: the built-in set)")
     score.add_argument("--no-rules", action="store_true")
     score.add_argument("--judge-url", help="OpenAI-compatible endpoint of the judge")
-    score.add_argument("--judge-model", default="judge")
+    score.add_argument("--judge-model", help="served model name (default: the server's first model)")
     score.add_argument("--rubric", help="rubric JSON file (default: the built-in rubric)")
     score.add_argument("--rm", help="trained reward-model run dir")
     score.add_argument("--n", type=float, default=100.0, help="enhancement clip n (PAPER.md)")

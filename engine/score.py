@@ -24,6 +24,18 @@ def reward_source(config: RewardSourcesConfig) -> Any:
     return RepoReward.from_config(config)
 
 
+def served_model(base_url: str) -> str:
+    """The first model an OpenAI-compatible server lists (``GET /models``): the judge's default."""
+    import httpx
+
+    try:
+        response = httpx.get(base_url.rstrip("/") + "/models", timeout=30)
+        response.raise_for_status()
+        return response.json()["data"][0]["id"]
+    except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"cannot list the judge's models at {base_url}: {exc}") from None
+
+
 def _read_rows(path: Path) -> list[dict]:
     rows = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
@@ -47,7 +59,7 @@ def score_file(
     rules: str | None = None,
     no_rules: bool = False,
     judge_url: str | None = None,
-    judge_model: str = "judge",
+    judge_model: str | None = None,
     rubric: str | None = None,
     rm: str | None = None,
     n: float = 100.0,
@@ -56,7 +68,9 @@ def score_file(
     rows = _read_rows(replies)
     config = RewardSourcesConfig(
         rm_path=rm,
-        judge=JudgeConfig(base_url=judge_url, model=judge_model, rubric=rubric) if judge_url else None,
+        judge=JudgeConfig(base_url=judge_url, model=judge_model or served_model(judge_url), rubric=rubric)
+        if judge_url
+        else None,
         rules=rules,
         use_rules=not no_rules,
         n=n,

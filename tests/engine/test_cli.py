@@ -178,3 +178,16 @@ def test_sigterm_marks_the_run_failed(tiny_model, world, tmp_path):
         process.kill()
     progress = json.loads((run_dir / "progress.json").read_text())
     assert progress["status"] == "failed" and "Terminated" in progress["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_score_with_the_judge_on_vllm(vllm_server, world, tmp_path):
+    reply = "Hello, would 600 work for the room?"
+    rows = [{"id": i, **row, "reply": reply} for i, row in enumerate(prompt_rows(world)[:2])]
+    replies = _write(tmp_path / "replies.jsonl", rows)
+    result = engine("score", "--replies", replies, "--out", tmp_path / "s.jsonl", "--no-rules",
+                    "--judge-url", vllm_server.base_url, check=True)  # fmt: skip
+    assert "scored 2 replies" in result.stdout
+    for row in _read(tmp_path / "s.jsonl"):
+        assert isinstance(row["e_judge"], float) and row["e_func"] == 0 and row["violations"] == []
