@@ -225,8 +225,8 @@ CONFIG_CLASSES: dict[str, str] = {
     "dpo": "engine.config:DPOConfig",
     "rm": "engine.config:RMConfig",
     "grpo": "engine.config:GRPOConfig",
-    "ppo": "engine.train.ppo:PPOConfig",
-    "repo": "engine.train.ppo:REPOConfig",
+    "ppo": "engine.train.ppo_config:PPOConfig",  # light module: the web app loads configs without torch
+    "repo": "engine.train.ppo_config:REPOConfig",
 }
 
 
