@@ -1,4 +1,5 @@
-"""The reward pages in a real browser: edit a rule set (a refused save, then Ctrl+S), the diff, the playground."""
+"""The reward pages in a real browser: edit a rule set (a refused save, then Ctrl+S), the diff, the playground,
+and a bad case turned into a rule example with one click."""
 
 import json
 
@@ -65,3 +66,9 @@ def test_edit_diff_and_playground(page, login, live_server, role_users, screensh
     assert page.inner_text("#verdict-internal_term_leak").count("fired") == 1
     assert "No judge endpoint in this config." in page.inner_text("#judge-note")
     screenshot("playground")
+
+    # One click: the turn's bad case becomes a must-trigger example in v3, shown as its diff.
+    page.click("text=+ example of internal_term_leak")
+    page.wait_for_url("**/diff/?a=2&b=3")
+    assert "examples.trigger" in page.inner_text(".diff")
+    screenshot("one-click-example")

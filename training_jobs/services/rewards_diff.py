@@ -59,11 +59,27 @@ def _show(value: Any) -> str:
 
 
 def _item_key(item: Any) -> str:
-    """Examples are compared by their reply (plus context, so the same reply in two cases differs)."""
-    if isinstance(item, dict) and "reply" in item:
-        extra = {k: v for k, v in item.items() if k != "reply"}
-        return item["reply"] if not extra else f"{item['reply']}  ⟨{_show(extra)[:80]}⟩"
-    return _show(item)
+    """Identity of a list item: the whole item (the same reply in two cases is two examples)."""
+    return item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, sort_keys=True)
+
+
+def _item_label(item: Any) -> str:
+    """How a list item reads in the diff: an example is its reply plus a short note of its context.
+
+    >>> _item_label({"reply": "Hi", "source": "bad_case:3", "history": [{}, {}], "task": {"hotel": {"name": "H"}}})
+    'Hi  (bad_case:3; H; after 2 messages)'
+    """
+    if not (isinstance(item, dict) and "reply" in item):
+        return _show(item)
+    context = [item["source"]] if item.get("source") else []
+    hotel = (item.get("task") or {}).get("hotel") or {}
+    if hotel.get("name"):
+        context.append(hotel["name"])
+    elif item.get("language"):
+        context.append(item["language"])
+    if item.get("history"):
+        context.append(f"after {len(item['history'])} messages")
+    return f"{item['reply']}  ({'; '.join(context)})" if context else item["reply"]
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -85,10 +101,10 @@ def _field_changes(old: dict[str, Any], new: dict[str, Any], *, skip: set[str] =
         if a == b:
             continue
         if isinstance(a, list | type(None)) and isinstance(b, list | type(None)) and (a or b):
-            old_keys = [_item_key(x) for x in a or []]
-            new_keys = [_item_key(x) for x in b or []]
-            added = tuple(k for k in new_keys if k not in old_keys)
-            removed = tuple(k for k in old_keys if k not in new_keys)
+            old_keys = {_item_key(x) for x in a or []}
+            new_keys = {_item_key(x) for x in b or []}
+            added = tuple(_item_label(x) for x in b or [] if _item_key(x) not in old_keys)
+            removed = tuple(_item_label(x) for x in a or [] if _item_key(x) not in new_keys)
             if added or removed:
                 changes.append(FieldChange(path, added=added, removed=removed))
             else:  # same items, new order
