@@ -5,7 +5,6 @@ freeze snapshots from the demo world, launch jobs through the dashboard's servic
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
@@ -18,15 +17,6 @@ from training_jobs.services.snapshots import snapshot_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 TINY = {"max_steps": "2", "save_every": "1"}
-
-
-def engine_has(module: str, name: str = "") -> bool:
-    try:
-        if importlib.util.find_spec(module) is None:
-            return False
-    except ModuleNotFoundError:
-        return False
-    return not name or hasattr(importlib.import_module(module), name)
 
 
 @pytest.fixture
@@ -59,21 +49,6 @@ def check_succeeded(job: TrainingJob, *, method: str) -> None:
     assert {s["sha256"] for s in lineage["snapshots"]} == set(job.snapshots.values_list("sha256", flat=True))
 
 
-def test_sft_job_on_the_real_engine(world, celery_worker):
-    base, user = world
-    snap = snapshot_create(name="e2e sft", kind="sft", created_by=user)
-    job = job_create(
-        name="e2e sft", method="sft", base_model=base, snapshots=[snap], hyperparameters=TINY, created_by=user
-    )
-    job = wait_done(job, timeout=240)
-    check_succeeded(job, method="sft")
-    assert "loss" in JobMetric.objects.filter(job=job).first().data
-
-
-@pytest.mark.skipif(
-    not (engine_has("engine.rewards.rm") and engine_has("engine.rewards", "RepoReward")),
-    reason="the engine's RM trainer (engine.rewards.rm) and RepoReward have not landed yet",
-)
 def test_rm_then_repo_on_the_real_engine(world, celery_worker):
     base, user = world
     prefs = snapshot_create(name="e2e prefs", kind="preference", created_by=user)
