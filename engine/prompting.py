@@ -47,6 +47,39 @@ def _sop_lines(sop: dict) -> list[str]:
     return [f"{s['name']}: " + "; ".join(c["text"] for c in s.get("clauses", [])) + "." for s in stages]
 
 
+class PromptRenderer:
+    """The template bound to one SOP: the SOP block is rendered once, for exports that build thousands
+    of prompts under the same SOP. ``render_system_message`` and ``to_chat`` below use it too."""
+
+    def __init__(self, sop: dict | None):
+        self._sop_lines = ["SOP stages:", *_sop_lines(sop)] if sop else []
+
+    def system_message(self, case: dict) -> str:
+        hotel = case["hotel"]
+        where = ", ".join(x for x in (hotel.get("type"), hotel.get("city")) if x)
+        currencies = "/".join(sorted({t.get("currency", "CNY") for t in case["tickets"]}))
+        lines = [
+            "You are a travel platform's BD agent asking a hotel for lower room prices.",
+            f"Hotel: {hotel['name']} ({where}).",
+            *(_ticket_line(t) for t in case["tickets"]),
+            f"Prices in {currencies}.",
+            f"Benefits: {'; '.join(case.get('benefits') or []) or 'none'}.",
+            f"Reply in {LANGUAGE_NAMES.get(case.get('language', 'en'), case.get('language'))}.",
+            *self._sop_lines,
+        ]
+        return "\n".join(lines)
+
+    def to_chat(self, history: list[dict], *, case: dict) -> list[dict]:
+        chat = [{"role": "system", "content": self.system_message(case)}]
+        for message in history:
+            role = _ROLE_TO_CHAT.get(message["role"])
+            if role is None:  # a platform note
+                chat.append({"role": "user", "content": NOTE_PREFIX + message["content"]})
+            else:
+                chat.append({"role": role, "content": message["content"]})
+        return chat
+
+
 def render_system_message(*, case: dict, sop: dict | None) -> str:
     """The system message: who the agent is, the case (hotel, tickets, benefits, language) and the SOP.
 
@@ -63,31 +96,12 @@ def render_system_message(*, case: dict, sop: dict | None) -> str:
     Benefits: none.
     Reply in English.
     """
-    hotel = case["hotel"]
-    where = ", ".join(x for x in (hotel.get("type"), hotel.get("city")) if x)
-    lines = [
-        "You are a travel platform's BD agent asking a hotel for lower room prices.",
-        f"Hotel: {hotel['name']} ({where}).",
-        *(_ticket_line(t) for t in case["tickets"]),
-        f"Prices in {'/'.join(sorted({t.get('currency', 'CNY') for t in case['tickets']}))}.",
-        f"Benefits: {'; '.join(case.get('benefits') or []) or 'none'}.",
-        f"Reply in {LANGUAGE_NAMES.get(case.get('language', 'en'), case.get('language'))}.",
-    ]
-    if sop:
-        lines += ["SOP stages:", *_sop_lines(sop)]
-    return "\n".join(lines)
+    return PromptRenderer(sop).system_message(case)
 
 
 def to_chat(history: list[dict], *, case: dict, sop: dict | None) -> list[dict]:
     """System message first, then ``history`` (agent -> assistant, hotel -> user, system -> noted user)."""
-    chat = [{"role": "system", "content": render_system_message(case=case, sop=sop)}]
-    for message in history:
-        role = _ROLE_TO_CHAT.get(message["role"])
-        if role is None:  # a platform note
-            chat.append({"role": "user", "content": NOTE_PREFIX + message["content"]})
-        else:
-            chat.append({"role": role, "content": message["content"]})
-    return chat
+    return PromptRenderer(sop).to_chat(history, case=case)
 
 
 def history_from_chat(chat: list[dict]) -> list[dict]:

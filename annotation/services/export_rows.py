@@ -3,11 +3,13 @@
 Rows are read with ``values_list(...).iterator(chunk_size=...)`` (no model instance per row); for
 each chunk the dialogues it touches (messages, case, SOP) are loaded in a few queries and dropped
 after. Prompts are rendered only through ``engine.prompting``: a dialogue's full chat is rendered
-once and sliced per turn, since ``to_chat`` maps each message to exactly one chat message.
+once (one ``PromptRenderer`` per SOP) and sliced per turn, since ``to_chat`` maps each message to exactly
+one chat message; its messages are JSON-encoded once too and spliced into each row's line.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -15,7 +17,15 @@ from itertools import islice
 from django.db.models import Q, QuerySet
 
 from annotation.models import SOP, BadCase, Message, NegotiationCase, Ticket
-from engine.prompting import MARGINS, PROMPT_TEMPLATE_VERSION, kto_row, preference_row, prompt_row, sft_row, to_chat
+from engine.prompting import (
+    MARGINS,
+    PROMPT_TEMPLATE_VERSION,
+    PromptRenderer,
+    kto_row,
+    preference_row,
+    prompt_row,
+    sft_row,
+)
 
 CHUNK = 2000
 REVIEWED_STATUSES = (
@@ -31,6 +41,12 @@ _TICKET_FIELDS = ("case_id", "code", "position", "room_type", "current_price", "
                   "competitors")  # fmt: skip
 
 
+class PreencodedRow(dict):
+    """A training row that carries its ``prompt`` already JSON-encoded (``exports.dumps`` splices it in)."""
+
+    __slots__ = ("prompt_json",)
+
+
 @dataclass
 class DialogueContext:
     external_id: str
@@ -38,14 +54,26 @@ class DialogueContext:
     sop_version: int | None
     case: dict
     messages: list[dict]
-    sop: dict | None
+    renderer: PromptRenderer
+    _encoded: list[str] | None = field(default=None, repr=False)
     _chat: list[dict] | None = field(default=None, repr=False)
 
     def prompt(self, turn: int) -> list[dict]:
         """The chat prefix for the reply at ``turn`` (system message + ``messages[:turn]``)."""
         if self._chat is None:
-            self._chat = to_chat(self.messages, case=self.case, sop=self.sop)
+            self._chat = self.renderer.to_chat(self.messages, case=self.case)
         return self._chat[: turn + 1]
+
+    def row(self, row: dict, turn: int) -> PreencodedRow:
+        """``row`` (whose ``prompt`` is ``self.prompt(turn)``) with that prompt encoded once per dialogue:
+        rows of one dialogue share the system message and history, the bulk of every line."""
+        if self._encoded is None:
+            self._encoded = [
+                json.dumps(m, ensure_ascii=False, check_circular=False) for m in self.prompt(len(self.messages))
+            ]
+        fast = PreencodedRow(row)
+        fast.prompt_json = "[" + ", ".join(self._encoded[: turn + 1]) + "]"  # json.dumps' own separators
+        return fast
 
 
 def _ids(field_name: str, ids: set[int]) -> Q:
@@ -84,14 +112,12 @@ class DialogueLoader:
     """Loads what a chunk of rows needs (messages, cases); SOP documents are cached for the whole export."""
 
     def __init__(self) -> None:
-        self._sops: dict[int, tuple[int, dict]] = {}
+        self._sops: dict[int | None, tuple[int | None, PromptRenderer]] = {None: (None, PromptRenderer(None))}
 
-    def _sop(self, sop_id: int | None) -> tuple[int | None, dict | None]:
-        if sop_id is None:
-            return None, None
+    def _sop(self, sop_id: int | None) -> tuple[int | None, PromptRenderer]:
         if sop_id not in self._sops:
             sop = SOP.objects.get(pk=sop_id)
-            self._sops[sop_id] = (sop.version, sop.to_document())
+            self._sops[sop_id] = (sop.version, PromptRenderer(sop.to_document()))
         return self._sops[sop_id]
 
     def _tasks(self, case_ids: set[int]) -> dict[int, dict]:
@@ -119,9 +145,9 @@ class DialogueLoader:
                 messages[dialogue_id].append({"role": role, "content": content})
         contexts = {}
         for dialogue_id, external_id, source, case_id, sop_id in heads.values():
-            version, document = self._sop(sop_id)
+            version, renderer = self._sop(sop_id)
             contexts[dialogue_id] = DialogueContext(
-                external_id, source, version, tasks[case_id], messages[dialogue_id], document
+                external_id, source, version, tasks[case_id], messages[dialogue_id], renderer
             )
         return contexts
 
@@ -168,6 +194,7 @@ def preference_rows(pairs: QuerySet, *, implicit: bool) -> Iterator[tuple[dict, 
         row = preference_row(
             prompt=ctx.prompt(turn), chosen=chosen, rejected=rejected, margin=MARGINS[strength], implicit=implicit
         )
+        row = row if implicit else ctx.row(row, turn)
         meta = {"pair_id": pk, **_base(ctx, turn), "provenance": provenance, "annotator": who, "guideline_version": gv}
         meta |= {"strength": strength, "agreement": agreement, "reviewed": reviewed}
         meta |= {"chosen_candidate_id": chosen_id, "rejected_candidate_id": rejected_id}
@@ -182,9 +209,9 @@ def _bad_case_rows(bad_cases: QuerySet, *, gold: bool) -> Iterator[tuple[dict, d
         meta = {"bad_case_id": pk, **_base(ctx, turn), "category": category, "clause": clause}
         meta |= {"severity": severity, "status": status, "annotator": who}
         if gold:
-            yield sft_row(prompt=ctx.prompt(turn), completion=gold_reply), meta
+            yield ctx.row(sft_row(prompt=ctx.prompt(turn), completion=gold_reply), turn), meta
         else:
-            yield kto_row(prompt=ctx.prompt(turn), completion=model_reply, label=False), meta
+            yield ctx.row(kto_row(prompt=ctx.prompt(turn), completion=model_reply, label=False), turn), meta
 
 
 def _excellent_rows(excellent: QuerySet, *, kto: bool) -> Iterator[tuple[dict, dict]]:
@@ -192,9 +219,9 @@ def _excellent_rows(excellent: QuerySet, *, kto: bool) -> Iterator[tuple[dict, d
         text = ctx.messages[turn]["content"]
         meta = {"excellent_turn_id": pk, **_base(ctx, turn), "annotator": who}
         if kto:
-            yield kto_row(prompt=ctx.prompt(turn), completion=text, label=True), meta
+            yield ctx.row(kto_row(prompt=ctx.prompt(turn), completion=text, label=True), turn), meta
         else:
-            yield sft_row(prompt=ctx.prompt(turn), completion=text), meta
+            yield ctx.row(sft_row(prompt=ctx.prompt(turn), completion=text), turn), meta
 
 
 def kto_rows(excellent: QuerySet, bad_cases: QuerySet) -> Iterator[tuple[dict, dict]]:
@@ -216,7 +243,7 @@ def prompt_rows(dialogues: QuerySet) -> Iterator[tuple[dict, dict]]:
     for _, ctx in _with_contexts(rows):
         for turn, message in enumerate(ctx.messages):
             if message["role"] == "agent":
-                yield prompt_row(prompt=ctx.prompt(turn), case=ctx.case), _base(ctx, turn)
+                yield ctx.row(prompt_row(prompt=ctx.prompt(turn), case=ctx.case), turn), _base(ctx, turn)
 
 
 def reviewed_bad_cases() -> Q:

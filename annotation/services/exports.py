@@ -125,9 +125,18 @@ def export_rows_for(*, kind: str, filters: ExportFilters | dict | None = None) -
     raise ValueError(ERROR_UNKNOWN_KIND.format(kind=kind))
 
 
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, check_circular=False)  # rows are plain trees
+
+
 def dumps(row: dict) -> str:
-    """One JSONL line (UTF-8 text kept readable: Chinese stays Chinese)."""
-    return json.dumps(row, ensure_ascii=False, check_circular=False) + "\n"  # rows are plain trees
+    """One JSONL line, exactly ``json.dumps(row)`` (Chinese kept readable); a row whose prompt was
+    encoded once per dialogue (``export_rows.PreencodedRow``) has it spliced in instead of re-encoded."""
+    prompt_json = getattr(row, "prompt_json", None)
+    if prompt_json is None or next(iter(row)) != "prompt":
+        return _json(row) + "\n"
+    rest = _json({k: v for k, v in row.items() if k != "prompt"})
+    return '{"prompt": ' + prompt_json + (", " + rest[1:] if len(rest) > 2 else "}") + "\n"
 
 
 def dataset_export(

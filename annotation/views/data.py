@@ -30,8 +30,8 @@ def data_import(request) -> HttpResponse:
             status = 200 if result.ok else 400
         else:
             status = 400
-    template = "annotation/partials/import_result.html" if request.htmx else "annotation/import.html"
-    return render(request, template, context, status=status)
+    # A plain form post, not htmx: htmx does not swap 4xx answers, and the error list must show.
+    return render(request, "annotation/import.html", context, status=status)
 
 
 @role_required(*DATA_ROLES)

@@ -60,6 +60,15 @@ def test_round_trip_generator_import_export_gives_the_same_rows(project, kind):
     assert [m["row"] for m in meta] == list(range(len(rows)))  # the sidecar joins by row number
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_line_is_exactly_json_dumps_of_its_row(project, kind):
+    """Prompts are encoded once per dialogue and spliced in: the bytes must not differ from json.dumps."""
+    out = io.StringIO()
+    dataset_export(kind=kind, filters=None, out=out)
+    for line in out.getvalue().splitlines():
+        assert line == json.dumps(json.loads(line), ensure_ascii=False)
+
+
 def test_sidecar_carries_provenance(project):
     rows, meta, stats = _export("preference")
     first = meta[0]

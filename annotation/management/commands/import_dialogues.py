@@ -1,5 +1,7 @@
 """``python manage.py import_dialogues FILE.jsonl [--project NAME]``: all lines or none."""
 
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Project
@@ -16,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, file: str, project: str | None, **options):
         target = self._project(project)
         try:
-            stream = open(file, "rb") if file != "-" else __import__("sys").stdin.buffer  # noqa: SIM115
+            stream = open(file, "rb") if file != "-" else sys.stdin.buffer  # noqa: SIM115
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}") from exc
         with stream:
