@@ -186,3 +186,23 @@ def test_rubric_pages_and_a_stage_typo_is_a_form_error(ml):
     document["rules"][0]["stages"] = ["persuade"]
     assert ml.post(url, {"document": json.dumps(document), "note": "fixed", "base_version": 1}).status_code == 302
     assert RubricVersion.objects.filter(name="default").count() == 2
+
+
+def test_a_refused_one_click_opens_the_editor_with_the_example_in_place(ml):
+    reply = "Hmm, can you stretch a little more?"  # no default push cue matches
+    dialogue = f.dialogue(messages=[*f.MESSAGES_EN[:4], ("agent", reply, "continue_chase")])
+    bad = f.bad_case(dialogue_row=dialogue, turn=4, category="pushed_after_acceptable_offer")
+    refused = ml.post(reverse("training_jobs:reward_example_from_bad_case", args=[bad.pk]))
+    assert refused.status_code == 400
+    assert "rule &#x27;continued_after_acceptable_offer&#x27;: example must trigger" in refused.content.decode()
+    editor = ml.get(EDIT + "?draft=1")
+    assert b'id="draft-note"' in editor.content
+    initial = editor.context["form"].initial
+    document = json.loads(initial["document"])
+    rule = next(r for r in document["rules"] if r["id"] == "continued_after_acceptable_offer")
+    assert rule["examples"]["trigger"][-1]["source"] == f"bad_case:{bad.pk}"
+    rule["params"]["push_cues"].append("stretch a little more")
+    saved = ml.post(EDIT, {"document": json.dumps(document), "note": initial["note"], "base_version": 1})
+    assert saved.status_code == 302
+    assert RuleSetVersion.objects.get(name="default", version=2).note.startswith(f"Bad case #{bad.pk}")
+    assert b'id="draft-note"' not in ml.get(EDIT + "?draft=1").content  # the draft is used up

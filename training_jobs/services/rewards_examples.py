@@ -10,6 +10,7 @@ the dialogue so far, so price rules judge it against the right numbers. The new 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 from annotation.models import BadCase, Dialogue, ExcellentTurn
@@ -59,6 +60,31 @@ def _has_example(examples: list[dict[str, Any]], example: dict[str, Any]) -> boo
     return any(isinstance(e, dict) and key(e) == key(example) for e in examples)
 
 
+@dataclass(frozen=True)
+class Draft:
+    """The document a one-click example would have saved, for the editor to start from."""
+
+    document: dict[str, Any]
+    note: str
+    base_version: int
+
+
+class ExampleRefused(RewardDocumentError):
+    """The new example made the save fail (the rule misses it, or another rule fires); ``draft`` holds the
+    document with the example in place, so the person can fix the rule in the editor and save both."""
+
+    def __init__(self, messages: list[str], *, draft: Draft):
+        super().__init__(messages)
+        self.draft = draft
+
+
+def _save_or_refuse(*, name: str, document: dict[str, Any], note: str, user, base_version: int) -> RuleSetVersion:
+    try:
+        return rule_set_version_create(name=name, document=document, note=note, user=user, base_version=base_version)
+    except RewardDocumentError as exc:
+        raise ExampleRefused(exc.messages, draft=Draft(document, note, base_version)) from None
+
+
 def rule_example_from_bad_case(
     *, bad_case: BadCase, user, rule_id: str | None = None, name: str = DEFAULT_NAME
 ) -> RuleSetVersion:
@@ -83,7 +109,7 @@ def rule_example_from_bad_case(
         )
     examples.append(example)
     note = f"Bad case #{bad_case.pk} ({bad_case.category}) must trigger {rule_id}."
-    return rule_set_version_create(name=name, document=document, note=note, user=user, base_version=base.version)
+    return _save_or_refuse(name=name, document=document, note=note, user=user, base_version=base.version)
 
 
 def rule_example_from_excellent_turn(*, excellent: ExcellentTurn, user, name: str = DEFAULT_NAME) -> RuleSetVersion:
@@ -112,4 +138,4 @@ def rule_example_from_excellent_turn(*, excellent: ExcellentTurn, user, name: st
             [ALREADY_EXAMPLE.format(kind="must-not-trigger", rule="every rule", name=name, version=base.version)]
         )
     note = f"Excellent reply {dialogue.external_id}#{excellent.turn} must trigger no rule."
-    return rule_set_version_create(name=name, document=document, note=note, user=user, base_version=base.version)
+    return _save_or_refuse(name=name, document=document, note=note, user=user, base_version=base.version)

@@ -90,11 +90,28 @@ def document_detail(request, kind: str, name: str, version: int | None = None):
     return render(request, "training_jobs/rewards/detail.html", context)
 
 
+def draft_session_key(name: str) -> str:
+    """Where a refused one-click example leaves its document for the rule-set editor (``?draft=1``)."""
+    return f"rewards_draft:rule_set:{name}"
+
+
+def _editor_initial(request, *, kind: str, name: str, latest) -> tuple[dict, bool]:
+    draft = request.session.get(draft_session_key(name)) if kind == "rule_set" and request.GET.get("draft") else None
+    source = draft["document"] if draft else latest.document
+    document = {k: v for k, v in source.items() if k != "version"}
+    initial = {
+        "document": json.dumps(document, ensure_ascii=False, indent=2),
+        "base_version": draft["base_version"] if draft else latest.version,
+        "note": draft["note"] if draft else "",
+    }
+    return initial, draft is not None
+
+
 @role_required(*REWARD_ROLES)
 def document_edit(request, kind: str, name: str):
     spec = KINDS[kind]
     latest = document_version_get(model=spec.model, name=name)
-    status = 200
+    status, from_draft = 200, False
     if request.method == "POST":
         form = DocumentForm(request.POST)
         if form.is_valid():
@@ -110,18 +127,20 @@ def document_edit(request, kind: str, name: str):
                 for message in exc.messages:
                     form.add_error(None, message)
             else:
+                request.session.pop(draft_session_key(name), None)
                 messages.success(request, f"Saved {spec.label.lower()} {row.name} v{row.version}.")
                 return redirect(spec.url("diff", name=name) + f"?a={latest.version}&b={row.version}")
         status = 400
     else:
-        document = {k: v for k, v in latest.document.items() if k != "version"}
-        form = DocumentForm(
-            initial={
-                "document": json.dumps(document, ensure_ascii=False, indent=2),
-                "base_version": latest.version,
-            }
-        )
-    context = {"kind": spec, "latest": latest, "form": form, "stage_keys": sorted(stage_keys())}
+        initial, from_draft = _editor_initial(request, kind=kind, name=name, latest=latest)
+        form = DocumentForm(initial=initial)
+    context = {
+        "kind": spec,
+        "latest": latest,
+        "form": form,
+        "stage_keys": sorted(stage_keys()),
+        "from_draft": from_draft,
+    }
     return render(request, "training_jobs/rewards/edit.html", context, status=status)
 
 

@@ -27,7 +27,7 @@ from training_jobs.services.rewards_examples import (
 from training_jobs.services.rewards_playground import playground_evaluate
 from training_jobs.services.rewards_seed import reward_defaults_seed
 from training_jobs.services.rewards_versions import RewardDocumentError
-from training_jobs.views.rewards import KINDS, REWARD_ROLES
+from training_jobs.views.rewards import KINDS, REWARD_ROLES, draft_session_key
 
 SCORE_PARAMS = ("dialogue", "reply")
 
@@ -100,8 +100,16 @@ def _example_saved(request, *, name: str, base: int | None, row) -> object:
     return redirect(f"{url}?a={base}&b={row.version}" if base else url)
 
 
-def _example_refused(request, *, errors: list[str]):
-    return render(request, "training_jobs/rewards/example_refused.html", {"errors": errors}, status=400)
+def _example_refused(request, *, exc: RewardDocumentError, name: str):
+    draft = getattr(exc, "draft", None)
+    if draft is not None:  # the editor can start from the document with the example already in place
+        request.session[draft_session_key(name)] = {
+            "document": draft.document,
+            "note": draft.note,
+            "base_version": draft.base_version,
+        }
+    context = {"errors": exc.messages, "name": name, "has_draft": draft is not None}
+    return render(request, "training_jobs/rewards/example_refused.html", context, status=400)
 
 
 @role_required(*REWARD_ROLES)
@@ -110,7 +118,8 @@ def example_from_bad_case(request, pk: int):
     bad_case = get_object_or_404(BadCase.objects.select_related("dialogue__case"), pk=pk)
     form = BadCaseExampleForm(request.POST)
     if not form.is_valid():
-        return _example_refused(request, errors=[m for ms in form.errors.values() for m in ms])
+        errors = [m for ms in form.errors.values() for m in ms]
+        return render(request, "training_jobs/rewards/example_refused.html", {"errors": errors}, status=400)
     name = request.POST.get("rule_set") or DEFAULT_NAME
     base = rule_set_latest(name=name)
     try:
@@ -118,7 +127,7 @@ def example_from_bad_case(request, pk: int):
             bad_case=bad_case, user=request.user, rule_id=form.cleaned_data["rule"] or None, name=name
         )
     except RewardDocumentError as exc:
-        return _example_refused(request, errors=exc.messages)
+        return _example_refused(request, exc=exc, name=name)
     return _example_saved(request, name=name, base=base.version if base else None, row=row)
 
 
@@ -131,5 +140,5 @@ def example_from_excellent(request, pk: int):
     try:
         row = rule_example_from_excellent_turn(excellent=excellent, user=request.user, name=name)
     except RewardDocumentError as exc:
-        return _example_refused(request, errors=exc.messages)
+        return _example_refused(request, exc=exc, name=name)
     return _example_saved(request, name=name, base=base.version if base else None, row=row)
