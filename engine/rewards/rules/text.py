@@ -101,29 +101,39 @@ class Terms:
         return self.pattern is not None
 
     def finditer(self, low: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
-        if self.pattern is None:
-            return
         endpos = len(low) if endpos is None else endpos
-        m = self.pattern.search(low, pos, endpos)
+        m = self.search(low, pos, endpos)
         while m is not None:
-            if _edge_ok(low, m.start(), m.end()):
-                yield m
-                m = self.pattern.search(low, m.end(), endpos)
-            else:
-                m = self.pattern.search(low, m.start() + 1, endpos)
+            yield m
+            m = self.search(low, m.end(), endpos)
 
     def search(self, low: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
-        return next(self.finditer(low, pos, endpos), None)
+        """The first whole-word hit (a plain loop: this is the hot path, no generator)."""
+        pattern = self.pattern
+        if pattern is None:
+            return None
+        endpos = len(low) if endpos is None else endpos
+        m = pattern.search(low, pos, endpos)
+        while m is not None and not _edge_ok(low, m.start(), m.end()):
+            # The longest term here ends inside a word ("price chase" in "price chaser"): a shorter
+            # term at the same start may still be whole ("price"), else move one character on.
+            shorter = pattern.match(low, m.start(), m.end() - 1) if m.end() - 1 > m.start() else None
+            m = shorter if shorter is not None else pattern.search(low, m.start() + 1, endpos)
+        return m
 
 
 _UPPER_OUTSIDE_ESCAPE = re.compile(r"(?<!\\)[A-Z]")
 
 
-def compile_patterns(rule_id: str, patterns: list[str]) -> re.Pattern[str] | None:
-    """User regexes joined into one (multi-line), matched against the lower-cased reply.
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+
+
+def compile_patterns(rule_id: str, patterns: list[str]) -> tuple[list[str], list[re.Pattern[str]]]:
+    """User regexes, matched (multi-line) against the lower-cased reply: ``(joinable, compiled)``.
 
     Lower-case matching without ``re.IGNORECASE`` keeps the rule set within its throughput budget, so
     a pattern with an upper-case letter could never match: it is rejected with the fix in the message.
+    Patterns are joined into one regex, except those with back-references (joining renumbers groups).
     """
     for pattern in patterns:
         try:
@@ -136,25 +146,36 @@ def compile_patterns(rule_id: str, patterns: list[str]) -> re.Pattern[str] | Non
                 f"lower-cased, so write it in lower case",
                 rule=rule_id,
             )
-    if not patterns:
-        return None
+    joinable = [p for p in patterns if not _BACKREFERENCE.search(p)]
+    alone = [re.compile(p, re.MULTILINE) for p in patterns if _BACKREFERENCE.search(p)]
+    return joinable, ([join_patterns(joinable)] if joinable else []) + alone
+
+
+def join_patterns(patterns: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.MULTILINE)
 
 
 class TermChecker:
-    """Fires on any listed term (lowered, whole-word for Latin) or any regex in ``patterns``."""
+    """Fires on any listed term (lowered, whole-word for Latin) or any regex in ``patterns``.
 
-    __slots__ = ("terms", "patterns")
+    ``gate_terms`` and ``gate_patterns`` are what :class:`CompiledRuleSet` folds into one pre-scan of
+    the reply: when none of any word-list rule's terms or patterns occurs, none of them runs.
+    """
+
+    __slots__ = ("terms", "patterns", "gate_terms", "gate_patterns", "gateable")
 
     def __init__(self, rule_id: str, params: dict[str, Any]):
-        self.terms = Terms(_str_list(rule_id, params, "terms"))
-        self.patterns = compile_patterns(rule_id, _str_list(rule_id, params, "patterns"))
+        self.gate_terms = _str_list(rule_id, params, "terms")
+        self.terms = Terms(self.gate_terms)
+        self.gate_patterns, self.patterns = compile_patterns(rule_id, _str_list(rule_id, params, "patterns"))
+        self.gateable = len(self.patterns) <= (1 if self.gate_patterns else 0)  # no back-reference regexes
 
     def find(self, reply: str, low: str, task: dict, history) -> Span | None:
         if self.terms and (m := self.terms.search(low)):
             return m.span()
-        if self.patterns is not None and (m := self.patterns.search(low)):
-            return m.span()
+        for pattern in self.patterns:
+            if m := pattern.search(low):
+                return m.span()
         return None
 
 
@@ -251,6 +272,11 @@ def _sentences(text: str, min_chars: int) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=8192)
+def _sentence_set(text: str, min_chars: int) -> frozenset[str]:
+    return frozenset(s[0] for s in _sentences(text, min_chars))
+
+
 class RepetitionChecker:
     """A sentence said twice in the reply, or a reply mostly (``history_overlap``) made of sentences
     an earlier agent message already said: the repeated stock phrase of PAPER.md's RF list."""
@@ -274,14 +300,11 @@ class RepetitionChecker:
             if norm in seen:
                 return (start, end)
             seen.add(norm)
-        earlier = set()
-        for message in history:
-            if message.get("role") == "agent":
-                earlier.update(s[0] for s in _sentences(message.get("content", ""), min_chars))
+        earlier = [_sentence_set(m.get("content", ""), min_chars) for m in history if m.get("role") == "agent"]
         if not earlier:
             return None
         total = sum(len(s[0]) for s in sentences)
-        repeated = [s for s in sentences if s[0] in earlier]
+        repeated = [s for s in sentences if any(s[0] in said for said in earlier)]
         if repeated and sum(len(s[0]) for s in repeated) >= self.overlap * total:
             return (repeated[0][1], repeated[-1][2])
         return None
