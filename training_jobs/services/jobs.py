@@ -16,7 +16,7 @@ from django.utils import timezone
 from annotation.services.audit import audit_record
 from deploy.models import ModelVersion
 from parley.queue import enqueue
-from training_jobs.models import DatasetSnapshot, JobStatus, RewardConfig, TrainingJob
+from training_jobs.models import DatasetSnapshot, JobStatus, Method, RewardConfig, TrainingJob
 from training_jobs.services.engine_config import (
     BUDGET_KEYS,
     coerce_hyperparameters,
@@ -126,8 +126,6 @@ def job_create(
 
 
 def _check_submission(*, name: str, method: str, base_model: ModelVersion, processes: int, queue: str) -> None:
-    from training_jobs.models import Method
-
     if not name or not name.strip():
         raise ValidationError(ERR_NAME)
     if method not in Method.values:

@@ -81,7 +81,7 @@ def job_claim(*, job_id: int, owner: str) -> Claim:
         return Claim(Action.WAIT, job)
     if job.cancel_requested:
         return Claim(Action.SKIP, job_transition(job_id=job.pk, to=JobStatus.CANCELLED))
-    previous = Claim(Action.RESUME, None, job.worker_host, job.pid)
+    previous_host, previous_pid = job.worker_host, job.pid
     job = job_transition(
         job_id=job.pk,
         to=JobStatus.RUNNING,
@@ -91,7 +91,7 @@ def job_claim(*, job_id: int, owner: str) -> Claim:
         attempts=job.attempts + 1,
         pid=None,
     )
-    return Claim(Action.RESUME, job, previous.previous_host, previous.previous_pid)
+    return Claim(Action.RESUME, job, previous_host, previous_pid)
 
 
 def lease_beat(*, job_id: int, owner: str, **fields) -> tuple[bool, bool]:

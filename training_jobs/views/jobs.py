@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -92,8 +92,10 @@ def job_new(request):
 @role_required(*ML)
 @require_GET
 def job_detail(request, pk: int):
-    job = get_object_or_404(TrainingJob, pk=pk)
-    job = selectors.job_get(pk=job.pk)
+    try:
+        job = selectors.job_get(pk=pk)
+    except TrainingJob.DoesNotExist:
+        raise Http404("No such job.") from None
     context = {"job": job, "log": selectors.job_log(job=job), "samples": selectors.job_samples(job=job)}
     if request.htmx:  # htmx stops polling on status 286 once the job has finished
         return render(request, "training_jobs/partials/job_live.html", context, status=286 if job.is_terminal else 200)
