@@ -72,6 +72,7 @@ def test_a_bad_config_exits_2_with_one_line(tmp_path, config, method, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # the subprocess loads torch and TRL before it reads the dataset
 def test_a_missing_dataset_is_a_clear_error(tiny_model, tmp_path):
     config = SFTConfig.preset("tiny", base_model=str(tiny_model), dataset=str(tmp_path / "missing.jsonl"))
     result = engine("train", "sft", "--config", save_config(config, tmp_path / "config.json"))
