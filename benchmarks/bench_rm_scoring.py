@@ -5,7 +5,8 @@
 With ``--rm`` a trained RM run directory is scored; without, the tiny base model gets a fresh LoRA
 adapter and score head, which costs the same forward passes as a trained one. Replies are the demo
 world's preference replies with their prompts (~260-900 tokens each); each setting gets one untimed
-warm-up batch. Torch runs on one thread so the figure is per core.
+warm-up batch, then the best of three passes in process CPU time. Torch runs on one thread, so the
+figure is per core.
 """
 
 from __future__ import annotations
@@ -37,12 +38,16 @@ def scorer_for(rm_dir: str | None):
     return RewardModelScorer(model=get_peft_model(model, lora), tokenizer=tokenizer, max_length=1024)
 
 
-def replies_per_s(scorer, prompts, replies, *, batch_size: int) -> float:
+def replies_per_s(scorer, prompts, replies, *, batch_size: int, repeats: int = 3) -> float:
+    """Replies per CPU-second (one torch thread), best of ``repeats`` passes over all the pairs."""
     scorer.batch_size = batch_size
     scorer.raw_scores(prompts=prompts[:batch_size], replies=replies[:batch_size])  # warm-up
-    start = time.perf_counter()
-    scorer.raw_scores(prompts=prompts, replies=replies)
-    return len(replies) / (time.perf_counter() - start)
+    best = 0.0
+    for _ in range(repeats):
+        start = time.process_time()
+        scorer.raw_scores(prompts=prompts, replies=replies)
+        best = max(best, len(replies) / (time.process_time() - start))
+    return best
 
 
 def main() -> None:
@@ -62,7 +67,7 @@ def main() -> None:
     scorer = scorer_for(args.rm)
     one = replies_per_s(scorer, prompts, replies, batch_size=1)
     sixteen = replies_per_s(scorer, prompts, replies, batch_size=16)
-    print(f"RM scoring: {len(replies)} demo (prompt, reply) pairs, 1 torch thread")
+    print(f"RM scoring: {len(replies)} demo (prompt, reply) pairs, 1 torch thread, CPU time")
     print(f"batch 1 (baseline): {one:7.2f} replies/s")
     print(f"batch 16:           {sixteen:7.2f} replies/s")
     print(f"ratio:              {sixteen / one:7.2f}x")

@@ -56,13 +56,25 @@ class RewardModelScorer:
     """
 
     def __init__(
-        self, *, model: Any, tokenizer: Any, offset: float = 0.0, max_length: int = 1024, batch_size: int = 16
+        self,
+        *,
+        model: Any,
+        tokenizer: Any,
+        offset: float = 0.0,
+        max_length: int = 1024,
+        batch_size: int | None = None,
     ):
         self.model, self.tokenizer = model.eval(), tokenizer
-        self.offset, self.max_length, self.batch_size = offset, max_length, batch_size
+        self.offset, self.max_length = offset, max_length
+        if batch_size is None:
+            # benchmarks/bench_rm_scoring.py: on one CPU thread batches of 16 were 0.84x one at a time
+            # (padding and masks, no idle compute to fill); a GPU is what batches are for.
+            first = next(iter(model.parameters()), None)
+            batch_size = 16 if first is not None and first.is_cuda else 1
+        self.batch_size = batch_size
 
     @classmethod
-    def from_dir(cls, path: str | Path, *, batch_size: int = 16) -> RewardModelScorer:
+    def from_dir(cls, path: str | Path, *, batch_size: int | None = None) -> RewardModelScorer:
         """Load a trained RM run directory (``rm_meta.json`` + ``adapter/``)."""
         from peft import PeftModel
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
