@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 from engine.rewards.rules.document import RuleSet, RuleSetError, Violation
 from engine.rewards.rules.prices import AcceptableOfferChecker, PriceMismatchChecker
+from engine.rewards.rules.terms import Terms
 from engine.rewards.rules.text import (
     FormatChecker,
     LengthChecker,
     MixedLanguageChecker,
     RepetitionChecker,
     TermChecker,
-    Terms,
     join_patterns,
 )
 

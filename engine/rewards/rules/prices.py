@@ -13,7 +13,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from engine.rewards.rules.text import Span, Terms, _edge_ok, _number, _str_list
+from engine.rewards.rules.terms import Terms, _edge_ok
+from engine.rewards.rules.text import Span, _number, _str_list
 
 _NUMBER = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)")
 _BOUNDARY = re.compile(r"[!?。！？;；\n]|\.(?!\d)")

@@ -18,6 +18,7 @@ from engine.rewards.rules import (
     default_rule_set,
     score,
 )
+from engine.rewards.rules import terms as rules_terms
 from engine.rewards.rules import text as rules_text
 from tests.engine.rewards.cases import CLEAN, DIRTY
 
@@ -197,5 +198,5 @@ def test_any_text_checks_without_error_and_spans_are_exact(reply, language):
 
 
 def test_docstring_examples():
-    for module in (rules, rules_text):
+    for module in (rules, rules_text, rules_terms):
         assert doctest.testmod(module).failed == 0
