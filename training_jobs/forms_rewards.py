@@ -19,6 +19,7 @@ UNKNOWN_DIALOGUE = "No dialogue has the external id {external_id!r}."
 TURN_REQUIRED = "Pick the agent turn of dialogue {external_id!r} to score."
 NOT_AGENT_TURN = "Turn {turn} of {external_id!r} is not an agent message."
 UNKNOWN_RULE_SET = "No rule set version {value!r}."
+UNKNOWN_CASE = "That case no longer exists; pick another."
 EXAMPLE_CASE_PREFIX = "example:"
 BAD_ENDPOINT = "Give the judge endpoint as http(s)://host[:port]/v1."
 
@@ -80,6 +81,14 @@ class PlaygroundForm(forms.Form):
         latest = RuleSetVersion.objects.filter(name=DEFAULT_NAME).order_by("-version").first()
         if latest is not None:
             self.fields["rule_set"].initial = f"{latest.name}@{latest.version}"
+        config_id = str(self.initial.get("config", ""))
+        config = (
+            RewardConfig.objects.filter(pk=int(config_id)).select_related("rule_set").first()
+            if (config_id.isdigit() and "rule_set" not in self.initial)
+            else None
+        )
+        if config is not None and config.rule_set is not None:  # a config link scores with the config's rules
+            self.initial["rule_set"] = f"{config.rule_set.name}@{config.rule_set.version}"
 
     def clean_assumed_r_model(self) -> float:
         value = self.cleaned_data["assumed_r_model"]
@@ -123,11 +132,14 @@ class PlaygroundForm(forms.Form):
         data["task"] = self._case_task(data.get("case") or f"{EXAMPLE_CASE_PREFIX}en")
         return data
 
-    @staticmethod
-    def _case_task(value: str) -> dict:
+    def _case_task(self, value: str) -> dict | None:
         if value.startswith(EXAMPLE_CASE_PREFIX):
             return EXAMPLE_TASKS[value.removeprefix(EXAMPLE_CASE_PREFIX)]
-        return NegotiationCase.objects.get(pk=int(value)).to_task()
+        case = NegotiationCase.objects.filter(pk=int(value)).first()
+        if case is None:  # deleted since the page was drawn
+            self.add_error("case", UNKNOWN_CASE)
+            return None
+        return case.to_task()
 
 
 class BadCaseExampleForm(forms.Form):

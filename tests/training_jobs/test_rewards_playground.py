@@ -265,3 +265,11 @@ def test_the_web_side_never_imports_torch():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "parley.settings.test"}
     done = subprocess.run([sys.executable, "-c", NO_TORCH_SCRIPT], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.django_db
+def test_a_config_link_preselects_the_config_and_its_rule_set(ml):
+    cfg = config(name="linked")
+    form = ml.get(PLAYGROUND, {"config": cfg.pk}).context["form"]
+    assert form.initial["rule_set"] == "default@1" and str(form.initial["config"]) == str(cfg.pk)
+    assert not form.is_bound  # a link only preselects; nothing is scored until asked
