@@ -1,6 +1,6 @@
 """Rule functions (RF) throughput per core, beside two baselines measured in the same run.
 
-    python benchmarks/bench_rules.py [--seconds 2]
+    python benchmarks/bench_rules.py [--seconds 3]
 
 Target (issue 4): at least 20,000 replies per second per core for the whole default rule set.
 Baselines: (a) one ``re.search`` of one pattern per reply, the floor any regex check pays; (b) the
@@ -93,7 +93,7 @@ def rate(fn, rows, seconds: float, repeats: int = 5) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     rows = corpus()
     compiled = compile_rules()
