@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 from training_jobs.services.runfiles import JsonlTail, has_checkpoint, log_tail
@@ -57,3 +58,15 @@ def test_nested_metrics_are_flattened_for_the_charts():
 
     line = {"step": 3, "time": 1.0, "loss": 0.5, "rule_hits": {"leak": 0.25, "format": 0}, "note": "x", "ok": True}
     assert flat_metrics(line) == {"loss": 0.5, "rule_hits/leak": 0.25, "rule_hits/format": 0.0}
+
+
+def test_run_dir_never_reuses_an_old_run_of_the_same_job_id(settings, tmp_path):
+    from datetime import UTC, datetime
+
+    from training_jobs.services.runner import run_dir_for
+
+    settings.ARTIFACTS_ROOT = tmp_path
+    old = SimpleNamespace(pk=1, run_dir="", created_at=datetime(2026, 1, 1, tzinfo=UTC))
+    new = SimpleNamespace(pk=1, run_dir="", created_at=datetime(2026, 11, 25, tzinfo=UTC))
+    assert run_dir_for(old) != run_dir_for(new) and run_dir_for(new).parent == tmp_path / "runs"
+    assert run_dir_for(SimpleNamespace(pk=1, run_dir="/shared/x", created_at=None)) == Path("/shared/x")

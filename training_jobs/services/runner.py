@@ -32,7 +32,12 @@ _PR_SET_PDEATHSIG = 1
 
 
 def run_dir_for(job: TrainingJob) -> Path:
-    return Path(settings.ARTIFACTS_ROOT) / "runs" / f"job-{job.pk:06d}"
+    """The job's run directory: kept once set (a takeover resumes in the same place), else named by
+    id *and* creation time, so a job id reused after a database reset never lands in an old run."""
+    if job.run_dir:
+        return Path(job.run_dir)
+    stamp = job.created_at.strftime("%Y%m%dT%H%M%S%f")
+    return Path(settings.ARTIFACTS_ROOT) / "runs" / f"job-{job.pk:06d}-{stamp}"
 
 
 def engine_command(*, job: TrainingJob, run_dir: Path, resume: bool) -> list[str]:
