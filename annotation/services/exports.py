@@ -125,8 +125,8 @@ def export_rows_for(*, kind: str, filters: ExportFilters | dict | None = None) -
     raise ValueError(ERROR_UNKNOWN_KIND.format(kind=kind))
 
 
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, check_circular=False)  # rows are plain trees
+# One encoder for the whole export: json.dumps(..., ensure_ascii=False) builds a new one per call.
+_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode  # rows are plain trees
 
 
 def dumps(row: dict) -> str:

@@ -3,9 +3,8 @@
 Pass 1 reads every line once, checks it (``import_checks``) and spools the good ones to a temporary
 file, so memory does not grow with the file. Checks that need the database run once at the end.
 Pass 2, only when no line failed, writes everything in one transaction with batched ``bulk_create``;
-on PostgreSQL the two largest tables whose ids nobody needs back (messages, tickets) go through COPY,
-which takes the import of 10k dialogues from about a minute to well under one on a busy 2-core machine
-(benchmarks/bench_import.py).
+on PostgreSQL the two largest tables whose ids nobody needs back (messages, tickets) go through COPY
+(``import_writer``), about half of the rows: see docs/benchmarks.md for the 10k-dialogue figures.
 """
 
 from __future__ import annotations
