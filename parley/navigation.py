@@ -53,9 +53,11 @@ def nav_items(request) -> list[dict]:
             url = reverse(url_name)
         except NoReverseMatch:
             continue
-        items.append(
-            {"url": url, "label": label, "help": help_text, "active": request.path.startswith(url) and url != "/"}
-        )
+        items.append({"url": url, "label": label, "help": help_text, "active": False})
+    # Only the entry with the longest matching prefix is active (/jobs/rewards/ is Rewards, not Jobs).
+    matches = [item for item in items if item["url"] != "/" and request.path.startswith(item["url"])]
+    if matches:
+        max(matches, key=lambda item: len(item["url"]))["active"] = True
     return items
 
 

@@ -126,3 +126,13 @@ def test_home_shows_roles_and_nav(client, role_users):
     client.force_login(role_users["ml_engineer"])
     page = client.get("/").content.decode()
     assert "ML engineer" in page
+
+
+@pytest.mark.django_db
+def test_nav_marks_only_the_longest_matching_entry(rf, role_users):
+    from parley.navigation import nav_items
+
+    request = rf.get("/jobs/rewards/")
+    request.user = role_users["ml_engineer"]
+    active = [item["label"] for item in nav_items(request) if item["active"]]
+    assert active == ["Rewards"]
