@@ -35,7 +35,13 @@ def _hyper_context(*, method: str, budget_from: TrainingJob | None, posted: dict
     if posted:
         values.update({k: v for k, v in posted.items() if k in values})
     fields = [{"name": k, "value": "" if v is None else v, "is_bool": isinstance(v, bool)} for k, v in values.items()]
-    return {"hyper_fields": fields, "preset": default_preset(), "budget_keys": BUDGET_KEYS, "budget_from": budget_from}
+    return {
+        "hyper_fields": fields,
+        "preset": default_preset(),
+        "budget_keys": BUDGET_KEYS,
+        "budget_from": budget_from,
+        "budget_runs": selectors.jobs_for_budget(),  # the latest 100: the page must not list 10k runs
+    }
 
 
 @role_required(*ML)
