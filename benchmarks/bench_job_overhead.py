@@ -6,7 +6,8 @@ Target (issue 6): wall time of a job launched through ``job_create`` (queue, wor
 subprocess, tailing metrics/progress into PostgreSQL every second, ingesting the result as a model
 version) over the same ``python -m engine train`` command run by hand on the same config, at most 1.05
 for a run of a few minutes. The worker is started (and ready) before the clock starts: workers are
-long-lived. Runs alternate by hand / platform ``--pairs`` times; the ratio is of the medians.
+long-lived. ``--pairs`` pairs, the order alternating (platform first, then by hand first); the ratio
+is of the medians.
 Throwaway database ``BENCH_DATABASE_URL`` (default ``parley_bench_jobs_overhead``), Redis db 14.
 """
 
@@ -97,6 +98,12 @@ def via_platform(method: str, base, snap, reward, hyper) -> tuple[float, dict]:
     wall = time.perf_counter() - start
     if job.status != "succeeded":
         raise SystemExit(f"platform job {job.status}:\n{job.error}")
+    # The platform's own time, robust to the machine's load: before the engine starts (queue, pickup,
+    # claim, config.json) and after it wrote result.json (last tail, ingest, status).
+    engine_done = (Path(job.run_dir) / "result.json").stat().st_mtime
+    before = (job.started_at - job.created_at).total_seconds()  # the engine starts right after the claim
+    after = job.finished_at.timestamp() - engine_done
+    print(f"  platform's own time: {before:.2f} s before the engine, {after:.2f} s after it", flush=True)
     return wall, job.config
 
 
@@ -131,18 +138,27 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=1)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below on `timeout`/kill
     url = setup_django(fresh=not args.keep)
     base, snap, reward, hyper = inputs(args.method, args.steps)
     worker = start_worker(url, Path(tempfile.mkdtemp()) / "worker.log")
     platform, hand = [], []
     try:
-        for _ in range(args.pairs):
-            wall, config = via_platform(args.method, base, snap, reward, hyper)
-            platform.append(wall)
-            hand.append(by_hand(args.method, config))
-            print(f"platform {platform[-1]:.1f} s, by hand {hand[-1]:.1f} s", flush=True)
+        config = None
+        for pair in range(args.pairs):
+            # alternate the order so that a change in the machine's load does not favour one side
+            if pair % 2 and config is not None:
+                hand.append(by_hand(args.method, config))
+                platform.append(via_platform(args.method, base, snap, reward, hyper)[0])
+            else:
+                wall, config = via_platform(args.method, base, snap, reward, hyper)
+                platform.append(wall)
+                hand.append(by_hand(args.method, config))
+            print(f"pair {pair + 1}: platform {platform[-1]:.1f} s, by hand {hand[-1]:.1f} s", flush=True)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
+        # SIGKILL: a warm shutdown would wait for a running job; the engine dies with its worker
+        # (PR_SET_PDEATHSIG in training_jobs.services.runner).
+        os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
     ratio = statistics.median(platform) / statistics.median(hand)
     print(
