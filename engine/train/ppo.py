@@ -83,17 +83,20 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         stream.load_state_dict(state["data"])
-        set_rng_state(state["rng"][ctx.rank])
         start = state["step"]
+        if len(state["rng"]) == ctx.world_size:
+            set_rng_state(state["rng"][ctx.rank])
+        else:  # resumed on another number of processes: still deterministic, no longer bit-identical
+            seed_everything(config.seed + ctx.rank + 1_000 * start)
         if ctx.is_main:
             trim_metrics(run_dir, after_step=start)
     rollout.after_update(ac, step=start)  # a vLLM server starts out with whatever it last loaded
     writer = RunWriter(run_dir, total_steps=steps, is_main=ctx.is_main)
     writer.advance(start)
-    if start == 0 and probe is not None and config.probe_every > 0:
-        writer.log(0, probe.run(ac, backend=rollout, ctx=ctx))  # the starting policy's score: the probe's baseline
 
     with writer:
+        if start == 0 and probe is not None:
+            writer.log(0, probe.run(ac, backend=rollout, ctx=ctx))  # the starting policy: the probe's baseline
         metrics: dict[str, float] = {}
         for step in range(start + 1, steps + 1):
             t0 = time.perf_counter()
@@ -157,7 +160,7 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                     "time/step_s": t5 - t0,
                 }
             )
-            if probe is not None and config.probe_every > 0 and step % config.probe_every == 0:
+            if probe is not None and step % config.probe_every == 0:
                 metrics.update(probe.run(ac, backend=rollout, ctx=ctx))
             if step % config.logging_every == 0 or step == steps:
                 writer.log(step, metrics)
