@@ -15,7 +15,6 @@ if [ ! -f var/models/tiny/config.json ]; then
   echo "building the tiny base model (first run only; cached under ~/.cache/parley)…"
   $PY -m engine bootstrap --out var/models/tiny
 fi
-$PY manage.py register_base_model --path var/models/tiny --name tiny-base 2>/dev/null || true
 
 .venv/bin/celery -A parley worker -Q default,gpu,serve --concurrency 1 --loglevel INFO >var/worker.log 2>&1 &
 WORKER=$!

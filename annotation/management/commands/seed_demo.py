@@ -1,5 +1,6 @@
 """``python manage.py seed_demo [--scale N] [--seed S]``: the demo world, idempotent."""
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.services.demo import demo_password, demo_world_seed
@@ -12,8 +13,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--scale", type=int, default=60, help="number of dialogues (default 60)")
         parser.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
+        parser.add_argument(
+            "--world-only",
+            action="store_true",
+            help="only the dialogues and users: skip the default reward config, eval sets and base model",
+        )
 
-    def handle(self, *args, scale: int, seed: int, **options):
+    def handle(self, *args, scale: int, seed: int, world_only: bool = False, **options):
         if scale < 0:
             raise CommandError("--scale must be zero or more")
         result = demo_world_seed(scale=scale, seed=seed)
@@ -25,8 +31,20 @@ class Command(BaseCommand):
             f"Project {result.project.name!r}: {result.dialogues_added} dialogues added "
             f"({result.imported.counts or 'already seeded'})."
         )
+        if not world_only:
+            self._seed_the_rest()
         password = demo_password()
         self.stdout.write("Demo logins (username / password / role):")
         for username, role in DEMO_USERS:
             note = "" if username in result.created_users else "  (existed; password unchanged)"
             self.stdout.write(f"  {username:<11} {password}  {role}{note}")
+
+    def _seed_the_rest(self) -> None:
+        """What the other areas need for a usable demo: the tiny base model registered for jobs, the
+        default rule set and rubric, and the demo eval sets (each idempotent)."""
+        from deploy.services import base_model_default_ensure
+
+        base = base_model_default_ensure()
+        self.stdout.write(f"Base model {base.name!r} at {base.base_model}.")
+        call_command("seed_rewards", stdout=self.stdout)
+        call_command("seed_eval_demo", stdout=self.stdout)
