@@ -54,7 +54,11 @@ class RewardConfig(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     reward_model = models.ForeignKey(
-        "deploy.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="reward_configs",
+        "deploy.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reward_configs",
         help_text="A model version trained as an RM (method 'rm'); empty = no RM score.",
     )
     judge_base_url = models.CharField(max_length=500, blank=True, help_text="OpenAI-compatible endpoint (…/v1).")
