@@ -186,9 +186,12 @@ class RLConfig(TrainConfig):
     top_p: float = 1.0
     probe_dataset: str | None = None  # held-out prompts the judge scores every probe_every steps
     probe_every: int = 10
+    samples_per_log: int = 4  # generated replies with their reward breakdown written at each metrics line
 
     def errors(self) -> list[str]:
         errors = super().errors() + self.rewards.errors()
+        if self.samples_per_log < 0:
+            errors.append("samples_per_log must be >= 0")
         if self.temperature <= 0:
             errors.append("temperature must be > 0")
         return errors

@@ -24,6 +24,7 @@ from typing import Any
 METRICS_FILE = "metrics.jsonl"
 PROGRESS_FILE = "progress.json"
 RESULT_FILE = "result.json"
+SAMPLES_FILE = "samples.jsonl"
 CONFIG_FILE = "config.json"
 
 STATUS_RUNNING = "running"
@@ -97,6 +98,15 @@ class RunWriter:
             with (self.run_dir / METRICS_FILE).open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(line, sort_keys=False) + "\n")
         self.advance(step)
+
+    def samples(self, step: int, rows: list[dict[str, Any]]) -> None:
+        """Append generated replies of ``step`` with their reward breakdown to ``samples.jsonl``
+        (the job page shows them beside the curves)."""
+        if not self.is_main or not rows:
+            return
+        with (self.run_dir / SAMPLES_FILE).open("a", encoding="utf-8") as handle:
+            for index, row in enumerate(rows):
+                handle.write(json.dumps({"step": int(step), "index": index, **jsonable(dict(row))}) + "\n")
 
     def advance(self, step: int) -> None:
         """Record that ``step`` optimiser steps are done (no metrics line)."""

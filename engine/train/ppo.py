@@ -164,6 +164,7 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                 metrics.update(probe.run(ac, backend=rollout, ctx=ctx))
             if step % config.logging_every == 0 or step == steps:
                 writer.log(step, metrics)
+                writer.samples(step, reply_samples(batch_rows, sample.texts, scored, limit=config.samples_per_log))
             else:
                 writer.advance(step)
             if step % config.save_every == 0 or step == steps:
@@ -188,6 +189,25 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                 "parameter_digests": digests,
             }
         )
+
+
+def reply_samples(rows: list[dict], replies: list[str], scored, *, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` replies of this rank's batch with their reward breakdown, for the job page."""
+    samples = []
+    for i, row in enumerate(rows[:limit]):
+        last_user = next((m["content"] for m in reversed(row["prompt"]) if m["role"] == "user"), "")
+        samples.append(
+            {
+                "prompt_text": last_user[-300:],
+                "reply": replies[i],
+                "r_model": scored.r_model[i],
+                "e_judge": scored.e_judge[i],
+                "e_func": scored.e_func[i],
+                "r_total": scored.r_total[i],
+                "rules": list(scored.rule_hits[i]),
+            }
+        )
+    return samples
 
 
 def _final_adapter(ac: ActorCritic, *, run_dir: Path, ctx: Distributed) -> str | None:
