@@ -24,6 +24,10 @@ else:
     # Longer than the longest training job, so Redis does not redeliver a running job's message.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(48 * 3600))),
+        # A worker sweeps for messages whose worker died about every interval x throttle seconds
+        # (kombu's defaults: 10 x 10). The reliability tests use a 3 s timeout and sweep every second.
+        "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
+        "unacked_restore_throttle": int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE", "10")),
     }
 
 CELERY_TASK_IGNORE_RESULT = True

@@ -78,6 +78,10 @@ def start_worker(celery_worker_env, tmp_path):
             "PARLEY_JOB_POLL_S": "0.3",
             "PARLEY_JOB_LEASE_S": "2",
             "CELERY_VISIBILITY_TIMEOUT": "3",
+            # Sweep for unacknowledged messages every second (kombu's default is ~100 s), so a
+            # redelivery after the 3 s visibility timeout happens within the test's patience.
+            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+            "CELERY_UNACKED_RESTORE_THROTTLE": "1",
             **extra,
         }
         worker = Worker(env, tmp_path / f"worker-{len(started)}.log")
