@@ -16,18 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import ConfigError
+from engine.jsonl import iter_jsonl
 from engine.runio import jsonable
 
 
 def read_prompt_rows(path: Path) -> list[dict]:
     rows = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{number}: not JSON ({exc.msg})") from None
+    for number, row in iter_jsonl(path):
         if not isinstance(row.get("prompt"), list):
             raise ConfigError(f"{path}:{number}: 'prompt' must be a list of chat messages")
         rows.append({**row, "id": row.get("id", number - 1)})

@@ -8,12 +8,12 @@ the same callable the RL trainers use, so an evaluation scores replies exactly a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from engine.config import ConfigError, JudgeConfig, RewardSourcesConfig
 from engine.generate import write_rows
+from engine.jsonl import iter_jsonl
 
 
 def reward_source(config: RewardSourcesConfig) -> Any:
@@ -38,13 +38,7 @@ def served_model(base_url: str) -> str:
 
 def _read_rows(path: Path) -> list[dict]:
     rows = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{number}: not JSON ({exc.msg})") from None
+    for number, row in iter_jsonl(path):
         missing = [key for key in ("prompt", "task", "reply") if key not in row]
         if missing:
             raise ConfigError(f"{path}:{number}: missing {', '.join(missing)}")

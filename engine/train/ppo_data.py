@@ -7,13 +7,12 @@ a checkpoint that stores it resumes on exactly the next batch.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from engine.jsonl import iter_jsonl
 from engine.task import task_errors
 
 
@@ -21,10 +20,7 @@ def read_prompt_rows(paths: list[str]) -> list[dict[str, Any]]:
     """Read and check JSONL prompt rows; a broken row is an error naming its file and line."""
     rows = []
     for path in paths:
-        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
+        for number, row in iter_jsonl(path):
             if not isinstance(row.get("prompt"), list) or not row["prompt"]:
                 raise ValueError(f"{path}:{number}: 'prompt' must be a non-empty list of chat messages")
             errors = task_errors(row.get("task"))
