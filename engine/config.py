@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from engine.configio import ConfigError, Serialisable, read_json  # ConfigError: callers catch it from here
+from engine.rewards.rubric import EVIDENCE_MAX_CHARS
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -39,6 +40,8 @@ class JudgeConfig(Serialisable):
     concurrency: int = 16  # DESIGN.md: 16 concurrent calls were 12x faster than serial
     timeout: float = 30.0  # seconds per call; a timed-out verdict counts as neutral 0
     max_tokens: int = 512
+    evidence_chars: int = EVIDENCE_MAX_CHARS  # bounds each evidence string: the verdict must fit max_tokens
+    retries: int = 2  # extra tries after a connection error, 429 or 5xx (exponential backoff)
 
     def errors(self) -> list[str]:
         errors = []
@@ -46,6 +49,8 @@ class JudgeConfig(Serialisable):
             errors.append("judge needs base_url and model")
         if self.concurrency < 1 or self.timeout <= 0:
             errors.append("judge concurrency must be >= 1 and timeout > 0")
+        if self.max_tokens < 1 or self.evidence_chars < 0 or self.retries < 0:
+            errors.append("judge max_tokens must be >= 1, evidence_chars and retries >= 0")
         return errors
 
 

@@ -125,6 +125,8 @@ class RewardJudge:
             concurrency=config.concurrency,
             timeout=config.timeout,
             max_tokens=config.max_tokens,
+            evidence_chars=config.evidence_chars,
+            retries=config.retries,
         )
         return cls(**{**kwargs, **overrides})
 

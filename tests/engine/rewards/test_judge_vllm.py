@@ -98,3 +98,29 @@ def test_a_cut_off_verdict_is_a_counted_failure(vllm_server):
     (verdict,) = judge.judge_batch([JudgeItem(task=TASK, history=HISTORY, reply="Hi")])
     assert not verdict.ok and verdict.e_judge == 0.0 and "finish_reason" in verdict.error
     assert judge.stats.failures == 1
+
+
+def _prefix_cache_counters(server) -> tuple[float, float]:
+    """vLLM's prefix-cache (hit, queried) token counters from /metrics."""
+    import httpx
+
+    text = httpx.get(f"{server.root_url}/metrics", timeout=10).text
+    totals = {}
+    for name in ("vllm:prefix_cache_hits_total", "vllm:prefix_cache_queries_total"):
+        totals[name] = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+    return totals["vllm:prefix_cache_hits_total"], totals["vllm:prefix_cache_queries_total"]
+
+
+def test_the_rubric_prefix_is_computed_once_and_reused(vllm_server):
+    """The system message holds no per-call nonce, so later calls reuse the rubric's cached tokens."""
+    judge = _judge(vllm_server)
+    replies = [f"Could we meet at {690 + k} for the Deluxe King from Monday?" for k in range(6)]
+    judge.judge_batch([JudgeItem(task=TASK, history=HISTORY, reply=replies[0], stage="persuade")])  # warms it
+    hits, queries = _prefix_cache_counters(vllm_server)
+    judge = _judge(vllm_server, concurrency=1)  # one after another: each can reuse what the last computed
+    items = [JudgeItem(task=TASK, history=HISTORY, reply=r, stage="persuade") for r in replies[1:]]
+    assert all(v.ok for v in judge.judge_batch(items))
+    hits_after, queries_after = _prefix_cache_counters(vllm_server)
+    # The system message is ~370 of the ~780 prompt tokens; with the nonce in it, only the ~40 tokens
+    # before the nonce could be shared.
+    assert (hits_after - hits) / (queries_after - queries) >= 0.3
