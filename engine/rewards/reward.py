@@ -2,8 +2,8 @@
 
 PAPER.md: the RM is the primary reward; the judge's and the rules' points scale it through the
 enhancement (``engine.rewards.enhancement``). REPO's only extra cost over PPO is the judge, so its
-calls start first (concurrently, on their own thread and event loop), the RM scores the batch
-meanwhile, and the two are joined at the end (DESIGN.md "vLLM notes").
+calls start first (concurrently, on their own thread and event loop) with ``start()``; the caller's
+own work, then the RM and the rules run meanwhile, and ``result()`` joins them (DESIGN.md "vLLM notes").
 
 ``rm`` or ``judge`` may be None: their contribution is then 0. Note what that means for R_total:
 without an RM, R_model = 0 and so R_total = 0 whatever the judge and the rules say (the enhancement
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,19 @@ class RewardBatch:
                 metrics[f"{prefix}/{rule_id}"] = sum(rule_id in h for h in hits) / size
         metrics["judge/failures"] = float(self.judge_failures)
         return metrics
+
+
+class PendingRewards:
+    """A batch being scored: the judge's calls are in flight; ``result()`` finishes (once) and returns it."""
+
+    def __init__(self, finish: Callable[[], RewardBatch]):
+        self._finish: Callable[[], RewardBatch] | None = finish
+        self._batch: RewardBatch | None = None
+
+    def result(self) -> RewardBatch:
+        if self._finish is not None:
+            self._batch, self._finish = self._finish(), None
+        return self._batch
 
 
 class RepoReward:
@@ -101,11 +114,27 @@ class RepoReward:
         stages: Sequence[str | None] | None = None,
     ) -> RewardBatch:
         """All four rewards for a batch; ``prompts`` are chat messages (``engine.prompting.to_chat``)."""
+        return self.start(prompts=prompts, replies=replies, tasks=tasks, stages=stages).result()
+
+    def start(
+        self,
+        *,
+        prompts: list[list[dict]],
+        replies: list[str],
+        tasks: list[dict],
+        stages: Sequence[str | None] | None = None,
+    ) -> PendingRewards:
+        """Send the judge's calls now and return at once; ``result()`` scores the RM and the rules and
+        joins the judge. A trainer does its own forward passes in between, so the judge's latency
+        hides behind them (``engine.train.ppo``, step 2)."""
         if not len(prompts) == len(replies) == len(tasks):
             raise ValueError(f"batch sizes differ: {len(prompts)} prompts, {len(replies)} replies, {len(tasks)} tasks")
         histories = [history_from_chat(p) for p in prompts]
         stages = list(stages) if stages is not None else [None] * len(replies)
         verdicts, judge_thread = self._start_judge(histories, replies, tasks, stages)
+        return PendingRewards(lambda: self._finish(prompts, replies, tasks, histories, verdicts, judge_thread))
+
+    def _finish(self, prompts, replies, tasks, histories, verdicts, judge_thread) -> RewardBatch:
         # ---- while the judge's calls are in flight: the RM and the rules --------------------------------
         r_model = (
             [float(x) for x in self.rm.score(prompts=prompts, replies=replies)] if self.rm else [0.0] * len(replies)

@@ -1,7 +1,8 @@
 """Our own PPO and REPO loop: LoRA actor-critic on one frozen base, one reward per reply.
 
-Read it top to bottom like CleanRL's ``ppo.py``: setup, then per step (1) roll out, (2) score,
-(3) build the experience (log-probs, values, optional reference, GAE), (4) clipped updates,
+Read it top to bottom like CleanRL's ``ppo.py``: setup, then per step (1) roll out, (2) score and
+(3) build the experience (log-probs, values, optional reference, GAE) overlapped so that the judge's
+calls run beside the forward passes, (4) clipped updates,
 (5) push the new adapter to the rollout server, (6) log, probe, checkpoint.
 
 REPO (PAPER.md) = ``REPOConfig``: the enhanced reward R_total, no KL, no reference. The paper's PPO
@@ -35,7 +36,7 @@ from engine.train.ppo_model import ActorCritic, build_actor_critic, save_policy_
 from engine.train.ppo_probe import Probe
 from engine.train.ppo_rewards import build_reward_source, reply_scores
 from engine.train.ppo_rollout import make_rollout_backend
-from engine.train.ppo_update import experience_metrics, make_experience, ppo_update
+from engine.train.ppo_update import experience_forward, experience_from, experience_metrics, ppo_update
 
 __all__ = ["PPOConfig", "REPOConfig", "train"]
 
@@ -111,19 +112,20 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
             sample = rollout.generate(ac, prompt_ids)
             t1 = time.perf_counter()
             # --------------------------------------------------------------------------------------
-            # 2. Score: one reward per reply (R_total for REPO, R_model for PPO), judge calls concurrent
+            # 2. Score and 3. experience, overlapped: the judge's calls go out first; the rollout-time
+            #    log-probs, values and reference run while they are in flight; then the RM and the
+            #    rules, the join, one reward per reply (R_total for REPO, R_model for PPO) and GAE
             # --------------------------------------------------------------------------------------
-            scored = rewards.score(
+            pending = rewards.start(
                 prompts=[row["prompt"] for row in batch_rows],
                 replies=sample.texts,
                 tasks=[row["task"] for row in batch_rows],
             )
-            scores = reply_scores(scored, sample.ended, config=config)
+            forward = experience_forward(ac, sample, config=config, micro_batch=config.per_device_batch_size)
             t2 = time.perf_counter()
-            # --------------------------------------------------------------------------------------
-            # 3. Experience: rollout-time log-probs and values, reference if wanted, GAE advantages
-            # --------------------------------------------------------------------------------------
-            exp = make_experience(ac, sample, scores, config=config, micro_batch=config.per_device_batch_size)
+            scored = pending.result()
+            scores = reply_scores(scored, sample.ended, config=config)
+            exp = experience_from(forward, scores, config=config)
             t3 = time.perf_counter()
             # --------------------------------------------------------------------------------------
             # 4. Update: clipped policy and value losses, gradients averaged over ranks
@@ -153,8 +155,8 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
             metrics.update(
                 {
                     "time/rollout_s": t1 - t0,
-                    "time/reward_s": t2 - t1,
-                    "time/experience_s": t3 - t2,
+                    "time/experience_s": t2 - t1,  # the forward passes, with the judge's calls in flight
+                    "time/reward_s": t3 - t2,  # RM, rules, then waiting for the judge; GAE
                     "time/update_s": t4 - t3,
                     "time/push_s": t5 - t4,
                     "time/step_s": t5 - t0,

@@ -24,7 +24,15 @@ class ConstantRModel:
         self.source, self.r_model, self.n = source, r_model, n
 
     def score(self, **batch):
-        scored = self.source.score(**batch)
+        return self.start(**batch).result()
+
+    def start(self, **batch):
+        from engine.rewards.reward import PendingRewards
+
+        pending = self.source.start(**batch)
+        return PendingRewards(lambda: self._constant(pending.result()))
+
+    def _constant(self, scored):
         r_model = [self.r_model] * len(scored.r_total)
         r_total = [
             enhanced_reward(self.r_model, j, f, self.n) for j, f in zip(scored.e_judge, scored.e_func, strict=True)

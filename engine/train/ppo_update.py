@@ -2,6 +2,8 @@
 values, reference, rewards per token, GAE) and run the clipped updates on it.
 
 Each half is a function of tensors and the model; the loop in ``engine.train.ppo`` calls them in order.
+The experience itself comes in two parts, so that the forward passes (which need no reward) run while
+the judge's calls are in flight: :func:`experience_forward`, then :func:`experience_from` the scores.
 """
 
 from __future__ import annotations
@@ -46,17 +48,20 @@ def _chunks(size: int, micro: int) -> list[slice]:
     return [slice(i, min(i + micro, size)) for i in range(0, size, micro)]
 
 
+@dataclass
+class Forward:
+    """The rollout-time passes over one batch: everything of the experience but the rewards."""
+
+    rollout: RolloutBatch
+    logprobs: torch.Tensor  # (B, T), masked
+    values: torch.Tensor  # (B, T), masked
+    kl: torch.Tensor | None
+
+
 @torch.no_grad()
-def make_experience(
-    ac: ActorCritic,
-    rollout: RolloutBatch,
-    scores: torch.Tensor,
-    *,
-    config,
-    micro_batch: int,
-) -> Experience:
-    """Rollout-time log-probs and values, the reference (only when needed), per-token rewards and
-    GAE advantages. ``scores`` is one scalar reward per reply, placed on its last token."""
+def experience_forward(ac: ActorCritic, rollout: RolloutBatch, *, config, micro_batch: int) -> Forward:
+    """Rollout-time log-probs and values, and the reference (only when needed). Needs no reward, so
+    the loop runs it while the judge's calls are in flight."""
     input_ids, attention_mask = rollout.input_ids, rollout.attention_mask
     start, mask = rollout.query_ids.shape[1], rollout.response_mask
     tokens = rollout.response_ids
@@ -73,13 +78,43 @@ def make_experience(
             ref.append(logprobs_from_logits(ref_logits, tokens[rows]))
     old_logprobs, old_values = torch.cat(logprobs) * mask, torch.cat(values) * mask
     kl = kl_estimate(old_logprobs, torch.cat(ref), kind=config.kl_estimator) * mask if want_ref else None
+    return Forward(rollout, old_logprobs, old_values, kl)
+
+
+def experience_from(forward: Forward, scores: torch.Tensor, *, config) -> Experience:
+    """Per-token rewards (``scores``, one scalar per reply, on its last token; minus the KL penalty
+    when ``kl_coef > 0``) and GAE advantages, whitened."""
+    rollout, mask = forward.rollout, forward.rollout.response_mask
     rewards = last_token_rewards(scores, mask)
     if config.kl_coef > 0:
-        rewards = rewards - config.kl_coef * kl
-    advantages, returns = gae_advantages(rewards, old_values, mask, gamma=config.gamma, lam=config.lam)
+        rewards = rewards - config.kl_coef * forward.kl
+    advantages, returns = gae_advantages(rewards, forward.values, mask, gamma=config.gamma, lam=config.lam)
     if config.whiten_advantages:
         advantages = masked_whiten(advantages, mask)
-    return Experience(input_ids, attention_mask, start, mask, old_logprobs, old_values, advantages, returns, kl)
+    return Experience(
+        rollout.input_ids,
+        rollout.attention_mask,
+        rollout.query_ids.shape[1],
+        mask,
+        forward.logprobs,
+        forward.values,
+        advantages,
+        returns,
+        forward.kl,
+    )
+
+
+def make_experience(
+    ac: ActorCritic,
+    rollout: RolloutBatch,
+    scores: torch.Tensor,
+    *,
+    config,
+    micro_batch: int,
+) -> Experience:
+    """Both halves at once: :func:`experience_forward`, then :func:`experience_from` with ``scores``."""
+    forward = experience_forward(ac, rollout, config=config, micro_batch=micro_batch)
+    return experience_from(forward, scores, config=config)
 
 
 def ppo_update(

@@ -107,6 +107,37 @@ def test_a_dead_judge_is_neutral_and_runs_while_the_rm_scores():
     assert batch.as_metrics()["judge/failures"] == 2.0
 
 
+class CountingRM(FixedRM):
+    calls = 0
+
+    def score(self, *, prompts, replies):
+        self.calls += 1
+        return super().score(prompts=prompts, replies=replies)
+
+
+def test_start_sends_the_judge_calls_and_leaves_the_rm_and_the_rules_to_result():
+    """The trainer's forward passes run between ``start`` and ``result``: the judge must be out by then."""
+    judge = RewardJudge(base_url=f"http://127.0.0.1:{closed_port()}/v1", model="m", retries=0)
+    rm = CountingRM([1.0, 1.0])
+    pending = RepoReward(rm=rm, judge=judge).start(prompts=[PROMPT] * 2, replies=REPLIES, tasks=[TASK] * 2)
+    deadline = time.monotonic() + 60
+    while judge.stats.calls < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert judge.stats.calls == 2 and rm.calls == 0  # both calls sent with no result() asked for yet
+    batch = pending.result()
+    assert rm.calls == 1 and batch.judge_failures == 2 and batch.rule_hits[1]
+    assert pending.result() is batch  # finished once
+
+
+def test_constant_r_model_enhances_through_start_and_result():
+    from engine.train.ppo_rewards import ConstantRModel
+
+    reward = ConstantRModel(RepoReward(judge=None), r_model=1.0, n=100.0)
+    batch = reward.start(prompts=[PROMPT] * 2, replies=REPLIES, tasks=[TASK] * 2).result()
+    assert batch.r_model == [1.0, 1.0] and batch.r_total == [1.0, pytest.approx(enhanced_reward(1.0, 0.0, -70.0))]
+    assert reward.score(prompts=[PROMPT] * 2, replies=REPLIES, tasks=[TASK] * 2).r_total == batch.r_total
+
+
 def test_from_config_builds_rules_only_and_reads_a_rule_file(tmp_path):
     from engine.rewards.rules import default_rule_set
 
