@@ -12,9 +12,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from engine.runio import METRICS_FILE, PROGRESS_FILE, RESULT_FILE
+from engine.runio import METRICS_FILE, PROGRESS_FILE, RESULT_FILE, SAMPLES_FILE
 
-SAMPLES_FILE = "samples.jsonl"
 LOG_FILE = "engine.log"
 
 
