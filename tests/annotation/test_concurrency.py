@@ -74,3 +74,20 @@ def test_overlap_under_contention_never_exceeds_target_or_repeats_a_user():
         assert len(holders) == len(set(holders)) <= 3
         assert item.slots_taken == len(holders)
     assert Assignment.objects.count() == 4 * 3  # every slot filled exactly once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_user_asking_twice_at_once_gets_no_error_and_no_item_twice():
+    """Two tabs of each user ask at once (overlap 3): each gets an assignment or none, never an error, and no
+    item holds a user twice. (The rarer lost race on the (item, user) constraint, where the other tab commits
+    between this statement's snapshot and its row lock, is what ON CONFLICT DO NOTHING in the selector is for;
+    the window is too narrow to reproduce here.)"""
+    world = make_world()
+    queue = make_queue(world, dialogues=3, target_overlap=3)
+    users = [make_user(f"t{i}", "language_expert") for i in range(N // 2)]
+    results = run_at_once(lambda u: annotation_task_next(user=u, queue=queue), [(u,) for u in users * 2])
+    assert all(r is None or isinstance(r, Assignment) for r in results), results
+    for item in AnnotationItem.objects.filter(queue=queue):
+        holders = list(item.assignments.values_list("user_id", flat=True))
+        assert len(holders) == len(set(holders)) <= 3
+        assert item.slots_taken == len(holders)
