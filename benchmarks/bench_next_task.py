@@ -201,8 +201,6 @@ def annotate(*, user, queue, tasks: int, think_ms: float) -> dict[str, list[floa
 
 # ---- one process per annotator ----
 
-PHASES = ("baseline", "paced", "burst")
-
 
 def _annotator_process(user_id: int, queue_id: int, tasks: int, think_ms: float, barrier, results) -> None:
     """One annotator as a web worker would be: its own interpreter, Django and connection; each phase
@@ -248,13 +246,9 @@ def run_processes(*, users: list, queue, tasks: int, think_ms: float) -> dict:
     errors = [o["error"] for o in outs if "error" in o]
     if errors:
         raise SystemExit("annotator process failed: " + "; ".join(errors))
-    merged: dict = {"baseline": [], "paced": {"next": [], "cpu": [], "submit": []}, "burst": {}}
-    merged["burst"] = {key: [] for key in merged["paced"]}
-    for out in outs:
-        merged["baseline"] += out["baseline"]
-        for phase in ("paced", "burst"):
-            for key, values in out[phase].items():
-                merged[phase][key] += values
+    merged: dict = {"baseline": [ms for out in outs for ms in out["baseline"]]}
+    for phase in ("paced", "burst"):
+        merged[phase] = {key: [ms for out in outs for ms in out[phase][key]] for key in ("next", "cpu", "submit")}
     return merged
 
 
