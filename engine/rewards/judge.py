@@ -247,7 +247,7 @@ class RewardJudge:
         for rule_id in rule_ids:
             verdict = data[rule_id]
             if not isinstance(verdict, dict) or not isinstance(verdict.get("hit"), bool):
-                raise ValueError(f"verdict for {rule_id!r} is not {{evidence, hit}}")
+                raise ValueError(f"verdict for {rule_id!r} is not {{hit[, evidence]}}")
             if verdict["hit"]:
                 hits.append(rule_id)
                 evidence[rule_id] = str(verdict.get("evidence", ""))

@@ -32,8 +32,8 @@ Rules (hit = true when the description applies to the reply):
 {rules}
 
 Current SOP stage: {stage}.
-Answer with one JSON object holding, for every rule id above, {{"evidence": a short quote or reason, \
-"hit": true or false}}."""
+Answer with one JSON object holding, for every rule id above, {{"hit": false}} or \
+{{"hit": true, "evidence": a short quote or reason}}."""
 
 
 def defang(text: str) -> str:

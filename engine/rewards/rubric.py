@@ -90,24 +90,21 @@ class Rubric:
         """The structured-output schema: one required verdict per applicable rule, nothing else.
 
         Rule ids are the only property names allowed (``additionalProperties: false`` at each level),
-        verdicts are booleans and evidence strings are bounded, so even a weak model's output parses.
+        and a verdict is ``{"hit": false}`` or ``{"hit": true, "evidence": "..."}`` with a bounded
+        string: the judge decides first and quotes only what it found, so a clean reply costs a few
+        tokens per rule and even a weak model's output parses. ``evidence_chars=0`` asks for the hits
+        alone, ``{"hit": true|false}``: what a training run needs, in the fewest tokens.
         """
-        verdict = {
-            "type": "object",
-            "properties": {
-                "evidence": {"type": "string", "maxLength": evidence_chars},
-                "hit": {"type": "boolean"},
-            },
-            "required": ["evidence", "hit"],
-            "additionalProperties": False,
-        }
-        ids = [r.id for r in self.rules_for(stage)]
-        return {
-            "type": "object",
-            "properties": {i: verdict for i in ids},
-            "required": ids,
-            "additionalProperties": False,
-        }
+        if evidence_chars == 0:
+            verdict = _closed_object({"hit": {"type": "boolean"}})
+        else:
+            evidence = {"type": "string", "maxLength": evidence_chars}
+            clean, hit = (
+                _closed_object({"hit": {"enum": [False]}}),
+                _closed_object({"hit": {"enum": [True]}, "evidence": evidence}),
+            )
+            verdict = {"anyOf": [clean, hit]}
+        return _closed_object(dict.fromkeys((r.id for r in self.rules_for(stage)), verdict))
 
     def e_judge(self, hits: list[str]) -> float:
         """E_judge: the sum of the points of the rules found broken (deductions) or met (bonuses)."""
@@ -117,6 +114,11 @@ class Rubric:
     def fingerprint(self) -> str:
         """A hash of the whole document: part of the judge's cache key with the version."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _closed_object(properties: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-schema object with exactly these properties, all required, in this order."""
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
 def _rule_from_dict(data: Any) -> RubricRule:

@@ -62,10 +62,11 @@ def test_schema_is_tight_and_follows_the_stage_filter():
     stage_ids = {r.id for r in rubric.rules if not r.stages or "greeting" in r.stages}
     assert set(schema["properties"]) == set(schema["required"]) == stage_ids
     assert schema["additionalProperties"] is False
-    verdict = next(iter(schema["properties"].values()))
-    assert verdict["additionalProperties"] is False
-    assert verdict["properties"]["hit"] == {"type": "boolean"}
-    assert verdict["properties"]["evidence"]["maxLength"] <= 200
+    clean, hit = next(iter(schema["properties"].values()))["anyOf"]
+    assert clean["additionalProperties"] is hit["additionalProperties"] is False
+    assert clean["properties"] == {"hit": {"enum": [False]}} and clean["required"] == ["hit"]
+    assert hit["properties"]["hit"] == {"enum": [True]} and hit["required"] == ["hit", "evidence"]
+    assert hit["properties"]["evidence"]["maxLength"] <= 200
     assert set(rubric.schema(None)["required"]) == {r.id for r in rubric.rules}
 
 
@@ -102,9 +103,10 @@ def test_the_system_message_is_the_same_for_every_reply_so_a_server_can_cache_it
 def test_parse_accepts_exact_verdicts_and_rejects_anything_else():
     judge = RewardJudge(base_url="http://127.0.0.1:9/v1", model="m")
     ids = judge.rubric.schema(None)["required"]
-    answer = {i: {"evidence": "", "hit": i == "over_promise"} for i in ids}
+    answer = {i: {"hit": False} for i in ids} | {"over_promise": {"hit": True, "evidence": "we guarantee"}}
     verdict = judge._parse(json.dumps(answer), ids, 0.1)
     assert verdict.ok and verdict.hits == ["over_promise"] and verdict.e_judge == -20.0
+    assert verdict.evidence == {"over_promise": "we guarantee"}
     for bad in ("{", json.dumps({**answer, "extra": {}}), json.dumps({ids[0]: {"hit": "yes"}})):
         with pytest.raises(ValueError):
             judge._parse(bad, ids, 0.1)
@@ -145,3 +147,14 @@ def test_cache_key_depends_on_rubric_version_model_and_inputs():
 
 def test_docstring_examples():
     assert doctest.testmod(judge_prompt).failed == 0
+
+
+def test_evidence_chars_zero_asks_for_the_hits_alone():
+    schema = default_rubric().schema("persuade", evidence_chars=0)
+    for verdict in schema["properties"].values():
+        assert verdict == {"type": "object", "properties": {"hit": {"type": "boolean"}}, "required": ["hit"],
+                           "additionalProperties": False}  # fmt: skip
+    judge = RewardJudge(base_url="http://127.0.0.1:9/v1", model="m", evidence_chars=0)
+    ids = schema["required"]
+    verdict = judge._parse(json.dumps({i: {"hit": i == "over_promise"} for i in ids}), ids, 0.1)
+    assert verdict.hits == ["over_promise"] and verdict.evidence == {"over_promise": ""}
