@@ -13,14 +13,19 @@ from typing import Any, ClassVar
 from engine.config import RLConfig
 
 _TINY: dict[str, Any] = {
-    # Tuned so that a short run on the tiny model learns reliably with a fixed seed (docs/engine.md).
+    # Seconds-long runs for the mechanics tests; the learning demo adds a larger batch and shorter
+    # prompts on top of it (tests/engine/ppo_support.py, LEARNING_DEMO; docs/engine.md, "Does it learn?").
     "per_device_batch_size": 8,
     "learning_rate": 2e-3,
+    "warmup_steps": 0,  # with 1 the first of a handful of steps would run at lr 0
     "max_steps": 8,
     "save_every": 4,
     "max_response_length": 24,
     "probe_every": 4,
     "lora_dropout": 0.0,
+    # Monte-Carlo returns: one terminal reward and a critic that a few steps cannot train, so lam 0.95
+    # would scale each token's credit by lam ** (tokens to the end) and mix in the critic's noise.
+    "lam": 1.0,
 }
 
 
