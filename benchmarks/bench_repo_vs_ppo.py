@@ -164,7 +164,7 @@ def main() -> None:
               f"{t['time/update_s']:5.2f}")  # fmt: skip
     print(f"judge: {r['judge_failures']:.0f} failed calls in steps 2..{args.steps} (neutral verdicts)")
     ratio = r["time/step_s"] / p["time/step_s"]
-    print(f"REPO / PPO = {ratio:.2f} ({'meets' if ratio <= 1.15 else 'misses'} the 1.15 target)")
+    print(f"REPO / PPO = {ratio:.3f} ({'meets' if ratio <= 1.15 else 'misses'} the 1.15 target)")
 
 
 if __name__ == "__main__":
