@@ -105,16 +105,9 @@ class RepoReward:
         return cls(rm=rm, judge=judge, rules=rules, n=config.n, use_rules=config.use_rules)
 
     # -- the batch interface ---------------------------------------------------------------------------
-    def score(
-        self,
-        *,
-        prompts: list[list[dict]],
-        replies: list[str],
-        tasks: list[dict],
-        stages: Sequence[str | None] | None = None,
-    ) -> RewardBatch:
-        """All four rewards for a batch; ``prompts`` are chat messages (``engine.prompting.to_chat``)."""
-        return self.start(prompts=prompts, replies=replies, tasks=tasks, stages=stages).result()
+    def score(self, **batch: Any) -> RewardBatch:
+        """All four rewards for a batch, waiting for them: ``start(**batch).result()``."""
+        return self.start(**batch).result()
 
     def start(
         self,
@@ -125,8 +118,9 @@ class RepoReward:
         stages: Sequence[str | None] | None = None,
     ) -> PendingRewards:
         """Send the judge's calls now and return at once; ``result()`` scores the RM and the rules and
-        joins the judge. A trainer does its own forward passes in between, so the judge's latency
-        hides behind them (``engine.train.ppo``, step 2)."""
+        joins the judge. A trainer does its own forward passes in between, so the judge's latency hides
+        behind them (``engine.train.ppo``, step 2). ``prompts`` are chat messages
+        (``engine.prompting.to_chat``), one per reply."""
         if not len(prompts) == len(replies) == len(tasks):
             raise ValueError(f"batch sizes differ: {len(prompts)} prompts, {len(replies)} replies, {len(tasks)} tasks")
         histories = [history_from_chat(p) for p in prompts]
