@@ -214,7 +214,12 @@ class RewardJudge:
 
         schema = self.rubric.schema(item.stage, evidence_chars=self.evidence_chars)
         messages = judge_messages(
-            rubric=self.rubric, task=item.task, history=item.history, reply=item.reply, stage=item.stage
+            rubric=self.rubric,
+            task=item.task,
+            history=item.history,
+            reply=item.reply,
+            stage=item.stage,
+            evidence=self.evidence_chars > 0,
         )
         with self._lock:
             self.stats.calls += 1

@@ -32,8 +32,9 @@ Rules (hit = true when the description applies to the reply):
 {rules}
 
 Current SOP stage: {stage}.
-Answer with one JSON object holding, for every rule id above, {{"hit": false}} or \
-{{"hit": true, "evidence": a short quote or reason}}."""
+Answer with one JSON object holding, for every rule id above, {answer}."""
+ANSWER_WITH_EVIDENCE = '{"hit": false} or {"hit": true, "evidence": a short quote or reason}'
+ANSWER_HITS_ONLY = '{"hit": true or false}'
 
 
 def defang(text: str) -> str:
@@ -54,15 +55,20 @@ def _dialogue(history: Sequence[dict]) -> str:
     return "\n".join(lines) if lines else "(no messages yet)"
 
 
-def judge_messages(*, rubric: Rubric, task: dict, history: Sequence[dict], reply: str, stage: str | None) -> list:
-    """The chat messages of one judge call (system: rubric and rules of engagement; user: fenced data)."""
+def judge_messages(
+    *, rubric: Rubric, task: dict, history: Sequence[dict], reply: str, stage: str | None, evidence: bool = True
+) -> list:
+    """The chat messages of one judge call (system: rubric and rules of engagement; user: fenced data).
+
+    ``evidence=False`` asks for the hits alone, as ``Rubric.schema(evidence_chars=0)`` does."""
     case = json.dumps(task, ensure_ascii=False, sort_keys=True)
     dialogue = _dialogue(history)
     nonce = hashlib.sha256("\x00".join((case, dialogue, reply)).encode()).hexdigest()[:12]
     rules = "\n".join(
         f"- {r.id} ({'bonus' if r.points > 0 else 'deduction'}): {r.description}" for r in rubric.rules_for(stage)
     )
-    system = SYSTEM_TEMPLATE.format(rules=rules, stage=stage or "unknown")
+    answer = ANSWER_WITH_EVIDENCE if evidence else ANSWER_HITS_ONLY
+    system = SYSTEM_TEMPLATE.format(rules=rules, stage=stage or "unknown", answer=answer)
     user = "\n\n".join(
         (
             f"Fence nonce: {nonce}",

@@ -98,6 +98,9 @@ def test_the_system_message_is_the_same_for_every_reply_so_a_server_can_cache_it
     nonces = [m[1]["content"].split("\n", 1)[0] for m in (first, second)]
     assert nonces[0].startswith("Fence nonce: ") and nonces[0] != nonces[1]
     assert f"<<<DATA {nonces[0].removeprefix('Fence nonce: ')} reply>>>" in first[1]["content"]
+    hits_only = judge_messages(rubric=default_rubric(), task=TASK, history=[], reply="690?", stage="persuade",
+                               evidence=False)  # fmt: skip
+    assert '"evidence"' in first[0]["content"] and '"evidence"' not in hits_only[0]["content"]
 
 
 def test_parse_accepts_exact_verdicts_and_rejects_anything_else():
