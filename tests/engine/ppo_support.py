@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
+from collections import Counter
 from pathlib import Path
 
 from engine.demo.datasets import prompt_rows
@@ -90,10 +92,7 @@ def sampled_quality(
     n = len(texts)
     violated = [1.0 if hits else 0.0 for hits in scored.rule_hits]
     r_total, rate = sum(scored.r_total) / n, sum(violated) / n
-    rules: dict[str, int] = {}
-    for hits in scored.rule_hits:
-        for rule in hits:
-            rules[rule] = rules.get(rule, 0) + 1
+    rules = dict(Counter(rule for hits in scored.rule_hits for rule in hits))
     return {
         "n": n,
         "r_total": r_total,
@@ -107,9 +106,7 @@ def sampled_quality(
 
 
 def _standard_error(values: list[float]) -> float:
-    n = len(values)
-    mean = sum(values) / n
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n) if n > 1 else 0.0
+    return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
 
 
 # The learning demo (docs/engine.md, "Does it learn?"): the tiny preset with 32 rollouts per update
