@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import bleach
 import markdown
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from annotation.models import (
     AnnotationItem,
@@ -16,6 +16,7 @@ from annotation.models import (
     Assignment,
     AuditEvent,
     BadCase,
+    BranchGeneration,
     Candidate,
     ExcellentTurn,
     Guideline,
@@ -126,6 +127,15 @@ def turn_context(*, item: AnnotationItem, display_order: list[int] | None = None
         "all_clauses": all_clauses,
         "candidates": list(zip("AB", shown, strict=False)),
     }
+
+
+def branch_generations(*, dialogue_id: int, turn: int) -> list[BranchGeneration]:
+    """The model generations at one fork, newest first, each with its candidates in row order."""
+    return list(
+        BranchGeneration.objects.filter(dialogue_id=dialogue_id, turn=turn)
+        .select_related("model_version", "queue", "requested_by")
+        .prefetch_related(Prefetch("candidates", queryset=Candidate.objects.order_by("id")))
+    )
 
 
 def item_history(*, item: AnnotationItem) -> QuerySet:

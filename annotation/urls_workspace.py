@@ -18,6 +18,9 @@ urlpatterns = [
     path("dashboard/<int:project_id>/", dashboard.project_dashboard, name="project_dashboard"),
     path("dialogues/<int:dialogue_id>/", library.dialogue_detail, name="dialogue"),
     path("dialogues/<int:dialogue_id>/turns/<int:turn>/branch/", library.branch, name="branch"),
+    path(
+        "dialogues/<int:dialogue_id>/turns/<int:turn>/branch/generate/", library.branch_generate, name="branch_generate"
+    ),
     path("dialogues/<int:dialogue_id>/turns/<int:turn>/excellent/", library.excellent_add, name="excellent_add"),
     path("excellent/", library.excellent_list, name="excellent_list"),
     path("bad-cases/", library.bad_cases, name="bad_cases"),

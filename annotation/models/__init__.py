@@ -1,5 +1,6 @@
 """The negotiation data model: projects, SOPs, guidelines, cases, dialogues, candidates, preference pairs,
-bad cases and the append-only audit log. Queues and answers live in ``annotation/models/queues.py``."""
+bad cases and the append-only audit log. Queues and answers live in ``annotation/models/queues.py``,
+model-generated alternatives at a branch in ``annotation/models/generation.py``."""
 
 from .audit import AuditEvent
 from .core import (
@@ -14,6 +15,7 @@ from .core import (
     SOPStage,
     Ticket,
 )
+from .generation import BranchGeneration
 from .labels import BadCase, ExcellentTurn, PreferencePair
 from .queues import AnnotationItem, AnnotationQueue, Answer, Assignment, GoldDecision, Lens, TaskKind
 
@@ -28,6 +30,7 @@ __all__ = [
     "SOP",
     "AuditEvent",
     "BadCase",
+    "BranchGeneration",
     "Candidate",
     "Dialogue",
     "ExcellentTurn",

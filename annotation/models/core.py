@@ -247,6 +247,9 @@ class Candidate(models.Model):
     model_name = models.CharField(max_length=200, blank=True)
     key = models.CharField(max_length=100, blank=True, help_text="Import key, unique within the dialogue.")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    generation = models.ForeignKey(
+        "annotation.BranchGeneration", null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

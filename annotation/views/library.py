@@ -1,5 +1,6 @@
-"""Dialogues outside a queue: the dialogue page (flag excellent turns, branch at a turn), the bad-case
-editor and list, the excellent library, history panels and the guideline panel."""
+"""Dialogues outside a queue: the dialogue page (flag excellent turns, branch at a turn: write an alternative
+or generate some from a model version), the bad-case editor and list, the excellent library, history panels
+and the guideline panel."""
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -8,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from annotation.models import AnnotationItem, AnnotationQueue, BadCase, Dialogue, ExcellentTurn, Guideline, SOPStage
 from annotation.selectors import (
     bad_case_list,
+    branch_generations,
     excellent_library,
     guideline_html,
     item_history,
@@ -15,10 +17,11 @@ from annotation.selectors import (
     turn_context,
 )
 from annotation.services.bad_cases import TRANSITIONS, bad_case_edit_gold, bad_case_transition
-from annotation.services.branching import branch_create
+from annotation.services.branching import branch_create, branch_generate_request
 from annotation.services.errors import AnnotationError
 from annotation.services.excellent import excellent_flag
 from annotation.views.errors import refused
+from deploy.models import ModelVersion
 from parley.roles import ANNOTATORS, Role, role_required
 
 READ_ROLES = (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER)
@@ -65,14 +68,27 @@ def excellent_list(request) -> HttpResponse:
     return render(request, "annotation/excellent.html", context)
 
 
+def _branch_context(dialogue: Dialogue, turn: int) -> dict:
+    generations = branch_generations(dialogue_id=dialogue.pk, turn=turn)
+    return {
+        **turn_context(item=AnnotationItem(dialogue=dialogue, turn=turn)),
+        "queues": AnnotationQueue.objects.filter(project=dialogue.project, kind="pairwise", is_active=True),
+        "turn": turn,
+        "model_versions": ModelVersion.objects.order_by("name"),
+        "generations": generations,
+        "generating": any(g.is_active for g in generations),
+    }
+
+
 @role_required(*EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
 def branch(request, dialogue_id: int, turn: int) -> HttpResponse:
     dialogue = get_object_or_404(Dialogue.objects.select_related("case"), pk=dialogue_id)
-    queues = AnnotationQueue.objects.filter(project=dialogue.project, kind="pairwise", is_active=True)
-    context = {**turn_context(item=AnnotationItem(dialogue=dialogue, turn=turn)), "queues": queues, "turn": turn}
+    context = _branch_context(dialogue, turn)
+    if request.htmx and request.method == "GET":  # the generations list polls itself while any is running
+        return render(request, "annotation/partials/branch_generations.html", context)
     if request.method == "POST":
-        queue = queues.filter(pk=request.POST.get("queue") or None).first()
+        queue = context["queues"].filter(pk=request.POST.get("queue") or None).first()
         try:
             branch_create(
                 dialogue=dialogue, turn=turn, text=request.POST.get("text", ""), author=request.user, queue=queue
@@ -81,6 +97,36 @@ def branch(request, dialogue_id: int, turn: int) -> HttpResponse:
             return render(request, "annotation/branch.html", {**context, "error": error.message}, status=error.status)
         return redirect("annotation:dialogue", dialogue_id=dialogue.pk)
     return render(request, "annotation/branch.html", context)
+
+
+def _number(value: str | None, kind: type) -> int | float | None:
+    """The posted number, or None (the service then refuses it with its range message)."""
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@role_required(*EDIT_ROLES)
+@require_POST
+def branch_generate(request, dialogue_id: int, turn: int) -> HttpResponse:
+    dialogue = get_object_or_404(Dialogue.objects.select_related("case"), pk=dialogue_id)
+    queue_id, version_id = _number(request.POST.get("queue"), int), _number(request.POST.get("model_version"), int)
+    try:
+        branch_generate_request(
+            dialogue=dialogue,
+            turn=turn,
+            model_version=ModelVersion.objects.filter(pk=version_id).first() if version_id else None,
+            count=_number(request.POST.get("count"), int),
+            temperature=_number(request.POST.get("temperature"), float),
+            max_new_tokens=_number(request.POST.get("max_new_tokens"), int),
+            queue=AnnotationQueue.objects.filter(pk=queue_id).first() if queue_id else None,
+            actor=request.user,
+        )
+    except AnnotationError as error:
+        context = {**_branch_context(dialogue, turn), "error": error.message, "form": request.POST}
+        return render(request, "annotation/branch.html", context, status=error.status)
+    return redirect("annotation:branch", dialogue_id=dialogue.pk, turn=turn)
 
 
 @role_required(*READ_ROLES)
