@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -134,3 +134,29 @@ def test_one_statement_path_is_two_round_trips(world):
     sql = [q["sql"] for q in ctx.captured_queries]
     assert len(sql) == 2, sql  # the reservation statement, then the assignment with its item by id
     assert sql[0].lstrip().startswith("WITH held AS")
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reservation_commits_asynchronously_in_autocommit_only():
+    """Outside a transaction the reservation skips the WAL flush (its own transaction only); inside a
+    caller's atomic block it must not, or the caller's other writes would lose their durability too."""
+    queue = make_queue(make_world(), dialogues=3)
+    (user,) = experts(1)
+    annotation_task_next(user=user, queue=queue)  # the first sweep and role lookups
+    answer(Assignment.objects.get(user=user), user)
+    assert not connection.in_atomic_block
+    with CaptureQueriesContext(connection) as ctx:
+        assert annotation_task_next(user=user, queue=queue) is not None
+    assert "WHEN true THEN 'off'" in ctx.captured_queries[0]["sql"]
+    assert _synchronous_commit() == "on"  # set for that statement's transaction, not the session
+    answer(Assignment.objects.get(user=user, status=Assignment.Status.RESERVED), user)
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        assert annotation_task_next(user=user, queue=queue) is not None
+        assert _synchronous_commit() == "on"
+    assert "WHEN false THEN 'off'" in ctx.captured_queries[0]["sql"]
