@@ -18,7 +18,7 @@ def audit_snapshot(instance: models.Model, *, fields: list[str] | None = None) -
     return data
 
 
-def audit_record(
+def audit_event(
     *,
     actor,
     action: str,
@@ -29,10 +29,11 @@ def audit_record(
     after: dict | None = None,
     note: str = "",
 ) -> AuditEvent:
+    """The event, not yet written: for ``audit_record_many`` when one operation writes several."""
     if instance is not None:
         object_type = object_type or instance._meta.label_lower
         object_id = object_id or instance.pk
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         action=action,
         object_type=object_type,
@@ -41,3 +42,15 @@ def audit_record(
         after=after,
         note=note,
     )
+
+
+def audit_record(**event) -> AuditEvent:
+    """Write one event (arguments as ``audit_event``)."""
+    record = audit_event(**event)
+    record.save()
+    return record
+
+
+def audit_record_many(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Write several events in one INSERT, in list order (their ids, and so the history, keep it)."""
+    return AuditEvent.objects.bulk_create(events)
