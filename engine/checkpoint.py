@@ -29,14 +29,21 @@ def checkpoint_dir(run_dir: Path, step: int) -> Path:
 
 
 def rng_state() -> dict[str, Any]:
-    """The python, numpy and torch RNG states of this process."""
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """The python, numpy and torch RNG states of this process, and the current CUDA device's when
+    CUDA is in use (sampling on a GPU draws from it)."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()  # a CPU ByteTensor: the checkpoint stays portable
+    return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+    # Only where this process already uses CUDA: a GPU checkpoint resumed on the CPU skips it.
+    if "cuda" in state and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.set_rng_state(state["cuda"])
 
 
 def seed_everything(seed: int) -> None:

@@ -90,13 +90,14 @@ class RepoReward:
         self.rules = compile_rules(rules) if use_rules else None
 
     @classmethod
-    def from_config(cls, config: Any) -> RepoReward:
-        """From :class:`engine.config.RewardSourcesConfig` (RM run dir, judge config, rules, n)."""
+    def from_config(cls, config: Any, *, device: Any = None) -> RepoReward:
+        """From :class:`engine.config.RewardSourcesConfig` (RM run dir, judge config, rules, n); the RM
+        is loaded onto ``device`` (None: the CPU)."""
         rm = judge = None
         if config.rm_path:
             from engine.rewards.rm import RewardModelScorer
 
-            rm = RewardModelScorer.from_dir(config.rm_path)
+            rm = RewardModelScorer.from_dir(config.rm_path, device=device)
         if config.judge is not None:
             judge = RewardJudge.from_config(config.judge)
         rules = config.rules

@@ -74,8 +74,8 @@ class RewardModelScorer:
         self.batch_size = batch_size
 
     @classmethod
-    def from_dir(cls, path: str | Path, *, batch_size: int | None = None) -> RewardModelScorer:
-        """Load a trained RM run directory (``rm_meta.json`` + ``adapter/``)."""
+    def from_dir(cls, path: str | Path, *, batch_size: int | None = None, device: Any = None) -> RewardModelScorer:
+        """Load a trained RM run directory (``rm_meta.json`` + ``adapter/``), onto ``device`` if given."""
         from peft import PeftModel
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -87,6 +87,8 @@ class RewardModelScorer:
         )
         base.config.pad_token_id = tokenizer.pad_token_id
         model = PeftModel.from_pretrained(base, path / ADAPTER_DIR)
+        if device is not None:
+            model.to(device)
         return cls(
             model=model,
             tokenizer=tokenizer,

@@ -16,7 +16,8 @@ def last_token_rewards(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
     """
     rewards = torch.zeros_like(mask, dtype=scores.dtype)
     last = (mask.sum(dim=1).long() - 1).clamp(min=0)
-    rewards[torch.arange(mask.shape[0]), last] = scores * (mask.sum(dim=1) > 0)
+    rows = torch.arange(mask.shape[0], device=mask.device)
+    rewards[rows, last] = scores.to(mask.device) * (mask.sum(dim=1) > 0)
     return rewards
 
 

@@ -25,6 +25,19 @@ class RolloutBatch:
     ended: torch.Tensor  # (B,) bool: the reply ended with EOS rather than hitting the length limit
     sampler_logprobs: torch.Tensor | None = None  # (B, T) the sampler's own log-probs (vLLM), if any
 
+    def to(self, device: torch.device | str) -> RolloutBatch:
+        """The same batch with every tensor on ``device`` (the texts stay as they are)."""
+        sampler = None if self.sampler_logprobs is None else self.sampler_logprobs.to(device)
+        return RolloutBatch(
+            self.query_ids.to(device),
+            self.query_mask.to(device),
+            self.response_ids.to(device),
+            self.response_mask.to(device),
+            self.texts,
+            self.ended.to(device),
+            sampler,
+        )
+
     @property
     def input_ids(self) -> torch.Tensor:
         return torch.cat([self.query_ids, self.response_ids], dim=1)
@@ -82,7 +95,7 @@ def concat_rollouts(parts: list[RolloutBatch], *, pad_id: int) -> RolloutBatch:
 
     def pad(t: torch.Tensor, width: int, value, *, left: bool) -> torch.Tensor:
         extra = width - t.shape[1]
-        filler = torch.full((t.shape[0], extra), value, dtype=t.dtype)
+        filler = torch.full((t.shape[0], extra), value, dtype=t.dtype, device=t.device)
         return torch.cat([filler, t] if left else [t, filler], dim=1)
 
     sampler = None

@@ -57,7 +57,7 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
     # ------------------------------------------------------------------------------------------
     torch.set_num_threads(max(1, torch.get_num_threads() // ctx.world_size))
     seed_everything(config.seed)
-    ac = build_actor_critic(config)
+    ac = build_actor_critic(config, device=ctx.device)  # cuda:LOCAL_RANK on a GPU (ppo_dist.train_device)
     seed_everything(config.seed + ctx.rank)
     rows = read_prompt_rows(config.datasets)
     stream = PromptStream(rows, seed=config.seed)
@@ -79,7 +79,7 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
     start = 0
     checkpoint = latest_checkpoint(run_dir) if resume else None
     if checkpoint is not None:
-        state = load_checkpoint(checkpoint)
+        state = load_checkpoint(checkpoint)  # onto the CPU; copied into the model and optimiser on their device
         ac.load_trainable_state(state["trainable"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

@@ -27,13 +27,17 @@ def save_training_state(
     metrics: dict[str, Any],
 ) -> Path | None:
     """Adapters and value head, optimiser, scheduler, every rank's RNG, the data position and the
-    step, written by rank 0 (all ranks hold identical weights; only their RNG differs)."""
+    step, written by rank 0 (all ranks hold identical weights; only their RNG differs).
+
+    Every tensor is saved from the CPU, so a checkpoint written on a GPU resumes on the CPU and back
+    (:func:`engine.checkpoint.load_checkpoint` maps to the CPU; loading copies onto the model's device).
+    """
     rngs = gather_objects(rng_state(), ctx)  # a collective: every rank calls it
     path = None
     if ctx.is_main:
         state = {
-            "trainable": ac.trainable_state(),
-            "optimizer": optimizer.state_dict(),
+            "trainable": to_cpu(ac.trainable_state()),
+            "optimizer": to_cpu(optimizer.state_dict()),
             "scheduler": scheduler.state_dict(),
             "data": stream.state_dict(),
             "rng": rngs,
@@ -48,6 +52,17 @@ def save_training_state(
         path = save_checkpoint(run_dir=run_dir, step=step, state=state, meta=summary, write_extra=write_adapter)
     barrier(ctx)
     return path
+
+
+def to_cpu(obj: Any) -> Any:
+    """``obj`` with every tensor in it (dicts, lists, tuples) moved to the CPU; CPU tensors as they are."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj
 
 
 def trim_metrics(run_dir: Path, *, after_step: int) -> int:

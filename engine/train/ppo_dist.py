@@ -1,9 +1,12 @@
-"""Data-parallel PPO / REPO under ``torchrun`` (gloo on the CPU, NCCL on GPUs).
+"""Data-parallel PPO / REPO under ``torchrun`` (gloo on the CPU, NCCL on GPUs), and the loop's device.
 
 Every rank holds the whole (small) trainable set: the LoRA adapters and the value head. Each rank
 rolls out its own slice of the batch; after each backward pass the gradients are averaged with one
 all-reduce per tensor, so all ranks take identical optimiser steps and stay bit-identical. DDP
 would do the same but cannot follow the per-forward adapter switching of the shared base.
+
+The device (:func:`train_device`): ``cuda:LOCAL_RANK`` when CUDA is available, else the CPU;
+``PARLEY_DEVICE=cpu`` forces the CPU on a GPU machine.
 """
 
 from __future__ import annotations
@@ -15,11 +18,33 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+DEVICE_ENV = "PARLEY_DEVICE"
+
+
+def train_device() -> torch.device:
+    """The one device of the PPO / REPO loop: ``cuda:LOCAL_RANK`` (made the current CUDA device) when
+    CUDA is available, else ``cpu``. ``PARLEY_DEVICE=cpu`` forces the CPU; ``cuda`` insists on CUDA."""
+    forced = os.environ.get(DEVICE_ENV, "").strip().lower()
+    if forced not in ("", "auto", "cpu", "cuda"):
+        raise ValueError(f"{DEVICE_ENV} must be cpu, cuda or auto, got {forced!r}")
+    if forced == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        if forced == "cuda":
+            raise RuntimeError(f"{DEVICE_ENV}=cuda but torch sees no CUDA device")
+        return torch.device("cpu")
+    index = int(os.environ.get("LOCAL_RANK", "0"))
+    if index >= torch.cuda.device_count():
+        raise RuntimeError(f"LOCAL_RANK={index} but only {torch.cuda.device_count()} CUDA device(s)")
+    torch.cuda.set_device(index)
+    return torch.device("cuda", index)
+
 
 @dataclass(frozen=True)
 class Distributed:
     rank: int = 0
     world_size: int = 1
+    device: torch.device = torch.device("cpu")  # where the models and the loop's tensors live
 
     @property
     def is_main(self) -> bool:
@@ -31,13 +56,15 @@ class Distributed:
 
 
 def init_distributed() -> Distributed:
-    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1); a no-op otherwise."""
+    """Pick the device and join the process group when launched by torchrun (``WORLD_SIZE`` > 1):
+    NCCL when the device is a GPU, gloo on the CPU."""
+    device = train_device()
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
-        return Distributed()
+        return Distributed(device=device)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-    return Distributed(rank=dist.get_rank(), world_size=dist.get_world_size())
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return Distributed(rank=dist.get_rank(), world_size=dist.get_world_size(), device=device)
 
 
 def shutdown_distributed(ctx: Distributed) -> None:
@@ -63,9 +90,9 @@ def mean_over_ranks(metrics: dict[str, float], ctx: Distributed) -> dict[str, fl
     if not ctx.enabled or not metrics:
         return metrics
     keys = sorted(metrics)
-    values = torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64)
-    dist.all_reduce(values, op=dist.ReduceOp.SUM)
-    return dict(zip(keys, (values / ctx.world_size).tolist(), strict=True))
+    values = torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64, device=ctx.device)
+    dist.all_reduce(values, op=dist.ReduceOp.SUM)  # NCCL reduces CUDA tensors only
+    return dict(zip(keys, (values / ctx.world_size).cpu().tolist(), strict=True))
 
 
 def gather_objects(obj: Any, ctx: Distributed) -> list[Any]:

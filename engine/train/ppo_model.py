@@ -30,6 +30,11 @@ class ActorCritic:
     value_head: nn.Linear
 
     @property
+    def device(self) -> torch.device:
+        """Where the base, the adapters and the value head live (the loop's tensors follow it)."""
+        return self.value_head.weight.device
+
+    @property
     def backbone(self) -> nn.Module:
         # The decoder stack without the LM head: the critic needs hidden states, not 150k-way logits.
         return self.model.get_base_model().model
@@ -66,10 +71,14 @@ def _adapter_of(param_name: str) -> str | None:
     return None
 
 
-def build_actor_critic(config, *, dtype: torch.dtype = torch.float32) -> ActorCritic:
-    """Load the base once, freeze it, and add the ``policy`` and ``value`` LoRA adapters and head.
+def build_actor_critic(
+    config, *, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"
+) -> ActorCritic:
+    """Load the base once, freeze it, and add the ``policy`` and ``value`` LoRA adapters and head,
+    then move all of it to ``device``.
 
-    Seed torch before calling: the LoRA A matrices and the head are randomly initialised.
+    Seed torch before calling: the LoRA A matrices and the head are randomly initialised (on the CPU,
+    so a seed gives the same starting weights on every device).
     """
     tokenizer = AutoTokenizer.from_pretrained(config.base_model)
     if tokenizer.pad_token_id is None:
@@ -93,6 +102,9 @@ def build_actor_critic(config, *, dtype: torch.dtype = torch.float32) -> ActorCr
     model.set_adapter(POLICY)
     # No dropout anywhere in RL: the PPO ratio must compare the same deterministic function.
     model.eval()
+    # The head reads the backbone's hidden states: the same device and dtype as the base.
+    model.to(device)
+    value_head.to(device=device, dtype=dtype)
     return ActorCritic(model=model, tokenizer=tokenizer, value_head=value_head)
 
 

@@ -44,13 +44,15 @@ def build_reward_source(config, *, ac=None):
     """The ``RepoReward`` of ``config.rewards`` (RM, judge, rules and the enhancement's n).
 
     With ``ac`` and ``rm_on_shared_base``, the RM runs as the ``reward`` adapter of the policy's own
-    base instead of a second model (DESIGN.md, "One base, several adapters").
+    base instead of a second model (DESIGN.md, "One base, several adapters"); with ``ac`` and a
+    separate RM, that RM is moved to ``ac``'s device.
     """
     from engine.rewards import RepoReward
 
     shared = ac is not None and config.rm_on_shared_base and bool(config.rewards.rm_path)
     rewards = dataclasses.replace(config.rewards, rm_path=None) if shared else config.rewards
-    source = RepoReward.from_config(rewards)
+    # A separate RM goes where the policy is (the CPU without ``ac``).
+    source = RepoReward.from_config(rewards, device=ac.device if ac is not None else None)
     if shared:
         from engine.train.ppo_reward_model import attach_reward_model
 
@@ -63,9 +65,10 @@ def build_reward_source(config, *, ac=None):
 def reply_scores(scored, ended: torch.Tensor, *, config) -> torch.Tensor:
     """One reward per reply: R_total with the enhancement, else R_model alone; times
     ``reward_scale``; minus ``missing_eos_penalty`` where the reply hit the length limit (a reply
-    cut mid-sentence must not look as good as a finished one)."""
+    cut mid-sentence must not look as good as a finished one). On the device of ``ended`` (the
+    rollout's)."""
     raw = scored.r_total if config.use_enhanced_reward else scored.r_model
-    scores = torch.tensor(raw, dtype=torch.float32) * config.reward_scale
+    scores = torch.tensor(raw, dtype=torch.float32, device=ended.device) * config.reward_scale
     if config.missing_eos_penalty is not None:
         scores = scores - config.missing_eos_penalty * (~ended).float()
     return scores

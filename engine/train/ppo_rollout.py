@@ -57,7 +57,7 @@ class VLLMBackend:
         )
 
     def generate(self, ac: ActorCritic, prompts: list[list[int]], *, greedy: bool = False) -> RolloutBatch:
-        return self.rollout.generate(prompts, greedy=greedy)
+        return self.rollout.generate(prompts, greedy=greedy).to(ac.device)  # the server's tokens, to the trainer
 
     def after_update(self, ac: ActorCritic, *, step: int) -> dict[str, float]:
         drift = 0.0
@@ -70,9 +70,11 @@ class VLLMBackend:
 
 @torch.no_grad()
 def trainer_logprobs(ac: ActorCritic, sample: RolloutBatch) -> torch.Tensor:
-    """The policy's raw (temperature 1) log-probs of a sample's reply tokens."""
+    """The policy's raw (temperature 1) log-probs of a sample's reply tokens, on the CPU (beside the
+    server's)."""
+    sample = sample.to(ac.device)
     logits = policy_logits(ac, sample.input_ids, sample.attention_mask, start=sample.query_ids.shape[1])
-    return logprobs_from_logits(logits, sample.response_ids)
+    return logprobs_from_logits(logits, sample.response_ids).cpu()
 
 
 def make_rollout_backend(config, ac: ActorCritic, *, run_dir: Path, ctx: Distributed, check_prompt: list[int]):
