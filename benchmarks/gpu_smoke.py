@@ -16,15 +16,19 @@ process with a timeout and prints one JSON line per phase (also in ``OUT/summary
 ``repo_cpu``   the same steps with ``PARLEY_DEVICE=cpu``: the baseline; ``cpu_over_cuda`` is the ratio
 ``resume_cpu`` the CUDA run's last checkpoint resumed for one more step with ``PARLEY_DEVICE=cpu``
 
-Without CUDA (or with ``--cpu-only``) the CUDA phase is skipped, the step counts shrink and the resume
-runs on the CPU checkpoint: the script still proves the whole path works. Exit status 0 when every
-phase that ran passed. Target on one GPU: a few minutes in all (the tiny model is ~16 MB).
+Without trl and datasets (SFT and the RM scorer's tokenisation need them; the loop does not) the SFT
+phase is skipped and REPO runs on the rules alone (``--skip-sft``, ``--no-rm`` do the same by hand);
+``summary.json`` lists what was skipped. Without CUDA (or with ``--cpu-only``) the CUDA phase is
+skipped, the step counts shrink and the resume runs on the CPU checkpoint: the script still proves the
+whole path works. Exit status 0 when every phase that ran passed. Target on one GPU: a few minutes in
+all (the tiny model is ~16 MB).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -200,7 +204,7 @@ def phase_repo(args) -> dict[str, Any]:
         max_steps=args.steps,
         save_every=1,
         probe_every=0,
-        rewards={"rm_path": str(Path(args.out) / "rm")},
+        rewards={} if args.no_rm else {"rm_path": str(Path(args.out) / "rm")},
     )
     t0 = time.perf_counter()
     result = ppo.train(config, run_dir=run_dir, resume=args.resume)
@@ -315,10 +319,23 @@ def parent_main(args) -> int:
     repo_steps = args.repo_steps if cuda else min(args.repo_steps, 2)
     log(f"model {model}; out {out}; cuda {cuda}; sft {sft_steps} steps, repo {repo_steps} steps")
 
+    # TRL (and datasets, pyarrow) run SFT and the RM scorer's tokenisation; the loop itself needs neither.
+    have_trl = all(importlib.util.find_spec(name) is not None for name in ("trl", "datasets"))
+    skipped = []
+    if args.skip_sft or not have_trl:
+        skipped.append("sft: " + ("--skip-sft" if args.skip_sft else "trl or datasets not installed"))
+    use_rm = not args.no_rm and have_trl
+    if not use_rm:
+        why = "--no-rm" if args.no_rm else "trl or datasets not installed"
+        skipped.append(f"rm: {why} (REPO on the rules only)")
+    for note in skipped:
+        log(f"skipped {note}")
+
     data = write_demo_data(out / "data")
     log("demo data written")
-    write_untrained_rm(model, out / "rm")
-    log("untrained RM written")
+    if use_rm:
+        write_untrained_rm(model, out / "rm")
+        log("untrained RM written")
     common = ["--model", model, "--out", str(out), "--data-json", json.dumps(data)]
 
     def remaining() -> float:
@@ -332,9 +349,11 @@ def parent_main(args) -> int:
         return result
 
     record(run_phase("env", ["--phase", "env", *common], env=env, timeout=remaining(), out=out))
-    sft = ["--phase", "sft", "--sft-steps", str(sft_steps), *common]
-    record(run_phase("sft", sft, env=env, timeout=remaining(), out=out))
-    repo = ["--phase", "repo", "--steps", str(repo_steps), *common]
+    if not any(note.startswith("sft") for note in skipped):
+        sft = ["--phase", "sft", "--sft-steps", str(sft_steps), *common]
+        record(run_phase("sft", sft, env=env, timeout=remaining(), out=out))
+    no_rm = [] if use_rm else ["--no-rm"]
+    repo = ["--phase", "repo", "--steps", str(repo_steps), *no_rm, *common]
     gpu = None
     if cuda:
         gpu_env = {**env, "GPU_SMOKE_EXPECT_DEVICE": "cuda"}
@@ -343,10 +362,15 @@ def parent_main(args) -> int:
     cpu = record(run_phase("repo_cpu", [*repo, "--run", "repo_cpu"], env=cpu_env, timeout=remaining(), out=out))
     # One more step on the CPU from the last checkpoint: the CUDA run's when there is one.
     resumed = "repo_cuda" if cuda else "repo_cpu"
-    resume = ["--phase", "repo", "--steps", str(repo_steps + 1), "--resume", "--run", resumed, *common]
+    resume = ["--phase", "repo", "--steps", str(repo_steps + 1), "--resume", "--run", resumed, *no_rm, *common]
     record(run_phase("resume_cpu", resume, env=cpu_env, timeout=remaining(), out=out))
 
-    summary: dict[str, Any] = {"phases": results, "cuda": cuda, "wall_s": round(time.monotonic() - t_start, 1)}
+    summary: dict[str, Any] = {
+        "phases": results,
+        "cuda": cuda,
+        "skipped": skipped,
+        "wall_s": round(time.monotonic() - t_start, 1),
+    }
     if gpu is not None and gpu.get("ok") and cpu.get("ok"):
         key = "mean_step_s_after_first" if gpu.get("mean_step_s_after_first") else "mean_step_s"
         if gpu.get(key) and cpu.get(key):
@@ -366,6 +390,8 @@ def main() -> int:
     parser.add_argument("--cpu-only", action="store_true", help="skip CUDA even when it is there")
     parser.add_argument("--sft-steps", type=int, default=20)
     parser.add_argument("--repo-steps", type=int, default=3)
+    parser.add_argument("--skip-sft", action="store_true", help="no SFT phase (automatic without trl/datasets)")
+    parser.add_argument("--no-rm", action="store_true", help="REPO on rules only (automatic without trl/datasets)")
     parser.add_argument("--phase-timeout", type=float, default=180.0, help="seconds per phase")
     parser.add_argument("--budget", type=float, default=420.0, help="seconds for all phases together")
     # -- internal: one phase in a child process
