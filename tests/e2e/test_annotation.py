@@ -92,3 +92,37 @@ def test_reviewer_resolves_a_disagreement(page, login, live_server, screenshot):
     page.goto(f"{live_server.url}/annotation/dashboard/{world['project'].pk}/")
     page.wait_for_function("document.querySelector('#trend-chart').width > 0")
     screenshot("dashboard")
+
+
+def test_branch_at_a_turn_writes_an_alternative_and_queues_a_generation(page, login, live_server, screenshot):
+    from annotation.models import AnnotationItem, BranchGeneration, Candidate
+    from deploy.models import ModelVersion
+
+    world = make_world()
+    dialogue = make_dialogue(world, hotel_text=SCRIPT)
+    queue = make_queue(world, dialogues=0)
+    ModelVersion.objects.create(name="repo-tiny-v1", base_model="/models/tiny", method="repo")
+    login(make_user("bea", "bd_expert"))
+    page.goto(f"{live_server.url}/annotation/dialogues/{dialogue.pk}/turns/3/branch/")
+    assert page.evaluate("typeof window.pwned") == "undefined"  # the hotel's <script> is text here too
+    page.fill("textarea[name=text]", "Could 690 work for the Deluxe King if we add homepage exposure?")
+    page.locator("form:has(textarea[name=text]) select[name=queue]").select_option(str(queue.pk))
+    screenshot("branch")
+    page.click("form:has(textarea[name=text]) button[type=submit]")
+    page.wait_for_url(f"**/annotation/dialogues/{dialogue.pk}/")
+    written = Candidate.objects.get(dialogue=dialogue, source="human")
+    item = AnnotationItem.objects.get(queue=queue, candidate_b=written)
+    assert item.turn == 3 and item.candidate_a.turn == 3
+
+    page.goto(f"{live_server.url}/annotation/dialogues/{dialogue.pk}/turns/3/branch/")
+    page.fill("input[name=count]", "9")  # out of range: the browser refuses it before posting (the server
+    page.click("form[action$='/generate/'] button[type=submit]")  # refuses it too: test_branch_generate.py)
+    assert page.locator("input[name=count]").evaluate("el => !el.validity.valid")
+    assert not BranchGeneration.objects.exists()
+    page.fill("input[name=count]", "2")
+    page.click("form[action$='/generate/'] button[type=submit]")
+    page.wait_for_selector("#generations [data-status=pending]")
+    generation = BranchGeneration.objects.get()
+    assert (generation.count, generation.turn, generation.status) == (2, 3, "pending")
+    assert page.locator("#generations").get_attribute("hx-trigger") == "every 3s"  # polls while pending
+    screenshot("branch_generating")
