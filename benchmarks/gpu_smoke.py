@@ -225,6 +225,8 @@ def phase_repo(args) -> dict[str, Any]:
         "device": str(ac.device),
         "parameter_devices": devices,
         "rm_head_device": None if head is None else str(head.weight.device),
+        "base_dtype": str(next(ac.backbone.parameters()).dtype),
+        "trainable_dtypes": sorted({str(p.dtype) for p in ac.trainable_parameters()}),
         "steps": result["steps"],
         "resumed_from": result["resumed_from"],
         "seconds_total": round(total, 2),

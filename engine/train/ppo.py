@@ -32,7 +32,7 @@ from engine.train.ppo_dist import (
     parameter_digest,
     shutdown_distributed,
 )
-from engine.train.ppo_model import ActorCritic, build_actor_critic, save_policy_adapter
+from engine.train.ppo_model import ActorCritic, base_dtype, build_actor_critic, save_policy_adapter
 from engine.train.ppo_probe import Probe
 from engine.train.ppo_rewards import build_reward_source, reply_scores
 from engine.train.ppo_rollout import make_rollout_backend
@@ -57,7 +57,8 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
     # ------------------------------------------------------------------------------------------
     torch.set_num_threads(max(1, torch.get_num_threads() // ctx.world_size))
     seed_everything(config.seed)
-    ac = build_actor_critic(config, device=ctx.device)  # cuda:LOCAL_RANK on a GPU (ppo_dist.train_device)
+    # cuda:LOCAL_RANK on a GPU (ppo_dist.train_device); the base in config.dtype ("auto": bf16 on CUDA)
+    ac = build_actor_critic(config, dtype=base_dtype(config, device=ctx.device), device=ctx.device)
     seed_everything(config.seed + ctx.rank)
     rows = read_prompt_rows(config.datasets)
     stream = PromptStream(rows, seed=config.seed)

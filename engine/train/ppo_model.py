@@ -71,6 +71,15 @@ def _adapter_of(param_name: str) -> str | None:
     return None
 
 
+def base_dtype(config, *, device: torch.device | str = "cpu") -> torch.dtype:
+    """The frozen base's dtype: ``config.dtype``, where ``auto`` is bfloat16 on CUDA and float32 on the
+    CPU (the rule of ``engine.train.common.torch_dtype``, keyed on the loop's device rather than on
+    whether the machine has CUDA, so ``PARLEY_DEVICE=cpu`` on a GPU machine stays float32)."""
+    if config.dtype == "auto":
+        return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+    return getattr(torch, config.dtype)
+
+
 def build_actor_critic(
     config, *, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"
 ) -> ActorCritic:
@@ -95,16 +104,18 @@ def build_actor_critic(
     model = get_peft_model(base, lora, adapter_name=POLICY)
     model.add_adapter(VALUE, lora)
     hidden = base.config.get_text_config().hidden_size
-    value_head = nn.Linear(hidden, 1).to(dtype)
+    value_head = nn.Linear(hidden, 1)  # float32 whatever the base's dtype: values and their loss stay precise
     # A near-zero critic at the start: the first advantages are the rewards themselves, not noise.
     nn.init.normal_(value_head.weight, std=1.0 / (hidden + 1))
     nn.init.zeros_(value_head.bias)
     model.set_adapter(POLICY)
     # No dropout anywhere in RL: the PPO ratio must compare the same deterministic function.
     model.eval()
-    # The head reads the backbone's hidden states: the same device and dtype as the base.
+    # The head reads the backbone's hidden states (cast to float32 in critic_values) on the same device.
+    # The LoRA adapters are float32 too (peft upcasts adapters of a bf16/fp16 base), so the optimiser
+    # steps in full precision over a frozen low-precision base.
     model.to(device)
-    value_head.to(device=device, dtype=dtype)
+    value_head.to(device=device)
     return ActorCritic(model=model, tokenizer=tokenizer, value_head=value_head)
 
 
@@ -145,7 +156,7 @@ def critic_values(
 ) -> torch.Tensor:
     """V(s_t) for every reply position, ``(B, T)``, from the value adapter and head."""
     hidden = response_hidden(ac, input_ids, attention_mask, start=start, adapter=VALUE)
-    return ac.value_head(hidden).squeeze(-1).float()
+    return ac.value_head(hidden.to(ac.value_head.weight.dtype)).squeeze(-1).float()
 
 
 def save_policy_adapter(ac: ActorCritic, out_dir) -> str:

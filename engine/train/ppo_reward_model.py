@@ -41,7 +41,8 @@ class SharedBaseRewardModel(nn.Module):
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
         ).last_hidden_state
         last = attention_mask.sum(dim=1) - 1  # rows are right-padded by the scorer
-        logits = self.head(hidden[torch.arange(hidden.shape[0], device=hidden.device), last])
+        rows = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+        logits = self.head(rows.to(self.head.weight.dtype))
         return SimpleNamespace(logits=logits.float())
 
 
@@ -77,7 +78,8 @@ def attach_reward_model(ac: ActorCritic, rm_dir: str | Path):
     head = nn.Linear(score.shape[1], 1, bias=False)
     head.weight.data.copy_(score)
     head.requires_grad_(False)
-    # Beside the base's hidden states; the scorer sends its inputs to the device of this head.
+    # Beside the base's hidden states, in float32 like the value head (the forward casts the hidden
+    # states); the scorer sends its inputs to the device of this head.
     head.to(device=ac.device, dtype=ac.value_head.weight.dtype)
     return RewardModelScorer(
         model=SharedBaseRewardModel(ac, head),

@@ -150,18 +150,70 @@ def test_checkpoint_loads_onto_the_cpu_whatever_it_was_saved_from(tmp_path, monk
 
 
 @pytest.mark.slow
-def test_value_head_matches_the_backbone_dtype_and_device(tiny_model):
+def test_a_bf16_base_trains_float32_adapters_and_heads(tiny_model):
+    """On a GPU the base is bf16 ("auto"); what the optimiser steps (LoRA adapters, value head) stays
+    float32, and values and log-probs come out float32."""
     from engine.train.ppo_config import REPOConfig
-    from engine.train.ppo_model import VALUE, build_actor_critic, response_hidden
+    from engine.train.ppo_model import VALUE, build_actor_critic, critic_values, policy_logits, response_hidden
 
     config = REPOConfig.preset("tiny", base_model=str(tiny_model), dataset="unused.jsonl")
     torch.manual_seed(0)
     ac = build_actor_critic(config, dtype=torch.bfloat16, device="cpu")
     ids = torch.tensor([[5, 6, 7, 8]])
     hidden = response_hidden(ac, ids, torch.ones_like(ids), start=2, adapter=VALUE)
-    assert ac.value_head.weight.dtype == hidden.dtype == torch.bfloat16
+    assert hidden.dtype == torch.bfloat16 and ac.value_head.weight.dtype == torch.float32
+    assert {p.dtype for p in ac.trainable_parameters()} == {torch.float32}
+    assert {p.dtype for n, p in ac.model.named_parameters() if "lora_" not in n} == {torch.bfloat16}
+    values = critic_values(ac, ids, torch.ones_like(ids), start=2)
+    assert values.dtype == torch.float32 and values.shape == (1, 2) and torch.isfinite(values).all()
+    assert policy_logits(ac, ids, torch.ones_like(ids), start=2).dtype == torch.float32
     assert ac.device == hidden.device == torch.device("cpu")
     assert {p.device for p in ac.model.parameters()} == {ac.device}
+
+
+@pytest.mark.parametrize(
+    ("dtype", "device", "expected"),
+    [
+        ("auto", "cuda:0", torch.bfloat16),
+        ("auto", "cpu", torch.float32),  # also PARLEY_DEVICE=cpu on a GPU machine
+        ("float16", "cuda:0", torch.float16),
+        ("float32", "cuda:0", torch.float32),
+        ("bfloat16", "cpu", torch.bfloat16),
+    ],
+)
+def test_the_base_dtype_follows_the_config_and_the_loop_device(dtype, device, expected):
+    from types import SimpleNamespace
+
+    from engine.train.ppo_model import base_dtype
+
+    assert base_dtype(SimpleNamespace(dtype=dtype), device=device) == expected
+
+
+@pytest.mark.slow
+def test_repo_steps_with_a_bf16_base_on_the_cpu(tiny_model, tmp_path, monkeypatch):
+    """The whole loop with ``dtype: bfloat16`` (what "auto" gives on a GPU): it runs, the metrics are
+    finite and the policy moves."""
+    from engine.train import ppo
+    from tests.engine.ppo_support import assert_finite_metrics, tiny_config
+
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    built = {}
+
+    def capture(config, **kwargs):
+        built["ac"] = ppo_build(config, **kwargs)
+        built["start"] = {k: v.clone() for k, v in built["ac"].trainable_state().items()}
+        return built["ac"]
+
+    ppo_build = ppo.build_actor_critic
+    monkeypatch.setattr(ppo, "build_actor_critic", capture)
+    config = tiny_config(tiny_model, tmp_path / "data", max_steps=2, dtype="bfloat16", **SMALL)
+    assert ppo.train(config, run_dir=tmp_path / "run")["steps"] == 2
+    ac = built["ac"]
+    assert next(ac.backbone.parameters()).dtype == torch.bfloat16
+    assert [r["step"] for r in assert_finite_metrics(tmp_path / "run")] == [1, 2]
+    moved = [k for k, v in ac.trainable_state().items() if not torch.equal(v, built["start"][k])]
+    assert moved, "no trainable weight changed in two updates"
 
 
 # ---------------------------------------------------------------------------------------------------
