@@ -71,7 +71,7 @@ def write_demo_data(out: Path, *, n_dialogues: int = 24, n_probe: int = 16) -> d
     return paths
 
 
-def write_untrained_rm(base_model: str | Path, out: Path, *, seed: int = 1) -> Path:
+def write_untrained_rm(base_model: str | Path, out: Path, *, seed: int = 1, offset: float = 0.0) -> Path:
     """An RM run directory in the layout ``engine.rewards.rm`` writes (``rm_meta.json`` + ``adapter/``
     with a LoRA and a ``score`` head), with random non-zero weights instead of trained ones."""
     import torch
@@ -93,7 +93,8 @@ def write_untrained_rm(base_model: str | Path, out: Path, *, seed: int = 1) -> P
                 param.normal_(std=0.1)
     model.save_pretrained(out / "adapter")
     tokenizer.save_pretrained(out / "adapter")
-    meta = {"base_model": str(base_model), "offset": 0.0, "max_length": 1024, "dtype": "float32", "adapter": "adapter"}
+    meta = {"base_model": str(base_model), "offset": offset, "max_length": 1024, "dtype": "float32"}
+    meta["adapter"] = "adapter"
     (out / "rm_meta.json").write_text(json.dumps(meta), encoding="utf-8")
     return out
 

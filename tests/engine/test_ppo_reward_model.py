@@ -1,8 +1,6 @@
 """The RM as the ``reward`` adapter of the shared base scores exactly like the RM loaded on a base of
 its own (``RewardModelScorer.from_dir``), and leaves the policy and value adapters alone."""
 
-import json
-
 import pytest
 import torch
 
@@ -17,25 +15,9 @@ pytestmark = pytest.mark.slow
 def rm_dir(tiny_model, tmp_path_factory):
     """An RM run directory in the layout ``engine.rewards.rm`` writes, with random non-zero weights
     (what is under test is the loading, not the training)."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from benchmarks.gpu_smoke import write_untrained_rm
 
-    torch.manual_seed(1)
-    out = tmp_path_factory.mktemp("rm")
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    base = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1)
-    base.config.pad_token_id = tokenizer.pad_token_id
-    lora = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="SEQ_CLS", modules_to_save=["score"])
-    model = get_peft_model(base, lora)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "lora_B" in name or "score" in name:
-                param.normal_(std=0.1)
-    model.save_pretrained(out / "adapter")
-    tokenizer.save_pretrained(out / "adapter")
-    meta = {"base_model": str(tiny_model), "offset": 0.25, "max_length": 1024, "dtype": "float32", "adapter": "adapter"}
-    (out / "rm_meta.json").write_text(json.dumps(meta))
-    return out
+    return write_untrained_rm(tiny_model, tmp_path_factory.mktemp("rm"), seed=1, offset=0.25)
 
 
 def test_shared_base_rm_scores_like_a_separate_rm(tiny_model, rm_dir):
