@@ -94,9 +94,17 @@ def test_reviewer_resolves_a_disagreement(page, login, live_server, screenshot):
     screenshot("dashboard")
 
 
-def test_branch_at_a_turn_writes_an_alternative_and_queues_a_generation(page, login, live_server, screenshot):
+def test_branch_at_a_turn_writes_an_alternative_and_queues_a_generation(
+    page, login, live_server, screenshot, monkeypatch
+):
     from annotation.models import AnnotationItem, BranchGeneration, Candidate
+    from annotation.services import branching
     from deploy.models import ModelVersion
+
+    # Keep the generation pending: a session's Celery worker may be listening on the gpu queue (the
+    # worker path has its own test in tests/annotation/test_branch_generate.py).
+    sent = []
+    monkeypatch.setattr(branching, "enqueue", lambda task, **kwargs: sent.append(kwargs))
 
     world = make_world()
     dialogue = make_dialogue(world, hotel_text=SCRIPT)
@@ -124,5 +132,6 @@ def test_branch_at_a_turn_writes_an_alternative_and_queues_a_generation(page, lo
     page.wait_for_selector("#generations [data-status=pending]")
     generation = BranchGeneration.objects.get()
     assert (generation.count, generation.turn, generation.status) == (2, 3, "pending")
+    assert sent == [{"queue": "gpu", "generation_id": generation.pk}]
     assert page.locator("#generations").get_attribute("hx-trigger") == "every 3s"  # polls while pending
     screenshot("branch_generating")
