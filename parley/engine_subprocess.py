@@ -3,20 +3,27 @@ that matters": the engine never imports Django, the web app never imports torch)
 
 Used by Celery tasks on the ``gpu`` queue (evaluation runs, branch generations). Rows travel as JSONL files
 in the caller's run directory; the engine's stdout and stderr go to a log there, whose tail becomes the
-error when the engine fails.
+error when the engine fails. Each such piece of work has a status row (pending → running → succeeded or
+failed, with ``worker``, ``run_dir``, ``error``, ``metrics`` and timestamps): ``engine_job_claim`` and
+``engine_job_finish`` move it along.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
 
 LOG_TAIL_CHARS = 2000
+Row = TypeVar("Row", bound=models.Model)  # a status row: EvalRun, BranchGeneration
 
 
 class EngineError(RuntimeError):
@@ -47,3 +54,25 @@ def read_jsonl(path: Path) -> dict[str, dict]:
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def engine_job_claim(row: Row, *, run_dir: Path) -> Row | None:
+    """The row, moved from pending to running under its row lock (this worker's host:pid, the start time,
+    ``run_dir``); None when it was not pending any more (picked up elsewhere, or finished)."""
+    with transaction.atomic():
+        row = type(row).objects.select_for_update().get(pk=row.pk)
+        if row.status != row.Status.PENDING:
+            return None
+        row.status, row.started_at = row.Status.RUNNING, timezone.now()
+        row.worker = f"{socket.gethostname()}:{os.getpid()}"
+        row.run_dir = str(run_dir)
+        row.save(update_fields=["status", "started_at", "worker", "run_dir"])
+    return row
+
+
+def engine_job_finish(row: Row, *, status: str, error: str = "", metrics: dict | None = None) -> Row:
+    """Record the outcome: status, error, finish time, and ``metrics`` merged into what the row had."""
+    row.status, row.error, row.finished_at = status, error, timezone.now()
+    row.metrics = {**row.metrics, **(metrics or {})}
+    row.save(update_fields=["status", "error", "finished_at", "metrics"])
+    return row

@@ -6,13 +6,10 @@ model version (``branch_generate_request`` queues a ``BranchGeneration``; ``bran
 Either way each alternative can become a pairwise item against the reply that was there.
 """
 
-import os
-import socket
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from annotation.models import (
     AnnotationItem,
@@ -29,7 +26,15 @@ from annotation.services.errors import AnnotationError
 from deploy.models import ModelVersion
 from engine.prompting import turn_prompt
 from engine.task import message_errors
-from parley.engine_subprocess import LOG_TAIL_CHARS, EngineError, engine_run, read_jsonl, write_jsonl
+from parley.engine_subprocess import (
+    LOG_TAIL_CHARS,
+    EngineError,
+    engine_job_claim,
+    engine_job_finish,
+    engine_run,
+    read_jsonl,
+    write_jsonl,
+)
 from parley.queue import enqueue
 
 BAD_TURN = "Branch at an agent turn of this dialogue (or right after its last hotel message)."
@@ -173,25 +178,6 @@ def branch_generate_request(
     return generation
 
 
-def _generation_start(generation: BranchGeneration) -> BranchGeneration:
-    with transaction.atomic():
-        generation = BranchGeneration.objects.select_for_update().get(pk=generation.pk)
-        if generation.status != BranchGeneration.Status.PENDING:
-            raise AnnotationError(NOT_PENDING, status=409)
-        generation.status, generation.started_at = BranchGeneration.Status.RUNNING, timezone.now()
-        generation.worker = f"{socket.gethostname()}:{os.getpid()}"
-        generation.run_dir = str(Path(settings.ARTIFACTS_ROOT) / "annotation" / f"generation-{generation.pk}")
-        generation.save(update_fields=["status", "started_at", "worker", "run_dir"])
-    return generation
-
-
-def _generation_finish(generation: BranchGeneration, *, status: str, error: str = "", metrics: dict | None = None):
-    generation.status, generation.error, generation.finished_at = status, error, timezone.now()
-    generation.metrics = {**generation.metrics, **(metrics or {})}
-    generation.save(update_fields=["status", "error", "finished_at", "metrics"])
-    return generation
-
-
 def generation_prompt_rows(*, generation: BranchGeneration) -> list[dict]:
     """``count`` engine rows for the same prompt (the shared prefix ``messages[:turn]``), ids ``gen{pk}:{i}``."""
     dialogue = generation.dialogue
@@ -267,9 +253,11 @@ def _error_text(exc: Exception) -> str:
 
 def branch_generate_execute(*, generation: BranchGeneration) -> BranchGeneration:
     """Run the engine for a pending generation and store its distinct replies; the row records the outcome."""
-    generation = _generation_start(generation)
+    run_dir = Path(settings.ARTIFACTS_ROOT) / "annotation" / f"generation-{generation.pk}"
+    generation = engine_job_claim(generation, run_dir=run_dir)
+    if generation is None:
+        raise AnnotationError(NOT_PENDING, status=409)
     generation.metrics = {"seed": generation.pk}  # another request at the same turn samples other replies
-    run_dir = Path(generation.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         replies = _generate(generation, run_dir)
@@ -278,6 +266,6 @@ def branch_generate_execute(*, generation: BranchGeneration) -> BranchGeneration
             raise AnnotationError(ALL_EMPTY)
         made = _store_candidates(generation, kept)
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row for the person who asked
-        return _generation_finish(generation, status=BranchGeneration.Status.FAILED, error=_error_text(exc))
+        return engine_job_finish(generation, status=BranchGeneration.Status.FAILED, error=_error_text(exc))
     metrics = {"rows": len(replies), "distinct": len(made), "dropped": len(replies) - len(made)}
-    return _generation_finish(generation, status=BranchGeneration.Status.SUCCEEDED, metrics=metrics)
+    return engine_job_finish(generation, status=BranchGeneration.Status.SUCCEEDED, metrics=metrics)

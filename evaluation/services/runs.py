@@ -9,19 +9,23 @@ are computed in process with the engine's Django-free rule checker; judge and RM
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from engine.prompting import turn_prompt
 from engine.rewards.rules import check
 from evaluation.models import EvalItem, EvalRun, EvalSet, EvalSystem, Response
-from parley.engine_subprocess import LOG_TAIL_CHARS, engine_run, read_jsonl, write_jsonl
+from parley.engine_subprocess import (
+    LOG_TAIL_CHARS,
+    engine_job_claim,
+    engine_job_finish,
+    engine_run,
+    read_jsonl,
+    write_jsonl,
+)
 from parley.queue import enqueue
 
 ERR_NOT_FROZEN = "Freeze the eval set before running it: responses must refer to a fixed list of items."
@@ -122,28 +126,11 @@ def model_prescores(*, run: EvalRun, replies: list[dict], run_dir: Path) -> dict
     }
 
 
-def _start(run: EvalRun) -> EvalRun:
-    with transaction.atomic():
-        run = EvalRun.objects.select_for_update().get(pk=run.pk)
-        if run.status != EvalRun.Status.PENDING:
-            raise ValidationError(ERR_NOT_PENDING)
-        run.status, run.started_at = EvalRun.Status.RUNNING, timezone.now()
-        run.worker = f"{socket.gethostname()}:{os.getpid()}"
-        run.run_dir = str(Path(settings.ARTIFACTS_ROOT) / "evaluation" / f"run-{run.pk}")
-        run.save(update_fields=["status", "started_at", "worker", "run_dir"])
-    return run
-
-
-def _finish(run: EvalRun, *, status: str, error: str = "", metrics: dict | None = None) -> EvalRun:
-    run.status, run.error, run.finished_at = status, error, timezone.now()
-    run.metrics = metrics or run.metrics
-    run.save(update_fields=["status", "error", "finished_at", "metrics"])
-    return run
-
-
 def eval_run_execute(*, run: EvalRun) -> EvalRun:
     """Generate, pre-score and store every response of the run; the run row records success or the error."""
-    run = _start(run)
+    run = engine_job_claim(run, run_dir=Path(settings.ARTIFACTS_ROOT) / "evaluation" / f"run-{run.pk}")
+    if run is None:
+        raise ValidationError(ERR_NOT_PENDING)
     run_dir = Path(run.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -170,5 +157,7 @@ def eval_run_execute(*, run: EvalRun) -> EvalRun:
                     defaults={"run": run, "text": text, "prescores": prescores},
                 )
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the run for the person who launched it
-        return _finish(run, status=EvalRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[-LOG_TAIL_CHARS:])
-    return _finish(run, status=EvalRun.Status.SUCCEEDED, metrics={"responses": len(produced)})
+        return engine_job_finish(
+            run, status=EvalRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[-LOG_TAIL_CHARS:]
+        )
+    return engine_job_finish(run, status=EvalRun.Status.SUCCEEDED, metrics={"responses": len(produced)})
