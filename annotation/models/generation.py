@@ -60,12 +60,17 @@ class BranchGeneration(models.Model):
     class Meta:
         indexes = [models.Index(fields=["dialogue", "turn"], name="generation_dialogue_turn")]
         constraints = [
-            models.CheckConstraint(condition=Q(count__gte=1) & Q(count__lte=4), name="generation_count_range"),
             models.CheckConstraint(
-                condition=Q(temperature__gte=0) & Q(temperature__lte=2), name="generation_temperature_range"
+                condition=Q(count__gte=COUNT_RANGE[0]) & Q(count__lte=COUNT_RANGE[1]), name="generation_count_range"
             ),
             models.CheckConstraint(
-                condition=Q(max_new_tokens__gte=16) & Q(max_new_tokens__lte=512), name="generation_tokens_range"
+                condition=Q(temperature__gte=TEMPERATURE_RANGE[0]) & Q(temperature__lte=TEMPERATURE_RANGE[1]),
+                name="generation_temperature_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_new_tokens__gte=MAX_NEW_TOKENS_RANGE[0])
+                & Q(max_new_tokens__lte=MAX_NEW_TOKENS_RANGE[1]),
+                name="generation_tokens_range",
             ),
         ]
         ordering = ["-created_at", "-id"]
