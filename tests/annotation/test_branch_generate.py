@@ -4,7 +4,6 @@ shared prefix, pairwise items, failures recorded on the row, and the branch page
 
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from annotation.services import branching
 from annotation.services.errors import AnnotationError
 from deploy.models import ModelVersion
 from tests.annotation.factories import make_dialogue, make_queue, make_world
+from tests.fixtures.engine import install_fake_engine
 
 pytestmark = pytest.mark.django_db
 
@@ -50,13 +50,7 @@ def dialogue(world):
 
 @pytest.fixture
 def fake_engine(tmp_path, settings):
-    script = tmp_path / "python"
-    script.write_text(FAKE_ENGINE.format(python=sys.executable))
-    script.chmod(0o755)
-    (tmp_path / "mode").write_text("distinct")
-    settings.PARLEY_PYTHON = str(script)
-    settings.ARTIFACTS_ROOT = tmp_path / "artifacts"
-    return tmp_path
+    return install_fake_engine(tmp_path, settings, script=FAKE_ENGINE, mode="distinct")
 
 
 @pytest.fixture

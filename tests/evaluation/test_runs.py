@@ -2,7 +2,6 @@
 subprocess), RF pre-scores, failures recorded on the run, and the real Celery worker path."""
 
 import json
-import sys
 import time
 
 import pytest
@@ -11,6 +10,7 @@ from django.core.exceptions import ValidationError
 from evaluation.models import EvalRun, Response
 from evaluation.services import runs
 from evaluation.services.runs import eval_run_create, eval_run_execute, prompt_rows
+from tests.fixtures.engine import install_fake_engine
 
 from .factories import make_set, make_system
 
@@ -31,13 +31,7 @@ with open(out, "w") as f:
 
 @pytest.fixture
 def fake_engine(tmp_path, settings):
-    script = tmp_path / "python"
-    script.write_text(FAKE_ENGINE.format(python=sys.executable))
-    script.chmod(0o755)
-    (tmp_path / "mode").write_text("ok")
-    settings.PARLEY_PYTHON = str(script)
-    settings.ARTIFACTS_ROOT = tmp_path / "artifacts"
-    return tmp_path
+    return install_fake_engine(tmp_path, settings, script=FAKE_ENGINE, mode="ok")
 
 
 def pending_run(eval_set, *systems):
