@@ -22,6 +22,7 @@ from annotation.services.errors import AnnotationError
 from annotation.services.excellent import excellent_flag
 from annotation.views.errors import refused
 from deploy.models import ModelVersion
+from parley.forms import posted_number
 from parley.roles import ANNOTATORS, Role, role_required
 
 READ_ROLES = (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER)
@@ -99,27 +100,19 @@ def branch(request, dialogue_id: int, turn: int) -> HttpResponse:
     return render(request, "annotation/branch.html", context)
 
 
-def _number(value: str | None, kind: type) -> int | float | None:
-    """The posted number, or None (the service then refuses it with its range message)."""
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        return None
-
-
 @role_required(*EDIT_ROLES)
 @require_POST
 def branch_generate(request, dialogue_id: int, turn: int) -> HttpResponse:
     dialogue = get_object_or_404(Dialogue.objects.select_related("case"), pk=dialogue_id)
-    queue_id, version_id = _number(request.POST.get("queue"), int), _number(request.POST.get("model_version"), int)
+    queue_id, version_id = posted_number(request.POST.get("queue")), posted_number(request.POST.get("model_version"))
     try:
         branch_generate_request(
             dialogue=dialogue,
             turn=turn,
             model_version=ModelVersion.objects.filter(pk=version_id).first() if version_id else None,
-            count=_number(request.POST.get("count"), int),
-            temperature=_number(request.POST.get("temperature"), float),
-            max_new_tokens=_number(request.POST.get("max_new_tokens"), int),
+            count=posted_number(request.POST.get("count")),
+            temperature=posted_number(request.POST.get("temperature"), float),
+            max_new_tokens=posted_number(request.POST.get("max_new_tokens")),
             queue=AnnotationQueue.objects.filter(pk=queue_id).first() if queue_id else None,
             actor=request.user,
         )

@@ -15,6 +15,7 @@ from evaluation.services.panels import (
     panel_member_set,
     panel_progress,
 )
+from parley.forms import posted_number
 from parley.roles import Role, role_required
 
 SKILL_KEYS = {"fluency": "F", "workflow_compliance": "W", "negotiation_effectiveness": "N", "scope_understanding": "S"}
@@ -57,19 +58,12 @@ def panel_next(request):
     return redirect("evaluation:panel_item", pk=assignment.pk)
 
 
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def parse_answers(post, labels: list[str]) -> dict[str, dict]:
     """Form fields ``A-rating``, ``A-excellent`` (turns), ``A-<skill>``, ``A-fix_status`` → the service's answers."""
     return {
         label: {
-            "rating": _int(post.get(f"{label}-rating")),
-            "excellent_turns": [t for t in map(_int, post.getlist(f"{label}-excellent")) if t is not None],
+            "rating": posted_number(post.get(f"{label}-rating")),
+            "excellent_turns": [t for t in map(posted_number, post.getlist(f"{label}-excellent")) if t is not None],
             "skills": {s: post.get(f"{label}-{s}") == "on" for s in SKILLS},
             "fix_status": post.get(f"{label}-fix_status") or None,
         }

@@ -11,6 +11,7 @@ from evaluation.models import EvalSet, EvalSystem
 from evaluation.selectors.sets import eval_item_list, eval_run_list, eval_set_list
 from evaluation.services.runs import eval_run_create
 from evaluation.services.sets import eval_set_create, eval_set_freeze, eval_set_new_version, eval_system_get_or_create
+from parley.forms import posted_number
 from parley.roles import Role, has_role, role_required
 
 LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
@@ -120,7 +121,7 @@ def eval_run_create_view(request, pk: int):
 @role_required(Role.ML_ENGINEER)
 @require_POST
 def eval_system_create_view(request, pk: int):
-    version = ModelVersion.objects.filter(pk=_int(request.POST.get("model_version"))).first()
+    version = ModelVersion.objects.filter(pk=posted_number(request.POST.get("model_version"))).first()
     return _act(
         request,
         pk,
@@ -129,10 +130,3 @@ def eval_system_create_view(request, pk: int):
             and redirect("evaluation:eval_set_detail", pk=pk)
         ),
     )
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
