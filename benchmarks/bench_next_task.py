@@ -181,11 +181,11 @@ def pk_lookups(*, queue_id: int, tasks: int) -> list[float]:
 
 
 def annotate(*, user, queue, tasks: int, think_ms: float) -> dict[str, list[float]]:
-    """Ask for the next task and answer it, ``tasks`` times; wall and CPU ms of each ask, wall ms of each submit."""
+    """Ask for the next task and answer it, ``tasks`` times; wall and CPU ms of each ask and each submit."""
     from annotation.services.answers import answer_submit
     from annotation.services.assignment import annotation_task_next
 
-    out: dict[str, list[float]] = {"next": [], "cpu": [], "submit": []}
+    out: dict[str, list[float]] = {"next": [], "cpu": [], "submit": [], "submit_cpu": []}
     for _ in range(tasks):
         if think_ms:
             time.sleep(random.uniform(0, 2 * think_ms) / 1000)
@@ -193,9 +193,10 @@ def annotate(*, user, queue, tasks: int, think_ms: float) -> dict[str, list[floa
         assignment = annotation_task_next(user=user, queue=queue)
         out["next"].append((time.perf_counter() - t) * 1000)
         out["cpu"].append((time.thread_time() - c) * 1000)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         answer_submit(assignment_id=assignment.pk, user=user, data={"side": "A", "strength": "2"})
         out["submit"].append((time.perf_counter() - t) * 1000)
+        out["submit_cpu"].append((time.thread_time() - c) * 1000)
     return out
 
 
@@ -248,7 +249,9 @@ def run_processes(*, users: list, queue, tasks: int, think_ms: float) -> dict:
         raise SystemExit("annotator process failed: " + "; ".join(errors))
     merged: dict = {"baseline": [ms for out in outs for ms in out["baseline"]]}
     for phase in ("paced", "burst"):
-        merged[phase] = {key: [ms for out in outs for ms in out[phase][key]] for key in ("next", "cpu", "submit")}
+        merged[phase] = {
+            key: [ms for out in outs for ms in out[phase][key]] for key in ("next", "cpu", "submit", "submit_cpu")
+        }
     return merged
 
 
@@ -318,8 +321,9 @@ def main() -> None:
         + f"  target < 30 ms: {'met' if p95 < 30 else 'NOT met'}"
     )
     print(row(f"next task, {n} in a burst", burst["next"], base, burst["cpu"]))
-    print(row(f"submit answer, {n} paced", paced["submit"]))
-    print(row(f"submit answer, {n} in a burst", burst["submit"]))
+    print(row("submit answer, 1 annotator alone", alone["submit"], cpu=alone["submit_cpu"]))
+    print(row(f"submit answer, {n} paced", paced["submit"], cpu=paced["submit_cpu"]))
+    print(row(f"submit answer, {n} in a burst", burst["submit"], cpu=burst["submit_cpu"]))
     problems = double_assignments(queue)
     answers = Assignment.objects.filter(queue=queue, status=Assignment.Status.SUBMITTED).count()
     print(f"answers in the queue {answers}; " + "; ".join(f"{k} {v}" for k, v in problems.items()))
