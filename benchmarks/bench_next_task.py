@@ -1,7 +1,7 @@
 """The next-task selector under load: 100k dialogues, 20 annotators asking and answering at once.
 
     python benchmarks/bench_next_task.py [--dialogues 100000] [--annotators 20] [--tasks 25]
-                                         [--think-ms 250] [--keep]
+                                         [--think-ms 250] [--keep] [--busy-disk]
 
 Target (issue 3): p95 of ``annotation_task_next`` under 30 ms with zero double assignments. The
 ``--annotators`` are separate processes (spawned, each with its own Django setup and database
@@ -20,17 +20,23 @@ load average.
 
 Rows are written with COPY (a shared case, six messages and two candidates per dialogue, one pairwise item
 per dialogue) into a throwaway database, ``BENCH_DATABASE_URL`` (default ``parley_bench_annotation``);
-``--keep`` reuses it when already seeded.
+``--keep`` reuses it when already seeded. ``--busy-disk`` keeps the disk busy while the phases run (``dd
+conv=fsync`` of 64 MB in a loop, in the system temp folder): what a reservation waiting on the WAL flush
+pays when other work writes to the same disk (ADR 0005).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import random
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -282,6 +288,20 @@ def row(label: str, values: list[float], baseline: list[float] | None = None, cp
     return line
 
 
+@contextlib.contextmanager
+def busy_disk():
+    """A shell loop writing and fsyncing 64 MB to the temp folder until the block ends."""
+    target = Path(tempfile.gettempdir()) / f"bench-busy-disk-{os.getpid()}.bin"
+    loop = f"while true; do dd if=/dev/zero of={target} bs=1M count=64 conv=fsync status=none; done"
+    proc = subprocess.Popen(["bash", "-c", loop], start_new_session=True)  # noqa: S603, S607 - fixed command
+    try:
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+        target.unlink(missing_ok=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dialogues", type=int, default=100_000)
@@ -289,6 +309,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=25, help="tasks each annotator asks for and answers per phase")
     parser.add_argument("--think-ms", type=float, default=250, help="mean pause between tasks in the paced phase")
     parser.add_argument("--keep", action="store_true", help="reuse an already seeded bench database")
+    parser.add_argument("--busy-disk", action="store_true", help="write and fsync 64 MB in a loop meanwhile")
     args = parser.parse_args()
     setup_django(fresh=not args.keep)
 
@@ -299,16 +320,20 @@ def main() -> None:
     queue = seed_world(args.dialogues)
     users = annotators(args.annotators)
     load_start = os.getloadavg()
-    alone_base = pk_lookups(queue_id=queue.pk, tasks=args.tasks)
-    alone = annotate(user=users[0], queue=queue, tasks=args.tasks, think_ms=0)
-    connection.close()
-    together = run_processes(users=users, queue=queue, tasks=args.tasks, think_ms=args.think_ms)
+    with busy_disk() if args.busy_disk else contextlib.nullcontext():
+        alone_base = pk_lookups(queue_id=queue.pk, tasks=args.tasks)
+        alone = annotate(user=users[0], queue=queue, tasks=args.tasks, think_ms=0)
+        connection.close()
+        together = run_processes(users=users, queue=queue, tasks=args.tasks, think_ms=args.think_ms)
     load_end = os.getloadavg()
 
     n, base = args.annotators, together["baseline"]
     paced, burst = together["paced"], together["burst"]
     p95 = percentile(paced["next"], 95)
-    print(f"dialogues {args.dialogues}, {n} annotator processes, {args.tasks} tasks each per phase")
+    print(
+        f"dialogues {args.dialogues}, {n} annotator processes, {args.tasks} tasks each per phase"
+        + ("; disk kept busy (dd conv=fsync loop)" if args.busy_disk else "")
+    )
     print(
         f"load average 1/5/15 min: start {' '.join(f'{x:.2f}' for x in load_start)}, "
         f"end {' '.join(f'{x:.2f}' for x in load_end)} ({os.cpu_count()} cores)"
