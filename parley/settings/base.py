@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served by the app, not a CDN
+    "kernel",
     "parley",
     "annotation",
     "training_jobs",
