@@ -4,7 +4,9 @@
 Qwen3-architecture causal LM (head_dim 64: vLLM's CPU attention rejects smaller heads), gives it a
 Qwen-style chat template whose end-of-turn token is the eos, and pre-trains it on the demo dialogues
 for a minute or two on the CPU so that greedy generation writes recognisable BD messages. Everything
-is seeded: the same seed on the same machine gives the same files.
+is seeded: the same seed on the same machine gives the same files. Another machine may not: float
+kernels differ by CPU, so the weights (and what greedy decoding writes) differ slightly, and no test may
+depend on one build's outputs (``parley-tiny.json`` records the weights' hash and the CPU).
 
 ``ensure_tiny_model`` builds it once per machine into a cache outside the clone
 (``$PARLEY_MODEL_CACHE`` or ``~/.cache/parley/models``), under a file lock so that concurrent test
@@ -14,6 +16,7 @@ runs and helpers wait for one build instead of racing. Any HF checkpoint works i
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -73,6 +76,11 @@ def build_tiny_model(*, out: Path, seed: int = 0, pretrain_steps: int | None = N
     info = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
+        # Not reproducible across CPUs (float kernels differ by instruction set): the hash tells two builds
+        # apart when a test result differs between machines (docs/engine.md, "Tests on any build").
+        "weights_sha256": _sha256(out / "model.safetensors"),
+        "torch_threads": max(threads, min(2, os.cpu_count() or 1)),
+        "cpu": _cpu_name(),
         "corpus": corpus.source_name(),
         "chats": len(chats),
         "build_s": round(time.monotonic() - started, 1),
@@ -80,6 +88,22 @@ def build_tiny_model(*, out: Path, seed: int = 0, pretrain_steps: int | None = N
     }
     (out / DONE_MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cpu_name() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
 
 
 def ensure_tiny_model(*, seed: int = 0) -> Path:

@@ -39,8 +39,9 @@ class JudgeConfig(Serialisable):
     rubric: dict[str, Any] | str | None = None  # inline rubric document, or a path to one; None = default
     concurrency: int = 16  # DESIGN.md: 16 concurrent calls were 12x faster than serial
     timeout: float = 30.0  # seconds per call; a timed-out verdict counts as neutral 0
-    max_tokens: int = 512
-    evidence_chars: int = EVIDENCE_MAX_CHARS  # bounds each evidence string: the verdict must fit max_tokens
+    max_tokens: int = 0  # 0 = the longest verdict the rubric's schema allows (never cut off); > 0 caps it
+    context_tokens: int = 0  # the judge's context length; 0 = ask the server (vLLM reports max_model_len)
+    evidence_chars: int = EVIDENCE_MAX_CHARS  # bounds each evidence string (and so the longest verdict)
     retries: int = 2  # extra tries after a connection error, 429 or 5xx (exponential backoff)
 
     def errors(self) -> list[str]:
@@ -49,8 +50,8 @@ class JudgeConfig(Serialisable):
             errors.append("judge needs base_url and model")
         if self.concurrency < 1 or self.timeout <= 0:
             errors.append("judge concurrency must be >= 1 and timeout > 0")
-        if self.max_tokens < 1 or self.evidence_chars < 0 or self.retries < 0:
-            errors.append("judge max_tokens must be >= 1, evidence_chars and retries >= 0")
+        if min(self.max_tokens, self.context_tokens, self.evidence_chars, self.retries) < 0:
+            errors.append("judge max_tokens, context_tokens, evidence_chars and retries must be >= 0")
         return errors
 
 

@@ -7,6 +7,11 @@ schema (structured outputs) so it always parses. E_judge = the points of the rul
 Never an exception into the training step: a call that fails after its retries, times out, stops for
 any ``finish_reason`` but ``stop`` or returns something that does not fit the schema gives a neutral
 verdict (E_judge = 0, ``ok=False``) that is counted in :class:`JudgeStats` and logged.
+
+Never a prompt the server must refuse, never a verdict cut off (:mod:`engine.rewards.judge_budget`):
+``max_tokens`` defaults to the longest verdict the schema allows, and a prompt that would not leave that
+much room in the server's context loses its oldest dialogue messages (``truncated``) or, when even the
+reply alone does not fit, is not sent at all (a failure of kind ``too_long``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.rewards.judge_budget import ContextBudget, verdict_max_tokens
 from engine.rewards.judge_prompt import judge_messages
 from engine.rewards.rubric import EVIDENCE_MAX_CHARS, Rubric, default_rubric
 
@@ -41,6 +47,11 @@ class JudgeItem:
     stage: str | None = None
 
 
+# Why a call failed (``JudgeVerdict.kind``): the prompt did not fit the context even without the dialogue,
+# the verdict was cut by an explicit ``max_tokens``, the server or network failed, or the answer was invalid.
+FAIL_TOO_LONG, FAIL_CUT, FAIL_SERVER, FAIL_INVALID = "too_long", "cut", "server", "invalid"
+
+
 @dataclass
 class JudgeVerdict:
     ok: bool  # False = a failed call: e_judge is the neutral 0
@@ -50,10 +61,12 @@ class JudgeVerdict:
     error: str | None = None
     cached: bool = False
     latency_s: float = 0.0
+    kind: str | None = None  # for a failed call: FAIL_TOO_LONG, FAIL_CUT, FAIL_SERVER or FAIL_INVALID
+    dropped_messages: int = 0  # oldest dialogue messages left out so that the prompt fits the context
 
     @classmethod
-    def failed(cls, error: str, latency_s: float = 0.0) -> JudgeVerdict:
-        return cls(ok=False, e_judge=0.0, error=error, latency_s=latency_s)
+    def failed(cls, error: str, latency_s: float = 0.0, *, kind: str = FAIL_SERVER) -> JudgeVerdict:
+        return cls(ok=False, e_judge=0.0, error=error, latency_s=latency_s, kind=kind)
 
 
 @dataclass
@@ -64,6 +77,8 @@ class JudgeStats:
     retries: int = 0
     cache_hits: int = 0
     latency_s: float = 0.0  # summed over successful calls
+    too_long: int = 0  # failures: the prompt did not fit the context even without the dialogue (not sent)
+    truncated: int = 0  # verdicts whose prompt lost its oldest dialogue messages to fit the context
 
     def as_dict(self) -> dict[str, float]:
         out = asdict(self)
@@ -76,6 +91,14 @@ class _Retryable(Exception):
     """A transient failure worth another try (connection, timeout, 429, 5xx)."""
 
 
+class _Refused(Exception):
+    """A call that must not be retried; ``kind`` says why (``FAIL_*``)."""
+
+    def __init__(self, message: str, *, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
 class RewardJudge:
     """Score replies against a :class:`~engine.rewards.rubric.Rubric` with an OpenAI-compatible model.
 
@@ -83,6 +106,9 @@ class RewardJudge:
     vLLM); each call gets ``timeout`` seconds and up to ``retries`` retries with exponential backoff.
     Verdicts are cached in memory (LRU, ``cache_size``) and, with ``cache_dir``, on disk, keyed by the
     rubric's version and content, the model and the inputs.
+
+    ``max_tokens`` 0 (the default) = the longest verdict the schema allows, so no verdict is cut off;
+    ``context_tokens`` 0 = ask the server for its context length (see :mod:`engine.rewards.judge_budget`).
     """
 
     def __init__(
@@ -93,7 +119,8 @@ class RewardJudge:
         rubric: Rubric | dict | None = None,
         concurrency: int = 16,
         timeout: float = 30.0,
-        max_tokens: int = 512,
+        max_tokens: int = 0,
+        context_tokens: int = 0,
         evidence_chars: int = EVIDENCE_MAX_CHARS,
         retries: int = 2,
         backoff: float = 0.5,
@@ -109,6 +136,9 @@ class RewardJudge:
         self.cache_size = cache_size
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.stats = JudgeStats()
+        self.budget = ContextBudget(
+            base_url=base_url, model=model, api_key=api_key, context_tokens=context_tokens, timeout=timeout
+        )
         self._cache: OrderedDict[str, JudgeVerdict] = OrderedDict()
         self._lock = threading.Lock()  # the cache and stats are shared by the loops of judge_batch threads
 
@@ -125,6 +155,7 @@ class RewardJudge:
             concurrency=config.concurrency,
             timeout=config.timeout,
             max_tokens=config.max_tokens,
+            context_tokens=config.context_tokens,
             evidence_chars=config.evidence_chars,
             retries=config.retries,
         )
@@ -133,15 +164,19 @@ class RewardJudge:
     # -- public API ----------------------------------------------------------------------------------
     async def judge_many(self, items: Sequence[JudgeItem | dict]) -> list[JudgeVerdict]:
         """Verdicts in input order; at most ``concurrency`` requests in flight."""
+        import httpx
         from openai import AsyncOpenAI
 
         items = [i if isinstance(i, JudgeItem) else JudgeItem(**i) for i in items]
         semaphore = asyncio.Semaphore(self.concurrency)  # per call: a semaphore binds to one event loop
+        self.budget.bind_loop()
         client = AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0)
+        http = httpx.AsyncClient(timeout=self.timeout)  # context length and token counts (judge_budget)
         try:
-            return list(await asyncio.gather(*(self._judge_one(client, semaphore, i) for i in items)))
+            return list(await asyncio.gather(*(self._judge_one(client, http, semaphore, i) for i in items)))
         finally:
             await client.close()
+            await http.aclose()
 
     def judge_batch(self, items: Sequence[JudgeItem | dict]) -> list[JudgeVerdict]:
         """:meth:`judge_many` for callers without an event loop (or inside one: then on a thread)."""
@@ -172,26 +207,28 @@ class RewardJudge:
         return hashlib.sha256(payload.encode()).hexdigest()
 
     # -- one reply -----------------------------------------------------------------------------------
-    async def _judge_one(self, client, semaphore: asyncio.Semaphore, item: JudgeItem) -> JudgeVerdict:
+    async def _judge_one(self, client, http, semaphore: asyncio.Semaphore, item: JudgeItem) -> JudgeVerdict:
         key = self.cache_key(item)
         cached = self._cache_get(key)
         if cached is not None:
             return cached
         async with semaphore:
-            verdict = await self._call_with_retries(client, item)
+            verdict = await self._call_with_retries(client, http, item)
         with self._lock:
             self.stats.verdicts += 1
             if verdict.ok:
                 self.stats.latency_s += verdict.latency_s
+                self.stats.truncated += verdict.dropped_messages > 0
             else:
                 self.stats.failures += 1
+                self.stats.too_long += verdict.kind == FAIL_TOO_LONG
         if verdict.ok:
             self._cache_put(key, verdict)
         else:
             log.warning("judge: neutral verdict (E_judge=0) after a failed call: %s", verdict.error)
         return verdict
 
-    async def _call_with_retries(self, client, item: JudgeItem) -> JudgeVerdict:
+    async def _call_with_retries(self, client, http, item: JudgeItem) -> JudgeVerdict:
         start = time.perf_counter()
         error = "no attempt"
         for attempt in range(self.retries + 1):
@@ -200,27 +237,65 @@ class RewardJudge:
                     self.stats.retries += 1
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 2))
             try:
-                return await asyncio.wait_for(self._call(client, item, start), timeout=self.timeout)
+                return await asyncio.wait_for(self._call(client, http, item, start), timeout=self.timeout)
             except _Retryable as exc:
                 error = str(exc)
             except TimeoutError:
                 error = f"timed out after {self.timeout}s"
+            except _Refused as exc:
+                return JudgeVerdict.failed(str(exc), time.perf_counter() - start, kind=exc.kind)
             except Exception as exc:  # a bad answer or a 4xx: retrying at temperature 0 would repeat it
-                return JudgeVerdict.failed(f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
+                return JudgeVerdict.failed(
+                    f"{type(exc).__name__}: {exc}", time.perf_counter() - start, kind=FAIL_INVALID
+                )
         return JudgeVerdict.failed(error, time.perf_counter() - start)
 
-    async def _call(self, client, item: JudgeItem, start: float) -> JudgeVerdict:
-        import openai
+    def verdict_tokens(self, stage: str | None) -> int:
+        """The ``max_tokens`` of a call at ``stage``: the explicit setting, else the schema's longest verdict."""
+        return self.max_tokens or verdict_max_tokens(self.rubric.schema(stage, evidence_chars=self.evidence_chars))
 
-        schema = self.rubric.schema(item.stage, evidence_chars=self.evidence_chars)
-        messages = judge_messages(
+    def _messages(self, item: JudgeItem, history: Sequence[dict]) -> list[dict]:
+        return judge_messages(
             rubric=self.rubric,
             task=item.task,
-            history=item.history,
+            history=history,
             reply=item.reply,
             stage=item.stage,
             evidence=self.evidence_chars > 0,
         )
+
+    async def _fitted_messages(self, http, item: JudgeItem, max_tokens: int) -> tuple[list[dict], int]:
+        """The call's messages and how many of the oldest dialogue messages were left out so that the prompt
+        and ``max_tokens`` fit the server's context; the rubric, the case and the reply always stay."""
+        context = await self.budget.context(http)
+        if context is None:
+            return self._messages(item, item.history), 0
+        room = context - max_tokens
+        history = list(item.history)
+
+        async def fits(dropped: int) -> bool:
+            return await self.budget.prompt_tokens(http, self._messages(item, history[dropped:]), room=room) <= room
+
+        if await fits(0):
+            return self._messages(item, history), 0
+        if not await fits(len(history)):
+            raise _Refused(
+                f"prompt too long: even without the dialogue it leaves less than the {max_tokens} tokens a "
+                f"verdict needs in the judge's {context}-token context",
+                kind=FAIL_TOO_LONG,
+            )
+        low, high = 0, len(history)  # fits(high) and not fits(low): the fewest messages to drop
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if await fits(middle) else (middle, high)
+        return self._messages(item, history[high:]), high
+
+    async def _call(self, client, http, item: JudgeItem, start: float) -> JudgeVerdict:
+        import openai
+
+        schema = self.rubric.schema(item.stage, evidence_chars=self.evidence_chars)
+        max_tokens = self.verdict_tokens(item.stage)
+        messages, dropped = await self._fitted_messages(http, item, max_tokens)
         with self._lock:
             self.stats.calls += 1
         try:
@@ -228,7 +303,7 @@ class RewardJudge:
                 model=self.model,
                 messages=messages,
                 temperature=0.0,
-                max_tokens=self.max_tokens,
+                max_tokens=max_tokens,
                 # vLLM 0.32 maps OpenAI's json_schema response_format onto its structured outputs
                 # (vllm/entrypoints/generate/base/protocol.py: structured_outputs_from_response_format).
                 response_format={
@@ -239,10 +314,15 @@ class RewardJudge:
             )
         except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
+        except openai.BadRequestError as exc:  # e.g. a context the server counts differently: not retried
+            kind = FAIL_TOO_LONG if "context length" in str(exc) else FAIL_INVALID
+            raise _Refused(f"{type(exc).__name__}: {exc}", kind=kind) from exc
         choice = response.choices[0]
         if choice.finish_reason != "stop":
-            raise ValueError(f"finish_reason {choice.finish_reason!r} (the verdict may be cut off)")
-        return self._parse(choice.message.content or "", list(schema["required"]), time.perf_counter() - start)
+            raise _Refused(f"finish_reason {choice.finish_reason!r} (the verdict may be cut off)", kind=FAIL_CUT)
+        verdict = self._parse(choice.message.content or "", list(schema["required"]), time.perf_counter() - start)
+        verdict.dropped_messages = dropped
+        return verdict
 
     def _parse(self, content: str, rule_ids: list[str], latency_s: float) -> JudgeVerdict:
         data = json.loads(content)

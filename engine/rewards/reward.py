@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.prompting import history_from_chat
 from engine.rewards.enhancement import DEFAULT_N, enhanced_reward
-from engine.rewards.judge import JudgeItem, JudgeVerdict, RewardJudge
+from engine.rewards.judge import FAIL_TOO_LONG, JudgeItem, JudgeVerdict, RewardJudge
 from engine.rewards.rules import RulesLike, compile_rules
 
 
@@ -34,6 +34,8 @@ class RewardBatch:
     rule_hits: list[list[str]]  # rule ids broken, per reply
     judge_hits: list[list[str]]  # rubric ids hit, per reply
     judge_failures: int = 0  # neutral verdicts (failed calls) in this batch
+    judge_too_long: int = 0  # of which: prompts that did not fit the judge's context (never sent)
+    judge_truncated: int = 0  # verdicts whose prompt lost its oldest dialogue messages to fit the context
     rule_ids: tuple[str, ...] = ()  # every enabled rule, so that a rate of 0 is logged too
     judge_ids: tuple[str, ...] = ()
     violations: list[list[Any]] = field(default_factory=list)  # the rules' Violation objects, per reply
@@ -48,6 +50,8 @@ class RewardBatch:
             for rule_id in ids:
                 metrics[f"{prefix}/{rule_id}"] = sum(rule_id in h for h in hits) / size
         metrics["judge/failures"] = float(self.judge_failures)
+        metrics["judge/too_long"] = float(self.judge_too_long)
+        metrics["judge/truncated"] = float(self.judge_truncated)
         return metrics
 
 
@@ -150,6 +154,8 @@ class RepoReward:
             rule_hits=[[v.rule for v in vs] for vs in violations],
             judge_hits=[list(v.hits) for v in verdicts] if verdicts else [[] for _ in replies],
             judge_failures=sum(not v.ok for v in verdicts),
+            judge_too_long=sum(v.kind == FAIL_TOO_LONG for v in verdicts),
+            judge_truncated=sum(v.ok and v.dropped_messages > 0 for v in verdicts),
             rule_ids=self.rules.rule_ids if self.rules else (),
             judge_ids=tuple(r.id for r in self.judge.rubric.rules) if self.judge else (),
             violations=violations,

@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 JUDGE_TIMEOUT_S = 15.0
 RM_META = "rm_meta.json"  # engine.rewards.rm.RM_META; that module imports torch, so it is not imported here
-JUDGE_MAX_TOKENS = 512  # the verdict JSON; prompt + this must fit the judge model's context
 RM_TIMEOUT_S = 120.0
 
 JUDGE_NOT_CONFIGURED = "No judge endpoint in this config."
@@ -86,7 +85,6 @@ def judge_score(
             rubric=config.rubric.document,
             concurrency=1,
             timeout=JUDGE_TIMEOUT_S,
-            max_tokens=JUDGE_MAX_TOKENS,
             retries=0,
         )
         item = JudgeItem(task=task, history=list(history), reply=reply, stage=stage or None)

@@ -1,11 +1,13 @@
 """The reward judge against a real vLLM server (tiny model, xgrammar structured outputs).
 
-The tiny model writes poor verdicts, but structured outputs must make every one of them parse.
+The tiny model writes poor verdicts, but structured outputs must make every one of them parse, and the
+judge's budget (``engine.rewards.judge_budget``) must keep every call within the 1024-token context:
+nothing here depends on what a particular build of the tiny model happens to write.
 """
 
 import pytest
 
-from engine.rewards.judge import JudgeItem, RewardJudge
+from engine.rewards.judge import FAIL_CUT, FAIL_TOO_LONG, JudgeItem, RewardJudge
 from tests.engine.rewards.helpers import INJECTION, TASK
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
@@ -30,8 +32,9 @@ REPLIES = [
 
 
 def _judge(server, **kw) -> RewardJudge:
-    defaults = dict(rubric=RUBRIC, concurrency=8, timeout=60, max_tokens=160, retries=1, backoff=0.1)
-    defaults["evidence_chars"] = 24  # prompt ~800 tokens + a verdict of at most ~110 within 1024
+    # Hits only: the prompts here take ~860 of the tiny model's 1024 tokens, the longest hits-only verdict
+    # of two rules 58 (max_tokens is left to the judge: the schema's bound).
+    defaults = dict(rubric=RUBRIC, concurrency=8, timeout=60, retries=1, backoff=0.1, evidence_chars=0)
     return RewardJudge(base_url=server.base_url, model=server.model, **{**defaults, **kw})
 
 
@@ -79,12 +82,12 @@ def test_concurrency_is_bounded(vllm_server):
     in_flight, peak = 0, 0
     call = judge._call
 
-    async def counting(client, item, start):
+    async def counting(client, http, item, start):
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
         try:
-            return await call(client, item, start)
+            return await call(client, http, item, start)
         finally:
             in_flight -= 1
 
@@ -97,7 +100,62 @@ def test_a_cut_off_verdict_is_a_counted_failure(vllm_server):
     judge = _judge(vllm_server, max_tokens=3)
     (verdict,) = judge.judge_batch([JudgeItem(task=TASK, history=HISTORY, reply="Hi")])
     assert not verdict.ok and verdict.e_judge == 0.0 and "finish_reason" in verdict.error
-    assert judge.stats.failures == 1
+    assert verdict.kind == FAIL_CUT and judge.stats.failures == 1
+
+
+def _tokens(server, messages) -> int:
+    import httpx
+
+    body = {"model": server.model, "messages": messages, "add_generation_prompt": True}
+    return httpx.post(f"{server.root_url}/tokenize", json=body, timeout=30).json()["count"]
+
+
+def test_the_context_length_comes_from_the_server(vllm_server):
+    judge = _judge(vllm_server)
+    judge.judge_batch([JudgeItem(task=TASK, history=HISTORY, reply="Hi", stage="greeting")])
+    assert judge.budget._context == 1024  # the server's --max-model-len
+
+
+def test_evidence_fits_when_the_budget_is_sized_from_the_context(vllm_server):
+    """Evidence strings as long as the context affords for this prompt: the verdict always parses."""
+    item = JudgeItem(task=TASK, history=HISTORY, reply="We guarantee you the top ranking.", stage="greeting")
+    for chars in (24, 16, 8, 4, 2, 1):  # the longest evidence whose worst-case verdict still fits
+        judge = _judge(vllm_server, evidence_chars=chars)
+        if _tokens(vllm_server, judge._messages(item, HISTORY)) + judge.verdict_tokens("greeting") <= 1024:
+            break
+    (verdict,) = judge.judge_batch([item])
+    assert verdict.ok and verdict.dropped_messages == 0, verdict.error
+    assert all(len(text) <= chars for text in verdict.evidence.values())
+
+
+def test_a_prompt_that_cannot_fit_is_refused_without_a_request(vllm_server):
+    # 80 evidence characters for two rules: the longest verdict alone is over the 1024-token context.
+    judge = _judge(vllm_server, evidence_chars=80)
+    assert judge.verdict_tokens("persuade") > 1024
+    (verdict,) = judge.judge_batch([JudgeItem(task=TASK, history=HISTORY, reply="Hi", stage="persuade")])
+    assert not verdict.ok and verdict.kind == FAIL_TOO_LONG and "too long" in verdict.error
+    assert judge.stats.calls == 0 and judge.stats.too_long == judge.stats.failures == 1
+
+
+def test_a_long_dialogue_loses_its_oldest_messages_and_keeps_the_case_and_reply(vllm_server):
+    history = [
+        {"role": "agent" if k % 2 == 0 else "hotel", "content": f"Message {k}: could 690 work for the Deluxe King?"}
+        for k in range(40)
+    ]
+    judge = _judge(vllm_server)
+    item = JudgeItem(task=TASK, history=history, reply="Would 695 work for this week only?", stage="persuade")
+    assert _tokens(vllm_server, judge._messages(item, history)) > 1024  # the whole dialogue would not fit
+    (verdict,) = judge.judge_batch([item])
+    assert verdict.ok and 0 < verdict.dropped_messages < len(history), verdict.error
+    kept = judge._messages(item, history[verdict.dropped_messages :])
+    assert _tokens(vllm_server, kept) + judge.verdict_tokens("persuade") <= 1024
+    assert "Message 39" in kept[1]["content"] and "Would 695" in kept[1]["content"]  # newest and the reply
+    assert (
+        _tokens(vllm_server, judge._messages(item, history[verdict.dropped_messages - 1 :]))
+        + judge.verdict_tokens("persuade")
+        > 1024
+    )  # and no more was dropped than needed
+    assert judge.stats.truncated == 1 and judge.stats.failures == 0
 
 
 def _prefix_cache_counters(server) -> tuple[float, float]:

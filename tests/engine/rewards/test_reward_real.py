@@ -15,8 +15,8 @@ HISTORY = [{"role": "agent", "content": "Could 690 work for the Deluxe King?"}, 
 def test_all_four_values_from_real_sources(trained_rm, vllm_server):
     run_dir, _, _ = trained_rm
     judge = RewardJudge(
-        base_url=vllm_server.base_url, model=vllm_server.model, rubric=RUBRIC, max_tokens=160, evidence_chars=24
-    )
+        base_url=vllm_server.base_url, model=vllm_server.model, rubric=RUBRIC, evidence_chars=0
+    )  # hits only: prompt and the longest verdict fit the tiny model's context (no failure can be a cut)
     reward = RepoReward(rm=RewardModelScorer.from_dir(run_dir), judge=judge, rules=None, n=100.0)
     prompt = to_chat(HISTORY, case=TASK, sop=None)
     replies = ["Great, 680 works. Thank you!", "Our target price is 690, can you go a bit lower?"]
