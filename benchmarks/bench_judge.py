@@ -55,7 +55,7 @@ def calls_per_s(base_url: str, model: str, *, concurrency: int, count: int) -> t
     from engine.rewards.judge import RewardJudge
 
     judge = RewardJudge(base_url=base_url, model=model, rubric=RUBRIC, concurrency=concurrency, timeout=120,
-                        max_tokens=160, evidence_chars=24, retries=0)  # fmt: skip
+                        evidence_chars=0, retries=0)  # fmt: skip
     judge.judge_batch(items(1, f"warm{concurrency}-"))
     start = time.perf_counter()
     verdicts = judge.judge_batch(items(count, f"c{concurrency}-"))
@@ -73,7 +73,7 @@ def overlap(base_url: str, model: str, *, count: int) -> tuple[float, float, flo
 
     def judge() -> RewardJudge:
         return RewardJudge(base_url=base_url, model=model, rubric=RUBRIC, concurrency=16, timeout=120,
-                           max_tokens=160, evidence_chars=24, retries=0)  # fmt: skip
+                           evidence_chars=0, retries=0)  # fmt: skip
 
     rm = scorer_for(None)
     prompts = [to_chat(HISTORY, case=TASK, sop=None)] * count

@@ -140,10 +140,10 @@ def main() -> None:
                   "max_steps": args.steps, "save_every": 10_000, "probe_every": 0, "log_kl": True}  # fmt: skip
         ppo = PPOConfig.preset("tiny", **common, rewards=RewardSourcesConfig(rm_path=str(rm), use_rules=False))
         rubric = None if args.full_rubric else SHORT_RUBRIC
-        # The verdict must fit 160 tokens beside the prompt in the tiny judge's 1024-token context (as in
-        # tests/engine/rewards/test_judge_vllm.py): hits alone (--evidence-chars 0, what a training run
-        # needs) or short evidence strings. A real judge takes the defaults (--full-rubric).
-        bounds = {} if args.full_rubric else {"max_tokens": 160, "evidence_chars": args.evidence_chars}
+        # The longest verdict must fit beside the prompt in the tiny judge's 1024-token context (the judge
+        # budgets max_tokens from its schema): hits alone (--evidence-chars 0, what a training run needs) or
+        # short evidence strings. A real judge takes the defaults (--full-rubric).
+        bounds = {} if args.full_rubric else {"evidence_chars": args.evidence_chars}
         judge = JudgeConfig(
             base_url=judge_url, model=args.judge_model, rubric=rubric, concurrency=16, timeout=120.0, **bounds
         )
