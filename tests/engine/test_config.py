@@ -1,6 +1,8 @@
 """Engine configs: paper defaults, the tiny preset, JSON round trips, one-line errors, help on every field."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,7 @@ from engine.config import (
 from engine.configio import config_fields, field_help
 from engine.train.ppo_config import PPOConfig, REPOConfig
 
+ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {"base_model": "/models/tiny", "dataset": "/data/train.jsonl"}
 
 
@@ -89,6 +92,13 @@ def test_every_field_of_every_config_has_help(method):
     docs = config_fields(config_class(method))
     assert [d.name for d in docs if not d.help.strip()] == []
     assert {"learning_rate", "rewards.n", "rewards.judge.base_url"} & {d.name for d in docs}
+
+
+def test_help_cites_only_files_inside_the_repository():
+    helps = " ".join(d.help for method in CONFIG_CLASSES for d in config_fields(config_class(method)))
+    assert not re.search(r"\b[A-Z]+\.md\b", helps)  # no briefing files a clone does not have
+    for cited in set(re.findall(r"docs/[\w/.-]+\.md", helps)):
+        assert (ROOT / cited).is_file(), cited
 
 
 def test_fields_are_described_in_json_terms():
