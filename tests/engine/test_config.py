@@ -1,11 +1,14 @@
 """Engine configs: paper defaults, the tiny preset, JSON round trips, one-line errors, help on every field."""
 
+import doctest
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+import engine.config
+import engine.configio
 from engine.config import (
     CONFIG_CLASSES,
     ConfigError,
@@ -107,3 +110,8 @@ def test_fields_are_described_in_json_terms():
     assert (docs["kl_coef"].default, docs["use_enhanced_reward"].default) == ("0.0", "true")  # REPO's overrides
     assert docs["rewards.judge"].type == "object | null"
     assert field_help(PPOConfig)["kl_coef"] != field_help(REPOConfig)["kl_coef"]
+
+
+@pytest.mark.parametrize("module", [engine.config, engine.configio])
+def test_doctests(module):
+    assert doctest.testmod(module).failed == 0
