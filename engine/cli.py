@@ -1,6 +1,7 @@
 """``python -m engine ...``: the only way the web app starts engine work (as a subprocess).
 
     python -m engine train {sft,dpo,rm,ppo,grpo,repo} --config RUN/config.json [--run-dir DIR] [--resume]
+    python -m engine train METHOD --help      (every key of METHOD's config file: type, default, help)
     python -m engine bootstrap --out DIR [--seed S]
     python -m engine generate --model DIR [--adapter DIR] --prompts FILE.jsonl --out FILE.jsonl ...
     python -m engine score --replies FILE.jsonl --out FILE.jsonl [--rules ...] [--judge-url ...] [--rm DIR]
@@ -20,7 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.config import ConfigError, load_config
+from engine.config import ConfigError, config_class, load_config
+from engine.configio import describe_config
 
 # Trainers by method, imported only when chosen so that one method's missing extra cannot break another.
 # Each is ``train(config, *, run_dir: Path, resume: bool = False) -> dict`` (the result).
@@ -115,9 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Parley's ML engine")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train one method from a config.json")
-    train.add_argument("method", choices=sorted(TRAINERS))
-    train.add_argument("--config", required=True, help="config.json (its 'method' must match)")
+    train = sub.add_parser("train", help="train one method from a config.json", add_help=False)
+    train.add_argument("-h", "--help", action=TrainHelp, help="show this help and the keys of METHOD's config file")
+    train.add_argument("method", choices=sorted(TRAINERS), metavar="METHOD", help=", ".join(TRAINERS))
+    train.add_argument("--config", required=True, metavar="FILE", help="config.json (its 'method' must match)")
     train.add_argument("--run-dir", help="metrics, checkpoints, adapter (default: the config's dir)")
     train.add_argument("--resume", action="store_true", help="continue from the run dir's last checkpoint")
     train.set_defaults(func=cmd_train)
@@ -151,9 +154,34 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--judge-model", help="served model name (default: the server's first model)")
     score.add_argument("--rubric", help="rubric JSON file (default: the built-in rubric)")
     score.add_argument("--rm", help="trained reward-model run dir")
-    score.add_argument("--n", type=float, default=100.0, help="enhancement clip n (PAPER.md)")
+    score.add_argument("--n", type=float, default=100.0, help="enhancement clip n (docs/method.md)")
     score.set_defaults(func=cmd_score)
     return parser
+
+
+class TrainHelp(argparse.Action):
+    """``train METHOD --help``: the usual help, then every key METHOD's config file may hold, with its
+    type, default and help (the fields' ``metadata["help"]``), so FILE needs no other documentation."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        print()
+        print(config_file_help(getattr(namespace, "method", None)))
+        parser.exit()
+
+
+def config_file_help(method: str | None) -> str:
+    """What ``--config FILE`` may contain for ``method`` (or how to ask, without one)."""
+    if method is None:
+        return f"FILE is a JSON config; `python -m engine train METHOD --help` lists its keys ({', '.join(TRAINERS)})."
+    cls = config_class(method)
+    return (
+        f'FILE: a JSON object with "method": "{method}" and any of these keys ({cls.__name__}); a missing key takes\n'
+        "its default, an unknown key or a bad value is refused with one line naming it.\n\n" + describe_config(cls)
+    )
 
 
 class Terminated(SystemExit):

@@ -1,9 +1,12 @@
 """Typed engine configs: one dataclass per training method, JSON round-trippable.
 
 The web app writes ``config.json`` into a run directory (``to_dict`` plus ``"method"``); the CLI reads
-it back with :func:`load_config`. Defaults are the paper's (PAPER.md, "Training setup"): LoRA r 64,
+it back with :func:`load_config`. Defaults are the paper's (docs/method.md, "Training setup"): LoRA r 64,
 alpha 64, lr 1e-6, 2 warm-up steps, batch 128, replies of at most 512 tokens, 10 epochs for SFT/DPO
 and 2 for the RL methods. ``preset("tiny")`` scales everything down for the CPU and the tests.
+
+Each field explains itself in ``metadata["help"]``, which ``python -m engine train METHOD --help`` and
+the job form show (``engine.configio.config_fields``).
 
 >>> cfg = SFTConfig.preset("tiny", base_model="/m", dataset="/d.jsonl")
 >>> SFTConfig.from_dict(cfg.to_dict()) == cfg
@@ -34,15 +37,49 @@ from engine.rewards.rubric import EVIDENCE_MAX_CHARS
 class JudgeConfig(Serialisable):
     """The LLM reward judge (RJ): any OpenAI-compatible chat endpoint."""
 
-    base_url: str = ""  # e.g. http://127.0.0.1:8001/v1
-    model: str = ""  # the served model name
-    rubric: dict[str, Any] | str | None = None  # inline rubric document, or a path to one; None = default
-    concurrency: int = 16  # DESIGN.md: 16 concurrent calls were 12x faster than serial
-    timeout: float = 30.0  # seconds per call; a timed-out verdict counts as neutral 0
-    max_tokens: int = 0  # 0 = the longest verdict the rubric's schema allows (never cut off); > 0 caps it
-    context_tokens: int = 0  # the judge's context length; 0 = ask the server (vLLM reports max_model_len)
-    evidence_chars: int = EVIDENCE_MAX_CHARS  # bounds each evidence string (and so the longest verdict)
-    retries: int = 2  # extra tries after a connection error, 429 or 5xx (exponential backoff)
+    base_url: str = field(default="", metadata={"help": "The judge's OpenAI-compatible URL, e.g. http://host:8001/v1."})
+    model: str = field(default="", metadata={"help": "The served model name the judge's calls ask for."})
+    rubric: dict[str, Any] | str | None = field(
+        default=None,
+        metadata={
+            "help": "The rubric of deduction and bonus rules: the document inline, a path to it, or null for "
+            "the default rubric (docs/method.md, 'The judge')."
+        },
+    )
+    concurrency: int = field(
+        default=16,
+        metadata={
+            "help": "Judge calls in flight at once; concurrent calls hide the judge's latency (5x faster "
+            "than one at a time at 16: docs/benchmarks.md)."
+        },
+    )
+    timeout: float = field(
+        default=30.0, metadata={"help": "Seconds per call; a call that times out counts as a neutral verdict (0)."}
+    )
+    max_tokens: int = field(
+        default=0,
+        metadata={
+            "help": "Token budget of one verdict; 0 = the longest verdict the rubric's schema allows, so no "
+            "verdict is ever cut off (docs/rewards.md, 'The token budget'); > 0 caps it."
+        },
+    )
+    context_tokens: int = field(
+        default=0,
+        metadata={
+            "help": "The judge model's context length in tokens; 0 = ask the server (vLLM reports "
+            "max_model_len). Prompts that would not fit beside the verdict lose their oldest messages."
+        },
+    )
+    evidence_chars: int = field(
+        default=EVIDENCE_MAX_CHARS,
+        metadata={
+            "help": "Longest evidence quote per rule hit (and so the longest verdict); 0 = hits only, the "
+            "fewest tokens (all a training run needs)."
+        },
+    )
+    retries: int = field(
+        default=2, metadata={"help": "Extra tries after a connection error, 429 or 5xx (exponential backoff)."}
+    )
 
     def errors(self) -> list[str]:
         errors = []
@@ -57,13 +94,30 @@ class JudgeConfig(Serialisable):
 
 @dataclass
 class RewardSourcesConfig(Serialisable):
-    """The three reward sources of PAPER.md and the enhancement's clip ``n``."""
+    """The three reward sources of REPO and the enhancement's clip ``n`` (docs/method.md)."""
 
-    rm_path: str | None = None  # a trained RM run dir (adapter + score head + offset); None = no RM
-    judge: JudgeConfig | None = None  # None = no judge (E_judge = 0)
-    rules: dict[str, Any] | str | None = None  # inline rule-set document or a path; None = default set
-    use_rules: bool = True  # False = E_func = 0 (ablation)
-    n: float = 100.0  # PAPER.md: E_enh = clip(E_judge + E_func, -n, n)
+    rm_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "A trained reward-model run directory (adapter, score head, centring offset); null = "
+            "no RM, R_model = 0."
+        },
+    )
+    judge: JudgeConfig | None = field(
+        default=None, metadata={"help": "The LLM judge (an object with the keys below); null = no judge, E_judge = 0."}
+    )
+    rules: dict[str, Any] | str | None = field(
+        default=None,
+        metadata={"help": "The rule set: the document inline, a path to it, or null for the default rules."},
+    )
+    use_rules: bool = field(default=True, metadata={"help": "false = no rule functions, E_func = 0 (an ablation)."})
+    n: float = field(
+        default=100.0,
+        metadata={
+            "help": "The enhancement's clip: E_enh = clip(E_judge + E_func, -n, n), R_total = R_model * "
+            "(1 +/- E_enh / n); the paper's 100."
+        },
+    )
 
     def errors(self) -> list[str]:
         return ["rewards.n must be > 0"] if self.n <= 0 else []
@@ -91,26 +145,69 @@ _TINY_COMMON: dict[str, Any] = {
 class TrainConfig(Serialisable):
     """Fields every method shares. Effective batch = per_device x accumulation x processes (128)."""
 
-    base_model: str = ""  # HF checkpoint dir (e.g. Qwen3-32B) or the tiny model from `engine bootstrap`
-    dataset: str | list[str] = ""  # JSONL snapshot(s) in TRL's format for this method
-    eval_dataset: str | None = None  # held-out JSONL, same format
-    lora_r: int = 64  # PAPER.md
-    lora_alpha: int = 64  # PAPER.md
-    lora_dropout: float = 0.05  # our choice
-    lora_target_modules: list[str] | str = "all-linear"
-    learning_rate: float = 1e-6  # PAPER.md
-    warmup_steps: int = 2  # PAPER.md
-    per_device_batch_size: int = 8
-    gradient_accumulation_steps: int = 16  # 8 x 16 = 128 on one process (PAPER.md batch 128)
-    num_epochs: float = 10.0  # PAPER.md: SFT and DPO 10 epochs
-    max_steps: int | None = None  # optional cap on optimiser steps (overrides epochs when set)
-    seed: int = 0
-    save_every: int = 50  # checkpoint every K optimiser steps (and at the end)
-    max_prompt_length: int = 2048
-    max_response_length: int = 512  # PAPER.md: replies of at most 512 tokens
-    logging_every: int = 1
-    dtype: str = "auto"  # "auto" = bfloat16 on CUDA, float32 on the CPU
-    gradient_checkpointing: bool = False
+    base_model: str = field(
+        default="",
+        metadata={
+            "help": "Required. The base model: an HF checkpoint directory (e.g. Qwen3-32B) or the tiny model of "
+            "`python -m engine bootstrap`."
+        },
+    )
+    dataset: str | list[str] = field(
+        default="",
+        metadata={"help": "Required. The training JSONL file(s): dataset snapshots in this method's TRL format."},
+    )
+    eval_dataset: str | None = field(
+        default=None, metadata={"help": "A held-out JSONL file in the same format; null = none."}
+    )
+    lora_r: int = field(default=64, metadata={"help": "LoRA rank (the paper: 64)."})
+    lora_alpha: int = field(
+        default=64, metadata={"help": "LoRA alpha, the adapter's scale is alpha / r (the paper: 64)."}
+    )
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA layers, in [0, 1) (our choice)."})
+    lora_target_modules: list[str] | str = field(
+        default="all-linear",
+        metadata={"help": "Which modules get LoRA adapters: peft's 'all-linear' or a list of module names."},
+    )
+    learning_rate: float = field(default=1e-6, metadata={"help": "Peak learning rate (the paper: 1e-6)."})
+    warmup_steps: int = field(
+        default=2,
+        metadata={"help": "Optimiser steps of linear warm-up before the learning rate is reached (the paper: 2)."},
+    )
+    per_device_batch_size: int = field(default=8, metadata={"help": "Rows per process per forward pass."})
+    gradient_accumulation_steps: int = field(
+        default=16,
+        metadata={
+            "help": "Forward passes per optimiser step; batch = per_device_batch_size x this x processes "
+            "(8 x 16 = the paper's 128 on one process)."
+        },
+    )
+    num_epochs: float = field(
+        default=10.0, metadata={"help": "Passes over the dataset (the paper: 10 for SFT and DPO)."}
+    )
+    max_steps: int | None = field(
+        default=None, metadata={"help": "A cap on optimiser steps that overrides num_epochs; null = the epochs decide."}
+    )
+    seed: int = field(
+        default=0, metadata={"help": "Seed of the adapters' initialisation, the data order and sampling."}
+    )
+    save_every: int = field(
+        default=50, metadata={"help": "Write a checkpoint every this many optimiser steps (and at the end)."}
+    )
+    max_prompt_length: int = field(
+        default=2048, metadata={"help": "Longest prompt in tokens; a longer one keeps its end (the latest turns)."}
+    )
+    max_response_length: int = field(default=512, metadata={"help": "Longest reply in tokens (the paper: 512)."})
+    logging_every: int = field(default=1, metadata={"help": "Write a metrics line every this many optimiser steps."})
+    dtype: str = field(
+        default="auto",
+        metadata={
+            "help": "Dtype of the frozen base: auto (bfloat16 on CUDA, float32 on the CPU), float32, "
+            "bfloat16 or float16."
+        },
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Recompute activations in the backward pass: less memory, more time."}
+    )
 
     TINY: ClassVar[dict[str, Any]] = {}  # per-method additions to the tiny preset
 
@@ -153,7 +250,9 @@ class SFTConfig(TrainConfig):
     """Supervised fine-tuning on gold agent replies (TRL ``SFTTrainer``, prompt-completion rows)."""
 
     method: ClassVar[str] = "sft"
-    completion_only_loss: bool = True  # loss on the agent's reply only, not the dialogue so far
+    completion_only_loss: bool = field(
+        default=True, metadata={"help": "Loss on the agent's reply only, not on the dialogue before it."}
+    )
 
 
 @dataclass
@@ -161,8 +260,13 @@ class DPOConfig(TrainConfig):
     """Direct preference optimisation (TRL ``DPOTrainer``); reference = the base, adapter disabled."""
 
     method: ClassVar[str] = "dpo"
-    beta: float = 0.1  # TRL default; the paper does not give one
-    loss_type: str = "sigmoid"
+    beta: float = field(
+        default=0.1,
+        metadata={
+            "help": "DPO's beta: how far the policy may move from the reference (TRL's default; the paper gives none)."
+        },
+    )
+    loss_type: str = field(default="sigmoid", metadata={"help": "TRL's DPO loss type; sigmoid = the DPO paper's loss."})
 
     def errors(self) -> list[str]:
         return super().errors() + (["beta must be > 0"] if self.beta <= 0 else [])
@@ -173,10 +277,25 @@ class RMConfig(TrainConfig):
     """Bradley-Terry reward model (TRL ``RewardTrainer``): LoRA + a trainable score head."""
 
     method: ClassVar[str] = "rm"
-    num_epochs: float = 2.0  # our choice: the paper gives no RM epochs; preference RMs overfit fast
-    learning_rate: float = 1e-5  # our choice: a fresh score head needs more than 1e-6
-    center_rewards_coefficient: float | None = 0.01  # keeps scores near 0 (their sign matters in REPO)
-    calibration_dataset: str | None = None  # reference pairs for the fixed centring offset; None = eval/train
+    num_epochs: float = field(
+        default=2.0, metadata={"help": "Passes over the pairs (our choice: the paper gives none; RMs overfit fast)."}
+    )
+    learning_rate: float = field(
+        default=1e-5, metadata={"help": "Peak learning rate (our choice: a fresh score head needs more than 1e-6)."}
+    )
+    center_rewards_coefficient: float | None = field(
+        default=0.01,
+        metadata={
+            "help": "Pulls the scores towards 0 during training (their sign matters to the enhancement); null = off."
+        },
+    )
+    calibration_dataset: str | None = field(
+        default=None,
+        metadata={
+            "help": "Reference pairs whose mean score becomes the fixed centring offset; null = the held-out "
+            "rows (else the training rows)."
+        },
+    )
 
     TINY: ClassVar[dict[str, Any]] = {"max_steps": 10, "per_device_batch_size": 4}
 
@@ -185,14 +304,33 @@ class RMConfig(TrainConfig):
 class RLConfig(TrainConfig):
     """What every RL method (GRPO here; PPO and REPO in engine.train.ppo) shares."""
 
-    num_epochs: float = 2.0  # PAPER.md: PPO, GRPO and REPO 2 epochs
-    rewards: RewardSourcesConfig = field(default_factory=RewardSourcesConfig)
-    use_enhanced_reward: bool = True  # False = the RM score alone (plain baselines)
-    temperature: float = 1.0
-    top_p: float = 1.0
-    probe_dataset: str | None = None  # held-out prompts the judge scores every probe_every steps
-    probe_every: int = 10
-    samples_per_log: int = 4  # generated replies with their reward breakdown written at each metrics line
+    num_epochs: float = field(
+        default=2.0, metadata={"help": "Passes over the prompts (the paper: 2 for PPO, GRPO and REPO)."}
+    )
+    rewards: RewardSourcesConfig = field(
+        default_factory=RewardSourcesConfig,
+        metadata={"help": "The reward sources: an object with the keys below (rm_path, judge, rules, use_rules, n)."},
+    )
+    use_enhanced_reward: bool = field(
+        default=True, metadata={"help": "true = train on R_total (the enhanced reward); false = on R_model alone."}
+    )
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the rollouts (> 0)."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling of the rollouts; 1 = the full distribution."})
+    probe_dataset: str | None = field(
+        default=None,
+        metadata={
+            "help": "PPO/REPO: held-out prompts answered greedily and scored every probe_every steps; null = "
+            "eval_dataset."
+        },
+    )
+    probe_every: int = field(default=10, metadata={"help": "PPO/REPO: run the probe every this many steps; 0 = never."})
+    samples_per_log: int = field(
+        default=4,
+        metadata={
+            "help": "PPO/REPO: replies written with their reward breakdown at each metrics line (the job "
+            "page shows them)."
+        },
+    )
 
     def errors(self) -> list[str]:
         errors = super().errors() + self.rewards.errors()
@@ -212,10 +350,13 @@ class GRPOConfig(RLConfig):
     """
 
     method: ClassVar[str] = "grpo"
-    num_generations: int = 8  # group size; the per-step batch must be a multiple of it
-    beta: float = 0.0  # KL coefficient; 0 = no reference model (as in REPO)
-    epsilon: float = 0.2  # PPO-style ratio clip
-    loss_type: str = "dapo"  # TRL 1.16's default
+    num_generations: int = field(
+        default=8,
+        metadata={"help": "Replies sampled per prompt (the group, >= 2); the per-step batch must be a multiple of it."},
+    )
+    beta: float = field(default=0.0, metadata={"help": "KL coefficient; 0 = no reference model (as in REPO)."})
+    epsilon: float = field(default=0.2, metadata={"help": "PPO-style clip of the probability ratio."})
+    loss_type: str = field(default="dapo", metadata={"help": "TRL's GRPO loss type (dapo is TRL 1.16's default)."})
 
     TINY: ClassVar[dict[str, Any]] = {"num_generations": 2, "max_steps": 3, "max_response_length": 24}
 

@@ -1,10 +1,12 @@
 """JSON (de)serialisation for the engine's config dataclasses (see engine/config.py): unknown keys,
-wrong types and bad values become one-line :class:`ConfigError` messages naming the field."""
+wrong types and bad values become one-line :class:`ConfigError` messages naming the field; and the
+fields described (name, JSON type, default, help) for the CLI's ``--help`` and the job form."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import textwrap
 import types
 import typing
 from pathlib import Path
@@ -95,6 +97,87 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if isinstance(hint, type) and not isinstance(value, hint):
         raise ConfigError(f"{where}: expected {hint.__name__}, got {type(value).__name__}")
     return value
+
+
+# ---------------------------------------------------------------------------------------------------
+# the fields described: what a config file may contain
+# ---------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class FieldDoc:
+    """One key a config file may hold; nested objects' keys are dotted (``rewards.judge.model``)."""
+
+    name: str
+    type: str  # in JSON's words: string, integer, number, boolean, object, list of string, ... | null
+    default: str  # as JSON
+    help: str
+
+
+def config_fields(cls: type, *, prefix: str = "") -> list[FieldDoc]:
+    """Every field of a config dataclass in declaration order, then the keys of its nested objects.
+
+    >>> from engine.config import RewardSourcesConfig
+    >>> [f.name for f in config_fields(RewardSourcesConfig)][:3]
+    ['rm_path', 'judge', 'judge.base_url']
+    >>> config_fields(RewardSourcesConfig)[0].type, config_fields(RewardSourcesConfig)[0].default
+    ('string | null', 'null')
+    """
+    hints = typing.get_type_hints(cls)
+    docs = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        docs.append(FieldDoc(prefix + f.name, json_type(hint), _default_json(f), f.metadata.get("help", "")))
+        nested = [t for t in _options(hint) if dataclasses.is_dataclass(t)]
+        if nested:
+            docs += config_fields(nested[0], prefix=f"{prefix}{f.name}.")
+    return docs
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """``{field name: help}`` of the top-level fields (the job form shows them beside each input)."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+
+def describe_config(cls: type) -> str:
+    """The keys of ``cls``'s config file, one per line with type and default, the help under it."""
+    lines = []
+    for doc in config_fields(cls):
+        lines.append(f"  {doc.name}  ({doc.type}, default {doc.default})")
+        lines.append(
+            textwrap.fill(
+                doc.help, width=100, initial_indent=" " * 6, subsequent_indent=" " * 6, break_on_hyphens=False
+            )
+        )
+    return "\n".join(lines)
+
+
+def json_type(hint: Any) -> str:
+    """A type hint in JSON's words.
+
+    >>> json_type(int | None), json_type(list[str] | str), json_type(dict[str, Any] | str | None)
+    ('integer | null', 'list of string | string', 'object | string | null')
+    """
+    options = _options(hint)
+    if len(options) > 1:
+        return " | ".join(json_type(o) for o in options)
+    if hint is type(None):
+        return "null"
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint) or (Any,)
+        return f"list of {json_type(item)}"
+    if dataclasses.is_dataclass(hint) or hint is dict or typing.get_origin(hint) is dict:
+        return "object"
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(hint, "any")
+
+
+def _options(hint: Any) -> tuple[Any, ...]:
+    return typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+
+
+def _default_json(f: dataclasses.Field) -> str:
+    if f.default_factory is not dataclasses.MISSING:  # a nested config: its own keys say their defaults
+        default = f.default_factory()
+        return "{}" if dataclasses.is_dataclass(default) else json.dumps(default)
+    return json.dumps(f.default, ensure_ascii=False)
 
 
 def read_json(path: str | Path) -> Any:

@@ -1,13 +1,14 @@
 """Configs for our own PPO / REPO loop (``engine.train.ppo``): the PPO baseline and REPO.
 
-REPO (PAPER.md) is PPO with the enhanced reward, no KL penalty and no reference model; the PPO
+REPO (docs/method.md) is PPO with the enhanced reward, no KL penalty and no reference model; the PPO
 baseline of the paper is the same loop with ``kl_coef > 0`` (reference = the base with the adapters
-disabled) and the RM score alone as reward.
+disabled) and the RM score alone as reward. Every field carries its ``metadata["help"]`` (see
+engine/config.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from engine.config import RLConfig
@@ -40,35 +41,89 @@ class PPOConfig(RLConfig):
     method: ClassVar[str] = "ppo"
     TINY: ClassVar[dict[str, Any]] = _TINY
 
-    use_enhanced_reward: bool = False  # PAPER.md: the PPO baseline is rewarded by the RM alone
+    use_enhanced_reward: bool = field(
+        default=False, metadata={"help": "The paper's PPO baseline is rewarded by R_model alone (false)."}
+    )
     # -- PPO (Schulman et al. 2017) ----------------------------------------------------------------
-    ppo_epochs: int = 1  # passes over each rollout batch; 1 = on-policy (PAPER.md gives none)
-    num_mini_batches: int = 1  # optimiser steps per pass = mini-batches (x accumulation)
-    gamma: float = 1.0  # no discount inside one reply
-    lam: float = 0.95  # GAE lambda
-    clip_range: float = 0.2  # policy ratio clip
-    clip_range_value: float = 0.2  # value clip around the rollout-time estimate
-    vf_coef: float = 0.1  # value loss weight (TRL's old PPO default)
-    ent_coef: float = 0.0  # entropy bonus; logged either way
-    max_grad_norm: float = 1.0
-    whiten_advantages: bool = True
+    ppo_epochs: int = field(
+        default=1,
+        metadata={"help": "Passes over each rollout batch; 1 = on-policy (our choice: the paper gives none)."},
+    )
+    num_mini_batches: int = field(
+        default=1, metadata={"help": "Mini-batches per pass, one optimiser step each; must divide the batch."}
+    )
+    gamma: float = field(default=1.0, metadata={"help": "Discount within a reply; 1 = none (one reward at the end)."})
+    lam: float = field(default=0.95, metadata={"help": "GAE lambda; 1 = Monte-Carlo returns."})
+    clip_range: float = field(default=0.2, metadata={"help": "Clip of the policy's probability ratio (PPO's epsilon)."})
+    clip_range_value: float = field(
+        default=0.2, metadata={"help": "Clip of the value estimate around its rollout-time value."}
+    )
+    vf_coef: float = field(default=0.1, metadata={"help": "Weight of the value loss (TRL's old PPO default)."})
+    ent_coef: float = field(
+        default=0.0, metadata={"help": "Weight of the entropy bonus; the entropy is logged either way."}
+    )
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradients are clipped to this global norm."})
+    whiten_advantages: bool = field(
+        default=True, metadata={"help": "Normalise the advantages over the batch (mean 0, variance 1)."}
+    )
     # -- the reference and KL ----------------------------------------------------------------------
-    kl_coef: float = 0.05  # > 0: per-token KL penalty against the base (adapters disabled)
-    kl_estimator: str = "k1"  # "k1" or "k3" (Schulman 2020); k1 in the reward as in InstructGPT
-    log_kl: bool = True  # monitor KL to the initial policy even when kl_coef = 0 (one extra forward)
+    kl_coef: float = field(
+        default=0.05,
+        metadata={
+            "help": "Per-token KL penalty against the reference (the base, adapters disabled); 0 = no "
+            "penalty and no reference (REPO)."
+        },
+    )
+    kl_estimator: str = field(
+        default="k1", metadata={"help": "KL estimator, k1 or k3 (Schulman 2020); k1 in the reward as in InstructGPT."}
+    )
+    log_kl: bool = field(
+        default=True,
+        metadata={"help": "Log the KL to the initial policy even when kl_coef = 0 (one extra forward pass)."},
+    )
     # -- rewards -----------------------------------------------------------------------------------
-    missing_eos_penalty: float | None = None  # subtracted from the reward of a reply cut at max length
-    reward_scale: float = 1.0  # multiplies the reward before GAE
-    rm_on_shared_base: bool = True  # the RM as the ``reward`` adapter of the policy's base, not a 2nd model
-    r_model_without_rm: float | None = 1.0  # no RM configured: enhance this constant R_model (ppo_rewards)
+    missing_eos_penalty: float | None = field(
+        default=None,
+        metadata={"help": "Subtracted from the reward of a reply cut at max_response_length; null = none."},
+    )
+    reward_scale: float = field(default=1.0, metadata={"help": "Multiplies the reward before GAE."})
+    rm_on_shared_base: bool = field(
+        default=True,
+        metadata={"help": "Load the RM as a third adapter (reward) on the policy's base instead of a second model."},
+    )
+    r_model_without_rm: float | None = field(
+        default=1.0,
+        metadata={
+            "help": "With no RM, enhance this constant R_model so the judge's and the rules' points still "
+            "rank replies (R_total = c (1 + E_enh / n)); null = R_model 0, nothing to learn."
+        },
+    )
     # -- rollouts ----------------------------------------------------------------------------------
-    rollout_backend: str = "hf"  # "hf" (transformers generate) or "vllm" (an OpenAI-compatible server)
-    vllm_base_url: str = ""  # e.g. http://127.0.0.1:8000/v1 (needs --enable-lora, runtime LoRA updating)
-    vllm_lora_name: str = "policy"  # the adapter name the trainer pushes to the server
-    drift_tolerance: float = 0.1  # max mean |trainer - vLLM| log-prob on the checked tokens
-    drift_check_tokens: int = 32
+    rollout_backend: str = field(
+        default="hf",
+        metadata={"help": "hf (transformers generate on the trainer's model) or vllm (an OpenAI-compatible server)."},
+    )
+    vllm_base_url: str = field(
+        default="",
+        metadata={
+            "help": "The rollout server for vllm, e.g. http://host:8000/v1 (needs --enable-lora and "
+            "runtime LoRA updating)."
+        },
+    )
+    vllm_lora_name: str = field(
+        default="policy", metadata={"help": "The adapter name the trainer pushes to the vLLM server after each update."}
+    )
+    drift_tolerance: float = field(
+        default=0.1,
+        metadata={"help": "Largest mean |trainer - vLLM| log-prob on the checked tokens before the run stops."},
+    )
+    drift_check_tokens: int = field(
+        default=32, metadata={"help": "Greedy tokens compared after each push to catch stale weights on the server."}
+    )
     # -- training-time probe ----------------------------------------------------------------------
-    probe_size: int = 20  # PAPER.md: the probe used 20 held-out dialogues
+    probe_size: int = field(
+        default=20, metadata={"help": "Rows of the probe set answered at each probe (the paper: 20 dialogues)."}
+    )
 
     def errors(self) -> list[str]:
         errors = super().errors()
@@ -93,9 +148,14 @@ class PPOConfig(RLConfig):
 
 @dataclass
 class REPOConfig(PPOConfig):
-    """REPO (PAPER.md): the same loop with the enhanced reward R_total, no KL and no reference."""
+    """REPO (docs/method.md): the same loop with the enhanced reward R_total, no KL and no reference."""
 
     method: ClassVar[str] = "repo"
 
-    use_enhanced_reward: bool = True
-    kl_coef: float = 0.0
+    use_enhanced_reward: bool = field(
+        default=True, metadata={"help": "REPO trains on R_total, the enhanced reward (false = R_model alone)."}
+    )
+    kl_coef: float = field(
+        default=0.0,
+        metadata={"help": "Per-token KL penalty against the base; REPO has none (0), so no reference is computed."},
+    )

@@ -85,3 +85,13 @@ def test_job_page_and_comparison(page, login, live_server, role_users, screensho
     page.wait_for_function("document.getElementById('charts').dataset.count === '4'", timeout=10_000)
     assert f"#{repo.pk} REPO" in page.inner_text("table.final") and f"#{ppo.pk} PPO" in page.inner_text("table.final")
     screenshot("compare")
+
+
+def test_job_form_shows_each_hyperparameters_help(page, login, live_server, role_users, screenshot):
+    login(role_users["ml_engineer"])
+    page.goto(f"{live_server.url}/jobs/new/?method=repo")
+    assert "KL penalty" in page.inner_text("#hp-help-kl_coef")
+    page.select_option("#id_method", "dpo")  # htmx swaps in DPO's fields, with their help
+    page.wait_for_selector("#hp-help-beta", timeout=10_000)
+    assert "reference" in page.inner_text("#hp-help-beta")
+    screenshot("job_form")

@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from engine.bootstrap import DONE_MARKER
-from engine.config import SFTConfig, save_config
+from engine.cli import TRAINERS, main
+from engine.config import SFTConfig, config_class, save_config
+from engine.configio import config_fields
 from engine.demo import generate_world
 from engine.demo.datasets import prompt_rows, sft_rows
 from engine.generate import generate_file
@@ -70,6 +72,29 @@ def test_a_bad_config_exits_2_with_one_line(tmp_path, config, method, message):
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# train METHOD --help: what the config file may contain
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", sorted(TRAINERS))
+def test_train_help_names_every_key_of_the_methods_config(method, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["train", method, "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    flat = " ".join(out.split())
+    assert "--config FILE" in out and f'"method": "{method}"' in out
+    for doc in config_fields(config_class(method)):
+        assert f"  {doc.name}  ({doc.type}, default {doc.default})" in out
+        assert " ".join(doc.help.split()) in flat
+
+
+def test_train_help_from_the_command_line():
+    result = engine("train", "repo", "--help", check=True)
+    assert "rewards.judge.evidence_chars" in result.stdout and "kl_coef" in result.stdout
+    without_method = engine("train", "--help", check=True)
+    assert "python -m engine train METHOD --help" in without_method.stdout
 
 
 @pytest.mark.slow  # the subprocess loads torch and TRL before it reads the dataset

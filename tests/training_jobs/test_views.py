@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from deploy.services import DEFAULT_BASE_NAME
+from engine.config import DPOConfig
+from engine.configio import field_help
+from engine.train.ppo_config import REPOConfig
 from tests.training_jobs import factories
 from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
 from training_jobs.services import jobs
@@ -41,6 +45,16 @@ def test_new_job_page_prefills_hyperparameters_and_registers_the_tiny_default(ml
     body = response.content.decode()
     assert 'name="hp_max_steps" value="10"' in body  # RMConfig's tiny preset
     assert DEFAULT_BASE_NAME in body
+
+
+def test_each_hyperparameter_shows_the_engine_fields_help(ml):
+    body = ml.get(reverse("training_jobs:job_new") + "?method=repo").content.decode()
+    helps = field_help(REPOConfig)
+    assert 'aria-describedby="hp-help-kl_coef"' in body
+    assert f'id="hp-help-kl_coef">{escape(helps["kl_coef"])}</small>' in body
+    assert escape(helps["learning_rate"]) in body
+    partial = ml.get(reverse("training_jobs:job_hyperparameters") + "?method=dpo", HTTP_HX_REQUEST="true")
+    assert escape(field_help(DPOConfig)["beta"]) in partial.content.decode()
 
 
 def test_hyperparameter_partial_copies_the_budget_of_run_x(ml):

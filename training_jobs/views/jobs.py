@@ -13,7 +13,7 @@ from training_jobs import selectors
 from training_jobs.models import JobStatus, Method, TrainingJob
 from training_jobs.services.engine_config import BUDGET_KEYS, default_preset, hyperparameter_defaults
 from training_jobs.services.jobs import job_cancel, job_create
-from training_jobs.views.jobs_forms import JobForm, hyperparameters_from
+from training_jobs.views.jobs_forms import JobForm, hyper_fields, hyperparameters_from
 
 ML = (Role.ML_ENGINEER,)
 
@@ -34,9 +34,8 @@ def _hyper_context(*, method: str, budget_from: TrainingJob | None, posted: dict
         values.update({k: v for k, v in budget_from.config.items() if k in BUDGET_KEYS and k in values})
     if posted:
         values.update({k: v for k, v in posted.items() if k in values})
-    fields = [{"name": k, "value": "" if v is None else v, "is_bool": isinstance(v, bool)} for k, v in values.items()]
     return {
-        "hyper_fields": fields,
+        "hyper_fields": hyper_fields(method=method, values=values),
         "preset": default_preset(),
         "budget_keys": BUDGET_KEYS,
         "budget_from": budget_from,

@@ -1,9 +1,14 @@
 """Forms of the job dashboard. Hyperparameters are not form fields: their set depends on the method,
-so the template renders ``hp_<name>`` inputs from the engine's defaults and the view passes them on."""
+so the template renders ``hp_<name>`` inputs from the engine's defaults, each with the engine field's
+help text, and the view passes them on."""
+
+from typing import Any
 
 from django import forms
 
 from deploy.models import ModelVersion
+from engine.config import config_class
+from engine.configio import field_help
 from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
 from training_jobs.services.jobs import MAX_PROCESSES, gpu_queues
 
@@ -26,6 +31,15 @@ class JobForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["queue"].choices = [(q, q) for q in gpu_queues()]
+
+
+def hyper_fields(*, method: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hyperparameter inputs of ``method``: name, value, yes/no or text, and the config field's help."""
+    helps = field_help(config_class(method))
+    return [
+        {"name": name, "value": "" if value is None else value, "is_bool": isinstance(value, bool), "help": helps[name]}
+        for name, value in values.items()
+    ]
 
 
 def hyperparameters_from(data) -> dict[str, str]:
