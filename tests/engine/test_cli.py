@@ -17,6 +17,7 @@ from engine.demo import generate_world
 from engine.demo.datasets import prompt_rows, sft_rows
 from engine.generate import generate_file
 from engine.score import score_file
+from tests.fixtures.engine import TINY_SEED
 
 ROOT = Path(__file__).resolve().parents[2]
 torch.set_num_threads(1)
@@ -121,7 +122,7 @@ def test_train_sft_writes_the_run_dir(tiny_model, world, tmp_path):
 
 @pytest.mark.slow
 def test_bootstrap_copies_the_cached_model(tiny_model, tmp_path):
-    engine("bootstrap", "--out", tmp_path / "tiny", check=True)
+    engine("bootstrap", "--out", tmp_path / "tiny", "--seed", TINY_SEED, check=True)
     assert (tmp_path / "tiny" / DONE_MARKER).exists()
     assert (tmp_path / "tiny" / "model.safetensors").read_bytes() == (tiny_model / "model.safetensors").read_bytes()
 

@@ -63,6 +63,15 @@ class RMResult:
     note: str = ""
 
 
+def _judge(config: RewardConfig, **overrides: Any):
+    from engine.rewards.judge import RewardJudge
+
+    options = dict(concurrency=1, timeout=JUDGE_TIMEOUT_S, retries=0, **overrides)
+    return RewardJudge(
+        base_url=config.judge_base_url, model=config.judge_model or "judge", rubric=config.rubric.document, **options
+    )
+
+
 def judge_score(
     *,
     config: RewardConfig | None,
@@ -77,18 +86,15 @@ def judge_score(
     if config.rubric is None:
         return JudgeResult(available=False, note=JUDGE_NO_RUBRIC)
     try:
-        from engine.rewards.judge import JudgeItem, RewardJudge
+        from engine.rewards.judge import FAIL_TOO_LONG, JudgeItem
 
-        judge = RewardJudge(
-            base_url=config.judge_base_url,
-            model=config.judge_model or "judge",
-            rubric=config.rubric.document,
-            concurrency=1,
-            timeout=JUDGE_TIMEOUT_S,
-            retries=0,
-        )
         item = JudgeItem(task=task, history=list(history), reply=reply, stage=stage or None)
+        judge = _judge(config)
         verdict = judge.judge_batch([item])[0]
+        if not verdict.ok and verdict.kind == FAIL_TOO_LONG:
+            # A small judge's context cannot hold evidence strings beside this prompt: ask for the hits alone.
+            judge = _judge(config, evidence_chars=0)
+            verdict = judge.judge_batch([item])[0]
     except Exception as exc:  # a rubric the engine refuses, a client that cannot start: still a page
         verdict = None
         reason = f"{type(exc).__name__}: {exc}"
