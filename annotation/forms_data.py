@@ -4,7 +4,7 @@ from django import forms
 
 from annotation.models import Project
 from annotation.services.exports import KINDS, ExportFilters
-from engine.demo.vocab import PROVENANCES
+from engine.vocab import PROVENANCES
 
 
 class ImportForm(forms.Form):
