@@ -4,7 +4,7 @@ from django import forms
 
 from annotation.models import Project
 from annotation.services.exports import KINDS, ExportFilters
-from engine.vocab import PROVENANCES
+from engine.vocab import PROVENANCE_CHOICES
 
 
 class ImportForm(forms.Form):
@@ -19,7 +19,7 @@ class ExportForm(forms.Form):
     )
     project = forms.ModelChoiceField(queryset=Project.objects.order_by("name"), required=False)
     provenance = forms.MultipleChoiceField(
-        choices=[(p, p) for p in PROVENANCES], required=False, widget=forms.CheckboxSelectMultiple
+        choices=PROVENANCE_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
     )
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-FIX_STATUSES = ("clean", "minor_issues", "major_issues", "unresolved", "severe_unresolved")
-FIXED = ("clean", "minor_issues", "major_issues")
-SKILLS = ("fluency", "workflow_compliance", "negotiation_effectiveness", "scope_understanding")
+from engine.vocab import FIXED_STATUSES as FIXED
+from engine.vocab import SKILLS
+
 # Report key -> the statuses it counts.
 STATUS_RATES = {
     "fix_rate": FIXED,

@@ -9,6 +9,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from engine.vocab import LENS_CHOICES
+from kernel.choices import text_choices
+
 from .core import SOP, Candidate, Dialogue, Guideline, Project, SOPClause
 
 
@@ -19,11 +22,8 @@ class TaskKind(models.TextChoices):
     RATING = "rating", "Dialogue rating"
 
 
-class Lens(models.TextChoices):
-    """The two expert lenses: each answers its own rubric dimensions and gets its own agreement."""
-
-    LANGUAGE = "language", "Language expert"
-    BD = "bd", "BD expert"
+# The two expert lenses: each answers its own rubric dimensions and gets its own agreement.
+Lens = text_choices("Lens", LENS_CHOICES)
 
 
 class AnnotationQueue(models.Model):

@@ -3,6 +3,7 @@ so the template renders ``hp_<name>`` inputs from the engine's defaults and the 
 
 from django import forms
 
+from annotation.models.labels import Provenance
 from deploy.models import ModelVersion
 from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
 from training_jobs.services.jobs import MAX_PROCESSES, gpu_queues
@@ -36,12 +37,7 @@ class SnapshotForm(forms.Form):
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=SnapshotKind.choices)
     provenance = forms.MultipleChoiceField(
-        choices=[
-            ("production", "Production"),
-            ("language_expert", "Language expert"),
-            ("bd_expert", "BD expert"),
-            ("sop_path", "SOP path"),
-        ],
+        choices=Provenance.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Pairs only; none = all four sources.",
