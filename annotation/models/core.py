@@ -4,8 +4,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from engine.task import HOTEL_TYPES, LANGUAGES
-from engine.vocab import CANDIDATE_SOURCE_CHOICES, DIALOGUE_SOURCE_CHOICES, MESSAGE_ROLE_CHOICES, MESSAGE_ROLES
+from engine.vocab import (
+    CANDIDATE_SOURCE_CHOICES,
+    DIALOGUE_SOURCE_CHOICES,
+    HOTEL_TYPE_CHOICES,
+    LANGUAGE_CHOICES,
+    MESSAGE_ROLE_CHOICES,
+    MESSAGE_ROLES,
+)
 from kernel.choices import text_choices
 
 
@@ -110,8 +116,8 @@ class Guideline(models.Model):
 class NegotiationCase(models.Model):
     """The task data of one dialogue: hotel, tickets (below), allowed benefits, content language."""
 
-    HotelType = models.TextChoices("HotelType", [(t, t.capitalize()) for t in HOTEL_TYPES])
-    Language = models.TextChoices("Language", [(lang, lang) for lang in LANGUAGES])
+    HotelType = text_choices("HotelType", HOTEL_TYPE_CHOICES)
+    Language = text_choices("Language", LANGUAGE_CHOICES)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="cases")
     hotel_name = models.CharField(max_length=200)

@@ -172,6 +172,26 @@ def test_queue_creation_page(client, role_users, world):
     assert Assignment.objects.count() == 0
 
 
+def test_queue_creation_filters_by_hotel_type(client, role_users, world):
+    """The hotel-type filter offers the values cases are stored with (it offered "Business" for "business",
+    so filtering by hotel type refused every choice or matched nothing)."""
+    make_dialogue(world)  # a business hotel
+    client.force_login(role_users["ml_engineer"])
+    data = {
+        "project": world["project"].pk,
+        "kind": "rating",
+        "lens": "bd",
+        "target_overlap": 1,
+        "reservation_minutes": 30,
+        "review_sample_rate": 0.1,
+    }
+    response = client.post(reverse("annotation:queue_new"), {**data, "name": "business", "hotel_type": "business"})
+    assert response.status_code == 302
+    assert AnnotationItem.objects.filter(queue__name="business").count() == 1
+    response = client.post(reverse("annotation:queue_new"), {**data, "name": "resorts", "hotel_type": "resort"})
+    assert response.status_code == 400 and "no items" in response.content.decode()
+
+
 def test_queue_can_be_closed_and_reopened(client, role_users, world):
     queue = make_queue(world, dialogues=1)
     url = reverse("annotation:queue_toggle", args=[queue.pk])

@@ -4,7 +4,7 @@ label for label: the model fields, their ``TextChoices`` and the forms that offe
 import pytest
 
 from annotation.forms_data import ExportForm
-from annotation.models import BadCase, Candidate, Dialogue, Lens, Message, PreferencePair
+from annotation.models import BadCase, Candidate, Dialogue, Lens, Message, NegotiationCase, PreferencePair
 from annotation.models.labels import Provenance
 from engine import vocab
 from evaluation.models import EvalSet, Judgment
@@ -16,6 +16,8 @@ MIRRORS = [
     (Dialogue.Source, Dialogue._meta.get_field("source"), vocab.DIALOGUE_SOURCE_CHOICES),
     (Message.Role, Message._meta.get_field("role"), vocab.MESSAGE_ROLE_CHOICES),
     (Candidate.Source, Candidate._meta.get_field("source"), vocab.CANDIDATE_SOURCE_CHOICES),
+    (NegotiationCase.HotelType, NegotiationCase._meta.get_field("hotel_type"), vocab.HOTEL_TYPE_CHOICES),
+    (NegotiationCase.Language, NegotiationCase._meta.get_field("language"), vocab.LANGUAGE_CHOICES),
     (Lens, None, vocab.LENS_CHOICES),
     (Provenance, PreferencePair._meta.get_field("provenance"), vocab.PROVENANCE_CHOICES),
     (PreferencePair.Strength, PreferencePair._meta.get_field("strength"), vocab.STRENGTH_CHOICES),
