@@ -3,8 +3,9 @@
 import pytest
 from django.urls import reverse
 
+from annotation.kinds.pairwise import STRENGTH_REQUIRED
 from annotation.models import AnnotationItem, Answer, Assignment, ExcellentTurn, PreferencePair
-from annotation.services.answers import ALREADY_SUBMITTED, NOT_YOURS, STRENGTH_REQUIRED, answer_submit
+from annotation.services.answers import ALREADY_SUBMITTED, NOT_YOURS, answer_submit
 from annotation.services.assignment import annotation_task_next
 from tests.annotation.factories import make_dialogue, make_queue, make_world, side_for
 from tests.fixtures.services import make_user
