@@ -3,7 +3,7 @@
 from django import forms
 
 from annotation.models import Project
-from annotation.services.exports import KINDS, ExportFilters
+from annotation.services.exports import ExportFilters, export_kind_choices
 from engine.vocab import PROVENANCE_CHOICES
 
 
@@ -13,7 +13,7 @@ class ImportForm(forms.Form):
 
 
 class ExportForm(forms.Form):
-    kind = forms.ChoiceField(choices=[(k, k) for k in KINDS])
+    kind = forms.ChoiceField(choices=export_kind_choices)
     part = forms.ChoiceField(
         choices=[("training", "training rows"), ("sidecar", "provenance sidecar")], initial="training", required=False
     )

@@ -4,8 +4,9 @@ so the template renders ``hp_<name>`` inputs from the engine's defaults and the 
 from django import forms
 
 from annotation.models.labels import Provenance
+from annotation.services.exports import export_kind_choices
 from deploy.models import ModelVersion
-from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
+from training_jobs.models import DatasetSnapshot, Method, RewardConfig, TrainingJob
 from training_jobs.services.jobs import MAX_PROCESSES, gpu_queues
 
 HYPER_PREFIX = "hp_"
@@ -35,7 +36,7 @@ def hyperparameters_from(data) -> dict[str, str]:
 
 class SnapshotForm(forms.Form):
     name = forms.CharField(max_length=200)
-    kind = forms.ChoiceField(choices=SnapshotKind.choices)
+    kind = forms.ChoiceField(choices=export_kind_choices)
     provenance = forms.MultipleChoiceField(
         choices=Provenance.choices,
         required=False,
