@@ -13,18 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine.vocab import FIXED_STATUSES as FIXED
 from engine.vocab import SKILLS
-
-# Report key -> the statuses it counts.
-STATUS_RATES = {
-    "fix_rate": FIXED,
-    "clean_fix_rate": ("clean",),
-    "minor_issue_rate": ("minor_issues",),
-    "major_issue_rate": ("major_issues",),
-    "unresolved_rate": ("unresolved",),
-    "severe_unresolved_rate": ("severe_unresolved",),
-}
+from evaluation.columns import STATUS_RATES  # report key -> the fix statuses it counts
 
 
 def mean(values: Sequence[float]) -> float | None:
