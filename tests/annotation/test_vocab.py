@@ -1,8 +1,11 @@
 """The Django choices of the closed vocabularies are the engine's (``engine.vocab``), value for value and
 label for label: the model fields, their ``TextChoices`` and the forms that offer them."""
 
+import doctest
+
 import pytest
 
+import kernel.choices
 from annotation.forms_data import ExportForm
 from annotation.models import BadCase, Candidate, Dialogue, Lens, Message, NegotiationCase, PreferencePair
 from annotation.models.labels import Provenance
@@ -52,3 +55,7 @@ def test_database_constraints_name_the_same_values():
 def test_forms_offer_the_vocabulary():
     assert list(ExportForm().fields["provenance"].choices) == list(vocab.PROVENANCE_CHOICES)
     assert list(SnapshotForm().fields["provenance"].choices) == list(vocab.PROVENANCE_CHOICES)
+
+
+def test_text_choices_doctest():
+    assert doctest.testmod(kernel.choices).failed == 0
