@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from annotation import models as m
-from annotation.admin_exports import export_kto, export_preference, export_prompts, export_sft
+from annotation.admin_exports import export_actions
 
 
 class StageInline(admin.TabularInline):
@@ -81,7 +81,7 @@ class MessageInline(admin.TabularInline):
 
 @admin.register(m.Dialogue)
 class DialogueAdmin(admin.ModelAdmin):
-    actions = [export_prompts]
+    actions = export_actions(m.Dialogue)
     list_display = ("external_id", "source", "case", "project", "created_at")
     list_filter = ("source", "project", "case__hotel_type", "case__language")
     search_fields = ("external_id", "case__hotel_name", "messages__content")
@@ -109,7 +109,7 @@ class CandidateAdmin(admin.ModelAdmin):
 
 @admin.register(m.PreferencePair)
 class PreferencePairAdmin(admin.ModelAdmin):
-    actions = [export_preference]
+    actions = export_actions(m.PreferencePair)
     list_display = ("id", "dialogue", "turn", "provenance", "strength", "annotator", "reviewed", "created_at")
     list_filter = ("provenance", "strength", "reviewed")
     search_fields = ("dialogue__external_id", "note", "chosen__text", "rejected__text")
@@ -120,7 +120,7 @@ class PreferencePairAdmin(admin.ModelAdmin):
 
 @admin.register(m.BadCase)
 class BadCaseAdmin(admin.ModelAdmin):
-    actions = [export_kto, export_sft]
+    actions = export_actions(m.BadCase)
     list_display = ("id", "dialogue", "turn", "category", "clause", "severity", "status", "fixed_in")
     list_filter = ("category", "severity", "status")
     search_fields = ("model_reply", "gold_reply", "dialogue__external_id")
@@ -130,7 +130,7 @@ class BadCaseAdmin(admin.ModelAdmin):
 
 @admin.register(m.ExcellentTurn)
 class ExcellentTurnAdmin(admin.ModelAdmin):
-    actions = [export_kto, export_sft]
+    actions = export_actions(m.ExcellentTurn)
     list_display = ("dialogue", "turn", "flagged_by", "created_at")
     search_fields = ("dialogue__external_id", "note")
     raw_id_fields = ("dialogue", "flagged_by")

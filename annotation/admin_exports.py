@@ -1,4 +1,5 @@
-"""Admin actions that download the selected rows as TRL JSONL (through the export service).
+"""Admin actions that download the selected rows as TRL JSONL (through the export service): one per
+export kind that names the model in ``admin_models`` (``annotation.services.exports.EXPORT_KINDS``).
 
 The export page (``annotation:data_export``) gives the same rows with their provenance sidecar.
 """
@@ -9,7 +10,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 
-from annotation.services.exports import ExportFilters, dumps, export_recorded, export_rows_for
+from annotation.services.exports import EXPORT_KINDS, ExportFilters, dumps, export_recorded, export_rows_for
 from parley.roles import Role, has_role
 
 
@@ -34,7 +35,10 @@ def export_action(kind: str, description: str):
     return action
 
 
-export_preference = export_action("preference", "Export selected pairs (TRL preference JSONL)")
-export_kto = export_action("kto", "Export selected (TRL KTO JSONL)")
-export_sft = export_action("sft", "Export selected gold / excellent replies (TRL SFT JSONL)")
-export_prompts = export_action("prompts", "Export agent turns of selected dialogues (TRL prompt-only JSONL)")
+_ACTIONS = {kind.name: export_action(kind.name, kind.admin_action) for kind in EXPORT_KINDS if kind.admin_action}
+
+
+def export_actions(model) -> list:
+    """The export actions for the admin list of ``model`` (a model class)."""
+    name = model._meta.model_name
+    return [_ACTIONS[kind.name] for kind in EXPORT_KINDS if name in kind.admin_models and kind.name in _ACTIONS]

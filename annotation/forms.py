@@ -3,6 +3,7 @@ these forms only shape the queue-creation page."""
 
 from django import forms
 
+from annotation.kinds import all_kinds, kind_choices
 from annotation.models import (
     SOP,
     AnnotationQueue,
@@ -11,14 +12,16 @@ from annotation.models import (
     Lens,
     NegotiationCase,
     Project,
-    TaskKind,
 )
 
 
 class QueueCreateForm(forms.Form):
     project = forms.ModelChoiceField(queryset=Project.objects.order_by("name"))
     name = forms.CharField(max_length=200)
-    kind = forms.ChoiceField(choices=TaskKind.choices)
+    kind = forms.ChoiceField(
+        choices=kind_choices,
+        help_text="Items per kind: " + "; ".join(f"{k.label.lower()}: {k.items_help}" for k in all_kinds()) + ".",
+    )
     lens = forms.ChoiceField(choices=Lens.choices)
     target_overlap = forms.IntegerField(min_value=1, max_value=10, initial=2)
     per_user_cap = forms.IntegerField(min_value=1, required=False)

@@ -3,8 +3,8 @@
 from django import forms
 
 from annotation.models import Project
-from annotation.services.exports import KINDS, ExportFilters
-from engine.demo.vocab import PROVENANCES
+from annotation.services.exports import ExportFilters, export_kind_choices
+from engine.vocab import PROVENANCE_CHOICES
 
 
 class ImportForm(forms.Form):
@@ -13,13 +13,13 @@ class ImportForm(forms.Form):
 
 
 class ExportForm(forms.Form):
-    kind = forms.ChoiceField(choices=[(k, k) for k in KINDS])
+    kind = forms.ChoiceField(choices=export_kind_choices)
     part = forms.ChoiceField(
         choices=[("training", "training rows"), ("sidecar", "provenance sidecar")], initial="training", required=False
     )
     project = forms.ModelChoiceField(queryset=Project.objects.order_by("name"), required=False)
     provenance = forms.MultipleChoiceField(
-        choices=[(p, p) for p in PROVENANCES], required=False, widget=forms.CheckboxSelectMultiple
+        choices=PROVENANCE_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
     )
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -11,17 +11,18 @@ from collections import defaultdict
 from itertools import combinations
 
 from annotation.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha
+from annotation.kinds import kind_for
 from annotation.models import AnnotationItem, AnnotationQueue, Answer, Lens, Project
-from annotation.services.questions import answer_values, question_level
 
 MIN_SHARED = 3
 
 
 def _table(answers: list[Answer], kind: str) -> dict[str, dict[int, dict[int, object]]]:
-    """question → item id → user id → value."""
+    """question → item id → user id → value (the values of the task kind ``kind``)."""
+    task_kind = kind_for(kind)
     table: dict = defaultdict(lambda: defaultdict(dict))
     for answer in answers:
-        for question, value in answer_values(answer, kind=kind).items():
+        for question, value in task_kind.values(answer).items():
             table[question][answer.item_id][answer.user_id] = value
     return table
 
@@ -64,7 +65,7 @@ def _fleiss(units: dict[int, dict[int, object]], level: str) -> float:
 def agreement_rows(answers: list[Answer], *, kind: str) -> list[dict]:
     rows = []
     for question, units in sorted(_table(answers, kind).items()):
-        level = question_level(question)
+        level = kind_for(kind).level(question)
         multi = {item: by_user for item, by_user in units.items() if len(by_user) >= 2}
         rows.append(
             {
@@ -94,7 +95,8 @@ def project_agreement_by_lens(*, project: Project) -> list[dict]:
             answers = list(
                 Answer.objects.filter(item__queue__project=project, item__queue__lens=lens, item__queue__kind=kind)
             )
-            blocks.append({"lens": lens.label, "kind": kind, "rows": agreement_rows(answers, kind=kind)})
+            rows = agreement_rows(answers, kind=kind)
+            blocks.append({"lens": lens.label, "kind": kind, "kind_label": kind_for(kind).label, "rows": rows})
     return blocks
 
 

@@ -14,12 +14,12 @@ Row shapes follow ANNOTATION.md "Export formats (TRL)" and TRL's conversational 
 
 from __future__ import annotations
 
+from engine.vocab import LANGUAGE_CHOICES
+
 PROMPT_TEMPLATE_VERSION = 1
 NOTE_PREFIX = "[note] "
-# Preference strength -> reward margin (TRL RewardTrainer's optional ``margin`` column): a strong
-# preference should separate the rewards by more than a matter of taste.
-MARGINS = {"slight": 0.5, "clear": 1.0, "strong": 2.0}
-LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+# The language's name is part of the system message: relabelling a language changes every prompt.
+LANGUAGE_NAMES = dict(LANGUAGE_CHOICES)
 _ROLE_TO_CHAT = {"agent": "assistant", "hotel": "user"}
 _CHAT_TO_ROLE = {"assistant": "agent", "user": "hotel"}
 

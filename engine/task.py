@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-HOTEL_TYPES = ("business", "resort", "budget", "boutique", "apartment")
-LANGUAGES = ("en", "zh")
-ROLES = ("agent", "hotel", "system")
+from engine.vocab import HOTEL_TYPES, LANGUAGES
+from engine.vocab import MESSAGE_ROLES as ROLES
+
 MAX_TICKETS = 3
 MAX_MESSAGE_CHARS = 8000
 

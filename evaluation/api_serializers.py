@@ -2,12 +2,14 @@
 
 from rest_framework import serializers
 
+from engine.vocab import EVAL_SET_KINDS
+
 
 class EvalSetSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     version = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=["online", "bad_case"])
+    kind = serializers.ChoiceField(choices=EVAL_SET_KINDS)
     items = serializers.IntegerField()
     frozen = serializers.BooleanField()
 

@@ -13,18 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-FIX_STATUSES = ("clean", "minor_issues", "major_issues", "unresolved", "severe_unresolved")
-FIXED = ("clean", "minor_issues", "major_issues")
-SKILLS = ("fluency", "workflow_compliance", "negotiation_effectiveness", "scope_understanding")
-# Report key -> the statuses it counts.
-STATUS_RATES = {
-    "fix_rate": FIXED,
-    "clean_fix_rate": ("clean",),
-    "minor_issue_rate": ("minor_issues",),
-    "major_issue_rate": ("major_issues",),
-    "unresolved_rate": ("unresolved",),
-    "severe_unresolved_rate": ("severe_unresolved",),
-}
+from engine.vocab import SKILLS
+from evaluation.columns import STATUS_RATES  # report key -> the fix statuses it counts
 
 
 def mean(values: Sequence[float]) -> float | None:

@@ -2,8 +2,9 @@
 
 from rest_framework import serializers
 
+from annotation.services.exports import export_kind_choices
 from deploy.models import ModelVersion
-from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
+from training_jobs.models import DatasetSnapshot, Method, RewardConfig, TrainingJob
 
 
 class SnapshotSerializer(serializers.ModelSerializer):
@@ -27,7 +28,7 @@ class SnapshotSerializer(serializers.ModelSerializer):
 
 class SnapshotCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    kind = serializers.ChoiceField(choices=SnapshotKind.choices)
+    kind = serializers.ChoiceField(choices=export_kind_choices())
     filters = serializers.DictField(required=False, default=dict)
     note = serializers.CharField(required=False, allow_blank=True, default="")
 

@@ -17,7 +17,7 @@ from .core import (
 )
 from .generation import BranchGeneration
 from .labels import BadCase, ExcellentTurn, PreferencePair
-from .queues import AnnotationItem, AnnotationQueue, Answer, Assignment, GoldDecision, Lens, TaskKind
+from .queues import AnnotationItem, AnnotationQueue, Answer, Assignment, GoldDecision, Lens
 
 __all__ = [
     "Answer",
@@ -26,7 +26,6 @@ __all__ = [
     "Assignment",
     "GoldDecision",
     "Lens",
-    "TaskKind",
     "SOP",
     "AuditEvent",
     "BadCase",

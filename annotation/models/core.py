@@ -4,7 +4,15 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from engine.task import HOTEL_TYPES, LANGUAGES
+from engine.vocab import (
+    CANDIDATE_SOURCE_CHOICES,
+    DIALOGUE_SOURCE_CHOICES,
+    HOTEL_TYPE_CHOICES,
+    LANGUAGE_CHOICES,
+    MESSAGE_ROLE_CHOICES,
+    MESSAGE_ROLES,
+)
+from kernel.choices import text_choices
 
 
 class Project(models.Model):
@@ -108,8 +116,8 @@ class Guideline(models.Model):
 class NegotiationCase(models.Model):
     """The task data of one dialogue: hotel, tickets (below), allowed benefits, content language."""
 
-    HotelType = models.TextChoices("HotelType", [(t, t.capitalize()) for t in HOTEL_TYPES])
-    Language = models.TextChoices("Language", [(lang, lang) for lang in LANGUAGES])
+    HotelType = text_choices("HotelType", HOTEL_TYPE_CHOICES)
+    Language = text_choices("Language", LANGUAGE_CHOICES)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="cases")
     hotel_name = models.CharField(max_length=200)
@@ -178,10 +186,7 @@ class Ticket(models.Model):
 
 
 class Dialogue(models.Model):
-    class Source(models.TextChoices):
-        PRODUCTION = "production", "Production"
-        CURATED = "curated", "Curated"
-        SYNTHETIC = "synthetic", "Synthetic"
+    Source = text_choices("Source", DIALOGUE_SOURCE_CHOICES)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dialogues")
     case = models.ForeignKey(NegotiationCase, on_delete=models.PROTECT, related_name="dialogues")
@@ -205,10 +210,7 @@ class Dialogue(models.Model):
 class Message(models.Model):
     """One turn. ``index`` is its position; a judgement "at turn k" has the prompt ``messages[:k]``."""
 
-    class Role(models.TextChoices):
-        AGENT = "agent", "Agent (BD)"
-        HOTEL = "hotel", "Hotel"
-        SYSTEM = "system", "System"
+    Role = text_choices("Role", MESSAGE_ROLE_CHOICES)
 
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="messages")
     index = models.PositiveIntegerField()
@@ -220,7 +222,7 @@ class Message(models.Model):
         ordering = ["dialogue", "index"]
         constraints = [
             models.UniqueConstraint(fields=["dialogue", "index"], name="message_unique_index"),
-            models.CheckConstraint(condition=Q(role__in=["agent", "hotel", "system"]), name="message_role_valid"),
+            models.CheckConstraint(condition=Q(role__in=list(MESSAGE_ROLES)), name="message_role_valid"),
         ]
 
     def __str__(self) -> str:
@@ -233,9 +235,7 @@ class Message(models.Model):
 class Candidate(models.Model):
     """A possible agent reply at turn ``turn`` of a dialogue (prompt = the dialogue's first ``turn`` messages)."""
 
-    class Source(models.TextChoices):
-        MODEL = "model", "Model"
-        HUMAN = "human", "Human"
+    Source = text_choices("Source", CANDIDATE_SOURCE_CHOICES)
 
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="candidates")
     turn = models.PositiveIntegerField()

@@ -4,26 +4,23 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from engine.vocab import (
+    BAD_CASE_CATEGORY_CHOICES,
+    MARGINS,
+    PROVENANCE_CHOICES,
+    SEVERITY_CHOICES,
+    STRENGTH_CHOICES,
+)
+from kernel.choices import text_choices
+
 from .core import SOP, Candidate, Dialogue, Guideline, SOPClause
 
-# Preference strength → the ``margin`` column of the TRL preference export.
-MARGINS = {"slight": 0.5, "clear": 1.0, "strong": 2.0}
-
-
-class Provenance(models.TextChoices):
-    """The paper's four sources of preference data."""
-
-    PRODUCTION = "production", "Production case"
-    LANGUAGE_EXPERT = "language_expert", "Language expert"
-    BD_EXPERT = "bd_expert", "BD expert"
-    SOP_PATH = "sop_path", "SOP path"
+# The four sources of preference data.
+Provenance = text_choices("Provenance", PROVENANCE_CHOICES)
 
 
 class PreferencePair(models.Model):
-    class Strength(models.TextChoices):
-        SLIGHT = "slight", "Slight"
-        CLEAR = "clear", "Clear"
-        STRONG = "strong", "Strong"
+    Strength = text_choices("Strength", STRENGTH_CHOICES)  # → the ``margin`` column of the preference export
 
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="pairs")
     turn = models.PositiveIntegerField(help_text="The shared prefix is the dialogue's first `turn` messages.")
@@ -58,26 +55,8 @@ class PreferencePair(models.Model):
 class BadCase(models.Model):
     """A model reply that broke an SOP clause, and its lifecycle up to a verified fix."""
 
-    class Category(models.TextChoices):
-        INTERNAL_TERM_LEAK = "internal_term_leak", "Internal term leaked"
-        PRICE_CONFUSION = "price_confusion", "Net and selling price confused"
-        PUSHED_AFTER_ACCEPTABLE_OFFER = "pushed_after_acceptable_offer", "Pushed after an acceptable offer"
-        SILENCE_AS_AGREEMENT = "silence_as_agreement", "Silence taken as agreement"
-        OVER_PROMISE = "over_promise", "Over-promise"
-        HALLUCINATION = "hallucination", "Hallucinated competitor, price or benefit"
-        TICKET_IGNORED = "ticket_ignored", "A ticket ignored"
-        WRONG_STAGE = "wrong_stage", "Wrong stage"
-        REPEATED_CONFIRMATION = "repeated_confirmation", "Repeated confirmation"
-        RIGID_SCRIPT = "rigid_script", "Rigid script"
-        TONE = "tone", "Pushy or cold tone"
-        MIXED_LANGUAGE = "mixed_language", "Mixed language"
-        TOO_LONG = "too_long", "Far too long"
-        REASONING_LEAK = "reasoning_leak", "Reasoning or system text leaked"
-
-    class Severity(models.TextChoices):
-        MINOR = "minor", "Minor"
-        MAJOR = "major", "Major"
-        SEVERE = "severe", "Severe"
+    Category = text_choices("Category", BAD_CASE_CATEGORY_CHOICES)
+    Severity = text_choices("Severity", SEVERITY_CHOICES)
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -9,27 +9,20 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from annotation.kinds import TaskKind, kind_choices, kind_for
+from engine.vocab import LENS_CHOICES
+from kernel.choices import text_choices
+
 from .core import SOP, Candidate, Dialogue, Guideline, Project, SOPClause
 
-
-class TaskKind(models.TextChoices):
-    PAIRWISE = "pairwise", "Pairwise preference at a turn"
-    BAD_CASE = "bad_case", "Bad case at a turn"
-    RUBRIC = "rubric", "Per-turn rubric"
-    RATING = "rating", "Dialogue rating"
-
-
-class Lens(models.TextChoices):
-    """The two expert lenses: each answers its own rubric dimensions and gets its own agreement."""
-
-    LANGUAGE = "language", "Language expert"
-    BD = "bd", "BD expert"
+# The two expert lenses: each answers its own rubric dimensions and gets its own agreement.
+Lens = text_choices("Lens", LENS_CHOICES)
 
 
 class AnnotationQueue(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queues")
     name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=20, choices=TaskKind.choices)
+    kind = models.CharField(max_length=20, choices=kind_choices)  # the registry's: a new kind needs no migration
     lens = models.CharField(max_length=20, choices=Lens.choices)
     target_overlap = models.PositiveSmallIntegerField(default=1, help_text="Annotators per item.")
     per_user_cap = models.PositiveIntegerField(null=True, blank=True, help_text="Most answers per annotator.")
@@ -54,6 +47,11 @@ class AnnotationQueue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind}, {self.lens})"
+
+    @property
+    def task_kind(self) -> TaskKind:
+        """What this queue asks and how (``annotation.kinds``)."""
+        return kind_for(self.kind)
 
 
 class AnnotationItem(models.Model):

@@ -1,9 +1,10 @@
 """Submitting an answer: guarded (the task is held by the submitting user and its reservation is live),
 validated before anything is written, and all-or-nothing.
 
-Pairwise answers become ``PreferencePair`` rows at once, with provenance from the annotator's lens;
-``agreement`` is filled when the item's last answer arrives, and a reviewer's gold decision later marks
-them reviewed or removes them (see ``review.py``). Ties (equal / both bad) make no pair.
+What the answer holds, and the rows it makes, are the queue's task kind's (``annotation.kinds``): a
+pairwise answer becomes a ``PreferencePair`` at once, a bad-case answer a ``BadCase``. ``agreement`` is
+filled when the item's last answer arrives, and a reviewer's gold decision later marks derived rows
+reviewed or removes them (see ``review.py``).
 """
 
 import random
@@ -13,80 +14,17 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from annotation.models import AnnotationItem, Answer, Assignment, AuditEvent, Message, PreferencePair, TaskKind
-from annotation.models.labels import Provenance
+from annotation.kinds import TaskKind, kind_for
+from annotation.models import AnnotationItem, Answer, Assignment, AuditEvent, PreferencePair
 from annotation.services.audit import audit_event, audit_record_many, audit_snapshot
-from annotation.services.bad_cases import bad_case_create
 from annotation.services.errors import AnnotationError
-from annotation.services.questions import (
-    REASON_CODES,
-    RUBRIC_DIMENSIONS,
-    SEVERITY_RANK,
-    STRENGTH_KEYS,
-    answer_values,
-    question_level,
-)
 
 NOT_HELD = "You do not hold this task."
 NOT_YOURS = "This task is reserved for another annotator."
 ALREADY_SUBMITTED = "This task was already submitted."
 EXPIRED = "Your reservation of this task expired; ask for the next task."
-BAD_SIDE = "Choose A, B, Equal or Both bad."
-STRENGTH_REQUIRED = "Choose a strength: 1 slight, 2 clear, 3 strong."
-BAD_REASON = "Unknown reason code: {code}."
-NOTE_TOO_LONG = "The note is longer than 2000 characters."
-BAD_SCORE = "Give every question a score from 1 to 5 ({name} is missing or out of range)."
 
-PROVENANCE = {"language": Provenance.LANGUAGE_EXPERT, "bd": Provenance.BD_EXPERT}
-SIDES = {"A": 0, "B": 1}
 ANSWER_RELATIONS = ["assignment", "item", "user", "guideline", "sop", "shown_left", "preference_pair", "bad_case"]
-PAIR_RELATIONS = ["dialogue", "chosen", "rejected", "annotator", "guideline", "sop"]
-
-
-def _clean_pairwise(*, assignment: Assignment, data: dict) -> dict:
-    side = data.get("side")
-    if side not in ("A", "B", "equal", "both_bad"):
-        raise AnnotationError(BAD_SIDE)
-    reasons = data.get("reasons") or []
-    for code in reasons:
-        if code not in REASON_CODES:
-            raise AnnotationError(BAD_REASON.format(code=code))
-    note = data.get("note") or ""
-    if len(note) > 2000:
-        raise AnnotationError(NOTE_TOO_LONG)
-    strength = ""
-    if side in SIDES:
-        if data.get("strength") not in STRENGTH_KEYS:
-            raise AnnotationError(STRENGTH_REQUIRED)
-        strength = STRENGTH_KEYS[data["strength"]]
-        shown = assignment.display_order[SIDES[side]]
-        choice = Answer.Choice.A if shown == assignment.item.candidate_a_id else Answer.Choice.B
-    else:
-        choice = Answer.Choice.EQUAL if side == "equal" else Answer.Choice.BOTH_BAD
-    return {
-        "choice": choice,
-        "strength": strength,
-        "reason_codes": list(reasons),
-        "note": note,
-        "shown_left_id": (assignment.display_order or [None])[0],
-    }
-
-
-def _clean_scores(*, names, data: dict) -> dict[str, int]:
-    scores = {}
-    for name in names:
-        value = str(data.get(name, ""))
-        if value not in {"1", "2", "3", "4", "5"}:
-            raise AnnotationError(BAD_SCORE.format(name=name))
-        scores[name] = int(value)
-    return scores
-
-
-def model_reply_at(item: AnnotationItem) -> str:
-    if item.candidate_a_id:
-        return item.candidate_a.text
-    message = Message.objects.filter(dialogue_id=item.dialogue_id, index=item.turn).first()
-    return message.content if message else ""
 
 
 def _hold(*, assignment_id: int, user, now) -> Assignment:
@@ -126,30 +64,8 @@ def answer_submit(*, assignment_id: int, user, data: dict, now=None) -> Answer:
         guideline_id=queue.guideline_id,
         sop_id=queue.sop_id or item.dialogue.sop_id,
     )
-    events = []  # written together at the end, in this order: pair, answer, item
-    if queue.kind == TaskKind.PAIRWISE:
-        for name, value in _clean_pairwise(assignment=assignment, data=data).items():
-            setattr(answer, name, value)
-        answer.preference_pair = _pair_for(answer=answer, item=item)
-        if answer.preference_pair is not None:
-            pair = answer.preference_pair
-            events.append(audit_event(actor=user, action="create", instance=pair, after=audit_snapshot(pair)))
-    elif queue.kind == TaskKind.RUBRIC:
-        answer.scores = _clean_scores(names=RUBRIC_DIMENSIONS[queue.lens], data=data)
-        answer.note = (data.get("note") or "")[:2000]
-    elif queue.kind == TaskKind.RATING:
-        answer.scores = _clean_scores(names=["rating"], data=data)
-        answer.note = (data.get("note") or "")[:2000]
-    else:
-        answer.bad_case = bad_case_create(
-            dialogue=item.dialogue,
-            turn=item.turn,
-            model_reply=model_reply_at(item),
-            data=data,
-            actor=user,
-            model_version=item.candidate_a.model_version if item.candidate_a_id else None,
-        )
-        answer.scores = {"category": answer.bad_case.category, "severity": SEVERITY_RANK[answer.bad_case.severity]}
+    # The kind validates and fills the answer, and writes its pair or bad case: their events come first.
+    events = kind_for(queue.kind).answer(answer=answer, assignment=assignment, data=data, actor=user)
     # Related rows were just loaded (or created) here: skip full_clean's one-query-per-foreign-key checks.
     answer.full_clean(exclude=ANSWER_RELATIONS)
     answer.save()
@@ -168,31 +84,7 @@ def answer_submit(*, assignment_id: int, user, data: dict, now=None) -> Answer:
     return answer
 
 
-def _pair_for(*, answer: Answer, item: AnnotationItem) -> PreferencePair | None:
-    if answer.choice not in (Answer.Choice.A, Answer.Choice.B):
-        return None
-    chosen, rejected = item.candidate_a_id, item.candidate_b_id
-    if answer.choice == Answer.Choice.B:
-        chosen, rejected = rejected, chosen
-    pair = PreferencePair(
-        dialogue_id=item.dialogue_id,
-        turn=item.turn,
-        chosen_id=chosen,
-        rejected_id=rejected,
-        strength=answer.strength,
-        reason_codes=answer.reason_codes,
-        note=answer.note,
-        provenance=PROVENANCE[answer.lens],
-        annotator=answer.user,
-        guideline_id=answer.guideline_id,
-        sop_id=answer.sop_id,
-    )
-    pair.full_clean(exclude=PAIR_RELATIONS, validate_unique=False)
-    pair.save()
-    return pair
-
-
-def item_agreement(*, values: list[dict], kind: str) -> tuple[float, bool]:
+def item_agreement(*, values: list[dict], kind: TaskKind) -> tuple[float, bool]:
     """(mean share of answers equal to the majority per question, whether the raters disagree).
 
     Nominal questions disagree on any difference; 1–5 scores only when they are two or more apart.
@@ -201,7 +93,7 @@ def item_agreement(*, values: list[dict], kind: str) -> tuple[float, bool]:
     for question in values[0] if values else []:
         column = [v.get(question) for v in values]
         shares.append(Counter(column).most_common(1)[0][1] / len(column))
-        if question_level(question) == "nominal":
+        if kind.level(question) == "nominal":
             disagree |= len(set(column)) > 1
         else:
             disagree |= max(column) - min(column) >= 2
@@ -211,9 +103,8 @@ def item_agreement(*, values: list[dict], kind: str) -> tuple[float, bool]:
 def _finalise(*, item: AnnotationItem, answers: list[Answer]) -> AuditEvent:
     """Every slot answered: store the answer count and agreement, route disagreements (and a seeded
     sample) to review, copy the agreement onto the answers' pairs; returns the item's audit event."""
-    agreement, disagree = item_agreement(
-        values=[answer_values(a, kind=item.queue.kind) for a in answers], kind=item.queue.kind
-    )
+    kind = kind_for(item.queue.kind)
+    agreement, disagree = item_agreement(values=[kind.values(a) for a in answers], kind=kind)
     sampled = random.Random(item.pk).random() < item.queue.review_sample_rate  # noqa: S311 - seeded, reproducible
     before = {"status": item.status, "agreement": item.agreement}
     item.agreement = agreement

@@ -18,7 +18,6 @@ from annotation.models import (
     Candidate,
     Dialogue,
     Message,
-    TaskKind,
 )
 from annotation.models.generation import COUNT_RANGE, MAX_NEW_TOKENS_RANGE, TEMPERATURE_RANGE
 from annotation.services.audit import audit_record, audit_snapshot
@@ -57,7 +56,8 @@ def branch_turn_valid(*, dialogue: Dialogue, turn: int) -> bool:
 
 
 def _queue_refused(*, queue: AnnotationQueue | None, dialogue: Dialogue) -> bool:
-    return queue is not None and (queue.kind != TaskKind.PAIRWISE or queue.project_id != dialogue.project_id)
+    """A queue the alternatives cannot go to: one whose items do not compare two replies, or another project's."""
+    return queue is not None and (not queue.task_kind.compares_candidates or queue.project_id != dialogue.project_id)
 
 
 def _reply_there(*, dialogue: Dialogue, turn: int, exclude: int | None = None) -> Candidate | None:

@@ -18,7 +18,6 @@ from django.db.models import Q, QuerySet
 
 from annotation.models import SOP, BadCase, Message, NegotiationCase, Ticket
 from engine.prompting import (
-    MARGINS,
     PROMPT_TEMPLATE_VERSION,
     PromptRenderer,
     kto_row,
@@ -26,6 +25,7 @@ from engine.prompting import (
     prompt_row,
     sft_row,
 )
+from engine.vocab import MARGINS
 
 CHUNK = 2000
 REVIEWED_STATUSES = (

@@ -1,11 +1,12 @@
-"""Export training data in TRL's formats (ANNOTATION.md "Export formats (TRL)") with a provenance sidecar.
+"""Export training data in TRL's dataset formats with a provenance sidecar.
 
 ``dataset_export`` writes a training JSONL (training columns only) and a sidecar JSONL whose line ``i``
 is ``{"row": i, ...provenance}``. The training_jobs app freezes dataset snapshots through it.
 
-Kinds: ``preference`` (explicit prompt, ``margin`` from strength), ``preference-implicit``, ``kto``
-(excellent turns true, bad-case model replies false), ``sft`` (bad-case gold replies and excellent
-turns), ``prompts`` (every agent turn, plus the case as ``task``).
+``EXPORT_KINDS`` is the one list of export kinds: each entry names the kind, its TRL format, the engine
+methods that train on it, and its row source (the rows themselves are built in ``export_rows``). The
+export page, the ``export_dataset`` command, the admin's "export selected" actions, the dataset
+snapshots' kinds and the snapshot kinds each training method accepts all read it.
 """
 
 from __future__ import annotations
@@ -13,16 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from annotation.models import BadCase, Dialogue, ExcellentTurn, PreferencePair, Project
 from annotation.services import export_rows
 from annotation.services.audit import audit_record
-
-KINDS = ("preference", "preference-implicit", "kto", "sft", "prompts")
-ERROR_UNKNOWN_KIND = "Unknown export kind {kind!r}; choose one of: " + ", ".join(KINDS)
 
 
 @dataclass(frozen=True)
@@ -109,20 +107,91 @@ def _excellent(filters: ExportFilters):
     return _scoped(ExcellentTurn.objects.all(), filters)
 
 
-def export_rows_for(*, kind: str, filters: ExportFilters | dict | None = None) -> Iterator[tuple[dict, dict]]:
+Rows = Iterator[tuple[dict, dict]]  # (training row, provenance), streamed
+
+
+@dataclass(frozen=True)
+class ExportKind:
+    """One kind of training file."""
+
+    name: str  # in file names, URLs, snapshots (``DatasetSnapshot.kind``) and the command line
+    label: str
+    rows: Callable[[ExportFilters], Rows]
+    description: str  # what the rows are, for the export page
+    trl_format: str  # TRL's dataset type the rows follow
+    trainers: tuple[str, ...] = ()  # the engine methods (``training_jobs`` ``Method``) that train on it
+    admin_action: str = ""  # the admin's "export selected" action for ``admin_models`` ("" = none)
+    admin_models: tuple[str, ...] = ()  # model names (``_meta.model_name``) whose rows the action exports
+
+
+EXPORT_KINDS = (
+    ExportKind(
+        name="preference",
+        label="Preference (explicit prompt)",
+        rows=lambda f: export_rows.preference_rows(_pairs(f), implicit=False),
+        description="prompt / chosen / rejected, with margin from the preference strength",
+        trl_format="preference, explicit prompt (RewardTrainer, DPOTrainer)",
+        trainers=("rm", "dpo"),
+        admin_action="Export selected pairs (TRL preference JSONL)",
+        admin_models=("preferencepair",),
+    ),
+    ExportKind(
+        name="preference-implicit",
+        label="Preference (implicit prompt)",
+        rows=lambda f: export_rows.preference_rows(_pairs(f), implicit=True),
+        description="chosen and rejected each carry the whole conversation",
+        trl_format="preference, implicit prompt",
+        trainers=("rm", "dpo"),
+    ),
+    ExportKind(
+        name="kto",
+        label="Unpaired (KTO)",
+        rows=lambda f: export_rows.kto_rows(_excellent(f), _bad_cases(f)),
+        description="excellent turns (true) and bad-case model replies (false)",
+        trl_format="unpaired preference (KTOTrainer)",
+        admin_action="Export selected (TRL KTO JSONL)",
+        admin_models=("badcase", "excellentturn"),
+    ),
+    ExportKind(
+        name="sft",
+        label="Prompt-completion (SFT)",
+        rows=lambda f: export_rows.sft_rows(_excellent(f), _bad_cases(f)),
+        description="bad-case gold replies and excellent turns",
+        trl_format="prompt-completion (SFTTrainer)",
+        trainers=("sft",),
+        admin_action="Export selected gold / excellent replies (TRL SFT JSONL)",
+        admin_models=("badcase", "excellentturn"),
+    ),
+    ExportKind(
+        name="prompts",
+        label="Prompt-only (PPO / GRPO / REPO)",
+        rows=lambda f: export_rows.prompt_rows(_scoped(Dialogue.objects.all(), f, dialogue_path="")),
+        description="every agent turn with its case as task",
+        trl_format="prompt-only, plus the task data the rewards read",
+        trainers=("ppo", "grpo", "repo"),
+        admin_action="Export agent turns of selected dialogues (TRL prompt-only JSONL)",
+        admin_models=("dialogue",),
+    ),
+)
+KINDS = tuple(kind.name for kind in EXPORT_KINDS)
+ERROR_UNKNOWN_KIND = "Unknown export kind {kind!r}; choose one of: {kinds}"
+
+
+def export_kind(name: str) -> ExportKind:
+    for kind in EXPORT_KINDS:
+        if kind.name == name:
+            return kind
+    raise ValueError(ERROR_UNKNOWN_KIND.format(kind=name, kinds=", ".join(k.name for k in EXPORT_KINDS)))
+
+
+def export_kind_choices() -> list[tuple[str, str]]:
+    """``(name, label)`` of every export kind: the export form's and the dataset snapshots' choices."""
+    return [(kind.name, kind.label) for kind in EXPORT_KINDS]
+
+
+def export_rows_for(*, kind: str, filters: ExportFilters | dict | None = None) -> Rows:
     """(training row, provenance) pairs of ``kind``, streamed."""
-    f = ExportFilters.coerce(filters)
-    if kind == "preference":
-        return export_rows.preference_rows(_pairs(f), implicit=False)
-    if kind == "preference-implicit":
-        return export_rows.preference_rows(_pairs(f), implicit=True)
-    if kind == "kto":
-        return export_rows.kto_rows(_excellent(f), _bad_cases(f))
-    if kind == "sft":
-        return export_rows.sft_rows(_excellent(f), _bad_cases(f))
-    if kind == "prompts":
-        return export_rows.prompt_rows(_scoped(Dialogue.objects.all(), f, dialogue_path=""))
-    raise ValueError(ERROR_UNKNOWN_KIND.format(kind=kind))
+    return export_kind(kind).rows(ExportFilters.coerce(filters))
 
 
 # One encoder for the whole export: json.dumps(..., ensure_ascii=False) builds a new one per call.
@@ -143,8 +212,7 @@ def dataset_export(
     *, kind: str, filters: ExportFilters | dict | None, out: TextIO, sidecar: TextIO | None = None
 ) -> ExportStats:
     """Write the ``kind`` rows selected by ``filters`` to ``out`` and their provenance to ``sidecar``."""
-    if kind not in KINDS:
-        raise ValueError(ERROR_UNKNOWN_KIND.format(kind=kind))
+    export_kind(kind)  # an unknown kind fails before anything is written
     f = ExportFilters.coerce(filters)
     stats = ExportStats(kind=kind, filters=f.to_dict())
     counts: Counter[str] = Counter()

@@ -12,20 +12,20 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from engine.demo.vocab import (
+from engine.task import MAX_MESSAGE_CHARS, message_errors, task_errors
+from engine.vocab import (
     BAD_CASE_CATEGORIES,
     CANDIDATE_SOURCES,
     DIALOGUE_SOURCES,
+    OUTCOME_FIELDS,
     PRICE_REDUCED,
     PROVENANCES,
     SEVERITIES,
     STRENGTHS,
 )
-from engine.task import MAX_MESSAGE_CHARS, message_errors, task_errors
 
 MAX_PRICE = 10**10  # DecimalField(max_digits=12, decimal_places=2)
 _TEXT_LIMITS = {"external_id": 200, "hotel": 200, "city": 100, "room_type": 200, "currency": 8, "ticket_id": 20}
-_OUTCOME_TYPES = {"hotel_replied": bool, "price_reduced": str, "tickets_closed": int, "follow_up_needed": bool}
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def _outcome_errors(outcome: Any) -> list[str]:
         return ["outcome: must be an object"]
     errors = []
     for key, value in outcome.items():
-        kind = _OUTCOME_TYPES.get(key)
+        kind = OUTCOME_FIELDS.get(key)
         if kind is None:
             errors.append(f"outcome.{key}: unknown field")
         elif kind is int and not (_is_int(value) and value >= 0):

@@ -1,11 +1,11 @@
-"""Creating annotation queues and their items from a selection of dialogues or from filters."""
-
-from itertools import combinations
+"""Creating annotation queues and their items (which items: the task kind's, ``annotation.kinds``) from a
+selection of dialogues or from filters."""
 
 from django.db import transaction
 from django.db.models import QuerySet
 
-from annotation.models import AnnotationItem, AnnotationQueue, Candidate, Dialogue, Message, Project, TaskKind
+from annotation.kinds import kind_for
+from annotation.models import AnnotationItem, AnnotationQueue, Dialogue, Project
 from annotation.services.audit import audit_record, audit_snapshot
 from annotation.services.errors import AnnotationError
 
@@ -27,37 +27,6 @@ def dialogues_matching(*, project: Project, filters: dict) -> QuerySet:
     if filters.get("ids"):
         qs = qs.filter(pk__in=filters["ids"])
     return qs.order_by("id")
-
-
-def _items_for(dialogue_ids: list[int], *, kind: str, stage: str = ""):
-    """(dialogue_id, turn, candidate_a_id, candidate_b_id) for every question the kind asks."""
-    if kind == TaskKind.PAIRWISE:
-        by_turn: dict[tuple[int, int], list[int]] = {}
-        for c in Candidate.objects.filter(dialogue_id__in=dialogue_ids).order_by("dialogue_id", "turn", "id"):
-            by_turn.setdefault((c.dialogue_id, c.turn), []).append(c.pk)
-        for (dialogue_id, turn), ids in by_turn.items():
-            for a, b in combinations(ids[:3], 2):
-                yield dialogue_id, turn, a, b
-        return
-    if kind == TaskKind.RATING:
-        last: dict[int, int] = {}
-        for dialogue_id, index in Message.objects.filter(dialogue_id__in=dialogue_ids).values_list(
-            "dialogue_id", "index"
-        ):
-            last[dialogue_id] = max(index, last.get(dialogue_id, -1))
-        for dialogue_id, index in sorted(last.items()):
-            yield dialogue_id, index, None, None
-        return
-    model_candidates = Candidate.objects.filter(dialogue_id__in=dialogue_ids, source=Candidate.Source.MODEL)
-    if kind == TaskKind.BAD_CASE and model_candidates.exists():
-        for c in model_candidates.order_by("dialogue_id", "turn", "id"):
-            yield c.dialogue_id, c.turn, c.pk, None
-        return
-    agent_turns = Message.objects.filter(dialogue_id__in=dialogue_ids, role=Message.Role.AGENT)
-    if stage:
-        agent_turns = agent_turns.filter(stage=stage)
-    for dialogue_id, index in agent_turns.order_by("dialogue_id", "index").values_list("dialogue_id", "index"):
-        yield dialogue_id, index, None, None
 
 
 @transaction.atomic
@@ -95,7 +64,7 @@ def queue_create(
     ids = list(dialogues.values_list("id", flat=True))
     rows = [
         AnnotationItem(queue=queue, dialogue_id=d, turn=t, candidate_a_id=a, candidate_b_id=b, overlap=target_overlap)
-        for d, t, a, b in _items_for(ids, kind=kind, stage=stage)
+        for d, t, a, b in kind_for(kind).items(ids, stage=stage)
     ]
     if not rows:
         raise AnnotationError(NO_ITEMS)

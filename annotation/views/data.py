@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from annotation.forms_data import ExportForm, ImportForm
-from annotation.services.exports import dumps, export_recorded, export_rows_for
+from annotation.services.exports import EXPORT_KINDS, dumps, export_recorded, export_rows_for
 from annotation.services.imports import dialogues_import
 from parley.roles import Role, role_required
 
@@ -39,10 +39,10 @@ def data_import(request) -> HttpResponse:
 def data_export(request) -> HttpResponse:
     """The export form; with ``download`` in the query, the chosen file streamed row by row."""
     if "download" not in request.GET:
-        return render(request, "annotation/export.html", {"form": ExportForm()})
+        return render(request, "annotation/export.html", {"form": ExportForm(), "kinds": EXPORT_KINDS})
     form = ExportForm(request.GET)
     if not form.is_valid():
-        return render(request, "annotation/export.html", {"form": form}, status=400)
+        return render(request, "annotation/export.html", {"form": form, "kinds": EXPORT_KINDS}, status=400)
     kind, part, filters = form.cleaned_data["kind"], form.cleaned_data["part"] or "training", form.filters()
     export_recorded(actor=request.user, kind=kind, filters=filters, part=part)
     rows = export_rows_for(kind=kind, filters=filters)

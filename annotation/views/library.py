@@ -6,6 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotation.kinds import kinds_comparing_candidates
 from annotation.models import AnnotationItem, AnnotationQueue, BadCase, Dialogue, ExcellentTurn, Guideline, SOPStage
 from annotation.selectors import (
     bad_case_list,
@@ -73,7 +74,9 @@ def _branch_context(dialogue: Dialogue, turn: int) -> dict:
     generations = branch_generations(dialogue_id=dialogue.pk, turn=turn)
     return {
         **turn_context(item=AnnotationItem(dialogue=dialogue, turn=turn)),
-        "queues": AnnotationQueue.objects.filter(project=dialogue.project, kind="pairwise", is_active=True),
+        "queues": AnnotationQueue.objects.filter(
+            project=dialogue.project, kind__in=kinds_comparing_candidates(), is_active=True
+        ),
         "turn": turn,
         "model_versions": ModelVersion.objects.order_by("name"),
         "generations": generations,

@@ -9,7 +9,6 @@ from annotation.models import AnnotationItem, AnnotationQueue, GoldDecision
 from annotation.selectors import guideline_html, item_history, review_items, turn_context
 from annotation.selectors_agreement import disagreement_items
 from annotation.services.errors import AnnotationError
-from annotation.services.questions import RUBRIC_DIMENSIONS
 from annotation.services.review import gold_decide
 from annotation.views.errors import refused
 from parley.roles import Role, role_required
@@ -25,16 +24,17 @@ def review_queue(request) -> HttpResponse:
 def _review_context(item: AnnotationItem) -> dict:
     context = turn_context(item=item, display_order=[item.candidate_a_id, item.candidate_b_id])
     answers = list(item.answers.select_related("user", "bad_case__clause", "shown_left").order_by("id"))
-    dims = RUBRIC_DIMENSIONS.get(item.queue.lens, {}) if item.queue.kind == "rubric" else {}
+    kind = item.queue.task_kind
     context.update(
         queue=item.queue,
+        kind=kind,
         answers=answers,
         history=item_history(item=item),
         decisions=GoldDecision.Decision.choices,
         gold=GoldDecision.objects.filter(item=item).select_related("reviewer").first(),
         guideline_html=guideline_html(item.queue.guideline),
-        dimensions=dims.items(),
         scale=range(1, 6),
+        **kind.review_context(item=item),
     )
     return context
 

@@ -7,13 +7,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.forms import QueueCreateForm
-from annotation.models import AnnotationQueue, Assignment, BadCase
+from annotation.models import AnnotationQueue, Assignment
 from annotation.selectors import guideline_html, position_bias, queue_list_for_user, queue_progress, turn_context
 from annotation.selectors_agreement import queue_agreement
-from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, answer_submit, model_reply_at
+from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, answer_submit
 from annotation.services.assignment import annotation_task_next
 from annotation.services.errors import AnnotationError
-from annotation.services.questions import REASON_CODES, RUBRIC_DIMENSIONS
 from annotation.services.queues import dialogues_matching, queue_create, queue_set_active
 from annotation.views.errors import refused
 from parley.roles import ANNOTATORS, Role, role_required
@@ -59,7 +58,7 @@ def queue_new(request) -> HttpResponse:
 def queue_detail(request, queue_id: int) -> HttpResponse:
     queue = get_object_or_404(AnnotationQueue.objects.select_related("project", "guideline", "sop"), pk=queue_id)
     context = {"queue": queue, "progress": queue_progress(queue=queue), "agreement": queue_agreement(queue=queue)}
-    if queue.kind == "pairwise":
+    if queue.task_kind.compares_candidates:
         context["bias"] = position_bias(queue=queue)
     return render(request, "annotation/queue_detail.html", context)
 
@@ -92,17 +91,15 @@ def _answer_data(post) -> dict:
 
 def _task_context(assignment: Assignment) -> dict:
     item, queue = assignment.item, assignment.queue
+    kind = queue.task_kind
     context = turn_context(item=item, display_order=assignment.display_order)
     context.update(
         assignment=assignment,
         queue=queue,
+        kind=kind,
         guideline_html=guideline_html(queue.guideline),
-        reason_codes=REASON_CODES.items(),
-        categories=BadCase.Category.choices,
-        severities=BadCase.Severity.choices,
-        dimensions=RUBRIC_DIMENSIONS.get(queue.lens, {}).items() if queue.kind == "rubric" else [],
-        model_reply=model_reply_at(item) if queue.kind == "bad_case" else "",
         scale=range(1, 6),
+        **kind.task_context(item=item, lens=queue.lens),
     )
     return context
 

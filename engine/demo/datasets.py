@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from engine.prompting import MARGINS, kto_row, preference_row, prompt_row, sft_row, turn_prompt
+from engine.prompting import kto_row, preference_row, prompt_row, sft_row, turn_prompt
+from engine.vocab import MARGINS
 
 
 def _prompt(world: dict, dialogue: dict, turn: int) -> list[dict]:

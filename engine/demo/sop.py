@@ -8,68 +8,43 @@ from __future__ import annotations
 
 import copy
 
-_STAGES = (
-    (
-        "greeting",
-        "Greeting",
-        (
-            ("1.1", "Introduce yourself and the platform"),
-            ("1.2", "No price yet"),
-            ("1.3", "Hotel's language only"),
-        ),
+from engine.vocab import SOP_STAGE_CHOICES
+
+# The clauses of each stage of the default SOP (the stages themselves: ``engine.vocab.SOP_STAGE_CHOICES``).
+_CLAUSES = {
+    "greeting": (
+        ("1.1", "Introduce yourself and the platform"),
+        ("1.2", "No price yet"),
+        ("1.3", "Hotel's language only"),
     ),
-    (
-        "state_request",
-        "State request",
-        (
-            ("2.1", "Ask a price per room"),
-            ("2.2", "Never say target, work order or ticket"),
-            ("2.3", "Selling price, never net"),
-            ("2.4", "No reasoning or notes"),
-        ),
+    "state_request": (
+        ("2.1", "Ask a price per room"),
+        ("2.2", "Never say target, work order or ticket"),
+        ("2.3", "Selling price, never net"),
+        ("2.4", "No reasoning or notes"),
     ),
-    (
-        "persuade",
-        "Persuade",
-        (
-            ("3.1", "Only the given rivals and prices"),
-            ("3.2", "Only allowed benefits, no guarantees"),
-            ("3.3", "2-4 warm sentences"),
-        ),
+    "persuade": (
+        ("3.1", "Only the given rivals and prices"),
+        ("3.2", "Only allowed benefits, no guarantees"),
+        ("3.3", "2-4 warm sentences"),
     ),
-    (
-        "handle_objection",
-        "Handle objection",
-        (
-            ("4.1", "Answer the actual objection"),
-            ("4.2", "Empathy, never pushy"),
-        ),
+    "handle_objection": (
+        ("4.1", "Answer the actual objection"),
+        ("4.2", "Empathy, never pushy"),
     ),
-    (
-        "continue_chase",
-        "Continue chase",
-        (
-            ("5.1", "Counter in small steps"),
-            ("5.2", "Offer at or below ask: accept at once"),
-        ),
+    "continue_chase": (
+        ("5.1", "Counter in small steps"),
+        ("5.2", "Offer at or below ask: accept at once"),
     ),
-    (
-        "accept_close",
-        "Accept and close",
-        (
-            ("6.1", "Confirm room, price, date once"),
-            ("6.2", "Thank; say what happens next"),
-        ),
+    "accept_close": (
+        ("6.1", "Confirm room, price, date once"),
+        ("6.2", "Thank; say what happens next"),
     ),
-    (
-        "no_reply_follow_up",
-        "No-reply follow-up",
-        (
-            ("7.1", "One polite nudge later"),
-            ("7.2", "Silence is never a yes"),
-        ),
+    "no_reply_follow_up": (
+        ("7.1", "One polite nudge later"),
+        ("7.2", "Silence is never a yes"),
     ),
-)
+}
 
 DEFAULT_SOP: dict = {
     "name": "OTA price-chase SOP",
@@ -79,9 +54,9 @@ DEFAULT_SOP: dict = {
             "key": key,
             "name": name,
             "order": order,
-            "clauses": [{"code": code, "text": text} for code, text in clauses],
+            "clauses": [{"code": code, "text": text} for code, text in _CLAUSES[key]],
         }
-        for order, (key, name, clauses) in enumerate(_STAGES, start=1)
+        for order, (key, name) in enumerate(SOP_STAGE_CHOICES, start=1)
     ],
 }
 

@@ -1,47 +1,9 @@
-"""The closed vocabularies of the annotation data: one place, imported by the generator, the import
-validator and the web app's forms (Django-free so the engine can use them too).
-
-Bad-case categories follow DOMAIN.md's list; each maps to the default SOP clause it breaks and to the
-reason code an annotator picks when a reply avoids that failure.
+"""What the demo world generator knows about the closed vocabularies of ``engine.vocab``: the reason codes
+its pairs carry, and for each bad-case category the default SOP clause it breaks, its usual severity and
+the reason codes a pair gets when its rejected side shows it.
 """
 
 from __future__ import annotations
-
-DIALOGUE_SOURCES = ("production", "curated", "synthetic")
-MESSAGE_ROLES = ("agent", "hotel", "system")
-CANDIDATE_SOURCES = ("model", "human")
-PRICE_REDUCED = ("target", "partial", "refused", "none")
-
-PROVENANCES = ("production", "language_expert", "bd_expert", "sop_path")
-STRENGTHS = ("slight", "clear", "strong")
-SEVERITIES = ("minor", "major", "severe")
-
-STAGES = (
-    "greeting",
-    "state_request",
-    "persuade",
-    "handle_objection",
-    "continue_chase",
-    "accept_close",
-    "no_reply_follow_up",
-)
-
-BAD_CASE_CATEGORIES = (
-    "internal_term_leak",
-    "price_confusion",
-    "pushed_after_acceptable_offer",
-    "silence_as_agreement",
-    "over_promise",
-    "hallucination",
-    "ticket_ignored",
-    "wrong_stage",
-    "repeated_confirmation",
-    "rigid_script",
-    "tone",
-    "mixed_language",
-    "too_long",
-    "reasoning_leak",
-)
 
 # Why the chosen reply of a pair is better; an annotator may pick several.
 REASON_CODES = (

@@ -17,8 +17,8 @@ from engine.demo.annotations import annotate
 from engine.demo.cases import hotel_pool, make_case
 from engine.demo.dialogues import SCENARIO_WEIGHTS, SCENARIOS, build_script
 from engine.demo.sop import DEFAULT_GUIDELINE, DEFAULT_PROJECT, default_sop
-from engine.demo.vocab import BAD_CASE_CATEGORIES, PROVENANCES
 from engine.prompting import to_chat
+from engine.vocab import BAD_CASE_CATEGORIES, PROVENANCES
 
 DEMO_USERS = (
     ("language", "language_expert"),

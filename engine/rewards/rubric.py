@@ -19,15 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-SOP_STAGES = (
-    "greeting",
-    "state_request",
-    "persuade",
-    "handle_objection",
-    "continue_chase",
-    "accept_close",
-    "no_reply_follow_up",
-)
+from engine.vocab import SOP_STAGES
+
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 EVIDENCE_MAX_CHARS = 80  # bounded strings keep a weak judge from filling the token budget
 

@@ -4,17 +4,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from engine.vocab import FIX_STATUS_CHOICES
+from kernel.choices import text_choices
+
 from .sets import EvalItem, EvalSystem
 
-
-class FixStatus(models.TextChoices):
-    """The paper's bad-case outcome per system; the first three together are the fix rate."""
-
-    CLEAN = "clean", "Clean fix"
-    MINOR_ISSUES = "minor_issues", "Fixed, minor issues"
-    MAJOR_ISSUES = "major_issues", "Fixed, major issues"
-    UNRESOLVED = "unresolved", "Unresolved"
-    SEVERE_UNRESOLVED = "severe_unresolved", "Severe unresolved"
+# The bad-case outcome per system; the first three together are the fix rate.
+FixStatus = text_choices("FixStatus", FIX_STATUS_CHOICES)
 
 
 class Expertise(models.TextChoices):

@@ -4,13 +4,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from engine.vocab import EVAL_SET_KIND_CHOICES, EVAL_SET_KINDS
+from kernel.choices import text_choices
+
 
 class EvalSet(models.Model):
     """A named, versioned list of dialogues. Once frozen its items never change; edits make a new version."""
 
-    class Kind(models.TextChoices):
-        ONLINE = "online", "Online (real dialogues)"
-        BAD_CASE = "bad_case", "Bad cases"
+    Kind = text_choices("Kind", EVAL_SET_KIND_CHOICES)
 
     name = models.CharField(max_length=200)
     version = models.PositiveIntegerField(default=1)
@@ -24,7 +25,7 @@ class EvalSet(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="evalset_unique_version"),
             models.CheckConstraint(condition=Q(version__gte=1), name="evalset_version_positive"),
-            models.CheckConstraint(condition=Q(kind__in=["online", "bad_case"]), name="evalset_kind_valid"),
+            models.CheckConstraint(condition=Q(kind__in=list(EVAL_SET_KINDS)), name="evalset_kind_valid"),
         ]
         ordering = ["name", "-version"]
 

@@ -7,7 +7,7 @@ import random
 import statistics
 from collections import Counter
 
-from evaluation.metrics import SKILLS
+from engine.vocab import SKILLS
 from evaluation.models import EvalItem, Judgment, PanelAssignment, Response
 from evaluation.services.consensus import disagreement
 from evaluation.services.panels import labels_for

@@ -7,11 +7,8 @@ import math
 from collections import defaultdict
 
 from annotation.agreement import krippendorff_alpha
-from evaluation import metrics
+from evaluation import columns, metrics
 from evaluation.models import EvalSet, EvalSystem, Judgment, Response
-
-# Per-item values the intervals and the paired comparison resample, by report key.
-RATE_KEYS = ("excellent_share", *metrics.STATUS_RATES)
 
 
 def _consensus_by_system(eval_set: EvalSet) -> dict[str, dict[int, Judgment]]:
@@ -29,14 +26,15 @@ def _systems_in(eval_set: EvalSet) -> list[str]:
 
 
 def _item_values(eval_set: EvalSet, judgment: Judgment) -> dict[str, float]:
-    """One consensus judgment as the numbers each report column averages (rates as 0/100)."""
+    """One consensus judgment as the numbers each report column averages (rates as 0/100), by column key
+    (``evaluation.columns``): the intervals and the paired comparison resample these."""
     values: dict[str, float] = {}
     if judgment.rating is not None:
         values["avg_rating"] = float(judgment.rating)
     if eval_set.kind == EvalSet.Kind.ONLINE:
         values["excellent_share"] = 100.0 if judgment.excellent_turns else 0.0
     if judgment.fix_status:
-        for key, counted in metrics.STATUS_RATES.items():
+        for key, counted in columns.STATUS_RATES.items():
             values[key] = 100.0 if judgment.fix_status in counted else 0.0
     for skill in metrics.SKILLS:
         if isinstance((judgment.skills or {}).get(skill), bool):
@@ -157,5 +155,4 @@ def paired_comparison(*, eval_set: EvalSet, a: str, b: str, metric: str, n_resam
 
 def metric_keys(*, eval_set: EvalSet) -> list[str]:
     """The columns a paired comparison can use for this kind of set."""
-    head = ["avg_rating", "excellent_share"] if eval_set.kind == EvalSet.Kind.ONLINE else list(metrics.STATUS_RATES)
-    return head + [f"skills.{s}" for s in metrics.SKILLS]
+    return columns.comparison_keys(eval_set.kind)

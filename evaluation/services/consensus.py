@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.services.audit import audit_record, audit_snapshot
-from evaluation.metrics import FIX_STATUSES, SKILLS
+from engine.vocab import FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment
 
 ERR_WITHOUT_JUDGMENTS = "A consensus needs judgments from the raters first; this response has none."

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 
 from annotation.services.audit import audit_record
+from evaluation.columns import CSV_FIELDS
 from evaluation.models import EvalSet, Judgment
 from evaluation.selectors.reports import eval_report_detail
 
@@ -29,26 +30,7 @@ JUDGMENT_FIELDS = (
     "source",
     "created_at",
 )
-REPORT_FIELDS = (
-    "eval_set",
-    "version",
-    "kind",
-    "system",
-    "model_version",
-    "n",
-    "pending",
-    "avg_rating",
-    "excellent_share",
-    "fix_rate",
-    "clean_fix_rate",
-    "minor_issue_rate",
-    "major_issue_rate",
-    "unresolved_rate",
-    "severe_unresolved_rate",
-    "skills",
-    "ci",
-    "prescores",
-)
+REPORT_FIELDS = CSV_FIELDS
 KINDS = ("judgments", "consensus", "reports")
 
 

@@ -19,11 +19,11 @@ from django.db import transaction
 
 from annotation.models import Dialogue
 from annotation.services.audit import audit_record
-from evaluation.metrics import FIX_STATUSES, SKILLS
+from engine.vocab import EVAL_SET_KINDS, FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment
 from evaluation.selectors.sets import eval_set_latest
 
-KINDS = ("online", "bad_case")
+KINDS = EVAL_SET_KINDS
 REQUIRED = ("eval_set", "kind", "dialogue", "system", "rater")
 OPTIONAL = ("consensus", "rating", "excellent_turns", "skills", "fix_status")
 
@@ -32,7 +32,7 @@ ERR_NOT_OBJECT = "a line must be a JSON object"
 ERR_MISSING = "missing field {!r}"
 ERR_UNKNOWN = "unknown field {!r}"
 ERR_TEXT = "{!r} must be a non-empty string"
-ERR_KIND = "kind must be 'online' or 'bad_case', not {!r}"
+ERR_KIND = "kind must be " + " or ".join(map(repr, EVAL_SET_KINDS)) + ", not {!r}"
 ERR_KIND_MISMATCH = "eval set {!r} is {}, not {}"
 ERR_CONSENSUS_TYPE = "consensus must be true or false"
 ERR_RATING = "rating must be an integer from 1 to 5, not {!r}"

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from annotation.models import BadCase
 from annotation.services.audit import audit_record, audit_snapshot
-from evaluation.metrics import FIXED
+from engine.vocab import FIXED_STATUSES as FIXED
 from evaluation.models import EvalSet, EvalSystem, Judgment
 
 ERR_NOT_BAD_CASE_SET = "Only bad-case sets verify fixes."

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from evaluation.metrics import FIX_STATUSES, SKILLS
+from engine.vocab import FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, Judgment, PanelAssignment, PanelMember, Response
 
 EXPERTS_PER_ITEM = 3  # the paper's task, linguistics and CS experts

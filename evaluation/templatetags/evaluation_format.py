@@ -19,3 +19,9 @@ def metric(value, digits: int = 2) -> str:
 def get(mapping, key):
     """``row.ci|get:key`` for keys with dots or from variables."""
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def cell(row, column):
+    """``row|cell:column``: a report row's value in an ``evaluation.columns.Column``."""
+    return column.value(row)

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
-from evaluation.metrics import FIX_STATUSES, SKILLS
+from engine.vocab import FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, FixStatus
 from evaluation.selectors.panels import consensus_view
 from evaluation.selectors.sets import eval_item_list

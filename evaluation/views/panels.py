@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from evaluation.metrics import FIX_STATUSES, SKILLS
+from engine.vocab import FIX_STATUSES, SKILLS
 from evaluation.models import Expertise, FixStatus, PanelAssignment
 from evaluation.selectors.panels import panel_view
 from evaluation.services.panels import (

@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from evaluation.columns import SKILL_COLUMNS, Column, headline, table_columns
 from evaluation.models import EvalSet, EvalSystem
 from evaluation.selectors.reports import eval_report_detail, metric_keys, paired_comparison
 from evaluation.services.exports import report_csv, report_jsonl
@@ -17,30 +18,19 @@ from evaluation.services.lifecycle import bad_cases_verify
 from parley.roles import Role, role_required
 
 LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
-CHART_KEYS = {
-    "online": ("avg_rating", "excellent_share"),
-    "bad_case": (
-        "fix_rate",
-        "clean_fix_rate",
-        "minor_issue_rate",
-        "major_issue_rate",
-        "unresolved_rate",
-        "severe_unresolved_rate",
-    ),
-}
+
+
+def _bars(systems: dict, bars: tuple[Column, ...]) -> dict:
+    """Chart.js data: one bar group per column, one dataset per system (like the paper's figures)."""
+    return {
+        "labels": [f"{c.label} ({'%' if c.percent else '1–5'})" for c in bars],
+        "datasets": [{"label": name, "data": [c.value(row) for c in bars]} for name, row in systems.items()],
+        "percent": all(c.percent for c in bars),  # a 0–100 axis; the 1–5 rating shares an open one
+    }
 
 
 def _chart(report: dict) -> dict:
-    """Chart.js data: one bar group per metric, one dataset per system (like the paper's figure)."""
-    keys = CHART_KEYS[report["kind"]]
-    return {
-        "labels": list(keys),
-        "datasets": [{"label": name, "data": [row.get(k) for k in keys]} for name, row in report["systems"].items()],
-        "skills": {
-            "labels": list(next(iter(report["systems"].values()), {}).get("skills", {})),
-            "datasets": [{"label": n, "data": list(r["skills"].values())} for n, r in report["systems"].items()],
-        },
-    }
+    return {**_bars(report["systems"], headline(report["kind"])), "skills": _bars(report["systems"], SKILL_COLUMNS)}
 
 
 @role_required(*LEADS)
@@ -60,6 +50,7 @@ def eval_report_view(request, pk: int):
         "eval_set": eval_set,
         "report": report,
         "chart": _chart(report),
+        "columns": table_columns(report["kind"]),
         "metric_keys": keys,
         "comparison": comparison,
         "compare": {"a": a, "b": b, "metric": metric},

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from annotation.kinds import pairwise
 from annotation.models import AnnotationItem, Answer, AuditEvent, BadCase, Candidate, PreferencePair
 from annotation.services import answers as answers_service
 from annotation.services.answers import answer_submit
@@ -63,10 +64,10 @@ def test_equal_makes_no_pair(world, role_users):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"side": "left"}, answers_service.BAD_SIDE),
-        ({"side": "A"}, answers_service.STRENGTH_REQUIRED),
+        ({"side": "left"}, pairwise.BAD_SIDE),
+        ({"side": "A"}, pairwise.STRENGTH_REQUIRED),
         ({"side": "A", "strength": "2", "reasons": ["nonsense"]}, "Unknown reason code: nonsense."),
-        ({"side": "A", "strength": "2", "note": "x" * 2001}, answers_service.NOTE_TOO_LONG),
+        ({"side": "A", "strength": "2", "note": "x" * 2001}, pairwise.NOTE_TOO_LONG),
     ],
 )
 def test_bad_pairwise_input_is_400_and_writes_nothing(world, role_users, data, message):

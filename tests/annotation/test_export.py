@@ -14,7 +14,7 @@ from annotation.services.demo import demo_world_seed
 from annotation.services.exports import KINDS, ExportFilters, dataset_export
 from engine.demo import generate_world
 from engine.demo.datasets import kto_rows, preference_rows, prompt_rows, sft_rows
-from engine.demo.vocab import PROVENANCES
+from engine.vocab import PROVENANCES
 
 N = 40
 WORLD = generate_world(seed=0, n_dialogues=N)

@@ -3,8 +3,9 @@
 import pytest
 from django.urls import reverse
 
+from annotation.kinds.pairwise import STRENGTH_REQUIRED
 from annotation.models import AnnotationItem, Answer, Assignment, ExcellentTurn, PreferencePair
-from annotation.services.answers import ALREADY_SUBMITTED, NOT_YOURS, STRENGTH_REQUIRED, answer_submit
+from annotation.services.answers import ALREADY_SUBMITTED, NOT_YOURS, answer_submit
 from annotation.services.assignment import annotation_task_next
 from tests.annotation.factories import make_dialogue, make_queue, make_world, side_for
 from tests.fixtures.services import make_user
@@ -170,6 +171,26 @@ def test_queue_creation_page(client, role_users, world):
     assert AnnotationItem.objects.filter(queue__name="lang pairs").count() == 2
     assert client.post(reverse("annotation:queue_new"), data).status_code == 400  # duplicate name
     assert Assignment.objects.count() == 0
+
+
+def test_queue_creation_filters_by_hotel_type(client, role_users, world):
+    """The hotel-type filter offers the values cases are stored with (it offered "Business" for "business",
+    so filtering by hotel type refused every choice or matched nothing)."""
+    make_dialogue(world)  # a business hotel
+    client.force_login(role_users["ml_engineer"])
+    data = {
+        "project": world["project"].pk,
+        "kind": "rating",
+        "lens": "bd",
+        "target_overlap": 1,
+        "reservation_minutes": 30,
+        "review_sample_rate": 0.1,
+    }
+    response = client.post(reverse("annotation:queue_new"), {**data, "name": "business", "hotel_type": "business"})
+    assert response.status_code == 302
+    assert AnnotationItem.objects.filter(queue__name="business").count() == 1
+    response = client.post(reverse("annotation:queue_new"), {**data, "name": "resorts", "hotel_type": "resort"})
+    assert response.status_code == 400 and "no items" in response.content.decode()
 
 
 def test_queue_can_be_closed_and_reopened(client, role_users, world):

@@ -45,6 +45,24 @@ def test_pairwise_with_the_keyboard_only_and_script_shown_as_text(page, login, l
     screenshot("queue_detail")
 
 
+def test_rubric_scores_with_the_keyboard_only(page, login, live_server, screenshot):
+    """The score keys come from the task kind's key map: 1–5 answer the current question, then the next."""
+    world = make_world()
+    make_queue(world, dialogues=1, kind="rubric", lens="bd")
+    login(make_user("bo", "bd_expert"))
+    page.goto(f"{live_server.url}/annotation/")
+    page.click("a.start")
+    page.wait_for_selector("#answer-form fieldset.score")
+    assert page.locator(".keys kbd", has_text="5").count() == 1  # the legend: 1–5 score
+    for key in ("4", "5", "3", "2"):
+        page.keyboard.press(key)
+    screenshot("task_rubric")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    answer = Answer.objects.get()
+    assert answer.scores == {"sop": 4, "effectiveness": 5, "price_accuracy": 3, "scope": 2}
+
+
 def test_bad_case_gold_reply(page, login, live_server, screenshot):
     world = make_world()
     queue = make_queue(world, dialogues=1, kind="bad_case", lens="bd")

@@ -11,18 +11,18 @@ import engine.demo.phrases
 import engine.demo.sop
 from engine.demo import clause_codes, corpus_chats, corpus_texts, generate_world, iter_dialogues
 from engine.demo.datasets import kto_rows, preference_rows, prompt_rows, sft_rows
-from engine.demo.vocab import (
+from engine.demo.vocab import REASON_CODES
+from engine.task import message_errors, task_errors
+from engine.vocab import (
     BAD_CASE_CATEGORIES,
     CANDIDATE_SOURCES,
     DIALOGUE_SOURCES,
     PRICE_REDUCED,
     PROVENANCES,
-    REASON_CODES,
     SEVERITIES,
-    STAGES,
     STRENGTHS,
 )
-from engine.task import message_errors, task_errors
+from engine.vocab import SOP_STAGES as STAGES
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import pytest
 import engine.prompting
 from engine.demo import default_sop, generate_world
 from engine.prompting import (
-    MARGINS,
     NOTE_PREFIX,
     history_from_chat,
     kto_row,
@@ -18,6 +17,7 @@ from engine.prompting import (
     to_chat,
     turn_prompt,
 )
+from engine.vocab import MARGINS
 
 CASE = {
     "hotel": {"name": "Harbour View Hotel", "type": "business", "city": "Shanghai"},

@@ -7,7 +7,7 @@ import json
 
 from annotation.models import BadCase, Dialogue, Message, NegotiationCase, Project, Ticket
 from deploy.models import ModelVersion
-from evaluation.metrics import SKILLS
+from engine.vocab import SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment, Response
 
 _seq = itertools.count(1)

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from annotation.models import AuditEvent
-from evaluation.metrics import SKILLS
+from engine.vocab import SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment
 from evaluation.services import judgment_import as ji
 

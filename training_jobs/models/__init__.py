@@ -1,6 +1,6 @@
 """Reward configuration (versioned rule sets and judge rubrics) and, in ``jobs.py``, snapshots, jobs and runs."""
 
-from .jobs import DatasetSnapshot, JobMetric, JobSample, JobStatus, Method, SnapshotKind, TrainingJob
+from .jobs import DatasetSnapshot, JobMetric, JobSample, JobStatus, Method, TrainingJob
 from .rewards import RewardConfig, RubricVersion, RuleSetVersion
 
 __all__ = [
@@ -12,6 +12,5 @@ __all__ = [
     "RewardConfig",
     "RubricVersion",
     "RuleSetVersion",
-    "SnapshotKind",
     "TrainingJob",
 ]

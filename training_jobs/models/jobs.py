@@ -9,22 +9,15 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-class SnapshotKind(models.TextChoices):
-    """The export kinds of ``annotation.services.exports.dataset_export`` (TRL formats, ANNOTATION.md)."""
-
-    PREFERENCE = "preference", "Preference (explicit prompt)"
-    PREFERENCE_IMPLICIT = "preference-implicit", "Preference (implicit prompt)"
-    KTO = "kto", "Unpaired (KTO)"
-    SFT = "sft", "Prompt-completion (SFT)"
-    PROMPTS = "prompts", "Prompt-only (PPO / GRPO / REPO)"
+from annotation.services.exports import export_kind_choices
 
 
 class DatasetSnapshot(models.Model):
     """An immutable training file: written once under ``ARTIFACTS_ROOT``, never edited, named by sha256."""
 
     name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=30, choices=SnapshotKind.choices)
+    # A snapshot is a frozen export: its kinds are the export kinds (a new one needs no migration).
+    kind = models.CharField(max_length=30, choices=export_kind_choices)
     filters = models.JSONField(default=dict, blank=True)
     path = models.CharField(max_length=500, help_text="The JSONL training file.")
     sidecar_path = models.CharField(max_length=500, help_text="Provenance JSONL joined by row number.")

@@ -12,8 +12,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from annotation.services.exports import EXPORT_KINDS
 from engine.config import ConfigError, config_class, config_from_dict
-from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind
+from training_jobs.models import DatasetSnapshot, Method, RewardConfig
 
 # The inputs the platform fills in itself; the form shows every other scalar field of the config.
 PLATFORM_KEYS = frozenset(
@@ -31,14 +32,9 @@ BUDGET_KEYS = (
     "lora_alpha",
     "seed",
 )
-# Which snapshot kinds each method trains on (ANNOTATION.md, "Export formats (TRL)").
+# Which snapshot kinds each method trains on: the export kinds that name it among their trainers.
 METHOD_SNAPSHOT_KINDS: dict[str, tuple[str, ...]] = {
-    Method.RM: (SnapshotKind.PREFERENCE, SnapshotKind.PREFERENCE_IMPLICIT),
-    Method.DPO: (SnapshotKind.PREFERENCE, SnapshotKind.PREFERENCE_IMPLICIT),
-    Method.SFT: (SnapshotKind.SFT,),
-    Method.PPO: (SnapshotKind.PROMPTS,),
-    Method.GRPO: (SnapshotKind.PROMPTS,),
-    Method.REPO: (SnapshotKind.PROMPTS,),
+    method: tuple(kind.name for kind in EXPORT_KINDS if method in kind.trainers) for method in Method.values
 }
 RL_METHODS = (Method.PPO, Method.GRPO, Method.REPO)
 

@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from annotation.models import BadCase, PreferencePair
 from annotation.services.audit import audit_record
-from training_jobs.models import DatasetSnapshot, SnapshotKind
+from annotation.services.exports import export_kind_choices
+from training_jobs.models import DatasetSnapshot
 
 ERR_UNKNOWN_KIND = "Unknown snapshot kind {kind!r}."
 ERR_EMPTY = "The export matched no rows: nothing to snapshot (check the filters)."
@@ -107,7 +108,7 @@ def snapshot_create(
     filters = {} if filters is None else filters
     if not name.strip():
         raise ValidationError(ERR_NAME)
-    if kind not in SnapshotKind.values:
+    if kind not in dict(export_kind_choices()):
         raise ValidationError(ERR_UNKNOWN_KIND.format(kind=kind))
     if not isinstance(filters, dict):
         raise ValidationError(ERR_FILTERS)

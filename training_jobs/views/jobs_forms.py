@@ -6,10 +6,12 @@ from typing import Any
 
 from django import forms
 
+from annotation.models.labels import Provenance
+from annotation.services.exports import export_kind_choices
 from deploy.models import ModelVersion
 from engine.config import config_class
 from engine.configio import field_help
-from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
+from training_jobs.models import DatasetSnapshot, Method, RewardConfig, TrainingJob
 from training_jobs.services.jobs import MAX_PROCESSES, gpu_queues
 
 HYPER_PREFIX = "hp_"
@@ -48,14 +50,9 @@ def hyperparameters_from(data) -> dict[str, str]:
 
 class SnapshotForm(forms.Form):
     name = forms.CharField(max_length=200)
-    kind = forms.ChoiceField(choices=SnapshotKind.choices)
+    kind = forms.ChoiceField(choices=export_kind_choices)
     provenance = forms.MultipleChoiceField(
-        choices=[
-            ("production", "Production"),
-            ("language_expert", "Language expert"),
-            ("bd_expert", "BD expert"),
-            ("sop_path", "SOP path"),
-        ],
+        choices=Provenance.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Pairs only; none = all four sources.",

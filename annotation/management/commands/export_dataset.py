@@ -5,7 +5,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.services.exports import KINDS, ExportFilters, dataset_export
-from engine.demo.vocab import PROVENANCES
+from engine.vocab import PROVENANCES
 
 
 def _date(value: str) -> dt.date:

@@ -1,11 +1,13 @@
-// Keyboard-first answering on the turn view. Keys are shown on screen beside each control.
-// A/B/E/X pick the side (pairwise), 1–3 the strength (pairwise) or 1–5 a score (rubric, rating),
-// J/K move through the dialogue's turns, G toggles the guidelines, Enter submits.
+// Keyboard-first answering on the turn view. The keys are the task kind's (annotation/kinds/, rendered into
+// the page as the JSON script "task-keys") and are shown on screen beside each control. Each key does one
+// of: "check" tick the input name=value, "score" answer the current 1–5 question and move to the next,
+// "turn" move through the dialogue's turns, "guidelines" show or hide them, "submit" submit.
 (function () {
   "use strict";
   const form = document.getElementById("answer-form");
-  if (!form) return;
-  const kind = form.dataset.kind;
+  const keysData = document.getElementById("task-keys");
+  if (!form || !keysData) return;
+  const keymap = JSON.parse(keysData.textContent);
   const turns = Array.from(document.querySelectorAll(".dialogue .bubble"));
   let cursor = Math.max(0, turns.findIndex((el) => el.classList.contains("current")));
   let scoreIndex = 0;
@@ -14,6 +16,10 @@
     const input = form.querySelector(`input[name="${name}"][value="${value}"]`);
     if (input) { input.checked = true; input.dispatchEvent(new Event("change", { bubbles: true })); }
     return Boolean(input);
+  }
+  function score(value) {
+    const sets = Array.from(form.querySelectorAll("fieldset.score"));
+    if (sets.length && check(sets[scoreIndex].dataset.name, value)) scoreIndex = Math.min(sets.length - 1, scoreIndex + 1);
   }
   function focusTurn(delta) {
     if (!turns.length) return;
@@ -32,6 +38,13 @@
       card.classList.toggle("chosen", radio.checked);
     });
   }
+  const actions = {
+    check: (binding) => check(binding.name, binding.value),
+    score: (binding) => score(binding.value),
+    turn: (binding) => focusTurn(Number(binding.value)),
+    guidelines: toggleGuidelines,
+    submit: () => form.requestSubmit(),
+  };
   form.addEventListener("change", markChosen);
 
   document.addEventListener("keydown", (event) => {
@@ -44,21 +57,10 @@
       return;
     }
     if (event.ctrlKey) return;
-    const key = event.key.toLowerCase();
-    let handled = true;
-    if (key === "j") focusTurn(1);
-    else if (key === "k") focusTurn(-1);
-    else if (key === "g") toggleGuidelines();
-    else if (key === "enter") form.requestSubmit();
-    else if (kind === "pairwise" && key === "a") check("side", "A");
-    else if (kind === "pairwise" && key === "b") check("side", "B");
-    else if (kind === "pairwise" && key === "e") check("side", "equal");
-    else if (kind === "pairwise" && key === "x") check("side", "both_bad");
-    else if (kind === "pairwise" && ["1", "2", "3"].includes(key)) check("strength", key);
-    else if ((kind === "rubric" || kind === "rating") && ["1", "2", "3", "4", "5"].includes(key)) {
-      const sets = Array.from(form.querySelectorAll("fieldset.score"));
-      if (sets.length && check(sets[scoreIndex].dataset.name, key)) scoreIndex = Math.min(sets.length - 1, scoreIndex + 1);
-    } else handled = false;
-    if (handled) event.preventDefault();
+    const binding = keymap[event.key.toLowerCase()];
+    const action = binding && actions[binding.do];
+    if (!action) return;
+    action(binding);
+    event.preventDefault();
   });
 })();

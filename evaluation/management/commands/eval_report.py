@@ -4,18 +4,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from evaluation.columns import headline
 from evaluation.selectors.reports import eval_report
 from evaluation.selectors.sets import eval_set_latest
-
-COLUMNS = (
-    "n",
-    "avg_rating",
-    "excellent_share",
-    "fix_rate",
-    "clean_fix_rate",
-    "major_issue_rate",
-    "severe_unresolved_rate",
-)
 
 
 def _cell(value) -> str:
@@ -40,7 +31,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report, indent=2))
             return
         self.stdout.write(f"{report['eval_set']} ({report['kind']})")
-        self.stdout.write("\t".join(("system", *COLUMNS, "pending")))
+        keys = ("n", *(column.key for column in headline(report["kind"])))  # the kind's headline metrics
+        self.stdout.write("\t".join(("system", *keys, "pending")))
         for name, row in report["systems"].items():
-            cells = [_cell(row[c]) for c in COLUMNS]
+            cells = [_cell(row[key]) for key in keys]
             self.stdout.write("\t".join((name, *cells, str(report["pending"][name]))))

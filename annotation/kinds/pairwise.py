@@ -1,0 +1,194 @@
+"""Pairwise preference at a turn: two candidate replies side by side, A / B / Equal / Both bad, a strength
+and reason codes.
+
+A decided answer becomes a ``PreferencePair`` at once (provenance from the annotator's lens), so the data
+is there before review; ties (equal, both bad) make no pair. A gold decision keeps the pairs that agree
+with it, removes the others and adds a reviewer's pair when nobody chose the gold side.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from itertools import combinations
+
+from annotation.kinds.base import Hint, ItemRow, Key, TaskKind
+from annotation.models import AnnotationItem, Answer, Assignment, AuditEvent, Candidate, GoldDecision, PreferencePair
+from annotation.services.audit import audit_event, audit_record, audit_snapshot
+from annotation.services.errors import AnnotationError
+from engine.vocab import LENS_PROVENANCE, STRENGTHS
+
+BAD_SIDE = "Choose A, B, Equal or Both bad."
+STRENGTH_REQUIRED = "Choose a strength: 1 slight, 2 clear, 3 strong."
+BAD_REASON = "Unknown reason code: {code}."
+NOTE_TOO_LONG = "The note is longer than 2000 characters."
+FIX_CHOICE = "A fix needs the correct choice: A, B, Equal or Both bad."
+
+# The strength keys of the form and the keyboard: 1 slight, 2 clear, 3 strong.
+STRENGTH_KEYS = {str(n): strength for n, strength in enumerate(STRENGTHS, start=1)}
+# Why one reply is better (the rejected one's failing); an annotator may pick several.
+REASON_CODES = {
+    "tone": "Tone",
+    "sop_stage": "SOP stage",
+    "over_promise": "Over-promise",
+    "price_error": "Price error",
+    "leak": "Internal term or reasoning leak",
+    "repetition": "Repetition",
+    "hallucination": "Hallucination",
+    "language": "Language / fluency",
+    "too_long": "Too long",
+    "ignored_ticket": "Ticket ignored",
+}
+SIDES = {"A": 0, "B": 1}  # screen side → index in the assignment's display order
+TIES = {"equal": Answer.Choice.EQUAL, "both_bad": Answer.Choice.BOTH_BAD}
+CANDIDATES_PER_TURN = 3  # items compare every pair among the first three candidates at a turn
+PAIR_RELATIONS = ["dialogue", "chosen", "rejected", "annotator", "guideline", "sop"]
+
+
+class Pairwise(TaskKind):
+    name = "pairwise"
+    label = "Pairwise preference at a turn"
+    items_help = "every pair of candidates at a turn (up to three candidates per turn)"
+    template = "annotation/kinds/pairwise.html"
+    review_template = "annotation/kinds/pairwise_fix.html"
+    compares_candidates = True
+    keys = (
+        Key("a", "check", "side", "A"),
+        Key("b", "check", "side", "B"),
+        Key("e", "check", "side", "equal"),
+        Key("x", "check", "side", "both_bad"),
+        *(Key(n, "check", "strength", n) for n in STRENGTH_KEYS),
+    )
+    hints = (
+        Hint(("A", "B"), "prefer"),
+        Hint(("E",), "equal"),
+        Hint(("X",), "both bad"),
+        Hint(("1", "3"), "strength", sep="–"),
+    )
+    levels = {"choice": "nominal"}
+
+    def items(self, dialogue_ids: list[int], *, stage: str = "") -> Iterator[ItemRow]:
+        by_turn: dict[tuple[int, int], list[int]] = {}
+        for c in Candidate.objects.filter(dialogue_id__in=dialogue_ids).order_by("dialogue_id", "turn", "id"):
+            by_turn.setdefault((c.dialogue_id, c.turn), []).append(c.pk)
+        for (dialogue_id, turn), ids in by_turn.items():
+            for a, b in combinations(ids[:CANDIDATES_PER_TURN], 2):
+                yield dialogue_id, turn, a, b
+
+    def answer(self, *, answer: Answer, assignment: Assignment, data: dict, actor) -> list[AuditEvent]:
+        for name, value in _clean(assignment=assignment, data=data).items():
+            setattr(answer, name, value)
+        answer.preference_pair = _pair_for(answer=answer, item=assignment.item)
+        if answer.preference_pair is None:
+            return []
+        pair = answer.preference_pair
+        return [audit_event(actor=actor, action="create", instance=pair, after=audit_snapshot(pair))]
+
+    def values(self, answer: Answer) -> dict[str, object]:
+        return {"choice": answer.choice}  # canonical (candidate A/B), not the side it was shown on
+
+    def majority(self, answers: Iterable[Answer]) -> tuple[str, dict]:
+        return Counter(a.choice for a in answers).most_common(1)[0][0], {}
+
+    def clean_fix(self, *, item: AnnotationItem, choice: str, scores: dict) -> tuple[str, dict]:
+        if choice not in Answer.Choice.values:
+            raise AnnotationError(FIX_CHOICE)
+        return choice, {}
+
+    def apply_gold(self, *, item: AnnotationItem, gold: GoldDecision, reviewer) -> None:
+        _apply_to_pairs(item=item, gold=gold, reviewer=reviewer)
+
+    def task_context(self, *, item: AnnotationItem, lens: str) -> dict:
+        return {"reason_codes": REASON_CODES.items()}
+
+    def review_context(self, *, item: AnnotationItem) -> dict:
+        return {"choices": Answer.Choice.choices}
+
+
+def _clean(*, assignment: Assignment, data: dict) -> dict:
+    side = data.get("side")
+    if side not in (*SIDES, *TIES):
+        raise AnnotationError(BAD_SIDE)
+    reasons = data.get("reasons") or []
+    for code in reasons:
+        if code not in REASON_CODES:
+            raise AnnotationError(BAD_REASON.format(code=code))
+    note = data.get("note") or ""
+    if len(note) > 2000:
+        raise AnnotationError(NOTE_TOO_LONG)
+    strength = ""
+    if side in SIDES:
+        if data.get("strength") not in STRENGTH_KEYS:
+            raise AnnotationError(STRENGTH_REQUIRED)
+        strength = STRENGTH_KEYS[data["strength"]]
+        shown = assignment.display_order[SIDES[side]]
+        choice = Answer.Choice.A if shown == assignment.item.candidate_a_id else Answer.Choice.B
+    else:
+        choice = TIES[side]
+    return {
+        "choice": choice,
+        "strength": strength,
+        "reason_codes": list(reasons),
+        "note": note,
+        "shown_left_id": (assignment.display_order or [None])[0],
+    }
+
+
+def _pair_for(*, answer: Answer, item: AnnotationItem) -> PreferencePair | None:
+    if answer.choice not in (Answer.Choice.A, Answer.Choice.B):
+        return None
+    chosen, rejected = item.candidate_a_id, item.candidate_b_id
+    if answer.choice == Answer.Choice.B:
+        chosen, rejected = rejected, chosen
+    pair = PreferencePair(
+        dialogue_id=item.dialogue_id,
+        turn=item.turn,
+        chosen_id=chosen,
+        rejected_id=rejected,
+        strength=answer.strength,
+        reason_codes=answer.reason_codes,
+        note=answer.note,
+        provenance=LENS_PROVENANCE[answer.lens],
+        annotator=answer.user,
+        guideline_id=answer.guideline_id,
+        sop_id=answer.sop_id,
+    )
+    pair.full_clean(exclude=PAIR_RELATIONS, validate_unique=False)
+    pair.save()
+    return pair
+
+
+def _apply_to_pairs(*, item: AnnotationItem, gold: GoldDecision, reviewer) -> None:
+    pairs = PreferencePair.objects.filter(answers__item=item).select_related("chosen")
+    keep = {Answer.Choice.A: item.candidate_a_id, Answer.Choice.B: item.candidate_b_id}.get(gold.choice)
+    if gold.decision == GoldDecision.Decision.REJECT:
+        keep = None
+    for pair in pairs:
+        if keep is not None and pair.chosen_id == keep:
+            pair.reviewed = True
+            pair.save(update_fields=["reviewed"])
+            continue
+        audit_record(
+            actor=reviewer, action="delete", instance=pair, before=audit_snapshot(pair), note=f"gold decision {gold.pk}"
+        )
+        pair.delete()
+    if keep is not None and not PreferencePair.objects.filter(answers__item=item, reviewed=True).exists():
+        rejected = item.candidate_b_id if keep == item.candidate_a_id else item.candidate_a_id
+        PreferencePair.objects.get_or_create(
+            chosen_id=keep,
+            rejected_id=rejected,
+            provenance=LENS_PROVENANCE[item.queue.lens],
+            annotator=reviewer,
+            defaults={
+                "dialogue_id": item.dialogue_id,
+                "turn": item.turn,
+                "reviewed": True,
+                "agreement": item.agreement,
+                "guideline": item.queue.guideline,
+                "sop": item.queue.sop,
+                "note": gold.reason,
+            },
+        )
+
+
+KIND = Pairwise()
