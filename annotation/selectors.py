@@ -24,7 +24,7 @@ from annotation.models import (
     SOPClause,
 )
 from annotation.services.assignment import LENS_ROLES
-from parley.roles import Role, has_role
+from kernel.roles import Role, has_role
 
 ALLOWED_TAGS = [
     *bleach.sanitizer.ALLOWED_TAGS,

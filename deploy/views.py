@@ -5,7 +5,7 @@ from django.views.decorators.http import require_GET
 
 from deploy.models import ModelVersion
 from deploy.selectors import model_versions
-from parley.roles import Role, role_required
+from kernel.roles import Role, role_required
 
 
 @role_required(Role.ML_ENGINEER)

@@ -21,7 +21,7 @@ from evaluation.selectors.panels import panel_view
 from evaluation.selectors.reports import eval_report, eval_report_detail
 from evaluation.selectors.sets import eval_set_list
 from evaluation.services.panels import panel_assignment_next, panel_judgments_submit
-from parley.roles import Role
+from kernel.roles import Role
 
 LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
 

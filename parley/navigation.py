@@ -3,7 +3,7 @@ resolve (its app has not shipped that page) is left out instead of breaking ever
 
 from django.urls import NoReverseMatch, reverse
 
-from parley.roles import ANNOTATORS, Role, has_role
+from kernel.roles import ANNOTATORS, Role, has_role
 
 NAV = [
     (

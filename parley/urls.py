@@ -1,12 +1,12 @@
-"""Root URL conf. Every view declares its roles (parley.roles); tests/parley/test_url_roles.py walks this."""
+"""Root URL conf. Every view declares its roles (kernel.roles); tests/parley/test_url_roles.py walks this."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from kernel.roles import public
 from parley import views
 from parley.api import SchemaDocsView, SchemaView
-from parley.roles import public
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from parley.roles import Role
+from kernel.roles import Role
 from training_jobs import selectors
 from training_jobs.api_serializers import (
     JobCreateSerializer,

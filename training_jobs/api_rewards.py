@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine.task import message_errors, task_errors
-from parley.roles import Role
+from kernel.roles import Role
 from training_jobs.models import RubricVersion, RuleSetVersion
 from training_jobs.selectors_rewards import DEFAULT_NAME, document_version_get, document_versions
 from training_jobs.services.rewards_playground import playground_evaluate

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from annotation.models import AnnotationItem, AnnotationQueue, Assignment
 from annotation.services.errors import AnnotationError
-from parley.roles import Role, has_role
+from kernel.roles import Role, has_role
 
 LENS_ROLES = {"language": Role.LANGUAGE_EXPERT, "bd": Role.BD_EXPERT}
 # The expiry sweep is a query of its own: run it at most this often per queue and process (and whenever
@@ -41,7 +41,7 @@ class Take(NamedTuple):
 
 
 def lens_for_user(*, user, queue: AnnotationQueue) -> bool:
-    # parley.roles caches the user's group names on the user object: no query once the view's
+    # kernel.roles caches the user's group names on the user object: no query once the view's
     # role check has run in this request.
     return has_role(user, (LENS_ROLES[queue.lens],))
 

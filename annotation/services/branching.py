@@ -26,6 +26,7 @@ from annotation.services.errors import AnnotationError
 from deploy.models import ModelVersion
 from engine.prompting import turn_prompt
 from engine.task import message_errors
+from kernel.queue import enqueue
 from parley.engine_subprocess import (
     LOG_TAIL_CHARS,
     EngineError,
@@ -35,7 +36,6 @@ from parley.engine_subprocess import (
     read_jsonl,
     write_jsonl,
 )
-from parley.queue import enqueue
 
 BAD_TURN = "Branch at an agent turn of this dialogue (or right after its last hotel message)."
 EMPTY_TEXT = "Write the alternative reply."

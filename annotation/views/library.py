@@ -22,8 +22,8 @@ from annotation.services.errors import AnnotationError
 from annotation.services.excellent import excellent_flag
 from annotation.views.errors import refused
 from deploy.models import ModelVersion
-from parley.forms import posted_number
-from parley.roles import ANNOTATORS, Role, role_required
+from kernel.forms import posted_number
+from kernel.roles import ANNOTATORS, Role, role_required
 
 READ_ROLES = (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER)
 EDIT_ROLES = (*ANNOTATORS, Role.REVIEWER)

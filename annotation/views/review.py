@@ -12,7 +12,7 @@ from annotation.services.errors import AnnotationError
 from annotation.services.questions import RUBRIC_DIMENSIONS
 from annotation.services.review import gold_decide
 from annotation.views.errors import refused
-from parley.roles import Role, role_required
+from kernel.roles import Role, role_required
 
 REVIEW_ROLES = (Role.REVIEWER,)
 

@@ -16,7 +16,7 @@ from annotation.services.errors import AnnotationError
 from annotation.services.questions import REASON_CODES, RUBRIC_DIMENSIONS
 from annotation.services.queues import dialogues_matching, queue_create, queue_set_active
 from annotation.views.errors import refused
-from parley.roles import ANNOTATORS, Role, role_required
+from kernel.roles import ANNOTATORS, Role, role_required
 
 WORKSPACE_ROLES = (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER)
 MANAGER_ROLES = (Role.REVIEWER, Role.ML_ENGINEER)

@@ -18,6 +18,7 @@ from django.db import transaction
 from engine.prompting import turn_prompt
 from engine.rewards.rules import check
 from evaluation.models import EvalItem, EvalRun, EvalSet, EvalSystem, Response
+from kernel.queue import enqueue
 from parley.engine_subprocess import (
     LOG_TAIL_CHARS,
     engine_job_claim,
@@ -26,7 +27,6 @@ from parley.engine_subprocess import (
     read_jsonl,
     write_jsonl,
 )
-from parley.queue import enqueue
 
 ERR_NOT_FROZEN = "Freeze the eval set before running it: responses must refer to a fixed list of items."
 ERR_NO_SYSTEMS = "Choose at least one system."

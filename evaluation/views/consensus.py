@@ -10,7 +10,7 @@ from evaluation.selectors.panels import consensus_view
 from evaluation.selectors.sets import eval_item_list
 from evaluation.services.consensus import ERR_WITHOUT_JUDGMENTS, consensus_record
 from evaluation.views.panels import parse_answers
-from parley.roles import Role, role_required
+from kernel.roles import Role, role_required
 
 LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
 

@@ -15,8 +15,8 @@ from evaluation.services.panels import (
     panel_member_set,
     panel_progress,
 )
-from parley.forms import posted_number
-from parley.roles import Role, role_required
+from kernel.forms import posted_number
+from kernel.roles import Role, role_required
 
 SKILL_KEYS = {"fluency": "F", "workflow_compliance": "W", "negotiation_effectiveness": "N", "scope_understanding": "S"}
 

@@ -14,7 +14,7 @@ from evaluation.models import EvalSet, EvalSystem
 from evaluation.selectors.reports import eval_report_detail, metric_keys, paired_comparison
 from evaluation.services.exports import report_csv, report_jsonl
 from evaluation.services.lifecycle import bad_cases_verify
-from parley.roles import Role, role_required
+from kernel.roles import Role, role_required
 
 LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
 CHART_KEYS = {

@@ -11,8 +11,8 @@ from evaluation.models import EvalSet, EvalSystem
 from evaluation.selectors.sets import eval_item_list, eval_run_list, eval_set_list
 from evaluation.services.runs import eval_run_create
 from evaluation.services.sets import eval_set_create, eval_set_freeze, eval_set_new_version, eval_system_get_or_create
-from parley.forms import posted_number
-from parley.roles import Role, has_role, role_required
+from kernel.forms import posted_number
+from kernel.roles import Role, has_role, role_required
 
 LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
 

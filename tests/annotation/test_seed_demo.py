@@ -16,7 +16,7 @@ from annotation.models import (
     Project,
     SOPClause,
 )
-from parley.roles import Role
+from kernel.roles import Role
 
 MODELS = (Project, SOP, SOPClause, Guideline, Dialogue, Message, Candidate, PreferencePair, BadCase, AuditEvent)
 

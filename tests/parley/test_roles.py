@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from parley.roles import Role
+from kernel.roles import Role
 
 
 @pytest.mark.django_db

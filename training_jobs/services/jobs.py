@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from annotation.services.audit import audit_record
 from deploy.models import ModelVersion
-from parley.queue import enqueue
+from kernel.queue import enqueue
 from training_jobs.models import DatasetSnapshot, JobStatus, Method, RewardConfig, TrainingJob
 from training_jobs.services.engine_config import (
     BUDGET_KEYS,

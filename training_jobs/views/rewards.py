@@ -14,7 +14,7 @@ from django.db import models
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from parley.roles import Role, role_required
+from kernel.roles import Role, role_required
 from training_jobs.forms_rewards import DiffForm, DocumentForm, RewardConfigForm
 from training_jobs.models import RubricVersion, RuleSetVersion
 from training_jobs.selectors_rewards import (

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import BadCase, ExcellentTurn
-from parley.roles import role_required
+from kernel.roles import role_required
 from training_jobs.forms_rewards import BadCaseExampleForm, PlaygroundForm
 from training_jobs.selectors_rewards import (
     DEFAULT_NAME,

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from parley.roles import Role, role_required
+from kernel.roles import Role, role_required
 from training_jobs import selectors
 from training_jobs.models import TrainingJob
 from training_jobs.services.jobs import job_reprioritise

@@ -1,7 +1,7 @@
 """Keep the role groups' model permissions in step with the models that exist.
 
 Permissions are created by Django after migrations run, so the roles migration creates the groups and
-``post_migrate`` (see ``parley.apps``) attaches the permissions of every model, old and new.
+``post_migrate`` (see ``kernel.apps``) attaches the permissions of every model, old and new.
 """
 
 # app_label -> actions each role may take on that app's models
