@@ -4,22 +4,27 @@ Permissions are created by Django after migrations run, so the roles migration c
 ``post_migrate`` (see ``kernel.apps``) attaches the permissions of every model, old and new.
 """
 
-# app_label -> actions each role may take on that app's models
+EDIT = ["view", "add", "change"]
+APPS = ("kernel", "registry", "annotation", "rewards", "training_jobs", "evaluation", "deploy")
+
+# app_label -> actions each role may take on that app's models. The audit log (``kernel``), the model
+# registry (``registry``) and reward configuration (``rewards``) keep the grants they had when they were
+# models of annotation, deploy and training_jobs.
 ROLE_PERMISSIONS = {
-    "language_expert": {"annotation": ["view", "add", "change"]},
-    "bd_expert": {"annotation": ["view", "add", "change"]},
-    "reviewer": {"annotation": ["view", "add", "change"]},
+    "language_expert": {"annotation": EDIT, "kernel": EDIT},
+    "bd_expert": {"annotation": EDIT, "kernel": EDIT},
+    "reviewer": {"annotation": EDIT, "kernel": EDIT},
     "ml_engineer": {
         "annotation": ["view"],
-        "training_jobs": ["view", "add", "change"],
-        "evaluation": ["view", "add", "change"],
-        "deploy": ["view", "add", "change"],
+        "kernel": ["view"],
+        "registry": EDIT,
+        "rewards": EDIT,
+        "training_jobs": EDIT,
+        "evaluation": EDIT,
+        "deploy": EDIT,
     },
-    "evaluator": {"evaluation": ["view", "add", "change"]},
-    "admin": {
-        app: ["view", "add", "change", "delete"]
-        for app in ("annotation", "training_jobs", "evaluation", "deploy", "auth")
-    },
+    "evaluator": {"evaluation": EDIT},
+    "admin": {app: ["view", "add", "change", "delete"] for app in (*APPS, "auth")},
 }
 
 

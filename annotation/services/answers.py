@@ -13,9 +13,8 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from annotation.models import AnnotationItem, Answer, Assignment, AuditEvent, Message, PreferencePair, TaskKind
+from annotation.models import AnnotationItem, Answer, Assignment, Message, PreferencePair, TaskKind
 from annotation.models.labels import Provenance
-from annotation.services.audit import audit_event, audit_record_many, audit_snapshot
 from annotation.services.bad_cases import bad_case_create
 from annotation.services.errors import AnnotationError
 from annotation.services.questions import (
@@ -26,6 +25,8 @@ from annotation.services.questions import (
     answer_values,
     question_level,
 )
+from kernel.audit import audit_event, audit_record_many, audit_snapshot
+from kernel.models import AuditEvent
 
 NOT_HELD = "You do not hold this task."
 NOT_YOURS = "This task is reserved for another annotator."

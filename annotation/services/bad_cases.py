@@ -6,9 +6,9 @@ import difflib
 from django.db import transaction
 
 from annotation.models import BadCase, Candidate, Dialogue, SOPClause
-from annotation.services.audit import audit_record, audit_snapshot
 from annotation.services.errors import AnnotationError
 from engine.task import MAX_MESSAGE_CHARS
+from kernel.audit import audit_record, audit_snapshot
 
 S = BadCase.Status
 # open → gold written → reviewed → in a dataset snapshot → verified fixed / regressed (set by evaluation).

@@ -21,11 +21,11 @@ from annotation.models import (
     TaskKind,
 )
 from annotation.models.generation import COUNT_RANGE, MAX_NEW_TOKENS_RANGE, TEMPERATURE_RANGE
-from annotation.services.audit import audit_record, audit_snapshot
 from annotation.services.errors import AnnotationError
 from deploy.models import ModelVersion
 from engine.prompting import turn_prompt
 from engine.task import message_errors
+from kernel.audit import audit_record, audit_snapshot
 from kernel.queue import enqueue
 from parley.engine_subprocess import (
     LOG_TAIL_CHARS,

@@ -3,8 +3,8 @@
 from django.db import IntegrityError, transaction
 
 from annotation.models import Dialogue, ExcellentTurn, Message
-from annotation.services.audit import audit_record, audit_snapshot
 from annotation.services.errors import AnnotationError
+from kernel.audit import audit_record, audit_snapshot
 
 NOT_AGENT_TURN = "Only an agent message can be flagged as excellent."
 ALREADY_FLAGGED = "This turn is already in the excellent library."

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from annotation.models import BadCase, Dialogue, ExcellentTurn, PreferencePair, Project
 from annotation.services import export_rows
-from annotation.services.audit import audit_record
+from kernel.audit import audit_record
 
 KINDS = ("preference", "preference-implicit", "kto", "sft", "prompts")
 ERROR_UNKNOWN_KIND = "Unknown export kind {kind!r}; choose one of: " + ", ".join(KINDS)

@@ -6,8 +6,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from annotation.models import AnnotationItem, AnnotationQueue, Candidate, Dialogue, Message, Project, TaskKind
-from annotation.services.audit import audit_record, audit_snapshot
 from annotation.services.errors import AnnotationError
+from kernel.audit import audit_record, audit_snapshot
 
 NO_ITEMS = "The selection gives no items for this task kind (pairwise needs two candidates at a turn)."
 BATCH = 2000

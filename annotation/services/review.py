@@ -12,10 +12,10 @@ from django.db import transaction
 
 from annotation.models import AnnotationItem, Answer, BadCase, GoldDecision, PreferencePair, TaskKind
 from annotation.models.labels import Provenance
-from annotation.services.audit import audit_record, audit_snapshot
 from annotation.services.bad_cases import bad_case_transition
 from annotation.services.errors import AnnotationError
 from annotation.services.questions import RUBRIC_DIMENSIONS
+from kernel.audit import audit_record, audit_snapshot
 
 NOT_REVIEWABLE = "Only items whose answers are all in can be reviewed."
 ALREADY_DECIDED = "This item already has a gold decision."

@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotation.services.audit import audit_record, audit_snapshot
 from evaluation.metrics import FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment
+from kernel.audit import audit_record, audit_snapshot
 
 ERR_WITHOUT_JUDGMENTS = "A consensus needs judgments from the raters first; this response has none."
 ERR_RATING = "The consensus rating must be a whole number from 1 to 5."

@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import BadCase
-from annotation.services.audit import audit_record, audit_snapshot
 from evaluation.metrics import FIXED
 from evaluation.models import EvalSet, EvalSystem, Judgment
+from kernel.audit import audit_record, audit_snapshot
 
 ERR_NOT_BAD_CASE_SET = "Only bad-case sets verify fixes."
 ERR_NO_MODEL = "Only a system with a registered model version can fix a bad case."

@@ -7,8 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import BadCase, Dialogue
-from annotation.services.audit import audit_record, audit_snapshot
 from evaluation.models import EvalItem, EvalSet, EvalSystem
+from kernel.audit import audit_record, audit_snapshot
 
 ERR_FROZEN = "This eval set is frozen; make a new version to change it."
 ERR_EMPTY = "An eval set needs at least one dialogue or bad case."

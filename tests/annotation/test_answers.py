@@ -4,11 +4,12 @@ from datetime import timedelta
 
 import pytest
 
-from annotation.models import AnnotationItem, Answer, AuditEvent, BadCase, Candidate, PreferencePair
+from annotation.models import AnnotationItem, Answer, BadCase, Candidate, PreferencePair
 from annotation.services import answers as answers_service
 from annotation.services.answers import answer_submit
 from annotation.services.assignment import annotation_task_next
 from annotation.services.errors import AnnotationError
+from kernel.models import AuditEvent
 from tests.annotation.factories import make_queue, make_world, side_for
 from tests.fixtures.services import make_user
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from annotation.models import AnnotationItem, AuditEvent, BranchGeneration, Candidate
+from annotation.models import AnnotationItem, BranchGeneration, Candidate
 from annotation.services import branching
 from annotation.services.errors import AnnotationError
 from deploy.models import ModelVersion
+from kernel.models import AuditEvent
 from tests.annotation.factories import make_dialogue, make_queue, make_world
 from tests.fixtures.engine import install_fake_engine
 

@@ -2,19 +2,12 @@
 
 import pytest
 
-from annotation.models import (
-    AnnotationItem,
-    AuditEvent,
-    BadCase,
-    Candidate,
-    ExcellentTurn,
-    GoldDecision,
-    PreferencePair,
-)
+from annotation.models import AnnotationItem, BadCase, Candidate, ExcellentTurn, GoldDecision, PreferencePair
 from annotation.services import bad_cases, branching, excellent, review
 from annotation.services.answers import answer_submit
 from annotation.services.assignment import annotation_task_next
 from annotation.services.errors import AnnotationError
+from kernel.models import AuditEvent
 from tests.annotation.factories import make_dialogue, make_queue, make_world, side_for
 from tests.fixtures.services import make_user
 

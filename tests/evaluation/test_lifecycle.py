@@ -3,9 +3,10 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from annotation.models import AuditEvent, BadCase
+from annotation.models import BadCase
 from evaluation.services import lifecycle
 from evaluation.services.lifecycle import bad_cases_verify
+from kernel.models import AuditEvent
 
 from .factories import judge, make_set, make_system
 

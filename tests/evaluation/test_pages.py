@@ -5,8 +5,9 @@ import json
 import pytest
 from django.urls import reverse
 
-from annotation.models import AuditEvent, BadCase
+from annotation.models import BadCase
 from evaluation.models import EvalRun, EvalSet, EvalSystem
+from kernel.models import AuditEvent
 
 from .factories import judge, make_dialogue, make_set, make_system
 from .test_import import bad_case_lines, online_lines

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from annotation.models import AuditEvent
+from kernel.models import AuditEvent
 from training_jobs.models import RubricVersion, RuleSetVersion
 from training_jobs.services import rewards_validation as validation
 from training_jobs.services import rewards_versions as versions

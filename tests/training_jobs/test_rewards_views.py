@@ -8,7 +8,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from annotation.models import AuditEvent
+from kernel.models import AuditEvent
 from training_jobs import forms_rewards
 from training_jobs.models import RewardConfig, RubricVersion, RuleSetVersion
 from training_jobs.services import rewards_configs

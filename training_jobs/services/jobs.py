@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.services.audit import audit_record
 from deploy.models import ModelVersion
+from kernel.audit import audit_record
 from kernel.queue import enqueue
 from training_jobs.models import DatasetSnapshot, JobStatus, Method, RewardConfig, TrainingJob
 from training_jobs.services.engine_config import (

@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotation.services.audit import audit_record, audit_snapshot
 from deploy.models import ModelVersion
+from kernel.audit import audit_record, audit_snapshot
 from training_jobs.models import RewardConfig, RubricVersion, RuleSetVersion
 
 JUDGE_NEEDS_MODEL_AND_RUBRIC = "A judge endpoint needs a served model name and a rubric version."

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
-from annotation.services.audit import audit_record
+from kernel.audit import audit_record
 from training_jobs.models import RubricVersion, RuleSetVersion
 from training_jobs.selectors_rewards import stage_keys
 from training_jobs.services.rewards_diff import document_diff

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import BadCase, PreferencePair
-from annotation.services.audit import audit_record
+from kernel.audit import audit_record
 from training_jobs.models import DatasetSnapshot, SnapshotKind
 
 ERR_UNKNOWN_KIND = "Unknown snapshot kind {kind!r}."

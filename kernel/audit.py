@@ -1,10 +1,10 @@
-"""One way to write the history: ``audit_record`` (append-only; see ``annotation.models.audit``)."""
+"""One way to write the history: ``audit_record`` (append-only; see ``kernel.models``)."""
 
 from typing import Any
 
 from django.db import models
 
-from annotation.models import AuditEvent
+from kernel.models import AuditEvent
 
 
 def audit_snapshot(instance: models.Model, *, fields: list[str] | None = None) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The append-only history of who changed what. Rows are never updated or deleted: the model refuses,
-and on PostgreSQL a trigger refuses too (migration ``0002_audit_append_only``)."""
+and on PostgreSQL a trigger refuses too (``annotation/migrations/0002_audit_append_only.py`` created it
+when the log lived in annotation; the table kept its name when it moved here, so the trigger still holds)."""
 
 from django.conf import settings
 from django.db import models
@@ -29,6 +30,7 @@ class AuditEvent(models.Model):
     note = models.TextField(blank=True)
 
     class Meta:
+        db_table = "annotation_auditevent"
         indexes = [models.Index(fields=["object_type", "object_id", "at"])]
         ordering = ["-at", "-id"]
 
