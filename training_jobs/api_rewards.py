@@ -15,7 +15,7 @@ from kernel.roles import Role
 from training_jobs.models import RubricVersion, RuleSetVersion
 from training_jobs.selectors_rewards import DEFAULT_NAME, document_version_get, document_versions
 from training_jobs.services.rewards_playground import playground_evaluate
-from training_jobs.services.rewards_versions import RewardDocumentError, rubric_version_create, rule_set_version_create
+from training_jobs.services.rewards_versions import rubric_version_create, rule_set_version_create
 
 ML = (Role.ML_ENGINEER,)
 KINDS = {"rule_set": (RuleSetVersion, rule_set_version_create), "rubric": (RubricVersion, rubric_version_create)}
@@ -85,10 +85,7 @@ class DocumentVersions(APIView):
     def post(self, request, name: str):
         payload = VersionCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            row = KINDS[self.kind][1](name=name, user=request.user, **payload.validated_data)
-        except RewardDocumentError as exc:
-            return Response({"errors": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
+        row = KINDS[self.kind][1](name=name, user=request.user, **payload.validated_data)  # refusals: 400 + errors
         return Response(VersionDetailSerializer(row).data, status=status.HTTP_201_CREATED)
 
 

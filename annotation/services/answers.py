@@ -16,7 +16,6 @@ from django.utils import timezone
 from annotation.models import AnnotationItem, Answer, Assignment, Message, PreferencePair, TaskKind
 from annotation.models.labels import Provenance
 from annotation.services.bad_cases import bad_case_create
-from annotation.services.errors import AnnotationError
 from annotation.services.questions import (
     REASON_CODES,
     RUBRIC_DIMENSIONS,
@@ -26,6 +25,7 @@ from annotation.services.questions import (
     question_level,
 )
 from kernel.audit import audit_event, audit_record_many, audit_snapshot
+from kernel.errors import ApplicationError
 from kernel.models import AuditEvent
 
 NOT_HELD = "You do not hold this task."
@@ -47,18 +47,18 @@ PAIR_RELATIONS = ["dialogue", "chosen", "rejected", "annotator", "guideline", "s
 def _clean_pairwise(*, assignment: Assignment, data: dict) -> dict:
     side = data.get("side")
     if side not in ("A", "B", "equal", "both_bad"):
-        raise AnnotationError(BAD_SIDE)
+        raise ApplicationError(BAD_SIDE)
     reasons = data.get("reasons") or []
     for code in reasons:
         if code not in REASON_CODES:
-            raise AnnotationError(BAD_REASON.format(code=code))
+            raise ApplicationError(BAD_REASON.format(code=code))
     note = data.get("note") or ""
     if len(note) > 2000:
-        raise AnnotationError(NOTE_TOO_LONG)
+        raise ApplicationError(NOTE_TOO_LONG)
     strength = ""
     if side in SIDES:
         if data.get("strength") not in STRENGTH_KEYS:
-            raise AnnotationError(STRENGTH_REQUIRED)
+            raise ApplicationError(STRENGTH_REQUIRED)
         strength = STRENGTH_KEYS[data["strength"]]
         shown = assignment.display_order[SIDES[side]]
         choice = Answer.Choice.A if shown == assignment.item.candidate_a_id else Answer.Choice.B
@@ -78,7 +78,7 @@ def _clean_scores(*, names, data: dict) -> dict[str, int]:
     for name in names:
         value = str(data.get(name, ""))
         if value not in {"1", "2", "3", "4", "5"}:
-            raise AnnotationError(BAD_SCORE.format(name=name))
+            raise ApplicationError(BAD_SCORE.format(name=name))
         scores[name] = int(value)
     return scores
 
@@ -98,7 +98,7 @@ def _hold(*, assignment_id: int, user, now) -> Assignment:
     """
     item_of = Assignment.objects.filter(pk=assignment_id).values("item_id")[:1]
     if not AnnotationItem.objects.select_for_update().filter(pk=Subquery(item_of)).values_list("pk").exists():
-        raise AnnotationError(NOT_HELD, status=404)
+        raise ApplicationError(NOT_HELD, status=404)
     assignment = (
         Assignment.objects.select_for_update(of=("self",))
         # Only the item and queue rows: the rest is needed by id (a 7-table join cost 2 ms to plan).
@@ -106,11 +106,11 @@ def _hold(*, assignment_id: int, user, now) -> Assignment:
         .get(pk=assignment_id)
     )
     if assignment.user_id != user.pk:
-        raise AnnotationError(NOT_YOURS, status=403)
+        raise ApplicationError(NOT_YOURS, status=403)
     if assignment.status == Assignment.Status.SUBMITTED:
-        raise AnnotationError(ALREADY_SUBMITTED, status=409)
+        raise ApplicationError(ALREADY_SUBMITTED, status=409)
     if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= now:
-        raise AnnotationError(EXPIRED, status=409)
+        raise ApplicationError(EXPIRED, status=409)
     return assignment
 
 

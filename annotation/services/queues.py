@@ -6,8 +6,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from annotation.models import AnnotationItem, AnnotationQueue, Candidate, Dialogue, Message, Project, TaskKind
-from annotation.services.errors import AnnotationError
 from kernel.audit import audit_record, audit_snapshot
+from kernel.errors import ApplicationError
 
 NO_ITEMS = "The selection gives no items for this task kind (pairwise needs two candidates at a turn)."
 BATCH = 2000
@@ -98,7 +98,7 @@ def queue_create(
         for d, t, a, b in _items_for(ids, kind=kind, stage=stage)
     ]
     if not rows:
-        raise AnnotationError(NO_ITEMS)
+        raise ApplicationError(NO_ITEMS)
     AnnotationItem.objects.bulk_create(rows, batch_size=BATCH)
     audit_record(actor=actor, action="create", instance=queue, after={**audit_snapshot(queue), "items": len(rows)})
     return queue

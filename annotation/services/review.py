@@ -13,9 +13,9 @@ from django.db import transaction
 from annotation.models import AnnotationItem, Answer, BadCase, GoldDecision, PreferencePair, TaskKind
 from annotation.models.labels import Provenance
 from annotation.services.bad_cases import bad_case_transition
-from annotation.services.errors import AnnotationError
 from annotation.services.questions import RUBRIC_DIMENSIONS
 from kernel.audit import audit_record, audit_snapshot
+from kernel.errors import ApplicationError
 
 NOT_REVIEWABLE = "Only items whose answers are all in can be reviewed."
 ALREADY_DECIDED = "This item already has a gold decision."
@@ -39,13 +39,13 @@ def _clean_fix(*, item: AnnotationItem, choice: str, scores: dict) -> tuple[str,
     kind = item.queue.kind
     if kind == TaskKind.PAIRWISE:
         if choice not in Answer.Choice.values:
-            raise AnnotationError(FIX_CHOICE)
+            raise ApplicationError(FIX_CHOICE)
         return choice, {}
     names = RUBRIC_DIMENSIONS[item.queue.lens] if kind == TaskKind.RUBRIC else ["rating"]
     if kind == TaskKind.BAD_CASE:
         return "", {}  # a bad case is fixed in its editor; the decision records that it was fixed
     if any(str(scores.get(n)) not in {"1", "2", "3", "4", "5"} for n in names):
-        raise AnnotationError(FIX_SCORES)
+        raise ApplicationError(FIX_SCORES)
     return "", {n: int(scores[n]) for n in names}
 
 
@@ -96,14 +96,14 @@ def gold_decide(
 ) -> GoldDecision:
     item = AnnotationItem.objects.select_for_update().select_related("queue").get(pk=item.pk)
     if decision not in GoldDecision.Decision.values:
-        raise AnnotationError(BAD_DECISION)
+        raise ApplicationError(BAD_DECISION)
     if GoldDecision.objects.filter(item=item).exists():
-        raise AnnotationError(ALREADY_DECIDED, status=409)
+        raise ApplicationError(ALREADY_DECIDED, status=409)
     if item.status not in REVIEWABLE:
-        raise AnnotationError(NOT_REVIEWABLE, status=409)
+        raise ApplicationError(NOT_REVIEWABLE, status=409)
     reason = (reason or "").strip()
     if decision == GoldDecision.Decision.REJECT and not reason:
-        raise AnnotationError(REASON_REQUIRED)
+        raise ApplicationError(REASON_REQUIRED)
     if decision == GoldDecision.Decision.FIX:
         choice, scores = _clean_fix(item=item, choice=choice, scores=scores or {})
     else:

@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "kernel.refusals.ApplicationErrorMiddleware",  # a service's refusal as a 4xx page or htmx fragment
 ]
 
 ROOT_URLCONF = "parley.urls"
@@ -118,6 +119,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "kernel.refusals.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parley API",

@@ -6,11 +6,11 @@ job trained with. A new combination is a new config.
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from deploy.models import ModelVersion
 from kernel.audit import audit_record, audit_snapshot
+from kernel.errors import ApplicationError
 from training_jobs.models import RewardConfig, RubricVersion, RuleSetVersion
 
 JUDGE_NEEDS_MODEL_AND_RUBRIC = "A judge endpoint needs a served model name and a rubric version."
@@ -31,9 +31,9 @@ def reward_config_create(
     """A new reward config (validated in full before anything is written)."""
     judge_base_url = judge_base_url.strip().rstrip("/")
     if judge_base_url and (not judge_model.strip() or rubric is None):
-        raise ValidationError(JUDGE_NEEDS_MODEL_AND_RUBRIC)
+        raise ApplicationError(JUDGE_NEEDS_MODEL_AND_RUBRIC)
     if rule_set is None and not judge_base_url and reward_model is None:
-        raise ValidationError(EMPTY_CONFIG)
+        raise ApplicationError(EMPTY_CONFIG)
     config = RewardConfig(
         name=name.strip(),
         rule_set=rule_set,

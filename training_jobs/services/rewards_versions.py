@@ -10,10 +10,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
 from kernel.audit import audit_record
+from kernel.errors import ApplicationError
 from training_jobs.models import RubricVersion, RuleSetVersion
 from training_jobs.selectors_rewards import stage_keys
 from training_jobs.services.rewards_diff import document_diff
@@ -25,8 +25,16 @@ STALE_BASE = "v{latest} of {name!r} was saved while you edited v{base}; reload i
 CONCURRENT_SAVE = "Someone saved {name!r} at the same moment; reload and try again."
 
 
-class RewardDocumentError(ValidationError):
+class RewardDocumentError(ApplicationError):
     """A document that cannot be saved; ``messages`` lists each problem (each names its rule)."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(" ".join(problems))
+        self.problems = list(problems)
+
+    @property
+    def messages(self) -> list[str]:
+        return self.problems
 
 
 def _save(

@@ -14,6 +14,7 @@ from django.db import models
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from kernel.errors import ApplicationError
 from kernel.roles import Role, role_required
 from training_jobs.forms_rewards import DiffForm, DocumentForm, RewardConfigForm
 from training_jobs.models import RubricVersion, RuleSetVersion
@@ -176,6 +177,8 @@ def reward_config_new(request):
     if request.method == "POST" and form.is_valid():
         try:
             config = reward_config_create(user=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
         except ValidationError as exc:
             form.add_error(None, exc)  # model field errors land on the form's fields of the same name
         else:
