@@ -69,8 +69,8 @@ def start_worker(url: str, log: Path) -> subprocess.Popen:
 
 def inputs(method: str, steps: int):
     from annotation.services.demo import demo_world_seed
-    from deploy.models import ModelVersion
     from engine.bootstrap import ensure_tiny_model
+    from registry.models import ModelVersion
     from training_jobs.models import RewardConfig
     from training_jobs.services.snapshots import snapshot_create
 

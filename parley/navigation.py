@@ -39,7 +39,7 @@ NAV = [
         "Eval sets, consensus and the paper's report.",
         (Role.ML_ENGINEER, Role.REVIEWER, Role.EVALUATOR),
     ),
-    ("deploy:model_list", "Models", "Model registry, deployments and the playground.", (Role.ML_ENGINEER,)),
+    ("registry:model_list", "Models", "Model registry, deployments and the playground.", (Role.ML_ENGINEER,)),
     ("admin:index", "Admin", "Users, roles, raw data and exports.", (Role.ADMIN,)),
 ]
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("annotation/", include("annotation.urls")),
     path("jobs/", include("training_jobs.urls")),
     path("eval/", include("evaluation.urls")),
+    path("deploy/", include("registry.urls")),  # the model registry kept its /deploy/ pages
     path("deploy/", include("deploy.urls")),
     path("api/", include("parley.api_urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from deploy.models import ModelVersion
+from registry.models import ModelVersion
 from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
 
 

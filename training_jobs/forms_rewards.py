@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from django import forms
 
 from annotation.models import Message, NegotiationCase
-from deploy.models import ModelVersion
 from engine.rewards.rules import EXAMPLE_TASKS
+from registry.models import ModelVersion
 from training_jobs.models import RewardConfig, RubricVersion, RuleSetVersion
 from training_jobs.selectors_rewards import DEFAULT_NAME, dialogue_by_external_id, playground_cases
 

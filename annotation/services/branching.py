@@ -21,7 +21,6 @@ from annotation.models import (
     TaskKind,
 )
 from annotation.models.generation import COUNT_RANGE, MAX_NEW_TOKENS_RANGE, TEMPERATURE_RANGE
-from deploy.models import ModelVersion
 from engine.prompting import turn_prompt
 from engine.task import message_errors
 from kernel.audit import audit_record, audit_snapshot
@@ -36,6 +35,7 @@ from parley.engine_subprocess import (
     read_jsonl,
     write_jsonl,
 )
+from registry.models import ModelVersion
 
 BAD_TURN = "Branch at an agent turn of this dialogue (or right after its last hotel message)."
 EMPTY_TEXT = "Write the alternative reply."

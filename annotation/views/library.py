@@ -19,10 +19,10 @@ from annotation.selectors import (
 from annotation.services.bad_cases import TRANSITIONS, bad_case_edit_gold, bad_case_transition
 from annotation.services.branching import branch_create, branch_generate_request
 from annotation.services.excellent import excellent_flag
-from deploy.models import ModelVersion
 from kernel.errors import ApplicationError
 from kernel.forms import posted_number
 from kernel.roles import ANNOTATORS, Role, role_required
+from registry.models import ModelVersion
 
 READ_ROLES = (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER)
 EDIT_ROLES = (*ANNOTATORS, Role.REVIEWER)

@@ -6,7 +6,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import BadCase, Dialogue
-from deploy.models import ModelVersion
 from evaluation.models import EvalSet, EvalSystem
 from evaluation.selectors.sets import eval_item_list, eval_run_list, eval_set_list
 from evaluation.services.runs import eval_run_create
@@ -14,6 +13,7 @@ from evaluation.services.sets import eval_set_create, eval_set_freeze, eval_set_
 from kernel.errors import ApplicationError
 from kernel.forms import posted_number
 from kernel.roles import Role, has_role, role_required
+from registry.models import ModelVersion
 
 LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
 

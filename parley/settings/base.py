@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI assets served by the app, not a CDN
     "kernel",
     "parley",
+    "registry",
     "annotation",
     "training_jobs",
     "evaluation",

@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from annotation.models import AnnotationItem, BranchGeneration, Candidate
 from annotation.services import branching
-from deploy.models import ModelVersion
 from kernel.errors import ApplicationError
 from kernel.models import AuditEvent
+from registry.models import ModelVersion
 from tests.annotation.factories import make_dialogue, make_queue, make_world
 from tests.fixtures.engine import install_fake_engine
 
@@ -200,7 +200,7 @@ def test_generate_form_needs_the_branch_roles(client_for, dialogue, version, rol
 
 def test_branch_page_without_a_model_version_says_to_register_one(client_for, dialogue):
     html = client_for("language_expert").get(reverse("annotation:branch", args=[dialogue.pk, 3])).content.decode()
-    assert "Register a model version first" in html and reverse("deploy:model_list") in html
+    assert "Register a model version first" in html and reverse("registry:model_list") in html
     assert "once the deploy app serves models" not in html
 
 

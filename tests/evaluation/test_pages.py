@@ -147,7 +147,7 @@ def test_admin_exports(client_for):
 
 
 def test_probe_view_draws_the_curve(client_for):
-    from deploy.models import ModelVersion
+    from registry.models import ModelVersion
     from training_jobs.models import JobMetric, TrainingJob
 
     base = ModelVersion.objects.create(name="tiny", base_model="/tmp/tiny")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from deploy.models import ModelVersion
+from registry.models import ModelVersion
 from training_jobs.models import DatasetSnapshot, RewardConfig, RuleSetVersion
 
 PROMPT_ROW = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.services import base_model_register
+from registry.services import base_model_register
 from training_jobs.models import JobMetric, JobStatus, RewardConfig, TrainingJob
 from training_jobs.services.jobs import job_create
 from training_jobs.services.snapshots import snapshot_create

@@ -12,7 +12,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deploy.models import ModelVersion
+from registry.models import ModelVersion
 from training_jobs.models import RewardConfig, RubricVersion, RuleSetVersion
 from training_jobs.services import rewards_remote as remote
 from training_jobs.services.rewards_playground import highlight_segments, playground_evaluate

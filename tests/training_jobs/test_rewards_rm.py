@@ -5,7 +5,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from deploy.models import ModelVersion
+from registry.models import ModelVersion
 from training_jobs.models import RewardConfig, RuleSetVersion
 from training_jobs.services import rewards_remote as remote
 from training_jobs.services.rewards_seed import reward_defaults_seed

@@ -54,7 +54,7 @@ class RewardConfig(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     reward_model = models.ForeignKey(
-        "deploy.ModelVersion",
+        "registry.ModelVersion",
         null=True,
         blank=True,
         on_delete=models.PROTECT,

@@ -12,10 +12,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from deploy.models import ModelVersion
 from kernel.audit import audit_record
 from kernel.errors import ApplicationError
 from kernel.queue import enqueue
+from registry.models import ModelVersion
 from training_jobs.models import DatasetSnapshot, JobStatus, Method, RewardConfig, TrainingJob
 from training_jobs.services.engine_config import (
     BUDGET_KEYS,

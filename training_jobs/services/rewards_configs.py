@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from deploy.models import ModelVersion
 from kernel.audit import audit_record, audit_snapshot
 from kernel.errors import ApplicationError
+from registry.models import ModelVersion
 from training_jobs.models import RewardConfig, RubricVersion, RuleSetVersion
 
 JUDGE_NEEDS_MODEL_AND_RUBRIC = "A judge endpoint needs a served model name and a rubric version."

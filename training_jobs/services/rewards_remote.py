@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 
-from deploy.models import ModelVersion
+from registry.models import ModelVersion
 from training_jobs.models import RewardConfig
 
 logger = logging.getLogger(__name__)

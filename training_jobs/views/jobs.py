@@ -7,9 +7,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from deploy.services import base_model_default_ensure
 from kernel.errors import ApplicationError
 from kernel.roles import Role, role_required
+from registry.services import base_model_default_ensure
 from training_jobs import selectors
 from training_jobs.models import JobStatus, Method, TrainingJob
 from training_jobs.services.engine_config import BUDGET_KEYS, default_preset, hyperparameter_defaults

@@ -3,7 +3,7 @@ so the template renders ``hp_<name>`` inputs from the engine's defaults and the 
 
 from django import forms
 
-from deploy.models import ModelVersion
+from registry.models import ModelVersion
 from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
 from training_jobs.services.jobs import MAX_PROCESSES, gpu_queues
 

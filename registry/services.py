@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import transaction
 
-from deploy.models import ModelVersion
+from registry.models import ModelVersion
 
 DEFAULT_BASE_NAME = "tiny-default"
 

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from deploy.models import ModelVersion
+from registry.models import ModelVersion
 
 
 def model_versions(*, method: str = "") -> QuerySet[ModelVersion]:
