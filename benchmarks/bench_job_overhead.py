@@ -71,7 +71,7 @@ def inputs(method: str, steps: int):
     from annotation.services.demo import demo_world_seed
     from engine.bootstrap import ensure_tiny_model
     from registry.models import ModelVersion
-    from training_jobs.models import RewardConfig
+    from rewards.models import RewardConfig
     from training_jobs.services.snapshots import snapshot_create
 
     demo_world_seed(scale=24, seed=0, password="bench-demo-password")

@@ -27,7 +27,7 @@ NAV = [
         (Role.ML_ENGINEER,),
     ),
     (
-        "training_jobs:reward_config_list",
+        "rewards:config_list",
         "Rewards",
         "Rule sets, judge rubrics and the reward playground.",
         (Role.ML_ENGINEER,),

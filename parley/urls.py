@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path("admin/", admin.site.urls),
     path("annotation/", include("annotation.urls")),
+    path("jobs/rewards/", include("rewards.urls")),  # reward configuration kept its /jobs/rewards/ pages
     path("jobs/", include("training_jobs.urls")),
     path("eval/", include("evaluation.urls")),
     path("deploy/", include("registry.urls")),  # the model registry kept its /deploy/ pages

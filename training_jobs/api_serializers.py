@@ -3,7 +3,8 @@
 from rest_framework import serializers
 
 from registry.models import ModelVersion
-from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
+from rewards.models import RewardConfig
+from training_jobs.models import DatasetSnapshot, Method, SnapshotKind, TrainingJob
 
 
 class SnapshotSerializer(serializers.ModelSerializer):

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "parley",
     "registry",
     "annotation",
+    "rewards",
     "training_jobs",
     "evaluation",
     "deploy",

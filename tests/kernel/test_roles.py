@@ -27,4 +27,6 @@ def test_models_that_moved_between_apps_keep_their_grants():
     assert grants("ml_engineer", "kernel") == {"view_auditevent"}
     assert {"add_modelversion", "change_modelversion"} <= grants("ml_engineer", "registry")
     assert "delete_modelversion" in grants("admin", "registry")
+    assert {"add_rulesetversion", "change_rewardconfig"} <= grants("ml_engineer", "rewards")
     assert not grants("evaluator", "registry") and not grants("evaluator", "kernel")
+    assert not grants("evaluator", "rewards")

@@ -9,7 +9,8 @@ from pathlib import Path
 from django.conf import settings
 
 from registry.models import ModelVersion
-from training_jobs.models import DatasetSnapshot, RewardConfig, RuleSetVersion
+from rewards.models import RewardConfig, RuleSetVersion
+from training_jobs.models import DatasetSnapshot
 
 PROMPT_ROW = {
     "prompt": [

@@ -78,7 +78,7 @@ class TrainingJob(models.Model):
     base_model = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="+")
     snapshots = models.ManyToManyField(DatasetSnapshot, related_name="jobs")
     reward_config = models.ForeignKey(
-        "training_jobs.RewardConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+        "rewards.RewardConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
     )
     config = models.JSONField(default=dict, help_text="The engine config.json, exactly as written.")
     budget_from = models.ForeignKey(

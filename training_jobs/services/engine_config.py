@@ -12,7 +12,8 @@ from typing import Any
 
 from engine.config import ConfigError, config_class, config_from_dict
 from kernel.errors import ApplicationError
-from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind
+from rewards.models import RewardConfig
+from training_jobs.models import DatasetSnapshot, Method, SnapshotKind
 
 # The inputs the platform fills in itself; the form shows every other scalar field of the config.
 PLATFORM_KEYS = frozenset(

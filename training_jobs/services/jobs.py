@@ -16,7 +16,8 @@ from kernel.audit import audit_record
 from kernel.errors import ApplicationError
 from kernel.queue import enqueue
 from registry.models import ModelVersion
-from training_jobs.models import DatasetSnapshot, JobStatus, Method, RewardConfig, TrainingJob
+from rewards.models import RewardConfig
+from training_jobs.models import DatasetSnapshot, JobStatus, Method, TrainingJob
 from training_jobs.services.engine_config import (
     BUDGET_KEYS,
     coerce_hyperparameters,

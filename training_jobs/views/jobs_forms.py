@@ -4,7 +4,8 @@ so the template renders ``hp_<name>`` inputs from the engine's defaults and the 
 from django import forms
 
 from registry.models import ModelVersion
-from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
+from rewards.models import RewardConfig
+from training_jobs.models import DatasetSnapshot, Method, SnapshotKind, TrainingJob
 from training_jobs.services.jobs import MAX_PROCESSES, gpu_queues
 
 HYPER_PREFIX = "hp_"
