@@ -11,7 +11,6 @@
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.template.loader import select_template
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -26,11 +25,13 @@ def refused(request: HttpRequest, error: ApplicationError, *, template: str = ""
     app's ``refused.html`` or the kernel's; an htmx request always gets the fragment."""
     context = {**(context or {}), "error": error.message}
     if request.htmx:
-        template = FRAGMENT
-    elif not template:
+        names = [FRAGMENT]
+    elif template:
+        names = [template]
+    else:
         app = request.resolver_match.app_name if request.resolver_match else ""
-        template = select_template([f"{app}/refused.html", PAGE] if app else [PAGE]).template.name
-    return render(request, template, context, status=error.status)
+        names = [f"{app}/refused.html", PAGE] if app else [PAGE]
+    return render(request, names, context, status=error.status)  # the first of ``names`` that exists
 
 
 class ApplicationErrorMiddleware:
