@@ -5,6 +5,9 @@ PIP := .venv/bin/pip
 # This machine keeps the CPU build of torch on disk; pip finds it there.
 PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 STAMP := .venv/.installed-$(shell cat requirements.txt requirements-vllm.txt package.json 2>/dev/null | sha1sum | cut -c1-12)
+# The project itself, installed editable, so `python -m engine`, `parley-engine` and the benchmark scripts
+# import it from any directory; redone when pyproject.toml (its package list) changes.
+EDITABLE := .venv/.editable-$(shell cat pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
 .PHONY: help venv run test test-quick lint format services chromium bootstrap seed bench clean
@@ -14,9 +17,9 @@ help:
 	@echo "make test       the whole suite on PostgreSQL + Redis with a real Celery worker, vLLM and Chromium"
 	@echo "make test-quick the suite without slow, vLLM, worker and browser tests"
 	@echo "make lint       ruff"
-	@echo "make bench      the benchmarks (see docs/benchmarks.md)"
+	@echo "make bench      every benchmark at a quick size (FULL=1: the sizes of docs/benchmarks.md, hours)"
 
-venv: $(STAMP)
+venv: $(STAMP) $(EDITABLE)
 
 $(STAMP): requirements.txt requirements-vllm.txt package.json
 	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
@@ -29,6 +32,12 @@ $(STAMP): requirements.txt requirements-vllm.txt package.json
 	npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent
 	rm -f .venv/.installed-*
 	touch $(STAMP)
+
+$(EDITABLE): $(STAMP) pyproject.toml
+	# --no-deps: requirements*.txt above are the pinned set; --no-build-isolation: the venv's setuptools.
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	rm -f .venv/.editable-*
+	touch $(EDITABLE)
 
 services:
 	bash scripts/services.sh
@@ -63,7 +72,7 @@ run: venv
 	bash scripts/run.sh
 
 bench: venv services
-	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) benchmarks/run_all.py $(if $(FULL),--full,)
 
 clean:
 	rm -rf var staticfiles .pytest_cache

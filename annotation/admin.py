@@ -134,19 +134,3 @@ class ExcellentTurnAdmin(admin.ModelAdmin):
     list_display = ("dialogue", "turn", "flagged_by", "created_at")
     search_fields = ("dialogue__external_id", "note")
     raw_id_fields = ("dialogue", "flagged_by")
-
-
-@admin.register(m.AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: the history is append-only."""
-
-    list_display = ("at", "actor", "action", "object_type", "object_id")
-    list_filter = ("action", "object_type")
-    search_fields = ("object_id", "note", "actor__username")
-    date_hierarchy = "at"
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 
 from annotation.services.exports import EXPORT_KINDS, ExportFilters, dumps, export_recorded, export_rows_for
-from parley.roles import Role, has_role
+from kernel.roles import Role, has_role
 
 
 def export_action(kind: str, description: str):

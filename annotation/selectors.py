@@ -14,7 +14,6 @@ from annotation.models import (
     AnnotationQueue,
     Answer,
     Assignment,
-    AuditEvent,
     BadCase,
     BranchGeneration,
     Candidate,
@@ -24,7 +23,8 @@ from annotation.models import (
     SOPClause,
 )
 from annotation.services.assignment import LENS_ROLES
-from parley.roles import Role, has_role
+from kernel.models import AuditEvent
+from kernel.roles import Role, has_role
 
 ALLOWED_TAGS = [
     *bleach.sanitizer.ALLOWED_TAGS,

@@ -28,7 +28,7 @@ STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
 def seed(n: int) -> None:
-    from deploy.models import ModelVersion
+    from registry.models import ModelVersion
     from training_jobs.models import TrainingJob
 
     if TrainingJob.objects.count() >= n:

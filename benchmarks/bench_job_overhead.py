@@ -69,9 +69,9 @@ def start_worker(url: str, log: Path) -> subprocess.Popen:
 
 def inputs(method: str, steps: int):
     from annotation.services.demo import demo_world_seed
-    from deploy.models import ModelVersion
     from engine.bootstrap import ensure_tiny_model
-    from training_jobs.models import RewardConfig
+    from registry.models import ModelVersion
+    from rewards.models import RewardConfig
     from training_jobs.services.snapshots import snapshot_create
 
     demo_world_seed(scale=24, seed=0, password="bench-demo-password")

@@ -220,7 +220,7 @@ def _annotator_process(user_id: int, queue_id: int, tasks: int, think_ms: float,
         from django.contrib.auth import get_user_model
 
         from annotation.models import AnnotationQueue
-        from parley.roles import user_roles
+        from kernel.roles import user_roles
 
         user = get_user_model().objects.get(pk=user_id)
         queue = AnnotationQueue.objects.get(pk=queue_id)

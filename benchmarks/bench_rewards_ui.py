@@ -44,10 +44,10 @@ def main() -> None:
 
     django.setup()
     from engine.rewards.rules import EXAMPLE_TASKS, RuleSet, compile_rules
-    from training_jobs.services.rewards_diff import document_diff
-    from training_jobs.services.rewards_playground import playground_evaluate
-    from training_jobs.services.rewards_seed import default_rule_set_document
-    from training_jobs.services.rewards_validation import rule_set_errors
+    from rewards.services.diff import document_diff
+    from rewards.services.playground import playground_evaluate
+    from rewards.services.seed import default_rule_set_document
+    from rewards.services.validation import rule_set_errors
 
     document = default_rule_set_document()
     examples = sum(len(r["examples"]["trigger"]) + len(r["examples"]["clean"]) for r in document["rules"])

@@ -1,11 +1,4 @@
-"""Pages of the deploy app."""
-
-from django.urls import path
-
-from deploy import views
+"""Pages of the deploy app (deployments and the gateway land here; the model pages are the registry's)."""
 
 app_name = "deploy"
-urlpatterns = [
-    path("", views.model_list, name="model_list"),
-    path("models/<int:pk>/", views.model_detail, name="model_detail"),
-]
+urlpatterns: list = []

@@ -2,7 +2,6 @@
 
 The panel endpoints answer with labels only; the label → system map never leaves the server."""
 
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -21,7 +20,7 @@ from evaluation.selectors.panels import panel_view
 from evaluation.selectors.reports import eval_report, eval_report_detail
 from evaluation.selectors.sets import eval_set_list
 from evaluation.services.panels import panel_assignment_next, panel_judgments_submit
-from parley.roles import Role
+from kernel.roles import Role
 
 LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
 
@@ -82,10 +81,7 @@ class PanelNextApi(APIView):
 
     @extend_schema(responses={200: PanelItemSerializer})
     def get(self, request):
-        try:
-            assignment = panel_assignment_next(user=request.user)
-        except ValidationError as exc:
-            return ApiResponse({"detail": exc.messages[0]}, status=status.HTTP_400_BAD_REQUEST)
+        assignment = panel_assignment_next(user=request.user)
         if assignment is None:
             return ApiResponse({"detail": "Nothing left to rate."}, status=status.HTTP_404_NOT_FOUND)
         return ApiResponse(_blind(assignment))
@@ -102,8 +98,5 @@ class PanelSubmitApi(APIView):
         body = PanelSubmitSerializer(data=request.data)
         if not body.is_valid():
             return ApiResponse({"detail": "answers must map each label to an object"}, status=400)
-        try:
-            judgments = panel_judgments_submit(assignment=assignment, answers=body.validated_data["answers"])
-        except ValidationError as exc:
-            return ApiResponse({"detail": exc.messages[0]}, status=status.HTTP_400_BAD_REQUEST)
+        judgments = panel_judgments_submit(assignment=assignment, answers=body.validated_data["answers"])
         return ApiResponse({"judged": len(judgments)}, status=status.HTTP_201_CREATED)

@@ -2,7 +2,7 @@
 
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from parley.roles import EVERYONE, HasRole
+from kernel.roles import EVERYONE, HasRole
 
 
 class SchemaView(SpectacularAPIView):

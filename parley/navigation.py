@@ -3,7 +3,7 @@ resolve (its app has not shipped that page) is left out instead of breaking ever
 
 from django.urls import NoReverseMatch, reverse
 
-from parley.roles import ANNOTATORS, Role, has_role
+from kernel.roles import ANNOTATORS, Role, has_role
 
 NAV = [
     (
@@ -27,7 +27,7 @@ NAV = [
         (Role.ML_ENGINEER,),
     ),
     (
-        "training_jobs:reward_config_list",
+        "rewards:config_list",
         "Rewards",
         "Rule sets, judge rubrics and the reward playground.",
         (Role.ML_ENGINEER,),
@@ -39,7 +39,7 @@ NAV = [
         "Eval sets, consensus and the paper's report.",
         (Role.ML_ENGINEER, Role.REVIEWER, Role.EVALUATOR),
     ),
-    ("deploy:model_list", "Models", "Model registry, deployments and the playground.", (Role.ML_ENGINEER,)),
+    ("registry:model_list", "Models", "Model registry, deployments and the playground.", (Role.ML_ENGINEER,)),
     ("admin:index", "Admin", "Users, roles, raw data and exports.", (Role.ADMIN,)),
 ]
 

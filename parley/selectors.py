@@ -1,7 +1,7 @@
 """Reads for the home dashboard."""
 
 from annotation.models import BadCase, Dialogue, PreferencePair
-from deploy.models import ModelVersion
+from registry.models import ModelVersion
 
 
 def home_stats() -> list[dict]:

@@ -1,6 +1,6 @@
 """Platform writes."""
 
-from annotation.services.audit import audit_record
+from kernel.audit import audit_record
 
 
 def worker_ping_record(*, token: str) -> None:

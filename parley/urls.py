@@ -1,12 +1,12 @@
-"""Root URL conf. Every view declares its roles (parley.roles); tests/parley/test_url_roles.py walks this."""
+"""Root URL conf. Every view declares its roles (kernel.roles); tests/parley/test_url_roles.py walks this."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from kernel.roles import public
 from parley import views
 from parley.api import SchemaDocsView, SchemaView
-from parley.roles import public
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,8 +15,10 @@ urlpatterns = [
     path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path("admin/", admin.site.urls),
     path("annotation/", include("annotation.urls")),
+    path("jobs/rewards/", include("rewards.urls")),  # reward configuration kept its /jobs/rewards/ pages
     path("jobs/", include("training_jobs.urls")),
     path("eval/", include("evaluation.urls")),
+    path("deploy/", include("registry.urls")),  # the model registry kept its /deploy/ pages
     path("deploy/", include("deploy.urls")),
     path("api/", include("parley.api_urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),

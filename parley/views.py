@@ -4,7 +4,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
-from parley.roles import EVERYONE, Role, public, role_required, user_roles
+from kernel.roles import EVERYONE, Role, public, role_required, user_roles
 from parley.selectors import home_stats
 
 

@@ -1,15 +1,14 @@
 """REST API for scripts (token auth): create snapshots and jobs, read their status, cancel a job.
-Views are adapters: parse with a serializer, call one service, answer with the output serializer."""
+Views are adapters: parse with a serializer, call one service, answer with the output serializer; a
+service's refusal becomes its 4xx in ``kernel.refusals.api_exception_handler``."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from parley.roles import Role
+from kernel.roles import Role
 from training_jobs import selectors
 from training_jobs.api_serializers import (
     JobCreateSerializer,
@@ -25,14 +24,6 @@ from training_jobs.services.snapshots import snapshot_create
 ML = (Role.ML_ENGINEER,)
 
 
-def service_call(call, **kwargs):
-    """A service's ValidationError is the caller's mistake: a 400 with its message, nothing written."""
-    try:
-        return call(**kwargs)
-    except DjangoValidationError as exc:
-        raise ValidationError({"detail": exc.messages}) from None
-
-
 class SnapshotListCreate(generics.ListAPIView):
     required_roles = ML
     serializer_class = SnapshotSerializer
@@ -42,7 +33,7 @@ class SnapshotListCreate(generics.ListAPIView):
     def post(self, request):
         data = SnapshotCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        snap = service_call(snapshot_create, created_by=request.user, **data.validated_data)
+        snap = snapshot_create(created_by=request.user, **data.validated_data)
         return Response(SnapshotSerializer(snap).data, status=status.HTTP_201_CREATED)
 
 
@@ -61,7 +52,7 @@ class JobListCreate(generics.ListAPIView):
     def post(self, request):
         data = JobCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        job = service_call(job_create, created_by=request.user, **data.validated_data)
+        job = job_create(created_by=request.user, **data.validated_data)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -76,7 +67,7 @@ class JobCancel(APIView):
 
     @extend_schema(request=None, responses={200: JobSerializer})
     def post(self, request, pk: int):
-        job = service_call(job_cancel, job=get_object_or_404(TrainingJob, pk=pk), actor=request.user)
+        job = job_cancel(job=get_object_or_404(TrainingJob, pk=pk), actor=request.user)
         return Response(JobSerializer(job).data)
 
 

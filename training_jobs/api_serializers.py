@@ -3,8 +3,9 @@
 from rest_framework import serializers
 
 from annotation.services.exports import export_kind_choices
-from deploy.models import ModelVersion
-from training_jobs.models import DatasetSnapshot, Method, RewardConfig, TrainingJob
+from registry.models import ModelVersion
+from rewards.models import RewardConfig
+from training_jobs.models import DatasetSnapshot, Method, TrainingJob
 
 
 class SnapshotSerializer(serializers.ModelSerializer):

@@ -1,6 +1,6 @@
 """REST routes of the training_jobs app (under /api/jobs/)."""
 
-from django.urls import include, path
+from django.urls import path
 
 from training_jobs import api
 
@@ -11,5 +11,4 @@ urlpatterns = [
     path("jobs/<int:pk>/", api.JobDetail.as_view(), name="api-job-detail"),
     path("jobs/<int:pk>/cancel/", api.JobCancel.as_view(), name="api-job-cancel"),
     path("jobs/<int:pk>/metrics/", api.JobMetrics.as_view(), name="api-job-metrics"),
-    path("rewards/", include("training_jobs.api_urls_rewards")),  # reward documents (rewards web)
 ]

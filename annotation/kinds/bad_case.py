@@ -13,9 +13,10 @@ from collections.abc import Iterable, Iterator
 
 from annotation.kinds.base import Hint, ItemRow, TaskKind
 from annotation.kinds.common import agent_turn_items
-from annotation.models import AnnotationItem, Answer, Assignment, AuditEvent, BadCase, Candidate, GoldDecision, Message
+from annotation.models import AnnotationItem, Answer, Assignment, BadCase, Candidate, GoldDecision, Message
 from annotation.services.bad_cases import bad_case_create, bad_case_transition
 from engine.vocab import SEVERITY_RANK
+from kernel.models import AuditEvent
 
 
 class BadCaseKind(TaskKind):

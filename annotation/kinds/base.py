@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from annotation.models import AnnotationItem, Answer, Assignment, AuditEvent, GoldDecision
+    from annotation.models import AnnotationItem, Answer, Assignment, GoldDecision
+    from kernel.models import AuditEvent
 
 # (dialogue id, turn, candidate A id, candidate B id): one item of a queue.
 ItemRow = tuple[int, int, int | None, int | None]
@@ -83,7 +84,7 @@ class TaskKind:
 
     # -- answering ------------------------------------------------------------------------------------------
     def answer(self, *, answer: Answer, assignment: Assignment, data: dict, actor) -> list[AuditEvent]:
-        """Validate the posted ``data`` (raising ``AnnotationError`` before writing anything) and fill
+        """Validate the posted ``data`` (raising ``ApplicationError`` before writing anything) and fill
         ``answer``; return the audit events of rows written on the way, to be recorded with the answer's."""
         raise NotImplementedError
 
@@ -97,7 +98,7 @@ class TaskKind:
         raise NotImplementedError
 
     def clean_fix(self, *, item: AnnotationItem, choice: str, scores: dict) -> tuple[str, dict]:
-        """``(choice, scores)`` of a reviewer's *fix*, checked (``AnnotationError`` when incomplete)."""
+        """``(choice, scores)`` of a reviewer's *fix*, checked (``ApplicationError`` when incomplete)."""
         raise NotImplementedError
 
     def apply_gold(self, *, item: AnnotationItem, gold: GoldDecision, reviewer) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from annotation.kinds.base import ItemRow
 from annotation.models import Message
-from annotation.services.errors import AnnotationError
+from kernel.errors import ApplicationError
 
 SCALE = ("1", "2", "3", "4", "5")
 BAD_SCORE = "Give every question a score from 1 to 5 ({name} is missing or out of range)."
@@ -23,11 +23,11 @@ def agent_turn_items(dialogue_ids: list[int], *, stage: str = "") -> Iterator[It
 
 
 def clean_scores(*, names: Iterable[str], data: dict) -> dict[str, int]:
-    """``{name: 1..5}`` for every name, or ``AnnotationError`` naming the first missing or out of range."""
+    """``{name: 1..5}`` for every name, or ``ApplicationError`` naming the first missing or out of range."""
     scores = {}
     for name in names:
         value = str(data.get(name, ""))
         if value not in SCALE:
-            raise AnnotationError(BAD_SCORE.format(name=name))
+            raise ApplicationError(BAD_SCORE.format(name=name))
         scores[name] = int(value)
     return scores

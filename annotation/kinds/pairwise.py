@@ -13,10 +13,11 @@ from collections.abc import Iterable, Iterator
 from itertools import combinations
 
 from annotation.kinds.base import Hint, ItemRow, Key, TaskKind
-from annotation.models import AnnotationItem, Answer, Assignment, AuditEvent, Candidate, GoldDecision, PreferencePair
-from annotation.services.audit import audit_event, audit_record, audit_snapshot
-from annotation.services.errors import AnnotationError
+from annotation.models import AnnotationItem, Answer, Assignment, Candidate, GoldDecision, PreferencePair
 from engine.vocab import LENS_PROVENANCE, STRENGTHS
+from kernel.audit import audit_event, audit_record, audit_snapshot
+from kernel.errors import ApplicationError
+from kernel.models import AuditEvent
 
 BAD_SIDE = "Choose A, B, Equal or Both bad."
 STRENGTH_REQUIRED = "Choose a strength: 1 slight, 2 clear, 3 strong."
@@ -92,7 +93,7 @@ class Pairwise(TaskKind):
 
     def clean_fix(self, *, item: AnnotationItem, choice: str, scores: dict) -> tuple[str, dict]:
         if choice not in Answer.Choice.values:
-            raise AnnotationError(FIX_CHOICE)
+            raise ApplicationError(FIX_CHOICE)
         return choice, {}
 
     def apply_gold(self, *, item: AnnotationItem, gold: GoldDecision, reviewer) -> None:
@@ -108,18 +109,18 @@ class Pairwise(TaskKind):
 def _clean(*, assignment: Assignment, data: dict) -> dict:
     side = data.get("side")
     if side not in (*SIDES, *TIES):
-        raise AnnotationError(BAD_SIDE)
+        raise ApplicationError(BAD_SIDE)
     reasons = data.get("reasons") or []
     for code in reasons:
         if code not in REASON_CODES:
-            raise AnnotationError(BAD_REASON.format(code=code))
+            raise ApplicationError(BAD_REASON.format(code=code))
     note = data.get("note") or ""
     if len(note) > 2000:
-        raise AnnotationError(NOTE_TOO_LONG)
+        raise ApplicationError(NOTE_TOO_LONG)
     strength = ""
     if side in SIDES:
         if data.get("strength") not in STRENGTH_KEYS:
-            raise AnnotationError(STRENGTH_REQUIRED)
+            raise ApplicationError(STRENGTH_REQUIRED)
         strength = STRENGTH_KEYS[data["strength"]]
         shown = assignment.display_order[SIDES[side]]
         choice = Answer.Choice.A if shown == assignment.item.candidate_a_id else Answer.Choice.B

@@ -8,8 +8,9 @@ from statistics import median_low
 
 from annotation.kinds.base import Hint, Key, TaskKind
 from annotation.kinds.common import NOTE_MAX, SCALE, clean_scores
-from annotation.models import AnnotationItem, Answer, Assignment, AuditEvent
-from annotation.services.errors import AnnotationError
+from annotation.models import AnnotationItem, Answer, Assignment
+from kernel.errors import ApplicationError
+from kernel.models import AuditEvent
 
 FIX_SCORES = "A fix needs every score from 1 to 5."
 
@@ -36,7 +37,7 @@ class ScoreKind(TaskKind):
     def clean_fix(self, *, item: AnnotationItem, choice: str, scores: dict) -> tuple[str, dict]:
         names = self.questions(lens=item.queue.lens)
         if any(str(scores.get(n)) not in SCALE for n in names):
-            raise AnnotationError(FIX_SCORES)
+            raise ApplicationError(FIX_SCORES)
         return "", {n: int(scores[n]) for n in names}
 
     def task_context(self, *, item: AnnotationItem, lens: str) -> dict:

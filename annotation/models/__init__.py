@@ -1,8 +1,7 @@
-"""The negotiation data model: projects, SOPs, guidelines, cases, dialogues, candidates, preference pairs,
-bad cases and the append-only audit log. Queues and answers live in ``annotation/models/queues.py``,
-model-generated alternatives at a branch in ``annotation/models/generation.py``."""
+"""The negotiation data model: projects, SOPs, guidelines, cases, dialogues, candidates, preference pairs
+and bad cases. Queues and answers live in ``annotation/models/queues.py``, model-generated alternatives
+at a branch in ``annotation/models/generation.py``; the audit log is the kernel's (``kernel.models``)."""
 
-from .audit import AuditEvent
 from .core import (
     SOP,
     Candidate,
@@ -27,7 +26,6 @@ __all__ = [
     "GoldDecision",
     "Lens",
     "SOP",
-    "AuditEvent",
     "BadCase",
     "BranchGeneration",
     "Candidate",

@@ -242,7 +242,7 @@ class Candidate(models.Model):
     text = models.TextField()
     source = models.CharField(max_length=10, choices=Source.choices)
     model_version = models.ForeignKey(
-        "deploy.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates"
+        "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates"
     )
     model_name = models.CharField(max_length=200, blank=True)
     key = models.CharField(max_length=100, blank=True, help_text="Import key, unique within the dialogue.")

@@ -27,7 +27,7 @@ class BranchGeneration(models.Model):
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="generations")
     turn = models.PositiveIntegerField(help_text="The fork: replies continue messages[:turn].")
     model_version = models.ForeignKey(
-        "deploy.ModelVersion", on_delete=models.PROTECT, related_name="branch_generations"
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="branch_generations"
     )
     count = models.PositiveSmallIntegerField(
         default=2, validators=[MinValueValidator(COUNT_RANGE[0]), MaxValueValidator(COUNT_RANGE[1])]

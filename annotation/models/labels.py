@@ -70,7 +70,7 @@ class BadCase(models.Model):
     turn = models.PositiveIntegerField()
     model_reply = models.TextField()
     model_version = models.ForeignKey(
-        "deploy.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="bad_cases"
+        "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="bad_cases"
     )
     category = models.CharField(max_length=40, choices=Category.choices)
     clause = models.ForeignKey(SOPClause, null=True, blank=True, on_delete=models.PROTECT, related_name="bad_cases")
@@ -79,7 +79,7 @@ class BadCase(models.Model):
     gold_diff = models.TextField(blank=True, help_text="Unified diff from the model reply to the gold reply.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
     fixed_in = models.ForeignKey(
-        "deploy.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="fixed_bad_cases"
+        "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="fixed_bad_cases"
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -21,8 +21,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from annotation.models import AnnotationItem, AnnotationQueue, Assignment
-from annotation.services.errors import AnnotationError
-from parley.roles import Role, has_role
+from kernel.errors import ApplicationError
+from kernel.roles import Role, has_role
 
 LENS_ROLES = {"language": Role.LANGUAGE_EXPERT, "bd": Role.BD_EXPERT}
 # The expiry sweep is a query of its own: run it at most this often per queue and process (and whenever
@@ -41,7 +41,7 @@ class Take(NamedTuple):
 
 
 def lens_for_user(*, user, queue: AnnotationQueue) -> bool:
-    # parley.roles caches the user's group names on the user object: no query once the view's
+    # kernel.roles caches the user's group names on the user object: no query once the view's
     # role check has run in this request.
     return has_role(user, (LENS_ROLES[queue.lens],))
 
@@ -53,9 +53,9 @@ def annotation_task_next(*, user, queue: AnnotationQueue, now=None) -> Assignmen
     per item; the candidate order shown to this user is drawn here and stored on the assignment.
     """
     if not queue.is_active:
-        raise AnnotationError(QUEUE_CLOSED, status=409)
+        raise ApplicationError(QUEUE_CLOSED, status=409)
     if not lens_for_user(user=user, queue=queue):
-        raise AnnotationError(WRONG_LENS, status=403)
+        raise ApplicationError(WRONG_LENS, status=403)
     now = now or timezone.now()
     if time.monotonic() - _last_sweep.get(queue.pk, -SWEEP_EVERY_S) >= SWEEP_EVERY_S:
         _sweep(queue=queue, now=now)

@@ -6,9 +6,9 @@ import difflib
 from django.db import transaction
 
 from annotation.models import BadCase, Candidate, Dialogue, SOPClause
-from annotation.services.audit import audit_record, audit_snapshot
-from annotation.services.errors import AnnotationError
 from engine.task import MAX_MESSAGE_CHARS
+from kernel.audit import audit_record, audit_snapshot
+from kernel.errors import ApplicationError
 
 S = BadCase.Status
 # open → gold written → reviewed → in a dataset snapshot → verified fixed / regressed (set by evaluation).
@@ -38,22 +38,22 @@ def gold_diff(*, before: str, after: str) -> str:
 
 
 def bad_case_clean(*, dialogue: Dialogue, model_reply: str, data: dict) -> dict:
-    """Checks the editor's fields; returns them typed (the clause as a row) or raises AnnotationError."""
+    """Checks the editor's fields; returns them typed (the clause as a row) or raises ApplicationError."""
     gold = (data.get("gold_reply") or "").strip()
     if not gold:
-        raise AnnotationError(GOLD_REQUIRED)
+        raise ApplicationError(GOLD_REQUIRED)
     if len(gold) > MAX_MESSAGE_CHARS:
-        raise AnnotationError(GOLD_TOO_LONG)
+        raise ApplicationError(GOLD_TOO_LONG)
     if gold == model_reply.strip():
-        raise AnnotationError(GOLD_UNCHANGED)
+        raise ApplicationError(GOLD_UNCHANGED)
     if data.get("category") not in BadCase.Category.values:
-        raise AnnotationError(BAD_CATEGORY)
+        raise ApplicationError(BAD_CATEGORY)
     if data.get("severity") not in BadCase.Severity.values:
-        raise AnnotationError(BAD_SEVERITY)
+        raise ApplicationError(BAD_SEVERITY)
     clauses = SOPClause.objects.filter(sop_id=dialogue.sop_id) if dialogue.sop_id else SOPClause.objects.none()
     clause = clauses.filter(code=data.get("clause") or "").first()
     if clause is None and clauses.exists():
-        raise AnnotationError(BAD_CLAUSE)
+        raise ApplicationError(BAD_CLAUSE)
     return {"gold_reply": gold, "category": data["category"], "severity": data["severity"], "clause": clause}
 
 
@@ -95,9 +95,9 @@ def bad_case_transition(*, bad_case: BadCase, to: str, actor, fixed_in=None, not
     """The only way a bad case changes status; refuses any move the lifecycle does not allow."""
     bad_case = BadCase.objects.select_for_update().get(pk=bad_case.pk)
     if to not in TRANSITIONS.get(bad_case.status, set()):
-        raise AnnotationError(BAD_TRANSITION.format(before=bad_case.status, after=to), status=409)
+        raise ApplicationError(BAD_TRANSITION.format(before=bad_case.status, after=to), status=409)
     if to != S.OPEN and not bad_case.gold_reply:
-        raise AnnotationError(GOLD_REQUIRED)
+        raise ApplicationError(GOLD_REQUIRED)
     before = audit_snapshot(bad_case, fields=["status", "fixed_in"])
     bad_case.status = to
     if to == S.FIXED:
@@ -120,7 +120,7 @@ def bad_case_edit_gold(*, bad_case: BadCase, data: dict, actor) -> BadCase:
     bad_case = BadCase.objects.select_for_update().get(pk=bad_case.pk)
     fields = bad_case_clean(dialogue=bad_case.dialogue, model_reply=bad_case.model_reply, data=data)
     if S.GOLD_WRITTEN not in TRANSITIONS.get(bad_case.status, set()):
-        raise AnnotationError(BAD_TRANSITION.format(before=bad_case.status, after=S.GOLD_WRITTEN), status=409)
+        raise ApplicationError(BAD_TRANSITION.format(before=bad_case.status, after=S.GOLD_WRITTEN), status=409)
     before = audit_snapshot(bad_case)
     for name, value in fields.items():
         setattr(bad_case, name, value)

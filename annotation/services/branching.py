@@ -20,11 +20,11 @@ from annotation.models import (
     Message,
 )
 from annotation.models.generation import COUNT_RANGE, MAX_NEW_TOKENS_RANGE, TEMPERATURE_RANGE
-from annotation.services.audit import audit_record, audit_snapshot
-from annotation.services.errors import AnnotationError
-from deploy.models import ModelVersion
 from engine.prompting import turn_prompt
 from engine.task import message_errors
+from kernel.audit import audit_record, audit_snapshot
+from kernel.errors import ApplicationError
+from kernel.queue import enqueue
 from parley.engine_subprocess import (
     LOG_TAIL_CHARS,
     EngineError,
@@ -34,7 +34,7 @@ from parley.engine_subprocess import (
     read_jsonl,
     write_jsonl,
 )
-from parley.queue import enqueue
+from registry.models import ModelVersion
 
 BAD_TURN = "Branch at an agent turn of this dialogue (or right after its last hotel message)."
 EMPTY_TEXT = "Write the alternative reply."
@@ -79,14 +79,14 @@ def branch_create(
 ) -> Candidate:
     text = (text or "").strip()
     if not text:
-        raise AnnotationError(EMPTY_TEXT)
+        raise ApplicationError(EMPTY_TEXT)
     errors = message_errors({"role": "agent", "content": text})
     if errors:
-        raise AnnotationError("; ".join(errors))
+        raise ApplicationError("; ".join(errors))
     if not branch_turn_valid(dialogue=dialogue, turn=turn):
-        raise AnnotationError(BAD_TURN)
+        raise ApplicationError(BAD_TURN)
     if _queue_refused(queue=queue, dialogue=dialogue):
-        raise AnnotationError(NOT_PAIRWISE)
+        raise ApplicationError(NOT_PAIRWISE)
     candidate = Candidate.objects.create(
         dialogue=dialogue,
         turn=turn,
@@ -159,7 +159,7 @@ def branch_generate_request(
         queue=queue,
     )
     if error:
-        raise AnnotationError(error)
+        raise ApplicationError(error)
     with transaction.atomic():
         generation = BranchGeneration(
             dialogue=dialogue,
@@ -244,7 +244,7 @@ def _store_candidates(generation: BranchGeneration, kept: list[tuple[int, str]])
 
 
 def _error_text(exc: Exception) -> str:
-    if isinstance(exc, AnnotationError):
+    if isinstance(exc, ApplicationError):
         return exc.message
     if isinstance(exc, EngineError):  # already "engine generate exited with N: <log tail>", bounded
         return str(exc)
@@ -256,14 +256,14 @@ def branch_generate_execute(*, generation: BranchGeneration) -> BranchGeneration
     run_dir = Path(settings.ARTIFACTS_ROOT) / "annotation" / f"generation-{generation.pk}"
     generation = engine_job_claim(generation, run_dir=run_dir)
     if generation is None:
-        raise AnnotationError(NOT_PENDING, status=409)
+        raise ApplicationError(NOT_PENDING, status=409)
     generation.metrics = {"seed": generation.pk}  # another request at the same turn samples other replies
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         replies = _generate(generation, run_dir)
         kept = _distinct(replies)
         if not kept:
-            raise AnnotationError(ALL_EMPTY)
+            raise ApplicationError(ALL_EMPTY)
         made = _store_candidates(generation, kept)
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row for the person who asked
         return engine_job_finish(generation, status=BranchGeneration.Status.FAILED, error=_error_text(exc))

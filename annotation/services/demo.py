@@ -16,7 +16,7 @@ from annotation.services.imports import ImportResult, dialogues_import
 from engine.demo import iter_dialogues
 from engine.demo.sop import DEFAULT_GUIDELINE, DEFAULT_PROJECT, default_sop
 from engine.demo.world import DEMO_USERS
-from parley.roles import Role
+from kernel.roles import Role
 
 DEFAULT_DEMO_PASSWORD = "parley-demo"
 

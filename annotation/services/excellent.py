@@ -3,8 +3,8 @@
 from django.db import IntegrityError, transaction
 
 from annotation.models import Dialogue, ExcellentTurn, Message
-from annotation.services.audit import audit_record, audit_snapshot
-from annotation.services.errors import AnnotationError
+from kernel.audit import audit_record, audit_snapshot
+from kernel.errors import ApplicationError
 
 NOT_AGENT_TURN = "Only an agent message can be flagged as excellent."
 ALREADY_FLAGGED = "This turn is already in the excellent library."
@@ -12,13 +12,13 @@ ALREADY_FLAGGED = "This turn is already in the excellent library."
 
 def excellent_flag(*, dialogue: Dialogue, turn: int, user, note: str = "") -> ExcellentTurn:
     if not Message.objects.filter(dialogue=dialogue, index=turn, role=Message.Role.AGENT).exists():
-        raise AnnotationError(NOT_AGENT_TURN)
+        raise ApplicationError(NOT_AGENT_TURN)
     try:
         with transaction.atomic():
             excellent = ExcellentTurn.objects.create(dialogue=dialogue, turn=turn, flagged_by=user, note=note[:2000])
             audit_record(actor=user, action="create", instance=excellent, after=audit_snapshot(excellent))
     except IntegrityError:
-        raise AnnotationError(ALREADY_FLAGGED, status=409) from None
+        raise ApplicationError(ALREADY_FLAGGED, status=409) from None
     return excellent
 
 

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from annotation.models import BadCase, Dialogue, ExcellentTurn, PreferencePair, Project
 from annotation.services import export_rows
-from annotation.services.audit import audit_record
+from kernel.audit import audit_record
 
 
 @dataclass(frozen=True)

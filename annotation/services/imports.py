@@ -23,9 +23,9 @@ from annotation.models import (
     Guideline,
     Project,
 )
-from annotation.services.audit import audit_record
 from annotation.services.import_checks import ImportContext, dialogue_errors
 from annotation.services.import_writer import DialogueWriter
+from kernel.audit import audit_record
 
 MAX_LINE_BYTES = 4 * 1024 * 1024  # a dialogue line; one message is capped by engine.task.MAX_MESSAGE_CHARS
 MAX_REPORTED_ERRORS = 1000

@@ -6,8 +6,8 @@ from django.db.models import QuerySet
 
 from annotation.kinds import kind_for
 from annotation.models import AnnotationItem, AnnotationQueue, Dialogue, Project
-from annotation.services.audit import audit_record, audit_snapshot
-from annotation.services.errors import AnnotationError
+from kernel.audit import audit_record, audit_snapshot
+from kernel.errors import ApplicationError
 
 NO_ITEMS = "The selection gives no items for this task kind (pairwise needs two candidates at a turn)."
 BATCH = 2000
@@ -67,7 +67,7 @@ def queue_create(
         for d, t, a, b in kind_for(kind).items(ids, stage=stage)
     ]
     if not rows:
-        raise AnnotationError(NO_ITEMS)
+        raise ApplicationError(NO_ITEMS)
     AnnotationItem.objects.bulk_create(rows, batch_size=BATCH)
     audit_record(actor=actor, action="create", instance=queue, after={**audit_snapshot(queue), "items": len(rows)})
     return queue

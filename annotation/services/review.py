@@ -11,8 +11,8 @@ from django.db import transaction
 
 from annotation.kinds import kind_for
 from annotation.models import AnnotationItem, GoldDecision
-from annotation.services.audit import audit_record, audit_snapshot
-from annotation.services.errors import AnnotationError
+from kernel.audit import audit_record, audit_snapshot
+from kernel.errors import ApplicationError
 
 NOT_REVIEWABLE = "Only items whose answers are all in can be reviewed."
 ALREADY_DECIDED = "This item already has a gold decision."
@@ -27,14 +27,14 @@ def gold_decide(
 ) -> GoldDecision:
     item = AnnotationItem.objects.select_for_update().select_related("queue").get(pk=item.pk)
     if decision not in GoldDecision.Decision.values:
-        raise AnnotationError(BAD_DECISION)
+        raise ApplicationError(BAD_DECISION)
     if GoldDecision.objects.filter(item=item).exists():
-        raise AnnotationError(ALREADY_DECIDED, status=409)
+        raise ApplicationError(ALREADY_DECIDED, status=409)
     if item.status not in REVIEWABLE:
-        raise AnnotationError(NOT_REVIEWABLE, status=409)
+        raise ApplicationError(NOT_REVIEWABLE, status=409)
     reason = (reason or "").strip()
     if decision == GoldDecision.Decision.REJECT and not reason:
-        raise AnnotationError(REASON_REQUIRED)
+        raise ApplicationError(REASON_REQUIRED)
     kind = kind_for(item.queue.kind)
     if decision == GoldDecision.Decision.FIX:
         choice, scores = kind.clean_fix(item=item, choice=choice, scores=scores or {})

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from annotation.models import Project
 from annotation.selectors_agreement import project_agreement_by_lens
 from annotation.selectors_dashboard import project_dashboard_stats
-from parley.roles import ANNOTATORS, Role, role_required
+from kernel.roles import ANNOTATORS, Role, role_required
 
 DASHBOARD_ROLES = (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER)
 

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 from annotation.forms_data import ExportForm, ImportForm
 from annotation.services.exports import EXPORT_KINDS, dumps, export_recorded, export_rows_for
 from annotation.services.imports import dialogues_import
-from parley.roles import Role, role_required
+from kernel.roles import Role, role_required
 
 DATA_ROLES = (Role.ADMIN, Role.ML_ENGINEER)
 

@@ -19,12 +19,11 @@ from annotation.selectors import (
 )
 from annotation.services.bad_cases import TRANSITIONS, bad_case_edit_gold, bad_case_transition
 from annotation.services.branching import branch_create, branch_generate_request
-from annotation.services.errors import AnnotationError
 from annotation.services.excellent import excellent_flag
-from annotation.views.errors import refused
-from deploy.models import ModelVersion
-from parley.forms import posted_number
-from parley.roles import ANNOTATORS, Role, role_required
+from kernel.errors import ApplicationError
+from kernel.forms import posted_number
+from kernel.roles import ANNOTATORS, Role, role_required
+from registry.models import ModelVersion
 
 READ_ROLES = (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER)
 EDIT_ROLES = (*ANNOTATORS, Role.REVIEWER)
@@ -48,10 +47,7 @@ def dialogue_detail(request, dialogue_id: int) -> HttpResponse:
 @require_POST
 def excellent_add(request, dialogue_id: int, turn: int) -> HttpResponse:
     dialogue = get_object_or_404(Dialogue, pk=dialogue_id)
-    try:
-        excellent_flag(dialogue=dialogue, turn=turn, user=request.user, note=request.POST.get("note", ""))
-    except AnnotationError as error:
-        return refused(request, error)
+    excellent_flag(dialogue=dialogue, turn=turn, user=request.user, note=request.POST.get("note", ""))
     if request.htmx:
         return render(request, "annotation/partials/excellent_flagged.html", {"turn": turn})
     return redirect("annotation:dialogue", dialogue_id=dialogue.pk)
@@ -97,7 +93,7 @@ def branch(request, dialogue_id: int, turn: int) -> HttpResponse:
             branch_create(
                 dialogue=dialogue, turn=turn, text=request.POST.get("text", ""), author=request.user, queue=queue
             )
-        except AnnotationError as error:
+        except ApplicationError as error:
             return render(request, "annotation/branch.html", {**context, "error": error.message}, status=error.status)
         return redirect("annotation:dialogue", dialogue_id=dialogue.pk)
     return render(request, "annotation/branch.html", context)
@@ -119,7 +115,7 @@ def branch_generate(request, dialogue_id: int, turn: int) -> HttpResponse:
             queue=AnnotationQueue.objects.filter(pk=queue_id).first() if queue_id else None,
             actor=request.user,
         )
-    except AnnotationError as error:
+    except ApplicationError as error:
         context = {**_branch_context(dialogue, turn), "error": error.message, "form": request.POST}
         return render(request, "annotation/branch.html", context, status=error.status)
     return redirect("annotation:branch", dialogue_id=dialogue.pk, turn=turn)
@@ -155,7 +151,7 @@ def bad_case_edit(request, bad_case_id: int) -> HttpResponse:
         try:
             bad_case_edit_gold(bad_case=bad_case, data=request.POST.dict(), actor=request.user)
             return redirect("annotation:bad_case", bad_case_id=bad_case.pk)
-        except AnnotationError as error:
+        except ApplicationError as error:
             context["error"], status = error.message, error.status
     return render(request, "annotation/bad_case.html", context, status=status)
 
@@ -164,12 +160,9 @@ def bad_case_edit(request, bad_case_id: int) -> HttpResponse:
 @require_POST
 def bad_case_status(request, bad_case_id: int) -> HttpResponse:
     bad_case = get_object_or_404(BadCase, pk=bad_case_id)
-    try:
-        bad_case_transition(
-            bad_case=bad_case, to=request.POST.get("to", ""), actor=request.user, note=request.POST.get("note", "")
-        )
-    except AnnotationError as error:
-        return refused(request, error)
+    bad_case_transition(
+        bad_case=bad_case, to=request.POST.get("to", ""), actor=request.user, note=request.POST.get("note", "")
+    )
     return redirect("annotation:bad_case", bad_case_id=bad_case.pk)
 
 
@@ -180,7 +173,7 @@ def history(request, kind: str, object_id: int) -> HttpResponse:
     elif kind in HISTORY_TYPES:
         events = object_history(object_type=HISTORY_TYPES[kind], object_id=object_id)
     else:
-        return refused(request, AnnotationError("Unknown history kind.", status=404))
+        raise ApplicationError("Unknown history kind.", status=404)
     return render(request, "annotation/partials/history.html", {"history": events})
 
 

@@ -8,10 +8,9 @@ from django.views.decorators.http import require_http_methods
 from annotation.models import AnnotationItem, AnnotationQueue, GoldDecision
 from annotation.selectors import guideline_html, item_history, review_items, turn_context
 from annotation.selectors_agreement import disagreement_items
-from annotation.services.errors import AnnotationError
 from annotation.services.review import gold_decide
-from annotation.views.errors import refused
-from parley.roles import Role, role_required
+from kernel.errors import ApplicationError
+from kernel.roles import Role, role_required
 
 REVIEW_ROLES = (Role.REVIEWER,)
 
@@ -54,11 +53,11 @@ def review_item(request, item_id: int) -> HttpResponse:
                 choice=request.POST.get("choice", ""),
                 scores=scores,
             )
-        except AnnotationError as error:
-            if error.status == 400:
-                context = {**_review_context(item), "error": error.message}
-                return render(request, "annotation/review_item.html", context, status=400)
-            return refused(request, error)
+        except ApplicationError as error:
+            if error.status != 400:
+                raise
+            context = {**_review_context(item), "error": error.message}
+            return render(request, "annotation/review_item.html", context, status=400)
         next_item = review_items(limit=1)
         return (
             redirect("annotation:review_item", item_id=next_item[0].pk)

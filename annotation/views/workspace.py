@@ -12,10 +12,10 @@ from annotation.selectors import guideline_html, position_bias, queue_list_for_u
 from annotation.selectors_agreement import queue_agreement
 from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, answer_submit
 from annotation.services.assignment import annotation_task_next
-from annotation.services.errors import AnnotationError
 from annotation.services.queues import dialogues_matching, queue_create, queue_set_active
-from annotation.views.errors import refused
-from parley.roles import ANNOTATORS, Role, role_required
+from kernel.errors import ApplicationError
+from kernel.refusals import refused
+from kernel.roles import ANNOTATORS, Role, role_required
 
 WORKSPACE_ROLES = (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER)
 MANAGER_ROLES = (Role.REVIEWER, Role.ML_ENGINEER)
@@ -48,7 +48,7 @@ def queue_new(request) -> HttpResponse:
                 review_sample_rate=data["review_sample_rate"],
                 stage=data.get("stage") or "",
             )
-        except AnnotationError as error:
+        except ApplicationError as error:
             return refused(request, error, template="annotation/queue_new.html", context={"form": form})
         return redirect("annotation:queue_detail", queue_id=queue.pk)
     return render(request, "annotation/queue_new.html", {"form": form}, status=400 if form.errors else 200)
@@ -74,10 +74,7 @@ def queue_toggle(request, queue_id: int) -> HttpResponse:
 @role_required(*ANNOTATORS)
 def task_next(request, queue_id: int) -> HttpResponse:
     queue = get_object_or_404(AnnotationQueue, pk=queue_id)
-    try:
-        assignment = annotation_task_next(user=request.user, queue=queue)
-    except AnnotationError as error:
-        return refused(request, error)
+    assignment = annotation_task_next(user=request.user, queue=queue)
     if assignment is None:
         return render(request, "annotation/queue_done.html", {"queue": queue})
     return redirect("annotation:task", assignment_id=assignment.pk)
@@ -116,16 +113,16 @@ def task(request, assignment_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             answer_submit(assignment_id=assignment.pk, user=request.user, data=_answer_data(request.POST))
-        except AnnotationError as error:
-            if error.status == 400:
-                context = {**_task_context(assignment), "error": error.message, "posted": request.POST}
-                return render(request, "annotation/task.html", context, status=400)
-            return refused(request, error)
+        except ApplicationError as error:
+            if error.status != 400:
+                raise
+            context = {**_task_context(assignment), "error": error.message, "posted": request.POST}
+            return render(request, "annotation/task.html", context, status=400)
         return redirect("annotation:task_next", queue_id=assignment.queue_id)
     if assignment.user_id != request.user.pk:
-        return refused(request, AnnotationError(NOT_YOURS, status=403))
+        raise ApplicationError(NOT_YOURS, status=403)
     if assignment.status == Assignment.Status.SUBMITTED:
-        return refused(request, AnnotationError(ALREADY_SUBMITTED, status=409))
+        raise ApplicationError(ALREADY_SUBMITTED, status=409)
     if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= timezone.now():
-        return refused(request, AnnotationError(EXPIRED, status=409))
+        raise ApplicationError(EXPIRED, status=409)
     return render(request, "annotation/task.html", _task_context(assignment))

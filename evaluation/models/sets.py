@@ -65,7 +65,7 @@ class EvalSystem(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     model_version = models.ForeignKey(
-        "deploy.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="eval_systems"
+        "registry.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="eval_systems"
     )
     is_gold = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -3,12 +3,12 @@ the three raters' judgments side by side. The raw judgments stay; the consensus 
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotation.services.audit import audit_record, audit_snapshot
 from engine.vocab import FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment
+from kernel.audit import audit_record, audit_snapshot
+from kernel.errors import ApplicationError
 
 ERR_WITHOUT_JUDGMENTS = "A consensus needs judgments from the raters first; this response has none."
 ERR_RATING = "The consensus rating must be a whole number from 1 to 5."
@@ -38,14 +38,14 @@ def disagreement(judgments: list[Judgment]) -> dict:
 def _validated(item: EvalItem, *, rating, excellent_turns, skills, fix_status) -> dict:
     excellent = sorted(set(excellent_turns or []))
     if any(t not in item.turns for t in excellent):
-        raise ValidationError(ERR_TURNS)
+        raise ApplicationError(ERR_TURNS)
     fields = {"skills": {s: bool((skills or {}).get(s)) for s in SKILLS}, "excellent_turns": excellent}
     if item.eval_set.kind == EvalSet.Kind.ONLINE:
         if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-            raise ValidationError(ERR_RATING)
+            raise ApplicationError(ERR_RATING)
         return {**fields, "rating": rating, "fix_status": ""}
     if fix_status not in FIX_STATUSES:
-        raise ValidationError(ERR_FIX_STATUS)
+        raise ApplicationError(ERR_FIX_STATUS)
     return {**fields, "rating": None, "fix_status": fix_status, "excellent_turns": []}
 
 
@@ -63,7 +63,7 @@ def consensus_record(
 ) -> Judgment:
     """Create or replace the consensus for (item, system); refuses when no rater has judged it."""
     if not Judgment.objects.filter(item=item, system=system, consensus=False).exists():
-        raise ValidationError(ERR_WITHOUT_JUDGMENTS)
+        raise ApplicationError(ERR_WITHOUT_JUDGMENTS)
     fields = _validated(item, rating=rating, excellent_turns=excellent_turns, skills=skills, fix_status=fix_status)
     judgment = Judgment.objects.select_for_update().filter(item=item, system=system, consensus=True).first()
     before = audit_snapshot(judgment) if judgment else None

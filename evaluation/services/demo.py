@@ -12,7 +12,7 @@ from annotation.models import BadCase, Dialogue
 from evaluation.models import EvalRun, EvalSet, PanelMember
 from evaluation.services.runs import eval_run_execute
 from evaluation.services.sets import eval_set_create, eval_set_freeze, eval_system_get_or_create
-from parley.roles import Role
+from kernel.roles import Role
 
 ONLINE, BAD_CASES = "demo-online", "demo-bad-cases"
 LENSES = ("task", "linguistics", "cs")

@@ -9,10 +9,10 @@ import io
 import json
 from collections.abc import Iterable
 
-from annotation.services.audit import audit_record
 from evaluation.columns import CSV_FIELDS
 from evaluation.models import EvalSet, Judgment
 from evaluation.selectors.reports import eval_report_detail
+from kernel.audit import audit_record
 
 JUDGMENT_FIELDS = (
     "eval_set",

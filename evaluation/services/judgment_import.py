@@ -18,10 +18,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from annotation.models import Dialogue
-from annotation.services.audit import audit_record
 from engine.vocab import EVAL_SET_KINDS, FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment
 from evaluation.selectors.sets import eval_set_latest
+from kernel.audit import audit_record
 
 KINDS = EVAL_SET_KINDS
 REQUIRED = ("eval_set", "kind", "dialogue", "system", "rater")

@@ -3,13 +3,13 @@ model version; a newer version that breaks a fixed case again flags it ``regress
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import BadCase
-from annotation.services.audit import audit_record, audit_snapshot
 from engine.vocab import FIXED_STATUSES as FIXED
 from evaluation.models import EvalSet, EvalSystem, Judgment
+from kernel.audit import audit_record, audit_snapshot
+from kernel.errors import ApplicationError
 
 ERR_NOT_BAD_CASE_SET = "Only bad-case sets verify fixes."
 ERR_NO_MODEL = "Only a system with a registered model version can fix a bad case."
@@ -34,10 +34,10 @@ def _move(bad_case: BadCase, *, status: str, fixed_in, actor, note: str) -> None
 def bad_cases_verify(*, eval_set: EvalSet, system: EvalSystem, actor=None) -> dict[str, list[int]]:
     """Apply the consensus fix statuses of ``system`` on ``eval_set`` to the bad cases behind its items."""
     if eval_set.kind != EvalSet.Kind.BAD_CASE:
-        raise ValidationError(ERR_NOT_BAD_CASE_SET)
+        raise ApplicationError(ERR_NOT_BAD_CASE_SET)
     version = system.model_version
     if version is None:
-        raise ValidationError(ERR_NO_MODEL)
+        raise ApplicationError(ERR_NO_MODEL)
     out: dict[str, list[int]] = {"fixed": [], "regressed": [], "skipped": []}
     verdicts = Judgment.objects.filter(
         item__eval_set=eval_set, item__bad_case__isnull=False, system=system, consensus=True

@@ -6,13 +6,13 @@ from __future__ import annotations
 import random
 import string
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from engine.vocab import FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, Judgment, PanelAssignment, PanelMember, Response
+from kernel.errors import ApplicationError
 
 EXPERTS_PER_ITEM = 3  # the paper's task, linguistics and CS experts
 ERR_NO_EXPERTISE = "Choose your expertise (task, linguistics or CS) before rating."
@@ -57,7 +57,7 @@ def panel_assignment_next(*, user, eval_set: EvalSet | None = None) -> PanelAssi
     """The rater's unfinished assignment, else a new one on the next open item (None when all done)."""
     member = PanelMember.objects.filter(user=user).first()
     if member is None:
-        raise ValidationError(ERR_NO_EXPERTISE)
+        raise ApplicationError(ERR_NO_EXPERTISE)
     pending = PanelAssignment.objects.filter(rater=user, submitted_at__isnull=True)
     if eval_set is not None:
         pending = pending.filter(item__eval_set=eval_set)
@@ -82,14 +82,14 @@ def _clean_answer(label: str, answer: dict, *, kind: str, turns: list[int]) -> d
     skills = {s: bool((answer.get("skills") or {}).get(s)) for s in SKILLS}
     excellent = sorted(set(answer.get("excellent_turns") or []))
     if any(t not in turns for t in excellent):
-        raise ValidationError(ERR_TURNS.format(label))
+        raise ApplicationError(ERR_TURNS.format(label))
     if kind == EvalSet.Kind.ONLINE:
         rating = answer.get("rating")
         if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-            raise ValidationError(ERR_RATING.format(label))
+            raise ApplicationError(ERR_RATING.format(label))
         return {"rating": rating, "excellent_turns": excellent, "skills": skills}
     if answer.get("fix_status") not in FIX_STATUSES:
-        raise ValidationError(ERR_FIX_STATUS.format(label))
+        raise ApplicationError(ERR_FIX_STATUS.format(label))
     return {"fix_status": answer["fix_status"], "skills": skills}
 
 
@@ -99,17 +99,17 @@ def panel_judgments_submit(*, assignment: PanelAssignment, answers: dict[str, di
     fix status/skills."""
     assignment = PanelAssignment.objects.select_for_update().select_related("item__eval_set").get(pk=assignment.pk)
     if assignment.submitted_at is not None:
-        raise ValidationError(ERR_SUBMITTED)
+        raise ApplicationError(ERR_SUBMITTED)
     labels = labels_for(assignment.order)
     if set(answers) != {label for label, _ in labels}:
-        raise ValidationError(ERR_LABELS.format(", ".join(label for label, _ in labels)))
+        raise ApplicationError(ERR_LABELS.format(", ".join(label for label, _ in labels)))
     item = assignment.item
     cleaned = {
         label: _clean_answer(label, answers[label], kind=item.eval_set.kind, turns=item.turns) for label, _ in labels
     }
     rater = assignment.rater.get_username()
     if Judgment.objects.filter(item=item, rater=rater, consensus=False).exists():
-        raise ValidationError(ERR_SUBMITTED)
+        raise ApplicationError(ERR_SUBMITTED)
     judgments = []
     for label, system_id in labels:
         judgment = Judgment(

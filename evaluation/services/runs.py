@@ -12,12 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from engine.prompting import turn_prompt
 from engine.rewards.rules import check
 from evaluation.models import EvalItem, EvalRun, EvalSet, EvalSystem, Response
+from kernel.errors import ApplicationError
+from kernel.queue import enqueue
 from parley.engine_subprocess import (
     LOG_TAIL_CHARS,
     engine_job_claim,
@@ -26,7 +27,6 @@ from parley.engine_subprocess import (
     read_jsonl,
     write_jsonl,
 )
-from parley.queue import enqueue
 
 ERR_NOT_FROZEN = "Freeze the eval set before running it: responses must refer to a fixed list of items."
 ERR_NO_SYSTEMS = "Choose at least one system."
@@ -46,9 +46,9 @@ def eval_run_create(
     from evaluation.tasks import eval_run_execute_task
 
     if not eval_set.is_frozen:
-        raise ValidationError(ERR_NOT_FROZEN)
+        raise ApplicationError(ERR_NOT_FROZEN)
     if not systems:
-        raise ValidationError(ERR_NO_SYSTEMS)
+        raise ApplicationError(ERR_NO_SYSTEMS)
     with transaction.atomic():
         run = EvalRun(
             eval_set=eval_set, created_by=created_by, max_new_tokens=max_new_tokens, judge_url=judge_url, rm_dir=rm_dir
@@ -130,7 +130,7 @@ def eval_run_execute(*, run: EvalRun) -> EvalRun:
     """Generate, pre-score and store every response of the run; the run row records success or the error."""
     run = engine_job_claim(run, run_dir=Path(settings.ARTIFACTS_ROOT) / "evaluation" / f"run-{run.pk}")
     if run is None:
-        raise ValidationError(ERR_NOT_PENDING)
+        raise ApplicationError(ERR_NOT_PENDING)
     run_dir = Path(run.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import BadCase, Dialogue
-from annotation.services.audit import audit_record, audit_snapshot
 from evaluation.models import EvalItem, EvalSet, EvalSystem
+from kernel.audit import audit_record, audit_snapshot
+from kernel.errors import ApplicationError
 
 ERR_FROZEN = "This eval set is frozen; make a new version to change it."
 ERR_EMPTY = "An eval set needs at least one dialogue or bad case."
@@ -34,9 +34,9 @@ def eval_set_create(
 ) -> EvalSet:
     """A draft set (version 1, or the next version of ``name``) with one item per dialogue or bad case."""
     if not dialogues and not bad_cases:
-        raise ValidationError(ERR_EMPTY)
+        raise ApplicationError(ERR_EMPTY)
     if (kind == EvalSet.Kind.ONLINE and bad_cases) or (kind == EvalSet.Kind.BAD_CASE and dialogues):
-        raise ValidationError(ERR_WRONG_SOURCE)
+        raise ApplicationError(ERR_WRONG_SOURCE)
     latest = EvalSet.objects.filter(name=name).order_by("-version").first()
     eval_set = EvalSet(
         name=name,
@@ -73,9 +73,9 @@ def eval_set_freeze(*, eval_set: EvalSet, actor=None) -> EvalSet:
     """Freeze the items: panels and runs only use frozen sets, so every judgment refers to a fixed list."""
     eval_set = EvalSet.objects.select_for_update().get(pk=eval_set.pk)
     if eval_set.is_frozen:
-        raise ValidationError(ERR_FROZEN)
+        raise ApplicationError(ERR_FROZEN)
     if not eval_set.items.exists():
-        raise ValidationError(ERR_NOT_EMPTY_TO_FREEZE)
+        raise ApplicationError(ERR_NOT_EMPTY_TO_FREEZE)
     before = audit_snapshot(eval_set)
     eval_set.frozen_at = timezone.now()
     eval_set.save(update_fields=["frozen_at"])
@@ -117,7 +117,7 @@ def eval_system_get_or_create(*, model_version=None, gold: bool = False) -> Eval
         system, _ = EvalSystem.objects.get_or_create(name="gold", defaults={"is_gold": True})
         return system
     if model_version is None:
-        raise ValidationError(ERR_NO_SYSTEM)
+        raise ApplicationError(ERR_NO_SYSTEM)
     system = EvalSystem.objects.filter(model_version=model_version).first()
     if system is None:
         system = EvalSystem(name=model_version.name, model_version=model_version)

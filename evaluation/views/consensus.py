@@ -10,7 +10,8 @@ from evaluation.selectors.panels import consensus_view
 from evaluation.selectors.sets import eval_item_list
 from evaluation.services.consensus import ERR_WITHOUT_JUDGMENTS, consensus_record
 from evaluation.views.panels import parse_answers
-from parley.roles import Role, role_required
+from kernel.errors import ApplicationError
+from kernel.roles import Role, role_required
 
 LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
 
@@ -46,7 +47,7 @@ def consensus_item(request, pk: int):
                         fix_status=answer["fix_status"] or "",
                         note=request.POST.get("note", ""),
                     )
-        except ValidationError as exc:
+        except (ApplicationError, ValidationError) as exc:
             error, status = exc.messages[0], 400
         else:
             following = item.eval_set.items.filter(position__gt=item.position).order_by("position", "id").first()

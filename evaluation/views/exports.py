@@ -4,7 +4,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from evaluation.services.exports import KINDS, evaluation_export
-from parley.roles import Role, role_required
+from kernel.roles import Role, role_required
 
 CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/jsonl"}
 

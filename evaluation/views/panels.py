@@ -15,8 +15,9 @@ from evaluation.services.panels import (
     panel_member_set,
     panel_progress,
 )
-from parley.forms import posted_number
-from parley.roles import Role, role_required
+from kernel.errors import ApplicationError
+from kernel.forms import posted_number
+from kernel.roles import Role, role_required
 
 SKILL_KEYS = {"fluency": "F", "workflow_compliance": "W", "negotiation_effectiveness": "N", "scope_understanding": "S"}
 
@@ -49,7 +50,7 @@ def panel_expertise(request):
 def panel_next(request):
     try:
         assignment = panel_assignment_next(user=request.user)
-    except ValidationError as exc:
+    except (ApplicationError, ValidationError) as exc:
         messages.error(request, exc.messages[0])
         return redirect("evaluation:panel_home")
     if assignment is None:
@@ -79,7 +80,7 @@ def panel_item(request, pk: int):
         labels = [label for label, _ in labels_for(assignment.order)]
         try:
             panel_judgments_submit(assignment=assignment, answers=parse_answers(request.POST, labels))
-        except ValidationError as exc:
+        except (ApplicationError, ValidationError) as exc:
             error, status = exc.messages[0], 400
         else:
             return redirect("evaluation:panel_next")

@@ -3,7 +3,7 @@
 from django.shortcuts import render
 
 from evaluation.selectors.probes import probe_curve, probe_jobs
-from parley.roles import Role, role_required
+from kernel.roles import Role, role_required
 
 
 @role_required(Role.ML_ENGINEER, Role.REVIEWER)

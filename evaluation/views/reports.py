@@ -15,7 +15,8 @@ from evaluation.models import EvalSet, EvalSystem
 from evaluation.selectors.reports import eval_report_detail, metric_keys, paired_comparison
 from evaluation.services.exports import report_csv, report_jsonl
 from evaluation.services.lifecycle import bad_cases_verify
-from parley.roles import Role, role_required
+from kernel.errors import ApplicationError
+from kernel.roles import Role, role_required
 
 LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
 
@@ -82,7 +83,7 @@ def bad_cases_verify_view(request, pk: int):
     system = get_object_or_404(EvalSystem, pk=request.POST.get("system") or 0)
     try:
         result = bad_cases_verify(eval_set=eval_set, system=system, actor=request.user)
-    except ValidationError as exc:
+    except (ApplicationError, ValidationError) as exc:
         messages.error(request, exc.messages[0])
     else:
         messages.success(request, "Bad cases: " + json.dumps({k: len(v) for k, v in result.items()}))

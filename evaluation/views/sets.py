@@ -6,13 +6,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import BadCase, Dialogue
-from deploy.models import ModelVersion
 from evaluation.models import EvalSet, EvalSystem
 from evaluation.selectors.sets import eval_item_list, eval_run_list, eval_set_list
 from evaluation.services.runs import eval_run_create
 from evaluation.services.sets import eval_set_create, eval_set_freeze, eval_set_new_version, eval_system_get_or_create
-from parley.forms import posted_number
-from parley.roles import Role, has_role, role_required
+from kernel.errors import ApplicationError
+from kernel.forms import posted_number
+from kernel.roles import Role, has_role, role_required
+from registry.models import ModelVersion
 
 LEADS = (Role.REVIEWER, Role.ML_ENGINEER)
 
@@ -37,7 +38,7 @@ def eval_set_create_view(request):
     refs = _split(request.POST.get("refs", ""))
     try:
         if not name or kind not in EvalSet.Kind.values:
-            raise ValidationError("Give the set a name and a kind.")
+            raise ApplicationError("Give the set a name and a kind.")
         if kind == EvalSet.Kind.ONLINE:
             found = {d.external_id: d for d in Dialogue.objects.filter(external_id__in=refs)}
             dialogues, bad_cases = [found[r] for r in refs if r in found], []
@@ -47,7 +48,7 @@ def eval_set_create_view(request):
             dialogues, bad_cases = [], [found[i] for i in ids if i in found]
         missing = len(refs) - len(dialogues) - len(bad_cases)
         if missing:
-            raise ValidationError(f"{missing} of the references were not found.")
+            raise ApplicationError(f"{missing} of the references were not found.")
         eval_set = eval_set_create(
             name=name,
             kind=kind,
@@ -56,7 +57,7 @@ def eval_set_create_view(request):
             description=request.POST.get("description", ""),
             created_by=request.user,
         )
-    except ValidationError as exc:
+    except (ApplicationError, ValidationError) as exc:
         context["error"] = exc.messages[0]
         return render(request, "evaluation/eval_set_form.html", context, status=400)
     return redirect("evaluation:eval_set_detail", pk=eval_set.pk)
@@ -78,7 +79,7 @@ def _act(request, pk: int, action) -> object:
     eval_set = get_object_or_404(EvalSet, pk=pk)
     try:
         result = action(eval_set)
-    except ValidationError as exc:
+    except (ApplicationError, ValidationError) as exc:
         messages.error(request, exc.messages[0])
         return redirect("evaluation:eval_set_detail", pk=pk)
     return result

@@ -4,14 +4,14 @@ from django.db import migrations
 
 
 def sync_roles(apps, schema_editor):
-    """Idempotent: also called after later migrations add models (see parley.apps)."""
-    from parley.permissions_sync import ROLE_PERMISSIONS, sync_role_permissions
+    """Idempotent: also called after later migrations add models (see kernel.apps)."""
+    from kernel.permissions_sync import ROLE_PERMISSIONS, sync_role_permissions
 
     sync_role_permissions(apps, ROLE_PERMISSIONS)
 
 
 def drop_roles(apps, schema_editor):
-    from parley.permissions_sync import ROLE_PERMISSIONS
+    from kernel.permissions_sync import ROLE_PERMISSIONS
 
     apps.get_model("auth", "Group").objects.filter(name__in=ROLE_PERMISSIONS).delete()
 

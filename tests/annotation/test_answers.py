@@ -5,11 +5,12 @@ from datetime import timedelta
 import pytest
 
 from annotation.kinds import pairwise
-from annotation.models import AnnotationItem, Answer, AuditEvent, BadCase, Candidate, PreferencePair
+from annotation.models import AnnotationItem, Answer, BadCase, Candidate, PreferencePair
 from annotation.services import answers as answers_service
 from annotation.services.answers import answer_submit
 from annotation.services.assignment import annotation_task_next
-from annotation.services.errors import AnnotationError
+from kernel.errors import ApplicationError
+from kernel.models import AuditEvent
 from tests.annotation.factories import make_queue, make_world, side_for
 from tests.fixtures.services import make_user
 
@@ -75,7 +76,7 @@ def test_bad_pairwise_input_is_400_and_writes_nothing(world, role_users, data, m
     queue = make_queue(world, dialogues=1)
     assignment = annotation_task_next(user=user, queue=queue)
     before = snapshot()
-    with pytest.raises(AnnotationError) as err:
+    with pytest.raises(ApplicationError) as err:
         answer_submit(assignment_id=assignment.pk, user=user, data=data)
     assert err.value.message == message and err.value.status == 400
     assert snapshot() == before
@@ -96,13 +97,13 @@ def test_refusals_not_held_twice_expired_other_user(world, role_users):
         ),
     ]
     for kwargs, message, status in cases:
-        with pytest.raises(AnnotationError) as err:
+        with pytest.raises(ApplicationError) as err:
             answer_submit(data={"side": "equal"}, **kwargs)
         assert (err.value.message, err.value.status) == (message, status)
         assert snapshot() == before
     answer_submit(assignment_id=assignment.pk, user=user, data={"side": "equal"})
     after_first = snapshot()
-    with pytest.raises(AnnotationError) as err:
+    with pytest.raises(ApplicationError) as err:
         answer_submit(assignment_id=assignment.pk, user=user, data={"side": "A", "strength": "1"})
     assert (err.value.message, err.value.status) == (answers_service.ALREADY_SUBMITTED, 409)
     assert snapshot() == after_first
@@ -135,7 +136,7 @@ def test_rubric_requires_every_dimension_of_the_lens(world, role_users):
     user = role_users["bd_expert"]
     queue = make_queue(world, dialogues=1, kind="rubric", lens="bd")
     assignment = annotation_task_next(user=user, queue=queue)
-    with pytest.raises(AnnotationError, match="price_accuracy"):
+    with pytest.raises(ApplicationError, match="price_accuracy"):
         answer_submit(assignment_id=assignment.pk, user=user, data={"sop": 5, "effectiveness": 4, "scope": 3})
     answer = answer_submit(
         assignment_id=assignment.pk, user=user, data={"sop": 5, "effectiveness": 4, "scope": 3, "price_accuracy": "2"}
@@ -148,7 +149,7 @@ def test_bad_case_answer_keeps_the_diff_and_saves_gold_as_candidate(world, role_
     queue = make_queue(world, dialogues=1, kind="bad_case", lens="bd")
     assignment = annotation_task_next(user=user, queue=queue)
     model_reply = assignment.item.candidate_a.text
-    with pytest.raises(AnnotationError, match="SOP clause"):
+    with pytest.raises(ApplicationError, match="SOP clause"):
         answer_submit(
             assignment_id=assignment.pk,
             user=user,

@@ -8,7 +8,7 @@ from django.utils import timezone
 from annotation.models import AnnotationItem, Assignment
 from annotation.services.answers import answer_submit
 from annotation.services.assignment import WRONG_LENS, annotation_task_next, assignment_release_expired
-from annotation.services.errors import AnnotationError
+from kernel.errors import ApplicationError
 from tests.annotation.factories import make_queue, make_world
 from tests.fixtures.services import make_user
 
@@ -62,7 +62,7 @@ def test_per_user_cap(world):
 
 def test_wrong_lens_is_refused(world, role_users):
     queue = make_queue(world, lens="bd")
-    with pytest.raises(AnnotationError, match=WRONG_LENS) as err:
+    with pytest.raises(ApplicationError, match=WRONG_LENS) as err:
         annotation_task_next(user=role_users["language_expert"], queue=queue)
     assert err.value.status == 403
     assert annotation_task_next(user=role_users["bd_expert"], queue=queue) is not None

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from annotation.models import AnnotationItem, AuditEvent, BranchGeneration, Candidate
+from annotation.models import AnnotationItem, BranchGeneration, Candidate
 from annotation.services import branching
-from annotation.services.errors import AnnotationError
-from deploy.models import ModelVersion
+from kernel.errors import ApplicationError
+from kernel.models import AuditEvent
+from registry.models import ModelVersion
 from tests.annotation.factories import make_dialogue, make_queue, make_world
 from tests.fixtures.engine import install_fake_engine
 
@@ -81,7 +82,7 @@ def request(dialogue, version, *, actor=None, **overrides):
     ],
 )
 def test_request_refuses_bad_input_and_writes_nothing(dialogue, version, overrides, message):
-    with pytest.raises(AnnotationError, match=re.escape(message)):
+    with pytest.raises(ApplicationError, match=re.escape(message)):
         request(dialogue, version, **overrides)
     assert not BranchGeneration.objects.exists()
     assert not AuditEvent.objects.filter(object_type="annotation.branchgeneration").exists()
@@ -91,9 +92,9 @@ def test_request_refuses_a_queue_of_another_project_or_kind_and_a_missing_model(
     other_project = make_queue(make_world(), dialogues=1)
     rubric = make_queue(world, kind="rubric", dialogues=0)
     for queue in (other_project, rubric):
-        with pytest.raises(AnnotationError, match=re.escape(branching.NOT_PAIRWISE)):
+        with pytest.raises(ApplicationError, match=re.escape(branching.NOT_PAIRWISE)):
             request(dialogue, version, queue=queue)
-    with pytest.raises(AnnotationError, match=re.escape(branching.NO_MODEL)):
+    with pytest.raises(ApplicationError, match=re.escape(branching.NO_MODEL)):
         request(dialogue, None)
     assert not BranchGeneration.objects.exists()
 
@@ -180,7 +181,7 @@ def test_a_failing_engine_fails_the_row_with_its_log_tail_and_writes_no_candidat
     assert "exited with 2" in generation.error and "boom, the weights are gone" in generation.error
     assert not Candidate.objects.filter(generation=generation).exists()
     assert AnnotationItem.objects.count() == items_before
-    with pytest.raises(AnnotationError, match=re.escape(branching.NOT_PENDING)):
+    with pytest.raises(ApplicationError, match=re.escape(branching.NOT_PENDING)):
         branching.branch_generate_execute(generation=generation)
 
 
@@ -199,7 +200,7 @@ def test_generate_form_needs_the_branch_roles(client_for, dialogue, version, rol
 
 def test_branch_page_without_a_model_version_says_to_register_one(client_for, dialogue):
     html = client_for("language_expert").get(reverse("annotation:branch", args=[dialogue.pk, 3])).content.decode()
-    assert "Register a model version first" in html and reverse("deploy:model_list") in html
+    assert "Register a model version first" in html and reverse("registry:model_list") in html
     assert "once the deploy app serves models" not in html
 
 

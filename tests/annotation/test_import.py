@@ -9,10 +9,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from annotation.models import AuditEvent, BadCase, Candidate, Dialogue, Guideline, Message, PreferencePair, Project
+from annotation.models import BadCase, Candidate, Dialogue, Guideline, Message, PreferencePair, Project
 from annotation.services.demo import demo_users_ensure, sop_from_document
 from annotation.services.imports import dialogues_import
 from engine.demo import default_sop, generate_world
+from kernel.models import AuditEvent
 
 WORLD = generate_world(seed=0, n_dialogues=12)
 

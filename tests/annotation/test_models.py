@@ -3,15 +3,7 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from annotation.models import (
-    AuditEvent,
-    Candidate,
-    Dialogue,
-    NegotiationCase,
-    PreferencePair,
-    Project,
-    Ticket,
-)
+from annotation.models import Candidate, Dialogue, NegotiationCase, PreferencePair, Project, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -49,18 +41,3 @@ def test_case_to_task_is_a_valid_engine_task(dialogue):
     task = dialogue.case.to_task()
     assert task_errors(task) == []
     assert task["tickets"][0]["target_price"] == 700.0
-
-
-def test_audit_events_are_append_only_in_model_and_database():
-    from annotation.models.audit import AppendOnlyError
-
-    event = AuditEvent.objects.create(action="create", object_type="x", object_id="1")
-    event.note = "tampered"
-    with pytest.raises(AppendOnlyError):
-        event.save()
-    with pytest.raises(AppendOnlyError):
-        event.delete()
-    with pytest.raises(IntegrityError), transaction.atomic():
-        AuditEvent.objects.filter(pk=event.pk).update(note="tampered")
-    with pytest.raises(IntegrityError), transaction.atomic():
-        AuditEvent.objects.filter(pk=event.pk).delete()

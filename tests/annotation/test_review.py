@@ -2,19 +2,12 @@
 
 import pytest
 
-from annotation.models import (
-    AnnotationItem,
-    AuditEvent,
-    BadCase,
-    Candidate,
-    ExcellentTurn,
-    GoldDecision,
-    PreferencePair,
-)
+from annotation.models import AnnotationItem, BadCase, Candidate, ExcellentTurn, GoldDecision, PreferencePair
 from annotation.services import bad_cases, branching, excellent, review
 from annotation.services.answers import answer_submit
 from annotation.services.assignment import annotation_task_next
-from annotation.services.errors import AnnotationError
+from kernel.errors import ApplicationError
+from kernel.models import AuditEvent
 from tests.annotation.factories import make_dialogue, make_queue, make_world, side_for
 from tests.fixtures.services import make_user
 
@@ -48,14 +41,14 @@ def test_accept_keeps_majority_pairs_and_stores_gold_apart(world, role_users):
     item.refresh_from_db()
     assert item.status == AnnotationItem.Status.RESOLVED
     assert AuditEvent.objects.filter(action="review", object_id=str(item.pk)).exists()
-    with pytest.raises(AnnotationError, match="already has a gold decision"):
+    with pytest.raises(ApplicationError, match="already has a gold decision"):
         review.gold_decide(item=item, reviewer=role_users["reviewer"], decision="accept")
 
 
 def test_reject_needs_a_reason_and_removes_pairs(world, role_users):
     queue = make_queue(world, dialogues=1, target_overlap=2, review_sample_rate=0)
     item = answered(queue, [{"side": "a", "strength": "1"}, {"side": "b", "strength": "1"}])
-    with pytest.raises(AnnotationError) as err:
+    with pytest.raises(ApplicationError) as err:
         review.gold_decide(item=item, reviewer=role_users["reviewer"], decision="reject")
     assert err.value.message == review.REASON_REQUIRED
     assert not GoldDecision.objects.exists()
@@ -66,7 +59,7 @@ def test_reject_needs_a_reason_and_removes_pairs(world, role_users):
 def test_fix_sets_the_gold_choice_and_creates_a_reviewer_pair(world, role_users):
     queue = make_queue(world, dialogues=1, target_overlap=2, review_sample_rate=0)
     item = answered(queue, [{"side": "equal"}, {"side": "both_bad"}])
-    with pytest.raises(AnnotationError, match="correct choice"):
+    with pytest.raises(ApplicationError, match="correct choice"):
         review.gold_decide(item=item, reviewer=role_users["reviewer"], decision="fix", choice="left")
     gold = review.gold_decide(item=item, reviewer=role_users["reviewer"], decision="fix", choice="b", reason="B ok")
     pair = PreferencePair.objects.get()
@@ -77,7 +70,7 @@ def test_fix_sets_the_gold_choice_and_creates_a_reviewer_pair(world, role_users)
 def test_unfinished_items_cannot_be_reviewed(world, role_users):
     queue = make_queue(world, dialogues=1, target_overlap=2)
     item = AnnotationItem.objects.get(queue=queue)
-    with pytest.raises(AnnotationError) as err:
+    with pytest.raises(ApplicationError) as err:
         review.gold_decide(item=item, reviewer=role_users["reviewer"], decision="accept")
     assert err.value.status == 409
 
@@ -90,7 +83,7 @@ def test_bad_case_lifecycle_is_guarded(world, role_users):
         role="bd_expert",
     )
     bad = BadCase.objects.get()
-    with pytest.raises(AnnotationError) as err:
+    with pytest.raises(ApplicationError) as err:
         bad_cases.bad_case_transition(bad_case=bad, to="fixed", actor=None)
     assert err.value.message == bad_cases.BAD_TRANSITION.format(before="gold_written", after="fixed")
     review.gold_decide(item=item, reviewer=role_users["reviewer"], decision="accept")
@@ -111,7 +104,7 @@ def test_edit_gold_rewrites_diff_and_candidate(world, role_users):
         actor=None,
         data={"gold_reply": "Could you reach 690?", "category": "tone", "severity": "minor", "clause": "2.1"},
     )
-    with pytest.raises(AnnotationError, match="identical"):
+    with pytest.raises(ApplicationError, match="identical"):
         bad_cases.bad_case_edit_gold(
             bad_case=bad,
             actor=None,
@@ -134,9 +127,9 @@ def test_edit_gold_rewrites_diff_and_candidate(world, role_users):
 def test_branch_at_a_turn_makes_a_human_candidate_with_the_shared_prefix(world, role_users):
     dialogue = make_dialogue(world, candidates=0)
     queue = make_queue(world, dialogues=1)
-    with pytest.raises(AnnotationError, match="agent turn"):
+    with pytest.raises(ApplicationError, match="agent turn"):
         branching.branch_create(dialogue=dialogue, turn=2, text="Hi", author=role_users["bd_expert"])
-    with pytest.raises(AnnotationError, match="Write the alternative"):
+    with pytest.raises(ApplicationError, match="Write the alternative"):
         branching.branch_create(dialogue=dialogue, turn=3, text="  ", author=role_users["bd_expert"])
     cand = branching.branch_create(
         dialogue=dialogue, turn=3, text="Could we meet at 700?", author=role_users["bd_expert"], queue=queue
@@ -149,10 +142,10 @@ def test_branch_at_a_turn_makes_a_human_candidate_with_the_shared_prefix(world, 
 
 def test_excellent_flag_only_agent_turns_once(world, role_users):
     dialogue = make_dialogue(world)
-    with pytest.raises(AnnotationError, match="agent message"):
+    with pytest.raises(ApplicationError, match="agent message"):
         excellent.excellent_flag(dialogue=dialogue, turn=2, user=role_users["bd_expert"])
     flagged = excellent.excellent_flag(dialogue=dialogue, turn=5, user=role_users["bd_expert"], note="great close")
-    with pytest.raises(AnnotationError) as err:
+    with pytest.raises(ApplicationError) as err:
         excellent.excellent_flag(dialogue=dialogue, turn=5, user=role_users["bd_expert"])
     assert err.value.status == 409
     excellent.excellent_unflag(excellent=flagged, user=role_users["bd_expert"])

@@ -4,19 +4,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from annotation.models import (
-    SOP,
-    AuditEvent,
-    BadCase,
-    Candidate,
-    Dialogue,
-    Guideline,
-    Message,
-    PreferencePair,
-    Project,
-    SOPClause,
-)
-from parley.roles import Role
+from annotation.models import SOP, BadCase, Candidate, Dialogue, Guideline, Message, PreferencePair, Project, SOPClause
+from kernel.models import AuditEvent
+from kernel.roles import Role
 
 MODELS = (Project, SOP, SOPClause, Guideline, Dialogue, Message, Candidate, PreferencePair, BadCase, AuditEvent)
 

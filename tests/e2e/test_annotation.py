@@ -117,7 +117,7 @@ def test_branch_at_a_turn_writes_an_alternative_and_queues_a_generation(
 ):
     from annotation.models import AnnotationItem, BranchGeneration, Candidate
     from annotation.services import branching
-    from deploy.models import ModelVersion
+    from registry.models import ModelVersion
 
     # Keep the generation pending: a session's Celery worker may be listening on the gpu queue (the
     # worker path has its own test in tests/annotation/test_branch_generate.py).

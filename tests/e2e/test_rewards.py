@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.training_jobs import rewards_factories as f
+from tests.rewards import factories as f
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

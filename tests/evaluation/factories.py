@@ -6,9 +6,9 @@ import itertools
 import json
 
 from annotation.models import BadCase, Dialogue, Message, NegotiationCase, Project, Ticket
-from deploy.models import ModelVersion
 from engine.vocab import SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment, Response
+from registry.models import ModelVersion
 
 _seq = itertools.count(1)
 ALL_SKILLS = dict.fromkeys(SKILLS, True)

@@ -1,13 +1,13 @@
 """Consensus: side by side with disagreement, recorded by a lead; refused without judgments; agreement."""
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from evaluation.models import Judgment
 from evaluation.selectors.reports import agreement
 from evaluation.services import consensus as cs
 from evaluation.services.consensus import consensus_record, disagreement
+from kernel.errors import ApplicationError
 
 from .factories import ALL_SKILLS, add_responses, judge, make_set, make_system
 
@@ -43,7 +43,7 @@ def test_consensus_is_recorded_and_replaced(rated, role_users):
 def test_a_consensus_without_judgments_is_refused(role_users):
     eval_set = make_set(kind="online", n=1)
     system = make_system("REPO")
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ApplicationError) as exc:
         consensus_record(item=eval_set.items.get(), system=system, lead=role_users["reviewer"], rating=4)
     assert exc.value.messages == [cs.ERR_WITHOUT_JUDGMENTS]
     assert not Judgment.objects.exists()
@@ -59,7 +59,7 @@ def test_a_consensus_without_judgments_is_refused(role_users):
 )
 def test_bad_consensus_values(rated, role_users, fields, error):
     _, item, system = rated
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ApplicationError) as exc:
         consensus_record(item=item, system=system, lead=role_users["reviewer"], **fields)
     assert exc.value.messages == [error]
     assert not Judgment.objects.filter(consensus=True).exists()
@@ -70,7 +70,7 @@ def test_unknown_consensus_fix_status(role_users):
     system = make_system("REPO")
     item = eval_set.items.get()
     judge(item, system, "task", fix_status="clean")
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ApplicationError) as exc:
         consensus_record(item=item, system=system, lead=role_users["ml_engineer"], fix_status="fixed")
     assert exc.value.messages == [cs.ERR_FIX_STATUS]
 

@@ -6,10 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from annotation.models import AuditEvent
 from engine.vocab import SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment
 from evaluation.services import judgment_import as ji
+from kernel.models import AuditEvent
 
 from .factories import ALL_SKILLS, jsonl, make_dialogue
 

@@ -1,11 +1,12 @@
 """Bad cases verified fixed move to "fixed in" the model version; a newer version that breaks one is "regressed"."""
 
 import pytest
-from django.core.exceptions import ValidationError
 
-from annotation.models import AuditEvent, BadCase
+from annotation.models import BadCase
 from evaluation.services import lifecycle
 from evaluation.services.lifecycle import bad_cases_verify
+from kernel.errors import ApplicationError
+from kernel.models import AuditEvent
 
 from .factories import judge, make_set, make_system
 
@@ -49,7 +50,7 @@ def test_unresolved_leaves_an_open_case_alone():
 
 def test_only_bad_case_sets_and_model_systems():
     online = make_set(kind="online", n=1)
-    with pytest.raises(ValidationError, match=lifecycle.ERR_NOT_BAD_CASE_SET):
+    with pytest.raises(ApplicationError, match=lifecycle.ERR_NOT_BAD_CASE_SET):
         bad_cases_verify(eval_set=online, system=make_system("REPO"))
-    with pytest.raises(ValidationError, match="registered model version"):
+    with pytest.raises(ApplicationError, match="registered model version"):
         bad_cases_verify(eval_set=make_set(name="bc", kind="bad_case", n=1), system=make_system("gold", model=False))

@@ -5,8 +5,9 @@ import json
 import pytest
 from django.urls import reverse
 
-from annotation.models import AuditEvent, BadCase
+from annotation.models import BadCase
 from evaluation.models import EvalRun, EvalSet, EvalSystem
+from kernel.models import AuditEvent
 
 from .factories import judge, make_dialogue, make_set, make_system
 from .test_import import bad_case_lines, online_lines
@@ -146,7 +147,7 @@ def test_admin_exports(client_for):
 
 
 def test_probe_view_draws_the_curve(client_for):
-    from deploy.models import ModelVersion
+    from registry.models import ModelVersion
     from training_jobs.models import JobMetric, TrainingJob
 
     base = ModelVersion.objects.create(name="tiny", base_model="/tmp/tiny")

@@ -3,12 +3,12 @@
 import json
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from evaluation.models import Judgment, PanelAssignment
 from evaluation.services import panels
 from evaluation.services.panels import labels_for, panel_assignment_next, panel_judgments_submit, panel_member_set
+from kernel.errors import ApplicationError
 from tests.fixtures.services import make_user
 
 from .factories import ALL_SKILLS, add_responses, make_set, make_system
@@ -70,7 +70,7 @@ def test_bad_rating_is_refused_and_nothing_written(online, rating):
     assignment = panel_assignment_next(user=evaluator("ev1", "task"))
     labels = [label for label, _ in labels_for(assignment.order)]
     bad = {**answers(labels), labels[-1]: {"rating": rating}}
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ApplicationError) as exc:
         panel_judgments_submit(assignment=assignment, answers=bad)
     assert exc.value.messages == [panels.ERR_RATING.format(labels[-1])]
     assert not Judgment.objects.exists()
@@ -80,7 +80,7 @@ def test_unknown_fix_status_is_refused():
     eval_set = make_set(name="bc", kind="bad_case", n=1)
     add_responses(eval_set, make_system("SecretRepoSystem"))
     assignment = panel_assignment_next(user=evaluator("ev1", "task"))
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ApplicationError) as exc:
         panel_judgments_submit(assignment=assignment, answers={"A": {"fix_status": "fixed"}})
     assert exc.value.messages == [panels.ERR_FIX_STATUS.format("A")]
     panel_judgments_submit(assignment=assignment, answers={"A": {"fix_status": "clean"}})
@@ -91,7 +91,7 @@ def test_judging_the_same_item_twice_is_refused(online):
     assignment = panel_assignment_next(user=evaluator("ev1", "task"))
     labels = [label for label, _ in labels_for(assignment.order)]
     panel_judgments_submit(assignment=assignment, answers=answers(labels))
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ApplicationError) as exc:
         panel_judgments_submit(assignment=assignment, answers=answers(labels, rating=1))
     assert exc.value.messages == [panels.ERR_SUBMITTED]
     assert set(Judgment.objects.values_list("rating", flat=True)) == {4}
@@ -99,13 +99,13 @@ def test_judging_the_same_item_twice_is_refused(online):
 
 def test_every_label_must_be_judged(online):
     assignment = panel_assignment_next(user=evaluator("ev1", "task"))
-    with pytest.raises(ValidationError):
+    with pytest.raises(ApplicationError):
         panel_judgments_submit(assignment=assignment, answers={"A": {"rating": 3}})
     assert not Judgment.objects.exists()
 
 
 def test_no_expertise_no_panel():
-    with pytest.raises(ValidationError, match="expertise"):
+    with pytest.raises(ApplicationError, match="expertise"):
         panel_assignment_next(user=make_user("nobody", "evaluator"))
 
 

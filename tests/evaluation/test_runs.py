@@ -5,11 +5,11 @@ import json
 import time
 
 import pytest
-from django.core.exceptions import ValidationError
 
 from evaluation.models import EvalRun, Response
 from evaluation.services import runs
 from evaluation.services.runs import eval_run_create, eval_run_execute, prompt_rows
+from kernel.errors import ApplicationError
 from tests.fixtures.engine import install_fake_engine
 
 from .factories import make_set, make_system
@@ -95,16 +95,16 @@ def test_engine_failure_is_recorded_on_the_run(fake_engine):
     run = eval_run_execute(run=pending_run(eval_set, system))
     assert run.status == "failed" and "exited with 2" in run.error and "boom" in run.error
     assert not Response.objects.exists()
-    with pytest.raises(ValidationError, match=runs.ERR_NOT_PENDING):
+    with pytest.raises(ApplicationError, match=runs.ERR_NOT_PENDING):
         eval_run_execute(run=run)
 
 
 @pytest.mark.django_db
 def test_a_draft_set_cannot_run():
     eval_set = make_set(kind="online", n=1, frozen=False)
-    with pytest.raises(ValidationError, match="Freeze"):
+    with pytest.raises(ApplicationError, match="Freeze"):
         eval_run_create(eval_set=eval_set, systems=[make_system("gold", model=False)])
-    with pytest.raises(ValidationError, match=runs.ERR_NO_SYSTEMS):
+    with pytest.raises(ApplicationError, match=runs.ERR_NO_SYSTEMS):
         eval_run_create(eval_set=make_set(name="other", n=1), systems=[])
 
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from parley.roles import PUBLIC, Role
+from kernel.roles import PUBLIC, Role
 
 PUBLIC_NAMES = {"login", "logout", "health"}
 SAMPLE = {"int": "999999", "slug": "x", "str": "x", "uuid": "00000000-0000-0000-0000-000000000000", "path": "x"}
@@ -95,7 +95,7 @@ def test_role_required_refuses_other_roles(rf, role_users):
     from django.core.exceptions import PermissionDenied
     from django.http import HttpResponse
 
-    from parley.roles import role_required
+    from kernel.roles import role_required
 
     view = role_required(Role.REVIEWER)(lambda request: HttpResponse("ok"))
     request = rf.get("/x")

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from annotation.models import AuditEvent
+from kernel.models import AuditEvent
 from parley.tasks import ping
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

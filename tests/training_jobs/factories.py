@@ -8,8 +8,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from deploy.models import ModelVersion
-from training_jobs.models import DatasetSnapshot, RewardConfig, RuleSetVersion
+from registry.models import ModelVersion
+from rewards.models import RewardConfig, RuleSetVersion
+from training_jobs.models import DatasetSnapshot
 
 PROMPT_ROW = {
     "prompt": [

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.services import base_model_register
-from training_jobs.models import JobMetric, JobStatus, RewardConfig, TrainingJob
+from registry.services import base_model_register
+from rewards.models import RewardConfig
+from training_jobs.models import JobMetric, JobStatus, TrainingJob
 from training_jobs.services.jobs import job_create
 from training_jobs.services.snapshots import snapshot_create
 

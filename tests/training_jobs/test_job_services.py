@@ -8,10 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from annotation.models import BadCase
+from kernel.errors import ApplicationError
 from tests.training_jobs import factories
 from training_jobs.models import JobStatus, TrainingJob
 from training_jobs.services import engine_config, jobs, snapshots
@@ -63,7 +63,7 @@ def test_submission_writes_a_queued_row_and_a_valid_engine_config(no_broker):
     ],
 )
 def test_bad_submissions_are_refused_and_write_nothing(overrides, message, no_broker):
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ApplicationError) as info:
         submit(**overrides)
     assert message in " ".join(info.value.messages)
     assert not TrainingJob.objects.exists() and no_broker == []
@@ -73,7 +73,7 @@ def test_base_model_must_be_a_registered_base():
     rm = factories.base_model(name="some-rm")
     rm.method = "rm"
     rm.save()
-    with pytest.raises(ValidationError, match="method 'base'"):
+    with pytest.raises(ApplicationError, match="method 'base'"):
         submit(base_model=rm)
 
 
@@ -90,7 +90,7 @@ def test_transitions_are_guarded():
         jobs.job_transition(job_id=job.pk, to=JobStatus.SUCCEEDED)
     done = jobs.job_transition(job_id=job.pk, to=JobStatus.CANCELLED)
     assert done.finished_at
-    with pytest.raises(ValidationError, match="already finished"):
+    with pytest.raises(ApplicationError, match="already finished"):
         jobs.job_cancel(job=done)
 
 
@@ -152,9 +152,9 @@ def test_preference_snapshot_links_its_pairs(demo_world):
 
 
 def test_snapshot_refuses_empty_and_bad_filters(demo_world):
-    with pytest.raises(ValidationError, match="matched no rows"):
+    with pytest.raises(ApplicationError, match="matched no rows"):
         snapshots.snapshot_create(name="none", kind="preference", filters={"provenance": ["nobody"]})
-    with pytest.raises(ValidationError, match="rejected these filters"):
+    with pytest.raises(ApplicationError, match="rejected these filters"):
         snapshots.snapshot_create(name="bad", kind="sft", filters={"colour": "blue"})
-    with pytest.raises(ValidationError, match="Unknown snapshot kind"):
+    with pytest.raises(ApplicationError, match="Unknown snapshot kind"):
         snapshots.snapshot_create(name="bad", kind="csv")

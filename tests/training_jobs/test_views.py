@@ -7,10 +7,10 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from deploy.services import DEFAULT_BASE_NAME
 from engine.config import DPOConfig
 from engine.configio import field_help
 from engine.train.ppo_config import REPOConfig
+from registry.services import DEFAULT_BASE_NAME
 from tests.training_jobs import factories
 from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
 from training_jobs.services import jobs
@@ -152,6 +152,6 @@ def test_job_list_and_model_registry_pages(ml, client_for):
     job = make_job()
     assert "repo run" in ml.get(reverse("training_jobs:job_list")).content.decode()
     assert ml.get(reverse("training_jobs:job_list") + "?status=running").context["page"].paginator.count == 0
-    assert ml.get(reverse("deploy:model_list")).status_code == 200
-    assert ml.get(reverse("deploy:model_detail", args=[job.base_model_id])).status_code == 200
+    assert ml.get(reverse("registry:model_list")).status_code == 200
+    assert ml.get(reverse("registry:model_detail", args=[job.base_model_id])).status_code == 200
     assert client_for("evaluator").get(reverse("training_jobs:job_list")).status_code == 403

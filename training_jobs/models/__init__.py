@@ -1,7 +1,6 @@
-"""Reward configuration (versioned rule sets and judge rubrics) and, in ``jobs.py``, snapshots, jobs and runs."""
+"""Dataset snapshots, training jobs and their metrics (``jobs.py``). Reward configuration is the rewards app's."""
 
 from .jobs import DatasetSnapshot, JobMetric, JobSample, JobStatus, Method, TrainingJob
-from .rewards import RewardConfig, RubricVersion, RuleSetVersion
 
 __all__ = [
     "DatasetSnapshot",
@@ -9,8 +8,5 @@ __all__ = [
     "JobSample",
     "JobStatus",
     "Method",
-    "RewardConfig",
-    "RubricVersion",
-    "RuleSetVersion",
     "TrainingJob",
 ]

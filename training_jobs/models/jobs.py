@@ -68,10 +68,10 @@ class TrainingJob(models.Model):
     method = models.CharField(max_length=10, choices=Method.choices)
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.CREATED)
     # -- inputs (what the output model's lineage names) -----------------------------------------
-    base_model = models.ForeignKey("deploy.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    base_model = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="+")
     snapshots = models.ManyToManyField(DatasetSnapshot, related_name="jobs")
     reward_config = models.ForeignKey(
-        "training_jobs.RewardConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+        "rewards.RewardConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
     )
     config = models.JSONField(default=dict, help_text="The engine config.json, exactly as written.")
     budget_from = models.ForeignKey(
@@ -97,7 +97,7 @@ class TrainingJob(models.Model):
     final_metrics = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     output_model = models.ForeignKey(
-        "deploy.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="produced_by"
+        "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="produced_by"
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

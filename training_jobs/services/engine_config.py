@@ -10,11 +10,11 @@ import os
 import shutil
 from typing import Any
 
-from django.core.exceptions import ValidationError
-
 from annotation.services.exports import EXPORT_KINDS
 from engine.config import ConfigError, config_class, config_from_dict
-from training_jobs.models import DatasetSnapshot, Method, RewardConfig
+from kernel.errors import ApplicationError
+from rewards.models import RewardConfig
+from training_jobs.models import DatasetSnapshot, Method
 
 # The inputs the platform fills in itself; the form shows every other scalar field of the config.
 PLATFORM_KEYS = frozenset(
@@ -78,7 +78,7 @@ def coerce_hyperparameters(*, method: str, raw: dict[str, Any], preset: str | No
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in defaults:
-            raise ValidationError(ERR_BAD_HYPER.format(key=key, error="not a field of this method"))
+            raise ApplicationError(ERR_BAD_HYPER.format(key=key, error="not a field of this method"))
         values[key] = _coerce(key, value, defaults[key], str(hints.get(key, "")))
     return values
 
@@ -97,7 +97,7 @@ def _coerce(key: str, value: Any, default: Any, hint: str) -> Any:
         if isinstance(default, float) or hint.startswith("float"):
             return float(text)
     except ValueError:
-        raise ValidationError(ERR_BAD_HYPER.format(key=key, error=f"{text!r} is not a number")) from None
+        raise ApplicationError(ERR_BAD_HYPER.format(key=key, error=f"{text!r} is not a number")) from None
     return text
 
 
@@ -124,17 +124,17 @@ def reward_sources(reward_config: RewardConfig | None) -> dict[str, Any]:
 
 def check_snapshots(*, method: str, snapshots: list[DatasetSnapshot]) -> None:
     if not snapshots:
-        raise ValidationError(ERR_NO_SNAPSHOT)
+        raise ApplicationError(ERR_NO_SNAPSHOT)
     kinds = METHOD_SNAPSHOT_KINDS[method]
     for snapshot in snapshots:
         if snapshot.kind not in kinds:
-            raise ValidationError(
+            raise ApplicationError(
                 ERR_SNAPSHOT_KIND.format(
                     method=method, kinds=" or ".join(kinds), name=snapshot.name, kind=snapshot.kind
                 )
             )
         if not os.path.exists(snapshot.path):
-            raise ValidationError(ERR_SNAPSHOT_MISSING.format(name=snapshot.name, path=snapshot.path))
+            raise ApplicationError(ERR_SNAPSHOT_MISSING.format(name=snapshot.name, path=snapshot.path))
 
 
 def engine_config_build(
@@ -146,12 +146,12 @@ def engine_config_build(
     hyperparameters: dict[str, Any],
     preset: str | None = None,
 ) -> dict[str, Any]:
-    """The validated engine config (a ``to_dict()``), or a ValidationError naming the first problem."""
+    """The validated engine config (a ``to_dict()``), or an ApplicationError naming the first problem."""
     check_snapshots(method=method, snapshots=snapshots)
     if method in RL_METHODS and reward_config is None:
-        raise ValidationError(ERR_REWARD_REQUIRED.format(method=method.upper()))
+        raise ApplicationError(ERR_REWARD_REQUIRED.format(method=method.upper()))
     if method == Method.PPO and reward_config.reward_model is None:
-        raise ValidationError(ERR_RM_REQUIRED)
+        raise ApplicationError(ERR_RM_REQUIRED)
     data = {
         **hyperparameters,
         "base_model": base_model_path,
@@ -163,4 +163,4 @@ def engine_config_build(
         base = config_class(method).preset(preset or default_preset(), base_model="-", dataset="-").to_dict()
         return config_from_dict({**base, **data, "method": method}).to_dict()
     except ConfigError as exc:
-        raise ValidationError(ERR_CONFIG.format(error=exc)) from None
+        raise ApplicationError(ERR_CONFIG.format(error=exc)) from None

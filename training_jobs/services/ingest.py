@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
-from deploy.models import ModelVersion
+from registry.models import ModelVersion
 from training_jobs.models import TrainingJob
 
 

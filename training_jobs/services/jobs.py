@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.services.audit import audit_record
-from deploy.models import ModelVersion
-from parley.queue import enqueue
-from training_jobs.models import DatasetSnapshot, JobStatus, Method, RewardConfig, TrainingJob
+from kernel.audit import audit_record
+from kernel.errors import ApplicationError
+from kernel.queue import enqueue
+from registry.models import ModelVersion
+from rewards.models import RewardConfig
+from training_jobs.models import DatasetSnapshot, JobStatus, Method, TrainingJob
 from training_jobs.services.engine_config import (
     BUDGET_KEYS,
     coerce_hyperparameters,
@@ -43,7 +44,7 @@ ERR_ALREADY_FINISHED = "This job has already finished ({status})."
 ERR_NOT_QUEUED = "Only a queued job can be reprioritised."
 
 
-class InvalidTransition(ValidationError):
+class InvalidTransition(ApplicationError):
     pass
 
 
@@ -127,15 +128,15 @@ def job_create(
 
 def _check_submission(*, name: str, method: str, base_model: ModelVersion, processes: int, queue: str) -> None:
     if not name or not name.strip():
-        raise ValidationError(ERR_NAME)
+        raise ApplicationError(ERR_NAME)
     if method not in Method.values:
-        raise ValidationError(ERR_METHOD.format(method=method))
+        raise ApplicationError(ERR_METHOD.format(method=method))
     if base_model is None or base_model.method != "base":
-        raise ValidationError(ERR_BASE_MODEL)
+        raise ApplicationError(ERR_BASE_MODEL)
     if not 1 <= int(processes) <= MAX_PROCESSES:
-        raise ValidationError(ERR_PROCESSES)
+        raise ApplicationError(ERR_PROCESSES)
     if queue not in gpu_queues():
-        raise ValidationError(ERR_QUEUE.format(queue=queue, queues=", ".join(gpu_queues())))
+        raise ApplicationError(ERR_QUEUE.format(queue=queue, queues=", ".join(gpu_queues())))
 
 
 def job_cancel(*, job: TrainingJob, actor=None) -> TrainingJob:
@@ -143,7 +144,7 @@ def job_cancel(*, job: TrainingJob, actor=None) -> TrainingJob:
     with transaction.atomic():
         locked = TrainingJob.objects.select_for_update().get(pk=job.pk)
         if locked.is_terminal:
-            raise ValidationError(ERR_ALREADY_FINISHED.format(status=locked.status))
+            raise ApplicationError(ERR_ALREADY_FINISHED.format(status=locked.status))
         if locked.status == S.RUNNING:
             locked.cancel_requested = True
             locked.save(update_fields=["cancel_requested"])
@@ -158,7 +159,7 @@ def job_reprioritise(*, job: TrainingJob, priority: int, actor=None) -> Training
     with transaction.atomic():
         locked = TrainingJob.objects.select_for_update().get(pk=job.pk)
         if locked.status != S.QUEUED:
-            raise ValidationError(ERR_NOT_QUEUED)
+            raise ApplicationError(ERR_NOT_QUEUED)
         before = locked.priority
         locked.priority = int(priority)
         locked.save(update_fields=["priority"])

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import BadCase, PreferencePair
-from annotation.services.audit import audit_record
 from annotation.services.exports import export_kind_choices
+from kernel.audit import audit_record
+from kernel.errors import ApplicationError
 from training_jobs.models import DatasetSnapshot
 
 ERR_UNKNOWN_KIND = "Unknown snapshot kind {kind!r}."
@@ -79,7 +79,7 @@ def check_filters(filters: dict[str, Any]) -> None:
     try:
         ExportFilters.coerce(filters)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(ERR_BAD_FILTERS.format(error=exc)) from None
+        raise ApplicationError(ERR_BAD_FILTERS.format(error=exc)) from None
 
 
 def _export(*, kind: str, filters: dict[str, Any], data: Path, sidecar: Path) -> None:
@@ -107,11 +107,11 @@ def snapshot_create(
     """Export ``kind`` with ``filters`` into an immutable snapshot and move its bad cases on."""
     filters = {} if filters is None else filters
     if not name.strip():
-        raise ValidationError(ERR_NAME)
+        raise ApplicationError(ERR_NAME)
     if kind not in dict(export_kind_choices()):
-        raise ValidationError(ERR_UNKNOWN_KIND.format(kind=kind))
+        raise ApplicationError(ERR_UNKNOWN_KIND.format(kind=kind))
     if not isinstance(filters, dict):
-        raise ValidationError(ERR_FILTERS)
+        raise ApplicationError(ERR_FILTERS)
     check_filters(filters)
     root = Path(settings.ARTIFACTS_ROOT) / "snapshots"
     root.mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,7 @@ def snapshot_create(
         counts, pair_ids, bad_case_ids = sidecar_summary(tmp / SIDECAR_FILE)
         rows = sum(1 for line in (tmp / DATA_FILE).open(encoding="utf-8") if line.strip())
         if rows == 0:
-            raise ValidationError(ERR_EMPTY)
+            raise ApplicationError(ERR_EMPTY)
         digest = sha256_file(tmp / DATA_FILE)
         final = _freeze(tmp, digest)
     finally:

@@ -7,8 +7,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from deploy.services import base_model_default_ensure
-from parley.roles import Role, role_required
+from kernel.errors import ApplicationError
+from kernel.roles import Role, role_required
+from registry.services import base_model_default_ensure
 from training_jobs import selectors
 from training_jobs.models import JobStatus, Method, TrainingJob
 from training_jobs.services.engine_config import BUDGET_KEYS, default_preset, hyperparameter_defaults
@@ -78,7 +79,9 @@ def job_new(request):
                     budget_from=data["budget_from"],
                     created_by=request.user,
                 )
-            except ValidationError as exc:
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            except ValidationError as exc:  # the row's full_clean: field errors land on the form's fields
                 form.add_error(None, exc)
             else:
                 messages.success(request, f"Job {job.pk} queued on {job.queue}.")
@@ -130,8 +133,8 @@ def job_cancel_view(request, pk: int):
     job = get_object_or_404(TrainingJob, pk=pk)
     try:
         job = job_cancel(job=job, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
         return back(request, pk)
     messages.success(request, "Cancelled." if job.status == JobStatus.CANCELLED else "Cancelling: the engine is told.")
     return back(request, pk)

@@ -8,10 +8,11 @@ from django import forms
 
 from annotation.models.labels import Provenance
 from annotation.services.exports import export_kind_choices
-from deploy.models import ModelVersion
 from engine.config import config_class
 from engine.configio import field_help
-from training_jobs.models import DatasetSnapshot, Method, RewardConfig, TrainingJob
+from registry.models import ModelVersion
+from rewards.models import RewardConfig
+from training_jobs.models import DatasetSnapshot, Method, TrainingJob
 from training_jobs.services.jobs import MAX_PROCESSES, gpu_queues
 
 HYPER_PREFIX = "hp_"

@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from parley.roles import Role, role_required
+from kernel.errors import ApplicationError
+from kernel.roles import Role, role_required
 from training_jobs import selectors
 from training_jobs.models import TrainingJob
 from training_jobs.services.jobs import job_reprioritise
@@ -44,8 +45,8 @@ def job_priority(request, pk: int):
         job_reprioritise(job=job, priority=int(request.POST.get("priority", "")), actor=request.user)
     except ValueError:
         messages.error(request, "Priority must be a whole number.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
     return back(request, pk)
 
 
@@ -63,7 +64,9 @@ def snapshot_list(request):
                     created_by=request.user,
                     note=form.cleaned_data["note"],
                 )
-            except ValidationError as exc:
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            except ValidationError as exc:  # the row's full_clean: field errors land on the form's fields
                 form.add_error(None, exc)
             else:
                 messages.success(request, f"Snapshot {snap.name}: {snap.row_count} rows, sha256 {snap.sha256[:12]}…")

@@ -42,7 +42,7 @@ class Command(BaseCommand):
     def _seed_the_rest(self) -> None:
         """What the other areas need for a usable demo: the tiny base model registered for jobs, the
         default rule set and rubric, and the demo eval sets (each idempotent)."""
-        from deploy.services import base_model_default_ensure
+        from registry.services import base_model_default_ensure
 
         base = base_model_default_ensure()
         self.stdout.write(f"Base model {base.name!r} at {base.base_model}.")

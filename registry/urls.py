@@ -1,0 +1,11 @@
+"""Pages of the model registry (mounted at /deploy/, where they have always been)."""
+
+from django.urls import path
+
+from registry import views
+
+app_name = "registry"
+urlpatterns = [
+    path("", views.model_list, name="model_list"),
+    path("models/<int:pk>/", views.model_detail, name="model_detail"),
+]

@@ -1,0 +1,192 @@
+"""The playground's two remote reward sources, each bounded in time and never raising.
+
+- **Judge (RJ):** the engine's judge (``RewardJudge``) against the config's OpenAI-compatible endpoint,
+  one call with a short timeout and no retries: a person is waiting, and a judge that is down must read as
+  "judge unavailable", not as a slow page or a 500.
+- **RM:** ``python -m engine score --rm DIR`` in a subprocess with a timeout. Scoring loads torch and a
+  model; doing that inside a web worker would pin gigabytes per process and tie a request to a model
+  load. The subprocess dies with its memory, and a missing adapter directory is a note, not a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from registry.models import ModelVersion
+from rewards.models import RewardConfig
+
+logger = logging.getLogger(__name__)
+
+JUDGE_TIMEOUT_S = 15.0
+RM_META = "rm_meta.json"  # engine.rewards.rm.RM_META; that module imports torch, so it is not imported here
+RM_TIMEOUT_S = 120.0
+
+JUDGE_NOT_CONFIGURED = "No judge endpoint in this config."
+JUDGE_NO_RUBRIC = "The config names a judge but no rubric."
+JUDGE_UNAVAILABLE = "Judge unavailable: {reason}"
+RM_NOT_CONFIGURED = "No reward model in this config."
+RM_NO_ADAPTER = "RM {name!r} has no trained RM directory (rm_meta.json) at {path!r}; RM score skipped."
+RM_UNAVAILABLE = "RM unavailable: {reason}"
+
+
+@dataclass
+class JudgeVerdict:
+    rule: str
+    broken: bool
+    points: float
+    evidence: str = ""
+
+
+@dataclass
+class JudgeResult:
+    available: bool
+    e_judge: float = 0.0
+    verdicts: list[JudgeVerdict] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class RMResult:
+    available: bool
+    score: float | None = None
+    note: str = ""
+
+
+def _judge(config: RewardConfig, **overrides: Any):
+    from engine.rewards.judge import RewardJudge
+
+    options = dict(concurrency=1, timeout=JUDGE_TIMEOUT_S, retries=0, **overrides)
+    return RewardJudge(
+        base_url=config.judge_base_url, model=config.judge_model or "judge", rubric=config.rubric.document, **options
+    )
+
+
+def judge_score(
+    *,
+    config: RewardConfig | None,
+    reply: str,
+    task: dict[str, Any],
+    history: Sequence[dict[str, Any]],
+    stage: str | None = None,
+) -> JudgeResult:
+    """The judge's verdicts on ``reply`` (E_judge = 0 and a note when there is no judge or it fails)."""
+    if config is None or not config.judge_base_url:
+        return JudgeResult(available=False, note=JUDGE_NOT_CONFIGURED)
+    if config.rubric is None:
+        return JudgeResult(available=False, note=JUDGE_NO_RUBRIC)
+    try:
+        from engine.rewards.judge import FAIL_TOO_LONG, JudgeItem
+
+        item = JudgeItem(task=task, history=list(history), reply=reply, stage=stage or None)
+        judge = _judge(config)
+        verdict = judge.judge_batch([item])[0]
+        if not verdict.ok and verdict.kind == FAIL_TOO_LONG:
+            # A small judge's context cannot hold evidence strings beside this prompt: ask for the hits alone.
+            judge = _judge(config, evidence_chars=0)
+            verdict = judge.judge_batch([item])[0]
+    except Exception as exc:  # a rubric the engine refuses, a client that cannot start: still a page
+        verdict = None
+        reason = f"{type(exc).__name__}: {exc}"
+    else:
+        reason = verdict.error or "failed"
+    if verdict is None or not verdict.ok:
+        logger.warning("playground judge call failed: %s", reason)
+        return JudgeResult(available=False, note=JUDGE_UNAVAILABLE.format(reason=reason[:300]))
+    verdicts = [
+        JudgeVerdict(
+            rule=rule.id,
+            broken=rule.id in verdict.hits,
+            points=rule.points if rule.id in verdict.hits else 0.0,
+            evidence=verdict.evidence.get(rule.id, ""),
+        )
+        for rule in judge.rubric.rules_for(item.stage)
+    ]
+    return JudgeResult(available=True, e_judge=float(verdict.e_judge), verdicts=verdicts)
+
+
+def rm_score(
+    *,
+    config: RewardConfig | None,
+    reply: str,
+    task: dict[str, Any],
+    history: Sequence[dict[str, Any]],
+    sop: dict[str, Any] | None = None,
+) -> RMResult:
+    """The config's reward model's (centred) score of ``reply``, computed in a subprocess."""
+    model = config.reward_model if config is not None else None
+    if model is None:
+        return RMResult(available=False, note=RM_NOT_CONFIGURED)
+    rm_dir = _rm_dir(model)
+    if rm_dir is None:
+        return RMResult(available=False, note=RM_NO_ADAPTER.format(name=model.name, path=model.adapter_path))
+    from engine.prompting import to_chat
+
+    row = {"id": "playground", "prompt": to_chat(list(history), case=task, sop=sop), "task": task, "reply": reply}
+    try:
+        score = _run_engine_score(row=row, rm_dir=rm_dir)
+    except Exception as exc:  # timeout, a crash in the engine, unreadable output
+        reason = "timed out" if isinstance(exc, subprocess.TimeoutExpired) else f"{type(exc).__name__}: {exc}"
+        logger.warning("playground RM scoring failed: %s", reason)
+        return RMResult(available=False, note=RM_UNAVAILABLE.format(reason=reason[-300:]))
+    return RMResult(available=True, score=score)
+
+
+def _rm_dir(model: ModelVersion) -> Path | None:
+    """The trained RM run directory (``rm_meta.json`` + ``adapter/``): the job's run dir from the
+    lineage, else the adapter path or its parent (ingest records ``run_dir/adapter``)."""
+    candidates = [model.lineage.get("run_dir") if isinstance(model.lineage, dict) else None, model.adapter_path]
+    if model.adapter_path:
+        candidates.append(str(Path(model.adapter_path).parent))
+    for candidate in candidates:
+        if candidate and (Path(candidate) / RM_META).is_file():
+            return Path(candidate)
+    return None
+
+
+def _run_engine_score(*, row: dict[str, Any], rm_dir: Path) -> float:
+    with tempfile.TemporaryDirectory(prefix="playground-rm-") as tmp:
+        replies, out = Path(tmp) / "replies.jsonl", Path(tmp) / "scored.jsonl"
+        replies.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+        cmd = [
+            sys.executable,
+            "-m",
+            "engine",
+            "score",
+            "--replies",
+            str(replies),
+            "--out",
+            str(out),
+            "--no-rules",
+            "--rm",
+            str(rm_dir),
+        ]
+        done = subprocess.run(
+            cmd,
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=RM_TIMEOUT_S,
+            env=_subprocess_env(),
+        )
+        if done.returncode != 0:
+            lines = (done.stderr or done.stdout).strip().splitlines()
+            raise RuntimeError(lines[-1] if lines else f"engine score exited with {done.returncode}")
+        scored = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    return float(scored["r_model"])
+
+
+def _subprocess_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")  # a playground score must not take every core from the web
+    return env
