@@ -9,8 +9,8 @@ from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from engine.rundir import log_tail
 from training_jobs.models import DatasetSnapshot, JobMetric, JobSample, JobStatus, TrainingJob
-from training_jobs.services.runfiles import log_tail
 
 LIST_PAGE_SIZE = 50
 # Metrics that are bookkeeping, not curves.

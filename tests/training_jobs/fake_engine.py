@@ -3,7 +3,9 @@
 The reliability tests need a run whose timing they control (kill it at step 3, cancel it mid-step,
 make it crash); the real trainers on the tiny model are exercised by the end-to-end test. It writes
 through the engine's own ``RunWriter`` so metrics.jsonl / progress.json / result.json are the real
-format, checkpoints like the PPO loop (``checkpoints/step-N``) and honours ``--resume``.
+format, checkpoints in the layout of the method's trainer family (TRL's ``checkpoints/checkpoint-N``,
+our loop's ``checkpoints/step-NNNNNN``; ``engine.rundir`` names both and the trainer tests hold the
+real trainers to them) and honours ``--resume``.
 
 Environment: FAKE_ENGINE_STEPS (6), FAKE_ENGINE_STEP_S (0.2), FAKE_ENGINE_FAIL_AT (a step: print an
 error and exit 3 there). Every start appends a line to ``RUN/starts.log``.
@@ -18,19 +20,15 @@ import sys
 import time
 from pathlib import Path
 
-from engine.runio import METRICS_FILE, RunWriter
+from engine.rundir import METHOD_LAYOUT, RunWriter, latest_checkpoint, trim_metrics
 
 
-def latest_step(run_dir: Path) -> int:
-    steps = [int(p.name.split("-")[1]) for p in (run_dir / "checkpoints").glob("step-*")]
-    return max(steps, default=0)
-
-
-def trim(run_dir: Path, step: int) -> None:
-    path = run_dir / METRICS_FILE
-    if path.exists():
-        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-        path.write_text("".join(line + "\n" for line in kept))
+def save_checkpoint(run_dir: Path, method: str, step: int) -> None:
+    layout = METHOD_LAYOUT[method]
+    folder = layout.path(run_dir, step)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in layout.complete_when:
+        (folder / name).write_text(json.dumps({"global_step": step}))
 
 
 def main() -> int:
@@ -46,8 +44,9 @@ def main() -> int:
     steps = int(os.environ.get("FAKE_ENGINE_STEPS", "6"))
     step_s = float(os.environ.get("FAKE_ENGINE_STEP_S", "0.2"))
     fail_at = int(os.environ.get("FAKE_ENGINE_FAIL_AT", "0"))
-    start = latest_step(run_dir) if args.resume else 0
-    trim(run_dir, start)
+    checkpoint = latest_checkpoint(run_dir, layout=METHOD_LAYOUT[args.method]) if args.resume else None
+    start = checkpoint.step if checkpoint else 0
+    trim_metrics(run_dir, after_step=start)
     with (run_dir / "starts.log").open("a") as log:
         log.write(f"pid={os.getpid()} resume={args.resume} from={start}\n")
     print(f"fake {args.method}: steps {start + 1}..{steps}", flush=True)
@@ -61,7 +60,7 @@ def main() -> int:
             writer.log(step, {"loss": 1.0 / step, "r_model": 0.1 * step, "kl": 0.01})
             with (run_dir / "samples.jsonl").open("a") as samples:
                 samples.write(json.dumps({"step": step, "index": 0, "reply": f"reply {step}", "r_total": 0.1}) + "\n")
-            (run_dir / "checkpoints" / f"step-{step:06d}").mkdir(parents=True, exist_ok=True)
+            save_checkpoint(run_dir, args.method, step)
             print(f"step {step}", flush=True)
         (run_dir / "adapter").mkdir(exist_ok=True)
         writer.finish({"steps": steps, "resumed_from": start, "adapter": "adapter", "metrics": {"loss": 1 / steps}})

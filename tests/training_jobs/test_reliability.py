@@ -25,13 +25,15 @@ def reliability_queue(settings):
     settings.CELERY_TASK_QUEUES = (*settings.CELERY_TASK_QUEUES, Queue(QUEUE))
 
 
-def submit(**overrides) -> TrainingJob:
+def submit(*, method: str = "repo", **overrides) -> TrainingJob:
+    rl = method in ("ppo", "grpo", "repo")
+    kind = "prompts" if rl else "sft" if method == "sft" else "preference"
     return job_create(
-        name="fake repo",
-        method="repo",
+        name=f"fake {method}",
+        method=method,
         base_model=factories.base_model(),
-        snapshots=[factories.snapshot(kind="prompts")],
-        reward_config=factories.reward_config(),
+        snapshots=[factories.snapshot(kind=kind)],
+        reward_config=factories.reward_config() if rl else None,
         queue=QUEUE,
         **overrides,
     )
@@ -106,9 +108,12 @@ def test_engine_that_dies_fails_the_job_with_its_last_log_lines(start_worker):
     assert done.output_model is None
 
 
-def test_sigkilled_worker_leaves_the_job_resumable_and_the_next_delivery_resumes(start_worker):
+# One method per trainer family: TRL's checkpoints/checkpoint-N (SFT, DPO, RM, GRPO) and our loop's
+# checkpoints/step-NNNNNN (PPO, REPO). The TRL one restarted at step 0 while the web app guessed the layout.
+@pytest.mark.parametrize("method", ["sft", "repo"], ids=["trl-family", "loop-family"])
+def test_sigkilled_worker_leaves_the_job_resumable_and_the_next_delivery_resumes(start_worker, method):
     first = start_worker(FAKE_ENGINE_STEPS="10", FAKE_ENGINE_STEP_S="0.6")
-    job = submit()
+    job = submit(method=method)
     wait_for(lambda: step_of(job) >= 3, timeout=60, what="step 3")
     first.kill()  # SIGKILL the worker's whole process group: no ack, no cleanup
     run_dir = Path(job_now(job).run_dir)

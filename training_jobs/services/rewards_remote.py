@@ -24,12 +24,12 @@ from typing import Any
 from django.conf import settings
 
 from deploy.models import ModelVersion
+from engine.rundir import RM_META_FILE
 from training_jobs.models import RewardConfig
 
 logger = logging.getLogger(__name__)
 
 JUDGE_TIMEOUT_S = 15.0
-RM_META = "rm_meta.json"  # engine.rewards.rm.RM_META; that module imports torch, so it is not imported here
 JUDGE_MAX_TOKENS = 512  # the verdict JSON; prompt + this must fit the judge model's context
 RM_TIMEOUT_S = 120.0
 
@@ -37,7 +37,7 @@ JUDGE_NOT_CONFIGURED = "No judge endpoint in this config."
 JUDGE_NO_RUBRIC = "The config names a judge but no rubric."
 JUDGE_UNAVAILABLE = "Judge unavailable: {reason}"
 RM_NOT_CONFIGURED = "No reward model in this config."
-RM_NO_ADAPTER = "RM {name!r} has no trained RM directory (rm_meta.json) at {path!r}; RM score skipped."
+RM_NO_ADAPTER = f"RM {{name!r}} has no trained RM directory ({RM_META_FILE}) at {{path!r}}; RM score skipped."
 RM_UNAVAILABLE = "RM unavailable: {reason}"
 
 
@@ -145,7 +145,7 @@ def _rm_dir(model: ModelVersion) -> Path | None:
     if model.adapter_path:
         candidates.append(str(Path(model.adapter_path).parent))
     for candidate in candidates:
-        if candidate and (Path(candidate) / RM_META).is_file():
+        if candidate and (Path(candidate) / RM_META_FILE).is_file():
             return Path(candidate)
     return None
 

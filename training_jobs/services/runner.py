@@ -19,11 +19,11 @@ from pathlib import Path
 
 from django.conf import settings
 
+from engine.rundir import CONFIG_FILE, LOG_FILE, RunTail, has_checkpoint, log_tail, result_metrics
 from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
 from training_jobs.services.ingest import job_ingest_result
 from training_jobs.services.jobs import job_transition
 from training_jobs.services.leases import lease_beat, poll_seconds
-from training_jobs.services.runfiles import LOG_FILE, RunTail, has_checkpoint, log_tail
 
 TERM_GRACE_S = 5.0  # SIGTERM first (the engine may clean up), SIGKILL after this
 ERR_EXIT = "The engine exited with status {rc}. Last lines of its log:\n{tail}"
@@ -43,7 +43,7 @@ def run_dir_for(job: TrainingJob) -> Path:
 def engine_command(*, job: TrainingJob, run_dir: Path, resume: bool) -> list[str]:
     python = settings.PARLEY_PYTHON or sys.executable
     module = os.environ.get("PARLEY_ENGINE_MODULE", "engine")  # tests swap in a scripted stand-in
-    args = ["-m", module, "train", job.method, "--config", str(run_dir / "config.json"), "--run-dir", str(run_dir)]
+    args = ["-m", module, "train", job.method, "--config", str(run_dir / CONFIG_FILE), "--run-dir", str(run_dir)]
     if resume:
         args.append("--resume")
     if job.processes > 1:
@@ -131,7 +131,7 @@ def job_supervise(*, job: TrainingJob, owner: str, resume: bool, previous: tuple
     kill_leftover(host=previous[0], pid=previous[1])
     run_dir = run_dir_for(job)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(job.config, indent=2, sort_keys=True) + "\n")
+    (run_dir / CONFIG_FILE).write_text(json.dumps(job.config, indent=2, sort_keys=True) + "\n")
     cmd = engine_command(job=job, run_dir=run_dir, resume=resume and has_checkpoint(run_dir))
     proc = launch(cmd, run_dir=run_dir)
     TrainingJob.objects.filter(pk=job.pk, lease_owner=owner).update(pid=proc.pid, run_dir=str(run_dir))
@@ -162,7 +162,7 @@ def _finish(*, job: TrainingJob, rc: int, tail: RunTail, run_dir: Path) -> str:
         return job_transition(job_id=job.pk, to=JobStatus.FAILED, error=error).status
     job.refresh_from_db()
     model = job_ingest_result(job=job, result=result, run_dir=run_dir)
-    final = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
+    final = result_metrics(result)
     return job_transition(
         job_id=job.pk,
         to=JobStatus.SUCCEEDED,

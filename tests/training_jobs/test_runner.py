@@ -1,36 +1,11 @@
-"""Reading a run directory while the engine writes it, and the engine command line."""
+"""The supervisor's pieces: the engine command line, chart series, the run directory's name."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from training_jobs.services.runfiles import JsonlTail, has_checkpoint, log_tail
 from training_jobs.services.runner import engine_command
-
-
-def test_tail_waits_for_complete_lines_and_restarts_after_a_trim(tmp_path):
-    path = tmp_path / "metrics.jsonl"
-    tail = JsonlTail(path)
-    assert tail.read_new() == []  # not written yet
-    path.write_text(json.dumps({"step": 1}) + "\n" + '{"step": 2, "lo')
-    assert tail.read_new() == [{"step": 1}]
-    with path.open("a") as handle:
-        handle.write('ss": 0.5}\n')
-    assert tail.read_new() == [{"step": 2, "loss": 0.5}]
-    assert tail.read_new() == []
-    path.write_text(json.dumps({"step": 1, "resumed": True}) + "\n")  # a resumed run trimmed the file
-    assert tail.read_new() == [{"step": 1, "resumed": True}]
-
-
-def test_log_tail_and_checkpoint_detection(tmp_path):
-    (tmp_path / "engine.log").write_text("".join(f"line {i}\n" for i in range(100)))
-    assert log_tail(tmp_path, lines=2) == "line 98\nline 99\n"
-    assert log_tail(tmp_path / "missing") == ""
-    assert not has_checkpoint(tmp_path)
-    (tmp_path / "checkpoints" / "step-000003").mkdir(parents=True)
-    assert has_checkpoint(tmp_path)
 
 
 def test_engine_command_uses_torchrun_for_several_processes(tmp_path, settings):
