@@ -1,8 +1,9 @@
 """Celery tasks of the training_jobs app: thin adapters over the services (STYLE.md #2)."""
 
 from celery import shared_task
+from django.conf import settings
 
-from training_jobs.services.leases import Action, job_claim, lease_owner_name, lease_seconds
+from training_jobs.services.leases import Action, job_claim, lease_owner_name
 from training_jobs.services.runner import job_fail_unexpected, job_supervise
 
 
@@ -14,7 +15,7 @@ def run_training_job(self, job_id: int) -> str:
     owner = lease_owner_name(task_id=self.request.id or "eager")
     claim = job_claim(job_id=job_id, owner=owner)
     if claim.action == Action.WAIT:  # another live worker runs it: look again when its lease could lapse
-        raise self.retry(countdown=lease_seconds(), queue=claim.job.queue)
+        raise self.retry(countdown=settings.PARLEY_LEASE_S, queue=claim.job.queue)
     if claim.action == Action.DEFER:  # a higher-priority job is queued: go to the back of the queue
         self.apply_async(args=[job_id], queue=claim.job.queue, countdown=1)
         return Action.DEFER

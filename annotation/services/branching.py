@@ -25,16 +25,10 @@ from annotation.services.audit import audit_record, audit_snapshot
 from annotation.services.errors import AnnotationError
 from deploy.models import ModelVersion
 from engine.prompting import turn_prompt
+from engine.rundir import RowKey
 from engine.task import message_errors
-from parley.engine_subprocess import (
-    LOG_TAIL_CHARS,
-    EngineError,
-    engine_job_claim,
-    engine_job_finish,
-    engine_run,
-    read_jsonl,
-    write_jsonl,
-)
+from kernel.launcher import LOG_TAIL_CHARS, EngineError, engine_generate
+from parley.engine_subprocess import engine_job_claim, engine_job_finish
 from parley.queue import enqueue
 
 BAD_TURN = "Branch at an agent turn of this dialogue (or right after its last hotel message)."
@@ -188,21 +182,22 @@ def generation_prompt_rows(*, generation: BranchGeneration) -> list[dict]:
     return [{"id": f"gen{generation.pk}:{i}", "prompt": prompt, "task": task} for i in range(generation.count)]
 
 
-def _generate(generation: BranchGeneration, run_dir: Path) -> list[str]:
+def _generate(generation: BranchGeneration, run_dir: Path, **run) -> list[str]:
     """The engine's replies in row order. One seed for the whole request: the HF backend samples every row
     of a batch independently from it (vLLM gets seed + row), so rows differ whenever temperature > 0."""
     version = generation.model_version
     rows = generation_prompt_rows(generation=generation)
-    prompts, out = run_dir / "prompts.jsonl", run_dir / "replies.jsonl"
-    write_jsonl(prompts, rows)
-    args = ["generate", "--model", version.base_model or settings.PARLEY_BASE_MODEL, "--prompts", str(prompts)]
-    args += ["--out", str(out), "--max-new-tokens", str(generation.max_new_tokens)]
-    args += ["--temperature", str(generation.temperature), "--seed", str(generation.metrics["seed"])]
-    if version.adapter_path:
-        args += ["--adapter", version.adapter_path]
-    engine_run(args, log=run_dir / "engine.log")
-    replies = read_jsonl(out)
-    return [(replies.get(row["id"]) or {}).get("reply") or "" for row in rows]
+    replies = engine_generate(
+        rows=rows,
+        run_dir=run_dir,
+        model=version.base_model or settings.PARLEY_BASE_MODEL,
+        adapter=version.adapter_path,
+        max_new_tokens=generation.max_new_tokens,
+        temperature=generation.temperature,
+        seed=generation.metrics["seed"],
+        **run,
+    )
+    return [replies.get(row[RowKey.ID], "") for row in rows]
 
 
 def _distinct(replies: list[str]) -> list[tuple[int, str]]:

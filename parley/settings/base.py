@@ -6,6 +6,7 @@ from pathlib import Path
 import dj_database_url
 
 from .celery import *  # noqa: F403
+from .runs import *  # noqa: F403
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("PARLEY_VAR_DIR", BASE_DIR / "var"))

@@ -3,6 +3,7 @@ subprocess), RF pre-scores, failures recorded on the run, and the real Celery wo
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -10,28 +11,8 @@ from django.core.exceptions import ValidationError
 from evaluation.models import EvalRun, Response
 from evaluation.services import runs
 from evaluation.services.runs import eval_run_create, eval_run_execute, prompt_rows
-from tests.fixtures.engine import install_fake_engine
 
 from .factories import make_set, make_system
-
-# Stands in for the engine's generator where only the subprocess contract is under test: it answers
-# every prompt row with a reply that leaks the target price (so the RF pre-score has something to find).
-FAKE_ENGINE = """#!{python}
-import json, sys
-args = sys.argv[sys.argv.index("engine") + 1:]
-if args[0] != "generate" or "--fail" in open(args[args.index("--model") + 1] + "/mode").read():
-    print("error: boom", file=sys.stderr); sys.exit(2)
-prompts, out = args[args.index("--prompts") + 1], args[args.index("--out") + 1]
-with open(out, "w") as f:
-    for line in open(prompts):
-        row = json.loads(line)
-        f.write(json.dumps({{"id": row["id"], "reply": "Our target price is 690.", "finish_reason": "stop"}}) + "\\n")
-"""
-
-
-@pytest.fixture
-def fake_engine(tmp_path, settings):
-    return install_fake_engine(tmp_path, settings, script=FAKE_ENGINE, mode="ok")
 
 
 def pending_run(eval_set, *systems):
@@ -70,28 +51,28 @@ def test_bad_case_gold_is_the_gold_reply(settings, tmp_path):
 
 
 @pytest.mark.django_db
-def test_model_run_generates_through_the_engine_subprocess(fake_engine):
+def test_model_run_generates_through_the_engine_subprocess(fake_engine, monkeypatch):
+    # A reply that leaks the target price, so the RF pre-score has something to find.
+    monkeypatch.setenv("FAKE_ENGINE_REPLY", "Our target price is 690.")
     eval_set = make_set(kind="online", n=1)
     system = make_system("REPO")
-    system.model_version.base_model = str(fake_engine)
-    system.model_version.save()
     run = eval_run_execute(run=pending_run(eval_set, system))
     assert run.status == "succeeded", run.error
     assert run.metrics == {"responses": 2} and run.worker
     response = Response.objects.first()
     assert response.text == "Our target price is 690." and response.run == run
     assert "internal_term_leak" in response.prescores["rf_violations"] and response.prescores["rf_points"] < 0
-    prompts = (fake_engine / "artifacts" / "evaluation" / f"run-{run.pk}" / f"prompts-{system.pk}.jsonl").read_text()
+    prompts = (Path(run.run_dir) / f"prompts-{system.pk}.jsonl").read_text()
     assert set(json.loads(prompts.splitlines()[0])) == {"id", "prompt", "task"}
+    args = fake_engine.last_args()
+    assert args[0] == "generate" and args[args.index("--model") + 1] == system.model_version.base_model
 
 
 @pytest.mark.django_db
-def test_engine_failure_is_recorded_on_the_run(fake_engine):
-    (fake_engine / "mode").write_text("--fail")
+def test_engine_failure_is_recorded_on_the_run(fake_engine, monkeypatch):
+    monkeypatch.setenv("FAKE_ENGINE_FAIL", "error: boom")
     eval_set = make_set(kind="online", n=1)
     system = make_system("REPO")
-    system.model_version.base_model = str(fake_engine)
-    system.model_version.save()
     run = eval_run_execute(run=pending_run(eval_set, system))
     assert run.status == "failed" and "exited with 2" in run.error and "boom" in run.error
     assert not Response.objects.exists()

@@ -1,6 +1,7 @@
-"""Jobs on real Celery workers over Redis (issue 6, item 4), with the scripted engine stand-in so each
-test controls its timing: success with metrics and lineage, cancel, a crashing engine, a worker
-SIGKILLed mid-run that the next delivery resumes, and a redelivery that must not start a second copy.
+"""Jobs on real Celery workers over Redis, with the fake engine (tests.fixtures.engine) so each test
+controls its timing: success with metrics and lineage, cancel, a crashing engine, a worker SIGKILLed
+mid-run that the next delivery resumes (per trainer family), and a redelivery that must not start a
+second copy.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 from kombu import Queue
 
+from tests.fixtures.workers import QUEUE
 from tests.training_jobs import factories
-from tests.training_jobs.workers import QUEUE
 from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
 from training_jobs.services.jobs import job_cancel, job_create
 
@@ -66,7 +67,7 @@ def process_gone(pid: int) -> bool:
 
 
 def test_job_succeeds_with_metrics_samples_and_lineage(start_worker):
-    start_worker(FAKE_ENGINE_STEPS="4", FAKE_ENGINE_STEP_S="0.1")
+    start_worker(steps=4, step_s=0.1)
     job = submit()
     done = wait_for(lambda: job_now(job).is_terminal and job_now(job), timeout=60, what="the job to finish")
     assert done.status == JobStatus.SUCCEEDED, done.error
@@ -86,7 +87,7 @@ def test_job_succeeds_with_metrics_samples_and_lineage(start_worker):
 
 
 def test_cancel_signals_the_process_group_within_seconds(start_worker):
-    start_worker(FAKE_ENGINE_STEPS="200", FAKE_ENGINE_STEP_S="0.5")
+    start_worker(steps=200, step_s=0.5)
     job = submit()
     wait_for(lambda: step_of(job) >= 1, timeout=60, what="the first step")
     pid = job_now(job).pid
@@ -99,7 +100,7 @@ def test_cancel_signals_the_process_group_within_seconds(start_worker):
 
 
 def test_engine_that_dies_fails_the_job_with_its_last_log_lines(start_worker):
-    start_worker(FAKE_ENGINE_STEPS="5", FAKE_ENGINE_STEP_S="0.1", FAKE_ENGINE_FAIL_AT="2")
+    start_worker(steps=5, step_s=0.1, fail_at=2)
     job = submit()
     done = wait_for(lambda: job_now(job).is_terminal and job_now(job), timeout=60, what="the failure")
     assert done.status == JobStatus.FAILED
@@ -112,7 +113,7 @@ def test_engine_that_dies_fails_the_job_with_its_last_log_lines(start_worker):
 # checkpoints/step-NNNNNN (PPO, REPO). The TRL one restarted at step 0 while the web app guessed the layout.
 @pytest.mark.parametrize("method", ["sft", "repo"], ids=["trl-family", "loop-family"])
 def test_sigkilled_worker_leaves_the_job_resumable_and_the_next_delivery_resumes(start_worker, method):
-    first = start_worker(FAKE_ENGINE_STEPS="10", FAKE_ENGINE_STEP_S="0.6")
+    first = start_worker(steps=10, step_s=0.6)
     job = submit(method=method)
     wait_for(lambda: step_of(job) >= 3, timeout=60, what="step 3")
     first.kill()  # SIGKILL the worker's whole process group: no ack, no cleanup
@@ -121,7 +122,7 @@ def test_sigkilled_worker_leaves_the_job_resumable_and_the_next_delivery_resumes
     wait_for(lambda: process_gone(first_pid), timeout=5, what="the orphaned engine to die with its parent")
     assert job_now(job).status == JobStatus.RUNNING  # resumable: nobody marked it failed
 
-    second = start_worker(FAKE_ENGINE_STEPS="10", FAKE_ENGINE_STEP_S="0.1")
+    second = start_worker(steps=10, step_s=0.1)
     done = wait_for(lambda: job_now(job).is_terminal and job_now(job), timeout=90, what="the resumed job")
     assert done.status == JobStatus.SUCCEEDED, done.error + second.text()[-2000:]
     starts = (run_dir / "starts.log").read_text().splitlines()
@@ -132,10 +133,10 @@ def test_sigkilled_worker_leaves_the_job_resumable_and_the_next_delivery_resumes
 
 
 def test_redelivered_message_does_not_start_a_second_copy(start_worker):
-    first = start_worker(FAKE_ENGINE_STEPS="24", FAKE_ENGINE_STEP_S="0.75")
+    first = start_worker(steps=24, step_s=0.75)
     job = submit()
     wait_for(lambda: job_now(job).status == JobStatus.RUNNING, timeout=60, what="the start")
-    second = start_worker(FAKE_ENGINE_STEPS="24", FAKE_ENGINE_STEP_S="0.75")
+    second = start_worker(steps=24, step_s=0.75)
     # The visibility timeout (3 s) is far shorter than the job: Redis hands the message to `second`.
     wait_for(lambda: "Retry in" in second.text(), timeout=45, what="the redelivery to reach the second worker")
     done = wait_for(lambda: job_now(job).is_terminal and job_now(job), timeout=60, what="the job to finish")

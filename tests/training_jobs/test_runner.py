@@ -1,4 +1,4 @@
-"""The supervisor's pieces: the engine command line, chart series, the run directory's name."""
+"""The supervisor's pieces: the engine arguments, chart series, the run directory's name."""
 
 from __future__ import annotations
 
@@ -8,24 +8,11 @@ from types import SimpleNamespace
 from training_jobs.services.runner import engine_command
 
 
-def test_engine_command_uses_torchrun_for_several_processes(tmp_path, settings):
-    settings.PARLEY_PYTHON = "/opt/py"
-    one = engine_command(job=SimpleNamespace(method="repo", processes=1), run_dir=tmp_path, resume=True)
-    assert one == [
-        "/opt/py",
-        "-m",
-        "engine",
-        "train",
-        "repo",
-        "--config",
-        str(tmp_path / "config.json"),
-        "--run-dir",
-        str(tmp_path),
-        "--resume",
-    ]
-    two = engine_command(job=SimpleNamespace(method="rm", processes=2), run_dir=tmp_path, resume=False)
-    assert two[:5] == ["/opt/py", "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    assert two[5:9] == ["-m", "engine", "train", "rm"]
+def test_engine_command_resumes_only_when_asked(tmp_path):
+    job = SimpleNamespace(method="repo", processes=1)
+    args = ["train", "repo", "--config", str(tmp_path / "config.json"), "--run-dir", str(tmp_path)]
+    assert engine_command(job=job, run_dir=tmp_path, resume=False) == args
+    assert engine_command(job=job, run_dir=tmp_path, resume=True) == [*args, "--resume"]
 
 
 def test_nested_metrics_are_flattened_for_the_charts():

@@ -16,6 +16,7 @@ import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,15 +38,6 @@ class Claim:
     job: TrainingJob | None = None
     previous_host: str = ""
     previous_pid: int | None = None
-
-
-def lease_seconds() -> float:
-    """How long a heartbeat stays valid; the supervisor beats every ``poll_seconds``."""
-    return float(os.environ.get("PARLEY_JOB_LEASE_S", "60"))
-
-
-def poll_seconds() -> float:
-    return float(os.environ.get("PARLEY_JOB_POLL_S", "1"))
 
 
 def lease_owner_name(*, task_id: str) -> str:
@@ -76,7 +68,7 @@ def job_claim(*, job_id: int, owner: str) -> Claim:
         return Claim(Action.START, job)
     if job.status != JobStatus.RUNNING:
         return Claim(Action.SKIP, job)
-    fresh = job.heartbeat_at and now - job.heartbeat_at < timedelta(seconds=lease_seconds())
+    fresh = job.heartbeat_at and now - job.heartbeat_at < timedelta(seconds=settings.PARLEY_LEASE_S)
     if fresh and job.lease_owner != owner:
         return Claim(Action.WAIT, job)
     if job.cancel_requested:

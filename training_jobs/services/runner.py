@@ -8,27 +8,22 @@ a cancel request signals the whole group; the exit status decides succeeded or f
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from django.conf import settings
 
-from engine.rundir import CONFIG_FILE, LOG_FILE, RunTail, has_checkpoint, log_tail, result_metrics
+from engine.rundir import CONFIG_FILE, LOG_FILE, RESULT_FILE, RunTail, has_checkpoint, log_tail, result_metrics
+from kernel.launcher import engine_start, engine_stop, kill_leftover, signal_group
 from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
 from training_jobs.services.ingest import job_ingest_result
 from training_jobs.services.jobs import job_transition
-from training_jobs.services.leases import lease_beat, poll_seconds
+from training_jobs.services.leases import lease_beat
 
-TERM_GRACE_S = 5.0  # SIGTERM first (the engine may clean up), SIGKILL after this
 ERR_EXIT = "The engine exited with status {rc}. Last lines of its log:\n{tail}"
-ERR_NO_RESULT = "The engine exited cleanly but wrote no result.json. Last lines of its log:\n{tail}"
-_PR_SET_PDEATHSIG = 1
+ERR_NO_RESULT = f"The engine exited cleanly but wrote no {RESULT_FILE}. Last lines of its log:\n{{tail}}"
 
 
 def run_dir_for(job: TrainingJob) -> Path:
@@ -41,65 +36,9 @@ def run_dir_for(job: TrainingJob) -> Path:
 
 
 def engine_command(*, job: TrainingJob, run_dir: Path, resume: bool) -> list[str]:
-    python = settings.PARLEY_PYTHON or sys.executable
-    module = os.environ.get("PARLEY_ENGINE_MODULE", "engine")  # tests swap in a scripted stand-in
-    args = ["-m", module, "train", job.method, "--config", str(run_dir / CONFIG_FILE), "--run-dir", str(run_dir)]
-    if resume:
-        args.append("--resume")
-    if job.processes > 1:
-        return [python, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={job.processes}", *args]
-    return [python, *args]
-
-
-def _die_with_parent() -> None:
-    """In the child: if the worker process dies (SIGKILL, OOM), the kernel kills the engine too, so a
-    dead worker never leaves an engine writing into a run directory someone else will resume."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def launch(cmd: list[str], *, run_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.setdefault("OMP_NUM_THREADS", "1")
-    with (run_dir / LOG_FILE).open("ab") as log:
-        log.write(f"$ {' '.join(cmd)}\n".encode())
-        log.flush()
-        return subprocess.Popen(
-            cmd,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-
-
-def signal_group(pgid: int, sig: int) -> bool:
-    try:
-        os.killpg(pgid, sig)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
-
-
-def stop_group(proc: subprocess.Popen) -> int:
-    """SIGTERM the whole process group (torchrun and its ranks), SIGKILL whatever is left after a grace."""
-    signal_group(proc.pid, signal.SIGTERM)
-    try:
-        return proc.wait(timeout=TERM_GRACE_S)
-    except subprocess.TimeoutExpired:
-        signal_group(proc.pid, signal.SIGKILL)
-        return proc.wait()
-
-
-def kill_leftover(*, host: str, pid: int | None) -> None:
-    """A previous supervisor on this host died: make sure its engine group is gone before resuming."""
-    import socket
-
-    if pid and host == socket.gethostname():
-        signal_group(pid, signal.SIGKILL)
+    """``engine train`` arguments for ``job`` (the launcher adds the interpreter and torchrun)."""
+    args = ["train", job.method, "--config", str(run_dir / CONFIG_FILE), "--run-dir", str(run_dir)]
+    return args + ["--resume"] if resume else args
 
 
 def sync(*, job: TrainingJob, owner: str, tail: RunTail) -> tuple[bool, bool]:
@@ -132,23 +71,23 @@ def job_supervise(*, job: TrainingJob, owner: str, resume: bool, previous: tuple
     run_dir = run_dir_for(job)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / CONFIG_FILE).write_text(json.dumps(job.config, indent=2, sort_keys=True) + "\n")
-    cmd = engine_command(job=job, run_dir=run_dir, resume=resume and has_checkpoint(run_dir))
-    proc = launch(cmd, run_dir=run_dir)
+    args = engine_command(job=job, run_dir=run_dir, resume=resume and has_checkpoint(run_dir))
+    proc = engine_start(args, log=run_dir / LOG_FILE, processes=job.processes)
     TrainingJob.objects.filter(pk=job.pk, lease_owner=owner).update(pid=proc.pid, run_dir=str(run_dir))
     tail = RunTail(run_dir)
     while True:
         rc = proc.poll()
         ours, cancel = sync(job=job, owner=owner, tail=tail)
         if not ours:  # someone took the job over (our heartbeat went stale): stand down
-            stop_group(proc)
+            engine_stop(proc)
             return "lost"
         if cancel:
-            stop_group(proc)
+            engine_stop(proc)
             sync(job=job, owner=owner, tail=tail)
             return job_transition(job_id=job.pk, to=JobStatus.CANCELLED, error="Cancelled on request.").status
         if rc is not None:
             break
-        time.sleep(poll_seconds())
+        time.sleep(settings.PARLEY_POLL_S)
     return _finish(job=job, rc=rc, tail=tail, run_dir=run_dir)
 
 
