@@ -27,9 +27,8 @@ from deploy.models import ModelVersion
 from engine.prompting import turn_prompt
 from engine.rundir import RowKey
 from engine.task import message_errors
-from kernel.launcher import LOG_TAIL_CHARS, EngineError, engine_generate
-from parley.engine_subprocess import engine_job_claim, engine_job_finish
-from parley.queue import enqueue
+from kernel.launcher import LOG_TAIL_CHARS, EngineError, engine_generate, kill_leftover
+from kernel.status import Action, LeaseLost, Status, lease_owner_name, row_beat, row_claim, row_enqueue, row_finish
 
 BAD_TURN = "Branch at an agent turn of this dialogue (or right after its last hotel message)."
 EMPTY_TEXT = "Write the alternative reply."
@@ -38,7 +37,7 @@ NO_MODEL = "Choose a registered model version."
 BAD_COUNT = f"Generate between {COUNT_RANGE[0]} and {COUNT_RANGE[1]} alternatives."
 BAD_TEMPERATURE = f"Temperature must be between {TEMPERATURE_RANGE[0]:g} and {TEMPERATURE_RANGE[1]:g}."
 BAD_MAX_NEW_TOKENS = f"Max new tokens must be between {MAX_NEW_TOKENS_RANGE[0]} and {MAX_NEW_TOKENS_RANGE[1]}."
-NOT_PENDING = "Only a pending generation can start."
+NOT_QUEUED = "Only a queued generation can start."
 ALL_EMPTY = "The model returned only empty replies."
 
 
@@ -139,10 +138,10 @@ def branch_generate_request(
     max_new_tokens: int,
     queue: AnnotationQueue | None,
     actor,
+    worker_queue: str = "gpu",
 ) -> BranchGeneration:
-    """A pending generation of ``count`` alternatives at ``turn``, queued on the ``gpu`` worker after commit."""
-    from annotation.tasks import branch_generate_task
-
+    """A queued generation of ``count`` alternatives at ``turn`` (``queue``: the pairwise queue that gets
+    the alternatives), sent to a worker of ``worker_queue`` after commit."""
     error = _generation_errors(
         dialogue=dialogue,
         turn=turn,
@@ -162,13 +161,14 @@ def branch_generate_request(
             count=count,
             temperature=float(temperature),
             max_new_tokens=max_new_tokens,
-            queue=queue,
+            pairwise_queue=queue,
+            queue=worker_queue,
             requested_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         generation.full_clean()
         generation.save()
         audit_record(actor=actor, action="create", instance=generation, after=audit_snapshot(generation))
-        enqueue(branch_generate_task, queue="gpu", generation_id=generation.pk)
+        row_enqueue(generation)
     return generation
 
 
@@ -213,7 +213,12 @@ def _distinct(replies: list[str]) -> list[tuple[int, str]]:
 
 @transaction.atomic
 def _store_candidates(generation: BranchGeneration, kept: list[tuple[int, str]]) -> list[Candidate]:
-    dialogue, turn, queue, actor = generation.dialogue, generation.turn, generation.queue, generation.requested_by
+    dialogue, turn, queue, actor = (
+        generation.dialogue,
+        generation.turn,
+        generation.pairwise_queue,
+        generation.requested_by,
+    )
     other = _reply_there(dialogue=dialogue, turn=turn) if queue else None
     made = []
     for i, text in kept:
@@ -246,21 +251,34 @@ def _error_text(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[-LOG_TAIL_CHARS:]
 
 
-def branch_generate_execute(*, generation: BranchGeneration) -> BranchGeneration:
-    """Run the engine for a pending generation and store its distinct replies; the row records the outcome."""
+def branch_generate_execute(*, generation: BranchGeneration, owner: str = "") -> BranchGeneration:
+    """Claim a queued generation, run the engine and store its distinct replies; the row records the
+    outcome. While the engine runs, each poll renews the lease (a lapsed one is the sweep's to recover)."""
+    owner = owner or lease_owner_name(task_id="direct")
     run_dir = Path(settings.ARTIFACTS_ROOT) / "annotation" / f"generation-{generation.pk}"
-    generation = engine_job_claim(generation, run_dir=run_dir)
-    if generation is None:
-        raise AnnotationError(NOT_PENDING, status=409)
-    generation.metrics = {"seed": generation.pk}  # another request at the same turn samples other replies
+    claim = row_claim(model=BranchGeneration, pk=generation.pk, owner=owner, run_dir=str(run_dir))
+    if claim.action != Action.START:
+        raise AnnotationError(NOT_QUEUED, status=409)
+    generation = claim.row
+    kill_leftover(host=claim.previous_host, pid=claim.previous_pid)
+    # One seed per generation: another request at the same turn samples other replies.
+    generation.metrics = {**generation.metrics, "seed": generation.pk}
     run_dir.mkdir(parents=True, exist_ok=True)
+
+    def beat(pid: int) -> None:
+        row_beat(row=generation, owner=owner, engine_pid=pid)
+
     try:
-        replies = _generate(generation, run_dir)
+        replies = _generate(generation, run_dir, timeout_s=settings.PARLEY_ENGINE_TIMEOUT_S, beat=beat)
         kept = _distinct(replies)
         if not kept:
             raise AnnotationError(ALL_EMPTY)
         made = _store_candidates(generation, kept)
+    except LeaseLost:
+        raise  # another worker holds the generation now: it records the outcome
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row for the person who asked
-        return engine_job_finish(generation, status=BranchGeneration.Status.FAILED, error=_error_text(exc))
-    metrics = {"rows": len(replies), "distinct": len(made), "dropped": len(replies) - len(made)}
-    return engine_job_finish(generation, status=BranchGeneration.Status.SUCCEEDED, metrics=metrics)
+        return row_finish(
+            row=generation, owner=owner, to=Status.FAILED, error=_error_text(exc), metrics={"seed": generation.pk}
+        )
+    metrics = {"seed": generation.pk, "rows": len(replies), "distinct": len(made), "dropped": len(replies) - len(made)}
+    return row_finish(row=generation, owner=owner, to=Status.SUCCEEDED, metrics=metrics)

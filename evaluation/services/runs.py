@@ -19,13 +19,12 @@ from engine.prompting import turn_prompt
 from engine.rewards.rules import check
 from engine.rundir import RowKey
 from evaluation.models import EvalItem, EvalRun, EvalSet, EvalSystem, Response
-from kernel.launcher import LOG_TAIL_CHARS, engine_generate, engine_score
-from parley.engine_subprocess import engine_job_claim, engine_job_finish
-from parley.queue import enqueue
+from kernel.launcher import LOG_TAIL_CHARS, EngineError, engine_generate, engine_score, kill_leftover
+from kernel.status import Action, LeaseLost, Status, lease_owner_name, row_beat, row_claim, row_enqueue, row_finish
 
 ERR_NOT_FROZEN = "Freeze the eval set before running it: responses must refer to a fixed list of items."
 ERR_NO_SYSTEMS = "Choose at least one system."
-ERR_NOT_PENDING = "Only a pending run can start."
+ERR_NOT_QUEUED = "Only a queued run can start."
 
 
 def eval_run_create(
@@ -36,22 +35,26 @@ def eval_run_create(
     max_new_tokens: int = 256,
     judge_url: str = "",
     rm_dir: str = "",
+    queue: str = "gpu",
 ) -> EvalRun:
-    """A pending run, queued on the ``gpu`` queue after commit."""
-    from evaluation.tasks import eval_run_execute_task
-
+    """A queued run, sent to a worker of ``queue`` after commit."""
     if not eval_set.is_frozen:
         raise ValidationError(ERR_NOT_FROZEN)
     if not systems:
         raise ValidationError(ERR_NO_SYSTEMS)
     with transaction.atomic():
         run = EvalRun(
-            eval_set=eval_set, created_by=created_by, max_new_tokens=max_new_tokens, judge_url=judge_url, rm_dir=rm_dir
+            eval_set=eval_set,
+            created_by=created_by,
+            max_new_tokens=max_new_tokens,
+            judge_url=judge_url,
+            rm_dir=rm_dir,
+            queue=queue,
         )
         run.full_clean()
         run.save()
         run.systems.set(systems)
-        enqueue(eval_run_execute_task, queue="gpu", run_id=run.pk)
+        row_enqueue(run)
     return run
 
 
@@ -118,13 +121,22 @@ def model_prescores(*, run: EvalRun, replies: list[dict], run_dir: Path, **engin
     }
 
 
-def eval_run_execute(*, run: EvalRun) -> EvalRun:
-    """Generate, pre-score and store every response of the run; the run row records success or the error."""
-    run = engine_job_claim(run, run_dir=Path(settings.ARTIFACTS_ROOT) / "evaluation" / f"run-{run.pk}")
-    if run is None:
-        raise ValidationError(ERR_NOT_PENDING)
-    run_dir = Path(run.run_dir)
+def eval_run_execute(*, run: EvalRun, owner: str = "") -> EvalRun:
+    """Claim a queued run, generate, pre-score and store every response; the row records success or the
+    error. While the engine runs, each poll renews the run's lease (a lapsed one is the sweep's to recover);
+    a retried run overwrites the responses of the attempt before."""
+    owner = owner or lease_owner_name(task_id="direct")
+    run_dir = Path(settings.ARTIFACTS_ROOT) / "evaluation" / f"run-{run.pk}"
+    claim = row_claim(model=EvalRun, pk=run.pk, owner=owner, run_dir=str(run_dir))
+    if claim.action != Action.START:
+        raise ValidationError(ERR_NOT_QUEUED)
+    run = claim.row
+    kill_leftover(host=claim.previous_host, pid=claim.previous_pid)
     run_dir.mkdir(parents=True, exist_ok=True)
+    engine = {
+        "timeout_s": settings.PARLEY_ENGINE_TIMEOUT_S,
+        "beat": lambda pid: row_beat(row=run, owner=owner, engine_pid=pid),
+    }
     try:
         rows = {r["id"]: r for r in prompt_rows(eval_set=run.eval_set)}
         produced: list[tuple[EvalSystem, str, str]] = []
@@ -133,23 +145,32 @@ def eval_run_execute(*, run: EvalRun) -> EvalRun:
                 replies = gold_replies(eval_set=run.eval_set)
             else:
                 replies = generate_replies(
-                    system=system, rows=list(rows.values()), run_dir=run_dir, max_new_tokens=run.max_new_tokens
+                    system=system,
+                    rows=list(rows.values()),
+                    run_dir=run_dir,
+                    max_new_tokens=run.max_new_tokens,
+                    **engine,
                 )
             produced += [(system, rid, text) for rid, text in replies.items() if rid in rows]
         scored = [{**rows[rid], "id": f"{s.pk}/{rid}", "reply": text} for s, rid, text in produced]
-        extra = model_prescores(run=run, replies=scored, run_dir=run_dir)
-        with transaction.atomic():
-            for system, rid, text in produced:
-                item_id, turn = (int(x) for x in rid.split(":"))
-                prescores = {**rule_prescores(reply=text, row=rows[rid]), **extra.get(f"{system.pk}/{rid}", {})}
-                Response.objects.update_or_create(
-                    item_id=item_id,
-                    system=system,
-                    turn=turn,
-                    defaults={"run": run, "text": text, "prescores": prescores},
-                )
+        extra = model_prescores(run=run, replies=scored, run_dir=run_dir, **engine)
+        _store(run=run, produced=produced, rows=rows, extra=extra)
+    except LeaseLost:
+        raise  # another worker holds the run now: it records the outcome
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the run for the person who launched it
-        return engine_job_finish(
-            run, status=EvalRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[-LOG_TAIL_CHARS:]
+        error = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"[-LOG_TAIL_CHARS:]
+        return row_finish(row=run, owner=owner, to=Status.FAILED, error=error)
+    return row_finish(row=run, owner=owner, to=Status.SUCCEEDED, metrics={"responses": len(produced)})
+
+
+@transaction.atomic
+def _store(*, run: EvalRun, produced: list[tuple[EvalSystem, str, str]], rows: dict, extra: dict) -> None:
+    for system, rid, text in produced:
+        item_id, turn = (int(x) for x in rid.split(":"))
+        prescores = {**rule_prescores(reply=text, row=rows[rid]), **extra.get(f"{system.pk}/{rid}", {})}
+        Response.objects.update_or_create(
+            item_id=item_id,
+            system=system,
+            turn=turn,
+            defaults={"run": run, "text": text, "prescores": prescores},
         )
-    return engine_job_finish(run, status=EvalRun.Status.SUCCEEDED, metrics={"responses": len(produced)})

@@ -15,6 +15,7 @@ from annotation.services import branching
 from annotation.services.errors import AnnotationError
 from deploy.models import ModelVersion
 from tests.annotation.factories import make_dialogue, make_queue, make_world
+from tests.fixtures.workers import QUEUE, process_gone, wait_for
 
 pytestmark = pytest.mark.django_db
 SAME_REPLY = "Could you do 700 <b>tonight</b>?"  # the fake engine's reply to every row
@@ -75,21 +76,21 @@ def test_request_refuses_a_queue_of_another_project_or_kind_and_a_missing_model(
     assert not BranchGeneration.objects.exists()
 
 
-def test_request_writes_a_pending_audited_row_and_enqueues_it_on_gpu_after_commit(
+def test_request_writes_a_queued_audited_row_and_enqueues_it_on_gpu_after_commit(
     dialogue, version, role_users, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from annotation import tasks
+    from celery import current_app
 
     sent = []
-    monkeypatch.setattr(tasks.branch_generate_task, "apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(current_app, "send_task", lambda name, **kw: sent.append((name, kw)))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         generation = request(dialogue, version, actor=role_users["bd_expert"], count=3, temperature=1.5)
     assert sent == []  # nothing leaves before the commit
     for callback in callbacks:
         callback()
-    assert sent == [{"args": (), "kwargs": {"generation_id": generation.pk}, "queue": "gpu"}]
+    assert sent == [("annotation.branch_generate_execute", {"args": [generation.pk], "queue": "gpu"})]
     generation.refresh_from_db()
-    assert (generation.status, generation.count, generation.temperature) == ("pending", 3, 1.5)
+    assert (generation.status, generation.count, generation.temperature) == ("queued", 3, 1.5)
     assert generation.requested_by == role_users["bd_expert"]
     event = AuditEvent.objects.get(object_type="annotation.branchgeneration", object_id=str(generation.pk))
     assert event.action == "create" and event.actor == role_users["bd_expert"]
@@ -155,11 +156,11 @@ def test_a_failing_engine_fails_the_row_with_its_log_tail_and_writes_no_candidat
     queue = make_queue(world, dialogues=0)
     items_before = AnnotationItem.objects.count()
     generation = branching.branch_generate_execute(generation=request(dialogue, version, queue=queue))
-    assert generation.status == "failed" and generation.finished_at and generation.worker
+    assert generation.status == "failed" and generation.finished_at and generation.worker_host
     assert "exited with 2" in generation.error and "boom, the weights are gone" in generation.error
     assert not Candidate.objects.filter(generation=generation).exists()
     assert AnnotationItem.objects.count() == items_before
-    with pytest.raises(AnnotationError, match=re.escape(branching.NOT_PENDING)):
+    with pytest.raises(AnnotationError, match=re.escape(branching.NOT_QUEUED)):
         branching.branch_generate_execute(generation=generation)
 
 
@@ -204,7 +205,7 @@ def test_generate_from_the_branch_page(client_for, world, dialogue, version, fak
     assert response.status_code == 302 and response["Location"] == page
     generation = BranchGeneration.objects.get()
     pending = client.get(page, HTTP_HX_REQUEST="true").content.decode()
-    assert "Pending" in pending and 'hx-trigger="every 3s"' in pending and "<form" not in pending
+    assert "Queued" in pending and 'hx-trigger="every 3s"' in pending and "<form" not in pending
 
     branching.branch_generate_execute(generation=generation)
     done = client.get(page).content.decode()
@@ -251,3 +252,27 @@ def test_tiny_model_alternatives_on_the_real_worker(celery_worker, tiny_model):
     prompts = [json.loads(line) for line in (Path(generation.run_dir) / "prompts.jsonl").read_text().splitlines()]
     history = [m.content for m in dialogue.messages.order_by("index")[1:3]]
     assert all([m["content"] for m in row["prompt"][2:]] == history for row in prompts)
+
+
+@pytest.mark.slow
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_generation_whose_worker_is_sigkilled_is_recovered_by_the_sweep(start_worker, fake_engine):
+    """The worker dies mid-generation: the page would poll forever if nothing swept. The lease lapses, the
+    next worker's sweep queues the generation again, and it ends with its candidates on attempt 2."""
+    world = make_world()
+    dialogue = make_dialogue(world)
+    version = ModelVersion.objects.create(name="fake-v1", base_model="/models/fake", method="sft")
+    first = start_worker(generate_s=120)
+    generation = request(dialogue, version, worker_queue=QUEUE)
+    engine_pid = wait_for(lambda: BranchGeneration.objects.get(pk=generation.pk).engine_pid, timeout=60, what="start")
+    first.kill()
+    wait_for(lambda: process_gone(engine_pid), timeout=5, what="the engine to die with its worker")
+
+    second = start_worker()
+    done = wait_for(
+        lambda: (g := BranchGeneration.objects.get(pk=generation.pk)).is_terminal and g, timeout=90, what="recovery"
+    )
+    assert done.status == "succeeded", done.error + second.text()[-3000:]
+    assert done.attempts == 2 and done.metrics["distinct"] == 2 and not done.error
+    assert done.candidates.count() == 2

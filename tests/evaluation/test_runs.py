@@ -1,5 +1,6 @@
 """Eval runs: the gold system from the data, model systems through ``python -m engine generate`` (a
-subprocess), RF pre-scores, failures recorded on the run, and the real Celery worker path."""
+subprocess), RF pre-scores, failures recorded on the run, the real Celery worker path, and a run whose
+worker is SIGKILLed mid-run recovered by the lease sweep."""
 
 import json
 import time
@@ -11,6 +12,7 @@ from django.core.exceptions import ValidationError
 from evaluation.models import EvalRun, Response
 from evaluation.services import runs
 from evaluation.services.runs import eval_run_create, eval_run_execute, prompt_rows
+from tests.fixtures.workers import QUEUE, process_gone, wait_for
 
 from .factories import make_set, make_system
 
@@ -58,7 +60,7 @@ def test_model_run_generates_through_the_engine_subprocess(fake_engine, monkeypa
     system = make_system("REPO")
     run = eval_run_execute(run=pending_run(eval_set, system))
     assert run.status == "succeeded", run.error
-    assert run.metrics == {"responses": 2} and run.worker
+    assert run.metrics == {"responses": 2} and run.worker_host and run.attempts == 1
     response = Response.objects.first()
     assert response.text == "Our target price is 690." and response.run == run
     assert "internal_term_leak" in response.prescores["rf_violations"] and response.prescores["rf_points"] < 0
@@ -76,7 +78,7 @@ def test_engine_failure_is_recorded_on_the_run(fake_engine, monkeypatch):
     run = eval_run_execute(run=pending_run(eval_set, system))
     assert run.status == "failed" and "exited with 2" in run.error and "boom" in run.error
     assert not Response.objects.exists()
-    with pytest.raises(ValidationError, match=runs.ERR_NOT_PENDING):
+    with pytest.raises(ValidationError, match=runs.ERR_NOT_QUEUED):
         eval_run_execute(run=run)
 
 
@@ -121,3 +123,25 @@ def test_model_run_with_the_real_engine_and_tiny_model(tiny_model, settings, tmp
     response = Response.objects.get()
     assert response.turn == 2 and response.run == run and isinstance(response.text, str)
     assert "rf_points" in response.prescores
+
+
+@pytest.mark.slow
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_worker_is_sigkilled_is_recovered_by_the_sweep(start_worker, fake_engine):
+    """The worker dies mid-generation (SIGKILL: no ack, no cleanup): its engine dies with it, the row's
+    lease lapses, the next worker's sweep queues the run again and it succeeds on its second attempt."""
+    first = start_worker(generate_s=120)
+    eval_set = make_set(kind="online", n=1)
+    run = eval_run_create(eval_set=eval_set, systems=[make_system("REPO")], queue=QUEUE)
+    engine_pid = wait_for(lambda: EvalRun.objects.get(pk=run.pk).engine_pid, timeout=60, what="the engine to start")
+    first.kill()
+    wait_for(lambda: process_gone(engine_pid), timeout=5, what="the engine to die with its worker")
+    assert EvalRun.objects.get(pk=run.pk).status == "running"
+
+    second = start_worker()
+    done = wait_for(lambda: (r := EvalRun.objects.get(pk=run.pk)).is_terminal and r, timeout=90, what="the recovery")
+    assert done.status == "succeeded", done.error + second.text()[-3000:]
+    assert done.attempts == 2 and done.metrics == {"responses": 2} and not done.error
+    assert Response.objects.filter(run=run).count() == 2
+    assert [c["args"][0] for c in fake_engine.calls()] == ["generate", "generate"]

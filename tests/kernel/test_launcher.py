@@ -50,11 +50,13 @@ def test_a_failure_carries_the_log_tail(fake_engine, tmp_path, monkeypatch):
 
 def test_timeout_stops_the_whole_group(fake_engine, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_ENGINE_GENERATE_S", "30")
-    started = time.monotonic()
+    started, pids = time.monotonic(), []
     with pytest.raises(EngineTimeout):
-        engine_generate(rows=ROWS, run_dir=tmp_path, model="/m", max_new_tokens=8, timeout_s=1, poll_s=0.1)
+        engine_generate(
+            rows=ROWS, run_dir=tmp_path, model="/m", max_new_tokens=8, timeout_s=1, poll_s=0.1, beat=pids.append
+        )
     assert time.monotonic() - started < 10
-    assert_gone(fake_engine.calls()[-1]["pid"])
+    assert_gone(pids[0])
 
 
 def test_a_beat_that_raises_stops_the_engine(fake_engine, tmp_path, monkeypatch):
@@ -69,7 +71,7 @@ def test_a_beat_that_raises_stops_the_engine(fake_engine, tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match="lease lost"):
         engine_generate(rows=ROWS, run_dir=tmp_path, model="/m", max_new_tokens=8, beat=beat, poll_s=0.1)
     assert len(set(pids)) == 1
-    assert_gone(fake_engine.calls()[-1]["pid"])
+    assert_gone(pids[0])
 
 
 def test_run_to_completion_returns_quietly_on_success(fake_engine, tmp_path):
@@ -83,8 +85,8 @@ def test_run_to_completion_returns_quietly_on_success(fake_engine, tmp_path):
 @pytest.mark.django_db
 def test_the_playground_rm_score_runs_through_the_launcher(fake_engine, tmp_path):
     from deploy.models import ModelVersion
-    from training_jobs.models import RewardConfig
     from tests.training_jobs import rewards_factories as f
+    from training_jobs.models import RewardConfig
     from training_jobs.services import rewards_remote
 
     (tmp_path / "rm" / "adapter").mkdir(parents=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from deploy.services import base_model_register
-from training_jobs.models import JobMetric, JobStatus, RewardConfig, TrainingJob
+from kernel.status import Status
+from training_jobs.models import JobMetric, RewardConfig, TrainingJob
 from training_jobs.services.jobs import job_create
 from training_jobs.services.snapshots import snapshot_create
 
@@ -39,7 +40,7 @@ def wait_done(job: TrainingJob, *, timeout: float) -> TrainingJob:
 
 
 def check_succeeded(job: TrainingJob, *, method: str) -> None:
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == Status.SUCCEEDED, job.error
     assert JobMetric.objects.filter(job=job).exists()
     assert job.progress.get("fraction") == 1.0
     model = job.output_model

@@ -7,8 +7,9 @@ import pytest
 from django.urls import reverse
 
 from deploy.services import DEFAULT_BASE_NAME
+from kernel.status import Status
 from tests.training_jobs import factories
-from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
+from training_jobs.models import JobMetric, JobSample, TrainingJob
 from training_jobs.services import jobs
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
-    monkeypatch.setattr(jobs, "enqueue", lambda *a, **kw: None)
+    monkeypatch.setattr(jobs, "row_enqueue", lambda row: None)
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_submitting_the_form_queues_a_job(ml):
     response = ml.post(reverse("training_jobs:job_new"), data)
     job = TrainingJob.objects.get()
     assert response.status_code == 302 and response.url == reverse("training_jobs:job_detail", args=[job.pk])
-    assert job.status == JobStatus.QUEUED and job.config["max_steps"] == 2
+    assert job.status == Status.QUEUED and job.config["max_steps"] == 2
 
 
 def test_bad_form_is_a_400_with_the_reason_and_writes_nothing(ml):
@@ -126,7 +127,7 @@ def test_queue_view_reprioritises_and_cancels(ml):
     assert TrainingJob.objects.get(pk=job.pk).priority == 9
     response = ml.post(reverse("training_jobs:job_cancel", args=[job.pk]), {"next": "https://evil.example/"})
     assert response.url == reverse("training_jobs:job_detail", args=[job.pk])
-    assert TrainingJob.objects.get(pk=job.pk).status == JobStatus.CANCELLED
+    assert TrainingJob.objects.get(pk=job.pk).status == Status.CANCELLED
 
 
 def test_snapshot_page_refuses_an_empty_export(ml):

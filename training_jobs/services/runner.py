@@ -1,9 +1,10 @@
 """Run one job's engine subprocess on this worker and keep the job row in step with it.
 
-DESIGN.md: torch never runs inside the worker. The supervisor writes ``config.json``, starts
-``python -m engine train ...`` (under ``torchrun`` for several processes) in its own process group,
-then polls: new metrics, samples and progress go to the database together with the lease heartbeat;
-a cancel request signals the whole group; the exit status decides succeeded or failed.
+Torch never runs inside the worker (ADR 0003). The supervisor writes ``config.json``, starts
+``python -m engine train ...`` through the launcher (``kernel.launcher``: its own process group, under
+``torchrun`` for several processes), then polls: new metrics, samples and progress go to the database
+together with the lease heartbeat (``kernel.status.row_beat``); a cancel request signals the whole
+group; the exit status decides succeeded or failed.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from django.conf import settings
 
 from engine.rundir import CONFIG_FILE, LOG_FILE, RESULT_FILE, RunTail, has_checkpoint, log_tail, result_metrics
 from kernel.launcher import engine_start, engine_stop, kill_leftover, signal_group
-from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
+from kernel.status import LeaseLost, Status, row_beat, row_finish
+from training_jobs.models import JobMetric, JobSample, TrainingJob
 from training_jobs.services.ingest import job_ingest_result
-from training_jobs.services.jobs import job_transition
-from training_jobs.services.leases import lease_beat
 
 ERR_EXIT = "The engine exited with status {rc}. Last lines of its log:\n{tail}"
+ERR_CANCELLED = "Cancelled on request."
+ERR_SUPERVISOR = "Supervisor error: {error}"
 ERR_NO_RESULT = f"The engine exited cleanly but wrote no {RESULT_FILE}. Last lines of its log:\n{{tail}}"
 
 
@@ -41,8 +43,9 @@ def engine_command(*, job: TrainingJob, run_dir: Path, resume: bool) -> list[str
     return args + ["--resume"] if resume else args
 
 
-def sync(*, job: TrainingJob, owner: str, tail: RunTail) -> tuple[bool, bool]:
-    """Copy new metrics, samples and progress into the database and renew the lease."""
+def sync(*, job: TrainingJob, owner: str, tail: RunTail) -> bool:
+    """Copy new metrics, samples and progress into the database and renew the lease; returns whether a
+    cancel was requested (raises LeaseLost when the job is no longer ours)."""
     metrics = [JobMetric(job=job, step=int(r.get("step", 0)), data=r) for r in tail.metrics.read_new()]
     if metrics:
         JobMetric.objects.bulk_create(
@@ -62,51 +65,52 @@ def sync(*, job: TrainingJob, owner: str, tail: RunTail) -> tuple[bool, bool]:
             unique_fields=["job", "step", "index"],
             update_fields=["data"],
         )
-    return lease_beat(job_id=job.pk, owner=owner, progress=tail.progress())
+    return row_beat(row=job, owner=owner, progress=tail.progress())
 
 
-def job_supervise(*, job: TrainingJob, owner: str, resume: bool, previous: tuple[str, int | None] = ("", None)) -> str:
-    """Run the engine for ``job`` (already ``running`` under ``owner``) to the end; returns the status."""
+def job_supervise(*, job: TrainingJob, owner: str, previous: tuple[str, int | None] = ("", None)) -> str:
+    """Run the engine for ``job`` (already ``running`` under ``owner``) to the end; returns the status.
+    A job that left a checkpoint in its run directory (an earlier attempt died) resumes from it."""
     kill_leftover(host=previous[0], pid=previous[1])
     run_dir = run_dir_for(job)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / CONFIG_FILE).write_text(json.dumps(job.config, indent=2, sort_keys=True) + "\n")
-    args = engine_command(job=job, run_dir=run_dir, resume=resume and has_checkpoint(run_dir))
+    args = engine_command(job=job, run_dir=run_dir, resume=has_checkpoint(run_dir))
     proc = engine_start(args, log=run_dir / LOG_FILE, processes=job.processes)
-    TrainingJob.objects.filter(pk=job.pk, lease_owner=owner).update(pid=proc.pid, run_dir=str(run_dir))
+    TrainingJob.objects.filter(pk=job.pk, lease_owner=owner).update(engine_pid=proc.pid, run_dir=str(run_dir))
     tail = RunTail(run_dir)
-    while True:
-        rc = proc.poll()
-        ours, cancel = sync(job=job, owner=owner, tail=tail)
-        if not ours:  # someone took the job over (our heartbeat went stale): stand down
-            engine_stop(proc)
-            return "lost"
-        if cancel:
-            engine_stop(proc)
-            sync(job=job, owner=owner, tail=tail)
-            return job_transition(job_id=job.pk, to=JobStatus.CANCELLED, error="Cancelled on request.").status
-        if rc is not None:
-            break
-        time.sleep(settings.PARLEY_POLL_S)
-    return _finish(job=job, rc=rc, tail=tail, run_dir=run_dir)
+    try:
+        while True:
+            rc = proc.poll()
+            if sync(job=job, owner=owner, tail=tail):
+                engine_stop(proc)
+                sync(job=job, owner=owner, tail=tail)
+                return row_finish(row=job, owner=owner, to=Status.CANCELLED, error=ERR_CANCELLED).status
+            if rc is not None:
+                break
+            time.sleep(settings.PARLEY_POLL_S)
+    except LeaseLost:  # the sweep gave the job to another worker (our heartbeat lapsed): stand down
+        engine_stop(proc)
+        return "lost"
+    return _finish(job=job, owner=owner, rc=rc, tail=tail, run_dir=run_dir)
 
 
-def _finish(*, job: TrainingJob, rc: int, tail: RunTail, run_dir: Path) -> str:
+def _finish(*, job: TrainingJob, owner: str, rc: int, tail: RunTail, run_dir: Path) -> str:
     result = tail.result()
     if rc != 0:
         error = ERR_EXIT.format(rc=rc, tail=log_tail(run_dir))
-        return job_transition(job_id=job.pk, to=JobStatus.FAILED, error=error).status
+        return row_finish(row=job, owner=owner, to=Status.FAILED, error=error).status
     if result is None:
         error = ERR_NO_RESULT.format(tail=log_tail(run_dir))
-        return job_transition(job_id=job.pk, to=JobStatus.FAILED, error=error).status
+        return row_finish(row=job, owner=owner, to=Status.FAILED, error=error).status
     job.refresh_from_db()
     model = job_ingest_result(job=job, result=result, run_dir=run_dir)
-    final = result_metrics(result)
-    return job_transition(
-        job_id=job.pk,
-        to=JobStatus.SUCCEEDED,
+    return row_finish(
+        row=job,
+        owner=owner,
+        to=Status.SUCCEEDED,
         output_model=model,
-        final_metrics=final or _last_metrics(job),
+        metrics=result_metrics(result) or _last_metrics(job),
         progress={**tail.progress(), "fraction": 1.0, "eta_s": 0},
     ).status
 
@@ -116,10 +120,11 @@ def _last_metrics(job: TrainingJob) -> dict:
     return dict(last.data) if last else {}
 
 
-def job_fail_unexpected(*, job_id: int, error: str) -> None:
+def job_fail_unexpected(*, job_id: int, owner: str, error: str) -> None:
     """The supervisor itself broke (not the engine): end the job visibly instead of leaving it running."""
-    job = TrainingJob.objects.filter(pk=job_id).first()
-    if job and job.status == JobStatus.RUNNING:
-        if job.pid:
-            signal_group(job.pid, signal.SIGKILL)
-        job_transition(job_id=job_id, to=JobStatus.FAILED, error=f"Supervisor error: {error}")
+    job = TrainingJob.objects.filter(pk=job_id, status=Status.RUNNING, lease_owner=owner).first()
+    if job is None:
+        return
+    if job.engine_pid:
+        signal_group(job.engine_pid, signal.SIGKILL)
+    row_finish(row=job, owner=owner, to=Status.FAILED, error=ERR_SUPERVISOR.format(error=error))

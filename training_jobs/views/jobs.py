@@ -8,9 +8,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from deploy.services import base_model_default_ensure
+from kernel.status import Status
 from parley.roles import Role, role_required
 from training_jobs import selectors
-from training_jobs.models import JobStatus, Method, TrainingJob
+from training_jobs.models import Method, TrainingJob
 from training_jobs.services.engine_config import BUDGET_KEYS, default_preset, hyperparameter_defaults
 from training_jobs.services.jobs import job_cancel, job_create
 from training_jobs.views.jobs_forms import JobForm, hyperparameters_from
@@ -24,7 +25,7 @@ def job_list(request):
     page = selectors.job_list_page(
         status=request.GET.get("status", ""), method=request.GET.get("method", ""), page=request.GET.get("page", 1)
     )
-    context = {"page": page, "statuses": JobStatus.choices, "methods": Method.choices}
+    context = {"page": page, "statuses": Status.choices, "methods": Method.choices}
     return render(request, "training_jobs/job_list.html", context)
 
 
@@ -134,5 +135,5 @@ def job_cancel_view(request, pk: int):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return back(request, pk)
-    messages.success(request, "Cancelled." if job.status == JobStatus.CANCELLED else "Cancelling: the engine is told.")
+    messages.success(request, "Cancelled." if job.status == Status.CANCELLED else "Cancelling: the engine is told.")
     return back(request, pk)
