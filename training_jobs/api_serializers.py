@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from deploy.models import ModelVersion
 from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
+from training_jobs.services.engine_config import PRESET_AUTO, PRESET_CHOICES
 
 
 class SnapshotSerializer(serializers.ModelSerializer):
@@ -51,6 +52,7 @@ class JobSerializer(serializers.ModelSerializer):
             "queue",
             "priority",
             "config",
+            "preset",
             "progress",
             "metrics",
             "error",
@@ -79,6 +81,7 @@ class JobCreateSerializer(serializers.Serializer):
         queryset=RewardConfig.objects.all(), required=False, allow_null=True, default=None
     )
     hyperparameters = serializers.DictField(required=False, default=dict)
+    preset = serializers.ChoiceField(choices=PRESET_CHOICES, required=False, default=PRESET_AUTO)
     processes = serializers.IntegerField(required=False, default=1)
     queue = serializers.CharField(required=False, default="gpu")
     priority = serializers.IntegerField(required=False, default=0)

@@ -15,7 +15,7 @@ from annotation.models import BadCase
 from kernel.status import Action, InvalidTransition, Status, row_transition
 from tests.training_jobs import factories
 from training_jobs.models import TrainingJob
-from training_jobs.services import engine_config, jobs, snapshots
+from training_jobs.services import engine_config, jobs, runner, snapshots
 from training_jobs.services.leases import job_claim
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +84,33 @@ def test_same_budget_copies_budget_keys_only():
     first = submit(hyperparameters={"max_steps": "5", "per_device_batch_size": "4", "learning_rate": "0.01"})
     second = submit(method="grpo", budget_from=first)
     assert second.config["max_steps"] == 5 and second.config["per_device_batch_size"] == 4
-    assert second.config["learning_rate"] != 0.01  # how it learns stays the method's own
+    assert "learning_rate" not in second.config  # how it learns stays the method's own (its preset's)
+
+
+def test_the_preset_is_decided_on_the_worker_that_claims_the_job(settings, monkeypatch):
+    # The web host has a GPU: that must not matter, the job is not going to run here.
+    monkeypatch.setattr(engine_config.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+    job = submit(hyperparameters={"max_steps": "3", "lora_r": ""})  # "" = whatever the preset says
+    assert job.preset == "auto" and job.config["max_steps"] == 3 and "lora_r" not in job.config
+    claim = job_claim(job_id=job.pk, owner="w")
+    monkeypatch.setattr(engine_config.shutil, "which", lambda name: None)  # the GPU worker... is a CPU box
+    settings.PARLEY_PRESET = "auto"
+    runner.job_preset_resolve(job=claim.row, owner="w")
+    stored = TrainingJob.objects.get(pk=job.pk)
+    assert stored.preset == "tiny" and stored.config["lora_r"] == 8 and stored.config["max_steps"] == 3
+    tiny = engine_config.hyperparameter_defaults(method="repo", preset="tiny")
+    assert stored.config["learning_rate"] == tiny["learning_rate"] and stored.config["method"] == "repo"
+    settings.PARLEY_PRESET = "paper"  # a resumed attempt elsewhere keeps what the first one decided
+    assert runner.job_preset_resolve(job=stored, owner="w").config == stored.config
+
+
+def test_a_worker_can_pin_the_preset_and_a_job_can_name_one(settings):
+    settings.PARLEY_PRESET = "paper"
+    assert engine_config.preset_for_this_worker() == "paper"
+    named = submit(preset="tiny")
+    assert named.preset == "tiny" and named.config["lora_r"] == 8  # complete at submission
+    with pytest.raises(ValidationError, match="Unknown preset 'huge'"):
+        submit(preset="huge")
 
 
 def test_transitions_are_guarded():

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from deploy.services import DEFAULT_BASE_NAME
+from deploy.models import ModelVersion
+from deploy.services import DEFAULT_BASE_NAME, base_model_default_ensure
 from kernel.status import Status
 from tests.training_jobs import factories
 from training_jobs.models import JobMetric, JobSample, TrainingJob
@@ -36,12 +37,22 @@ def make_job(**overrides) -> TrainingJob:
     return jobs.job_create(**{**kwargs, **overrides})
 
 
-def test_new_job_page_prefills_hyperparameters_and_registers_the_tiny_default(ml):
-    response = ml.get(reverse("training_jobs:job_new") + "?method=rm")
+def test_new_job_page_prefills_a_named_preset_and_writes_nothing(ml):
+    response = ml.get(reverse("training_jobs:job_new") + "?method=rm&preset=tiny")
     assert response.status_code == 200
     body = response.content.decode()
     assert 'name="hp_max_steps" value="10"' in body  # RMConfig's tiny preset
-    assert DEFAULT_BASE_NAME in body
+    assert "No base model is registered yet" in body and "seed_demo" in body
+    assert not ModelVersion.objects.exists()  # a GET registers nothing (seed_demo does)
+    base_model_default_ensure()
+    assert DEFAULT_BASE_NAME in ml.get(reverse("training_jobs:job_new")).content.decode()
+
+
+def test_auto_preset_leaves_the_inputs_empty_with_both_presets_shown(ml):
+    body = ml.get(reverse("training_jobs:job_new") + "?method=rm").content.decode()
+    assert '<option value="auto" selected>' in body and "decided by the GPU worker" in body
+    assert 'name="hp_max_steps" value="" placeholder="tiny 10 · paper none"' in body
+    assert 'name="hp_gradient_checkpointing"><option value="" selected>(tiny false · paper false)' in body
 
 
 def test_hyperparameter_partial_copies_the_budget_of_run_x(ml):
@@ -101,6 +112,12 @@ def test_job_page_shows_progress_charts_samples_and_escapes_model_text(ml):
     assert partial.status_code == 200 and "<html" not in partial.content.decode()
     data = ml.get(reverse("training_jobs:job_metrics", args=[job.pk])).json()
     assert data["steps"] == [1, 2] and data["series"]["r_total"] == [0.1, 0.3]
+    assert 'auto <span class="muted">(the worker that claims it decides)' in body
+    TrainingJob.objects.filter(pk=job.pk).update(preset="tiny")  # what the worker resolved
+    assert (
+        "<tr><th>Preset</th><td>tiny</td></tr>"
+        in ml.get(reverse("training_jobs:job_detail", args=[job.pk])).content.decode()
+    )
 
 
 def test_finished_job_partial_tells_htmx_to_stop_polling(ml):

@@ -74,7 +74,15 @@ class TrainingJob(StatusRow):
     reward_config = models.ForeignKey(
         "training_jobs.RewardConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
     )
-    config = models.JSONField(default=dict, help_text="The engine config.json, exactly as written.")
+    config = models.JSONField(
+        default=dict,
+        help_text="The engine config.json as written (preset auto: the chosen values until a worker claims it).",
+    )
+    preset = models.CharField(
+        max_length=10,
+        default="auto",
+        help_text="tiny or paper: the preset the job ran with; auto until the worker that claims it decides.",
+    )
     budget_from = models.ForeignKey(
         "self",
         null=True,

@@ -18,8 +18,9 @@ from kernel.status import Status, row_enqueue, row_transition
 from training_jobs.models import DatasetSnapshot, Method, RewardConfig, TrainingJob
 from training_jobs.services.engine_config import (
     BUDGET_KEYS,
+    PRESET_AUTO,
+    PRESET_CHOICES,
     coerce_hyperparameters,
-    default_preset,
     engine_config_build,
 )
 
@@ -30,6 +31,7 @@ ERR_BASE_MODEL = "The base model must be a registered model version of method 'b
 ERR_QUEUE = "Unknown queue {queue!r}; GPU workers consume {queues}."
 ERR_PROCESSES = f"Processes must be between 1 and {MAX_PROCESSES}."
 ERR_NAME = "A job needs a name."
+ERR_PRESET = "Unknown preset {preset!r}; choose {presets}."
 ERR_ALREADY_FINISHED = "This job has already finished ({status})."
 ERR_NOT_QUEUED = "Only a queued job can be reprioritised."
 
@@ -52,11 +54,13 @@ def job_create(
     priority: int = 0,
     budget_from: TrainingJob | None = None,
     created_by=None,
-    preset: str | None = None,
+    preset: str = PRESET_AUTO,
 ) -> TrainingJob:
-    """Validate everything, then create the row and queue it after commit; bad input writes nothing."""
+    """Validate everything, then create the row and queue it after commit; bad input writes nothing.
+    ``preset`` ``auto`` (the default) leaves the preset to the worker that claims the job."""
     _check_submission(name=name, method=method, base_model=base_model, processes=processes, queue=queue)
-    preset = preset or default_preset()
+    if preset not in PRESET_CHOICES:
+        raise ValidationError(ERR_PRESET.format(preset=preset, presets=", ".join(PRESET_CHOICES)))
     hyper = coerce_hyperparameters(method=method, raw=hyperparameters or {}, preset=preset)
     if budget_from is not None:
         hyper.update({k: v for k, v in budget_from.config.items() if k in BUDGET_KEYS})
@@ -75,6 +79,7 @@ def job_create(
             base_model=base_model,
             reward_config=reward_config,
             config=config,
+            preset=preset,
             processes=processes,
             queue=queue,
             priority=priority,

@@ -20,6 +20,7 @@ from engine.rundir import CONFIG_FILE, LOG_FILE, RESULT_FILE, RunTail, has_check
 from kernel.launcher import engine_start, engine_stop, kill_leftover, signal_group
 from kernel.status import LeaseLost, Status, row_beat, row_finish
 from training_jobs.models import JobMetric, JobSample, TrainingJob
+from training_jobs.services.engine_config import PRESET_AUTO, engine_config_resolve, preset_for_this_worker
 from training_jobs.services.ingest import job_ingest_result
 
 ERR_EXIT = "The engine exited with status {rc}. Last lines of its log:\n{tail}"
@@ -35,6 +36,17 @@ def run_dir_for(job: TrainingJob) -> Path:
         return Path(job.run_dir)
     stamp = job.created_at.strftime("%Y%m%dT%H%M%S%f")
     return Path(settings.ARTIFACTS_ROOT) / "runs" / f"job-{job.pk:06d}-{stamp}"
+
+
+def job_preset_resolve(*, job: TrainingJob, owner: str) -> TrainingJob:
+    """A job submitted with preset ``auto`` gets this worker's preset and its complete config, stored on
+    the row before anything runs (a resumed attempt finds them there and keeps them)."""
+    if job.preset != PRESET_AUTO:
+        return job
+    job.preset = preset_for_this_worker()
+    job.config = engine_config_resolve(method=job.method, config=job.config, preset=job.preset)
+    TrainingJob.objects.filter(pk=job.pk, lease_owner=owner).update(preset=job.preset, config=job.config)
+    return job
 
 
 def engine_command(*, job: TrainingJob, run_dir: Path, resume: bool) -> list[str]:
@@ -74,6 +86,7 @@ def job_supervise(*, job: TrainingJob, owner: str, previous: tuple[str, int | No
     kill_leftover(host=previous[0], pid=previous[1])
     run_dir = run_dir_for(job)
     run_dir.mkdir(parents=True, exist_ok=True)
+    job = job_preset_resolve(job=job, owner=owner)
     (run_dir / CONFIG_FILE).write_text(json.dumps(job.config, indent=2, sort_keys=True) + "\n")
     args = engine_command(job=job, run_dir=run_dir, resume=has_checkpoint(run_dir))
     proc = engine_start(args, log=run_dir / LOG_FILE, processes=job.processes)

@@ -5,14 +5,21 @@ from django import forms
 
 from deploy.models import ModelVersion
 from training_jobs.models import DatasetSnapshot, Method, RewardConfig, SnapshotKind, TrainingJob
+from training_jobs.services.engine_config import PRESET_AUTO
 from training_jobs.services.jobs import MAX_PROCESSES, gpu_queues
 
 HYPER_PREFIX = "hp_"
+PRESET_LABELS = [
+    (PRESET_AUTO, "auto: the GPU worker decides (tiny on a CPU, paper with a GPU)"),
+    ("tiny", "tiny: seconds on a CPU"),
+    ("paper", "paper: the paper's values"),
+]
 
 
 class JobForm(forms.Form):
     name = forms.CharField(max_length=200)
     method = forms.ChoiceField(choices=Method.choices, initial=Method.REPO)
+    preset = forms.ChoiceField(choices=PRESET_LABELS, initial=PRESET_AUTO, required=False)
     base_model = forms.ModelChoiceField(queryset=ModelVersion.objects.filter(method="base").order_by("name"))
     snapshots = forms.ModelMultipleChoiceField(queryset=DatasetSnapshot.objects.order_by("-created_at"))
     reward_config = forms.ModelChoiceField(queryset=RewardConfig.objects.order_by("name"), required=False)
