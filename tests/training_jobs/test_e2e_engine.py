@@ -59,6 +59,8 @@ def test_rm_then_repo_on_the_real_engine(world, celery_worker):
     )
     rm_job = wait_done(rm_job, timeout=240)
     check_succeeded(rm_job, method="rm")
+    # Submitted with preset "auto": the worker (a CPU box) decided, and wrote the complete config.
+    assert rm_job.preset == "tiny" and rm_job.config["lora_r"] == 8
 
     reward = RewardConfig.objects.create(name="e2e rm + rules", reward_model=rm_job.output_model, n=100.0)
     repo = job_create(
