@@ -139,19 +139,7 @@ def eval_run_execute(*, run: EvalRun, owner: str = "") -> EvalRun:
     }
     try:
         rows = {r["id"]: r for r in prompt_rows(eval_set=run.eval_set)}
-        produced: list[tuple[EvalSystem, str, str]] = []
-        for system in run.systems.select_related("model_version"):
-            if system.is_gold or system.model_version is None:
-                replies = gold_replies(eval_set=run.eval_set)
-            else:
-                replies = generate_replies(
-                    system=system,
-                    rows=list(rows.values()),
-                    run_dir=run_dir,
-                    max_new_tokens=run.max_new_tokens,
-                    **engine,
-                )
-            produced += [(system, rid, text) for rid, text in replies.items() if rid in rows]
+        produced = _replies(run=run, rows=rows, run_dir=run_dir, engine=engine)
         scored = [{**rows[rid], "id": f"{s.pk}/{rid}", "reply": text} for s, rid, text in produced]
         extra = model_prescores(run=run, replies=scored, run_dir=run_dir, **engine)
         _store(run=run, produced=produced, rows=rows, extra=extra)
@@ -161,6 +149,20 @@ def eval_run_execute(*, run: EvalRun, owner: str = "") -> EvalRun:
         error = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"[-LOG_TAIL_CHARS:]
         return row_finish(row=run, owner=owner, to=Status.FAILED, error=error)
     return row_finish(row=run, owner=owner, to=Status.SUCCEEDED, metrics={"responses": len(produced)})
+
+
+def _replies(*, run: EvalRun, rows: dict, run_dir: Path, engine: dict) -> list[tuple[EvalSystem, str, str]]:
+    """``(system, row id, reply)`` for every system of the run: the human replies, or the engine's."""
+    produced: list[tuple[EvalSystem, str, str]] = []
+    for system in run.systems.select_related("model_version"):
+        if system.is_gold or system.model_version is None:
+            replies = gold_replies(eval_set=run.eval_set)
+        else:
+            replies = generate_replies(
+                system=system, rows=list(rows.values()), run_dir=run_dir, max_new_tokens=run.max_new_tokens, **engine
+            )
+        produced += [(system, rid, text) for rid, text in replies.items() if rid in rows]
+    return produced
 
 
 @transaction.atomic
