@@ -10,13 +10,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from engine.rundir import log_tail
-from kernel.status import Status
+from kernel.status import ACTIVE, Status
 from training_jobs.models import DatasetSnapshot, JobMetric, JobSample, TrainingJob
 
 LIST_PAGE_SIZE = 50
 # Metrics that are bookkeeping, not curves.
 NOT_CHARTED = frozenset({"step", "time", "epoch", "total_flos", "train_runtime"})
-ACTIVE = (Status.QUEUED, Status.RUNNING)
 
 
 def job_list_page(*, status: str = "", method: str = "", page: int | str = 1) -> Page:

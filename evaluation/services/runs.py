@@ -142,6 +142,7 @@ def eval_run_execute(*, run: EvalRun, owner: str = "") -> EvalRun:
         produced = _replies(run=run, rows=rows, run_dir=run_dir, engine=engine)
         scored = [{**rows[rid], "id": f"{s.pk}/{rid}", "reply": text} for s, rid, text in produced]
         extra = model_prescores(run=run, replies=scored, run_dir=run_dir, **engine)
+        row_beat(row=run, owner=owner)  # the gold system and the pre-scores ran without the engine's beats
         _store(run=run, produced=produced, rows=rows, extra=extra)
     except LeaseLost:
         raise  # another worker holds the run now: it records the outcome
