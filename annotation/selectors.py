@@ -133,7 +133,7 @@ def branch_generations(*, dialogue_id: int, turn: int) -> list[BranchGeneration]
     """The model generations at one fork, newest first, each with its candidates in row order."""
     return list(
         BranchGeneration.objects.filter(dialogue_id=dialogue_id, turn=turn)
-        .select_related("model_version", "queue", "requested_by")
+        .select_related("model_version", "pairwise_queue", "requested_by")
         .prefetch_related(Prefetch("candidates", queryset=Candidate.objects.order_by("id")))
     )
 

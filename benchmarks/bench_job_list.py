@@ -43,7 +43,7 @@ def seed(n: int) -> None:
             base_model=base,
             config=config,
             progress={"step": i % 190, "total": 190, "fraction": (i % 190) / 190, "eta_s": 100.0},
-            final_metrics={"r_total": 0.5, "loss": 0.1},
+            metrics={"r_total": 0.5, "loss": 0.1},
             queue="gpu",
         )
         for i in range(n)

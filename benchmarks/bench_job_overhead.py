@@ -32,6 +32,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from _data_db import ROOT, drop_database, setup_django  # noqa: E402
 
+from engine import rundir  # noqa: E402
+
 KIND = {"rm": "preference", "dpo": "preference", "sft": "sft", "ppo": "prompts", "grpo": "prompts", "repo": "prompts"}
 
 
@@ -100,7 +102,7 @@ def via_platform(method: str, base, snap, reward, hyper) -> tuple[float, dict]:
         raise SystemExit(f"platform job {job.status}:\n{job.error}")
     # The platform's own time, robust to the machine's load: before the engine starts (queue, pickup,
     # claim, config.json) and after it wrote result.json (last tail, ingest, status).
-    engine_done = (Path(job.run_dir) / "result.json").stat().st_mtime
+    engine_done = (Path(job.run_dir) / rundir.RESULT_FILE).stat().st_mtime
     before = (job.started_at - job.created_at).total_seconds()  # the engine starts right after the claim
     after = job.finished_at.timestamp() - engine_done
     print(f"  platform's own time: {before:.2f} s before the engine, {after:.2f} s after it", flush=True)
@@ -111,7 +113,7 @@ def by_hand(method: str, config: dict) -> float:
     import json
 
     run_dir = Path(tempfile.mkdtemp(prefix="parley-bench-hand-"))
-    (run_dir / "config.json").write_text(json.dumps(config))
+    (run_dir / rundir.CONFIG_FILE).write_text(json.dumps(config))
     cmd = [
         sys.executable,
         "-m",
@@ -119,12 +121,12 @@ def by_hand(method: str, config: dict) -> float:
         "train",
         method,
         "--config",
-        str(run_dir / "config.json"),
+        str(run_dir / rundir.CONFIG_FILE),
         "--run-dir",
         str(run_dir),
     ]
     start = time.perf_counter()
-    with (run_dir / "engine.log").open("wb") as log:
+    with (run_dir / rundir.LOG_FILE).open("wb") as log:
         subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
     wall = time.perf_counter() - start
     shutil.rmtree(run_dir, ignore_errors=True)

@@ -85,7 +85,7 @@ def quick_rm(model: Path, preferences: Path, out: Path) -> Path:
 
 
 def step_times(run_dir: Path) -> dict[str, float]:
-    from engine.runio import read_metrics
+    from engine.rundir import read_metrics
 
     rows = [r for r in read_metrics(run_dir) if r["step"] > 1]  # step 1 warms caches and the server
     keys = ("time/step_s", "time/rollout_s", "time/experience_s", "time/reward_s", "time/update_s")

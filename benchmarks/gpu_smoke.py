@@ -43,6 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from engine import rundir  # noqa: E402  (torch-free: the file names of a run directory)
+
 RESULT_PREFIX = "RESULT "
 REQUIRED_METRICS = ("reward/score", "reward/r_model", "ppo/policy_loss", "ppo/value_loss", "ppo/entropy")
 
@@ -91,11 +93,11 @@ def write_untrained_rm(base_model: str | Path, out: Path, *, seed: int = 1, offs
         for name, param in model.named_parameters():
             if "lora_B" in name or "score" in name:
                 param.normal_(std=0.1)
-    model.save_pretrained(out / "adapter")
-    tokenizer.save_pretrained(out / "adapter")
+    model.save_pretrained(out / rundir.ADAPTER_DIR)
+    tokenizer.save_pretrained(out / rundir.ADAPTER_DIR)
     meta = {"base_model": str(base_model), "offset": offset, "max_length": 1024, "dtype": "float32"}
-    meta["adapter"] = "adapter"
-    (out / "rm_meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    meta["adapter"] = rundir.ADAPTER_DIR
+    (out / rundir.RM_META_FILE).write_text(json.dumps(meta), encoding="utf-8")
     return out
 
 
@@ -141,7 +143,7 @@ def phase_sft(args) -> dict[str, Any]:
 
     from engine.cli import main as engine_main
     from engine.config import SFTConfig, save_config
-    from engine.runio import read_metrics
+    from engine.rundir import read_metrics
 
     run_dir = Path(args.out) / "sft"
     config = SFTConfig.preset(
@@ -152,14 +154,14 @@ def phase_sft(args) -> dict[str, Any]:
         save_every=args.sft_steps,
         logging_every=1,
     )
-    save_config(config, run_dir / "config.json")
+    save_config(config, run_dir / rundir.CONFIG_FILE)
     t0 = time.perf_counter()
-    code = engine_main(["train", "sft", "--config", str(run_dir / "config.json")])  # `python -m engine train sft`
+    code = engine_main(["train", "sft", "--config", str(run_dir / rundir.CONFIG_FILE)])  # `python -m engine train sft`
     total = time.perf_counter() - t0
     if code != 0:
         raise RuntimeError(f"engine train sft exited {code}")
     rows = read_metrics(run_dir)
-    result = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
+    result = json.loads((run_dir / rundir.RESULT_FILE).read_text(encoding="utf-8"))
     times = [r["time"] for r in rows if "time" in r]
     per_step = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None
     return {
@@ -180,7 +182,7 @@ def phase_repo(args) -> dict[str, Any]:
     the parent); ``args.resume`` continues ``args.run`` for one more step."""
     import torch
 
-    from engine.runio import read_metrics
+    from engine.rundir import read_metrics
     from engine.train import ppo
     from engine.train.ppo_config import REPOConfig
 
@@ -217,7 +219,7 @@ def phase_repo(args) -> dict[str, Any]:
     finite = all(
         isinstance(r.get(k), int | float) and math.isfinite(r[k]) for r in new for k in REQUIRED_METRICS
     )  # the writer turns NaN and inf into null
-    state = torch.load(run_dir / "checkpoints" / f"step-{args.steps:06d}" / "state.pt", weights_only=False)
+    state = torch.load(rundir.LOOP_LAYOUT.path(run_dir, args.steps) / rundir.LOOP_STATE_FILE, weights_only=False)
     saved = [*state["trainable"].values(), *(t for s in state["optimizer"]["state"].values() for t in s.values())]
     rm = getattr(seen["rewards"], "rm", None)
     head = getattr(getattr(rm, "model", None), "head", None)

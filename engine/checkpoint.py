@@ -1,9 +1,10 @@
 """Checkpoints that resume a run exactly: weights, optimiser, scheduler, RNG, step, data position.
 
-Layout: ``RUN/checkpoints/step-000012/`` holding ``state.pt`` (everything a resume needs),
-``meta.json`` (step, time, metrics summary) and ``adapter/`` (the policy adapter in peft's format, for
-people and for vLLM). A checkpoint is written into a temporary directory and renamed into place, so
-a run killed mid-write leaves the previous checkpoint as the latest complete one.
+Layout (``engine.rundir.LOOP_LAYOUT``): ``RUN/checkpoints/step-000012/`` holding ``state.pt``
+(everything a resume needs), ``meta.json`` (step, time, metrics summary) and ``adapter/`` (the policy
+adapter in peft's format, for people and for vLLM); ``engine.rundir.latest_checkpoint`` finds the
+last. A checkpoint is written into a temporary directory and renamed into place, so a run killed
+mid-write leaves the previous checkpoint as the latest complete one.
 """
 
 from __future__ import annotations
@@ -19,13 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-CHECKPOINTS_DIR = "checkpoints"
-STATE_FILE = "state.pt"
-META_FILE = "meta.json"
-
-
-def checkpoint_dir(run_dir: Path, step: int) -> Path:
-    return Path(run_dir) / CHECKPOINTS_DIR / f"step-{step:06d}"
+from engine.rundir import LOOP_LAYOUT, LOOP_META_FILE, LOOP_STATE_FILE
 
 
 def rng_state() -> dict[str, Any]:
@@ -64,14 +59,14 @@ def save_checkpoint(
 
     ``write_extra(tmp_dir)`` may add human-facing files (the adapter) before the rename.
     """
-    final = checkpoint_dir(run_dir, step)
+    final = LOOP_LAYOUT.path(run_dir, step)
     tmp = final.with_name(f".{final.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    torch.save({"step": step, **state}, tmp / STATE_FILE)
+    torch.save({"step": step, **state}, tmp / LOOP_STATE_FILE)
     if write_extra is not None:
         write_extra(tmp)
-    (tmp / META_FILE).write_text(
+    (tmp / LOOP_META_FILE).write_text(
         json.dumps({"step": step, "saved_at": time.time(), **(meta or {})}, indent=2, default=str),
         encoding="utf-8",
     )
@@ -80,16 +75,7 @@ def save_checkpoint(
     return final
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The complete checkpoint with the highest step, or None (temporary dirs are ignored)."""
-    root = Path(run_dir) / CHECKPOINTS_DIR
-    if not root.is_dir():
-        return None
-    done = [p for p in root.glob("step-*") if (p / STATE_FILE).is_file() and (p / META_FILE).is_file()]
-    return max(done, key=lambda p: int(p.name.removeprefix("step-")), default=None)
-
-
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """The saved state dict. ``weights_only=False``: it holds RNG tuples and numpy state, and the
     file is one this engine wrote into its own run directory."""
-    return torch.load(Path(path) / STATE_FILE, map_location="cpu", weights_only=False)
+    return torch.load(Path(path) / LOOP_STATE_FILE, map_location="cpu", weights_only=False)

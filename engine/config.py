@@ -126,6 +126,7 @@ class RewardSourcesConfig(Serialisable):
 # ---------------------------------------------------------------------------------------------------
 # the common base and one config per method
 # ---------------------------------------------------------------------------------------------------
+PRESETS = ("tiny", "paper")  # TrainConfig.preset's names: CPU-sized, and the paper's defaults
 _TINY_COMMON: dict[str, Any] = {
     "lora_r": 8,
     "lora_alpha": 16,

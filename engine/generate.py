@@ -11,13 +11,12 @@ sampling) and ``vllm`` (an OpenAI-compatible server already serving the model or
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
 from engine.config import ConfigError
 from engine.jsonl import iter_jsonl
-from engine.runio import jsonable
+from engine.rundir import RowKey, write_rows
 
 
 def read_prompt_rows(path: Path) -> list[dict]:
@@ -27,11 +26,6 @@ def read_prompt_rows(path: Path) -> list[dict]:
             raise ConfigError(f"{path}:{number}: 'prompt' must be a list of chat messages")
         rows.append({**row, "id": row.get("id", number - 1)})
     return rows
-
-
-def write_rows(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(jsonable(r), ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -76,7 +70,7 @@ def hf_generate(
         tokens = row if end is None else row[:end]
         replies.append(
             {
-                "reply": tokenizer.decode(tokens, skip_special_tokens=True).strip(),
+                RowKey.REPLY: tokenizer.decode(tokens, skip_special_tokens=True).strip(),
                 "finish_reason": "length" if end is None else "stop",
                 "tokens": len(tokens),
             }
@@ -98,7 +92,7 @@ async def _vllm_one(client, semaphore, url: str, body: dict) -> dict:
     data = response.json()
     choice = data["choices"][0]
     return {
-        "reply": (choice["message"].get("content") or "").strip(),
+        RowKey.REPLY: (choice["message"].get("content") or "").strip(),
         "finish_reason": choice.get("finish_reason"),
         "tokens": data.get("usage", {}).get("completion_tokens"),
     }
@@ -160,5 +154,5 @@ def generate_file(
             replies += hf_generate(
                 tokenizer, policy, batch, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed + start
             )
-    write_rows(out, [{"id": row["id"], **reply} for row, reply in zip(rows, replies, strict=True)])
+    write_rows(out, [{RowKey.ID: row[RowKey.ID], **reply} for row, reply in zip(rows, replies, strict=True)])
     return len(rows)

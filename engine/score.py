@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import ConfigError, JudgeConfig, RewardSourcesConfig
-from engine.generate import write_rows
 from engine.jsonl import iter_jsonl
+from engine.rundir import RowKey, write_rows
 
 
 def reward_source(config: RewardSourcesConfig) -> Any:
@@ -77,9 +77,9 @@ def score_file(
         out,
         [
             {
-                "id": row["id"],
-                "r_model": scored.r_model[i],
-                "e_judge": scored.e_judge[i],
+                RowKey.ID: row[RowKey.ID],
+                RowKey.R_MODEL: scored.r_model[i],
+                RowKey.E_JUDGE: scored.e_judge[i],
                 "e_func": scored.e_func[i],
                 "r_total": scored.r_total[i],
                 "violations": [_violation(v) for v in scored.violations[i]] if scored.violations else [],

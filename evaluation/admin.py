@@ -28,7 +28,18 @@ class EvalSystemAdmin(admin.ModelAdmin):
 class EvalRunAdmin(admin.ModelAdmin):
     list_display = ("pk", "eval_set", "status", "created_at", "finished_at")
     list_filter = ("status",)
-    readonly_fields = ("worker", "run_dir", "error", "metrics", "started_at", "finished_at")
+    readonly_fields = (
+        "worker_host",
+        "worker_pid",
+        "engine_pid",
+        "attempts",
+        "heartbeat_at",
+        "run_dir",
+        "error",
+        "metrics",
+        "started_at",
+        "finished_at",
+    )
 
 
 @admin.register(Response)

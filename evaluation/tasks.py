@@ -3,13 +3,14 @@
 from celery import shared_task
 
 
-@shared_task(name="evaluation.eval_run_execute")
-def eval_run_execute_task(*, run_id: int) -> None:
+@shared_task(bind=True, name="evaluation.eval_run_execute")
+def eval_run_execute_task(self, run_id: int) -> str:
     """Generate and pre-score one eval run (queue ``gpu``: it starts the engine as a subprocess)."""
     from evaluation.models import EvalRun
     from evaluation.services.runs import eval_run_execute
+    from kernel.status import Status, lease_owner_name
 
-    run = EvalRun.objects.filter(pk=run_id, status=EvalRun.Status.PENDING).first()
-    if run is None:  # deleted, or already picked up by a redelivered message
-        return
-    eval_run_execute(run=run)
+    run = EvalRun.objects.filter(pk=run_id, status=Status.QUEUED).first()
+    if run is None:  # deleted, finished, or running under another worker (the sweep watches that one)
+        return "skip"
+    return eval_run_execute(run=run, owner=lease_owner_name(task_id=self.request.id or "eager")).status

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: migrate, seed the demo world, build the tiny base model if absent, then serve the web app
-# and one Celery worker (all queues) until Ctrl-C. Embedded defaults: SQLite + kombu's filesystem broker;
+# and one Celery worker (all queues, with beat embedded: it runs the lease sweep that recovers jobs,
+# eval runs and branch generations whose worker died) until Ctrl-C. Embedded defaults: SQLite + kombu's filesystem broker;
 # DATABASE_URL and CELERY_BROKER_URL switch to PostgreSQL and Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,8 @@ if [ ! -f var/models/tiny/config.json ]; then
   $PY -m engine bootstrap --out var/models/tiny
 fi
 
-.venv/bin/celery -A parley worker -Q default,gpu,serve --concurrency 1 --loglevel INFO >var/worker.log 2>&1 &
+.venv/bin/celery -A parley worker -Q default,gpu,serve --concurrency 1 --beat --schedule var/celerybeat-schedule \
+  --loglevel INFO >var/worker.log 2>&1 &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
 

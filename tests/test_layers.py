@@ -30,10 +30,7 @@ HEAVY = ("torch", "transformers", "trl", "peft", "vllm")
 
 # Imports allowed for now although they point up, each with the reason and what retires it. The test
 # below fails when an entry is no longer used, so it cannot outlive its reason.
-PENDING: dict[tuple[str, str], str] = {
-    ("annotation", "parley.engine_subprocess"): "the engine launcher is moving into the kernel (kernel/launcher.py)",
-    ("evaluation", "parley.engine_subprocess"): "the engine launcher is moving into the kernel (kernel/launcher.py)",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def imported_modules(path: Path, *, package: str) -> list[tuple[int, str]]:

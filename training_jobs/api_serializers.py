@@ -6,6 +6,7 @@ from annotation.services.exports import export_kind_choices
 from registry.models import ModelVersion
 from rewards.models import RewardConfig
 from training_jobs.models import DatasetSnapshot, Method, TrainingJob
+from training_jobs.services.engine_config import PRESET_AUTO, PRESET_CHOICES
 
 
 class SnapshotSerializer(serializers.ModelSerializer):
@@ -53,12 +54,15 @@ class JobSerializer(serializers.ModelSerializer):
             "queue",
             "priority",
             "config",
+            "preset",
             "progress",
-            "final_metrics",
+            "metrics",
             "error",
             "attempts",
             "worker_host",
-            "pid",
+            "worker_pid",
+            "engine_pid",
+            "heartbeat_at",
             "run_dir",
             "output_model",
             "cancel_requested",
@@ -79,6 +83,7 @@ class JobCreateSerializer(serializers.Serializer):
         queryset=RewardConfig.objects.all(), required=False, allow_null=True, default=None
     )
     hyperparameters = serializers.DictField(required=False, default=dict)
+    preset = serializers.ChoiceField(choices=PRESET_CHOICES, required=False, default=PRESET_AUTO)
     processes = serializers.IntegerField(required=False, default=1)
     queue = serializers.CharField(required=False, default="gpu")
     priority = serializers.IntegerField(required=False, default=0)

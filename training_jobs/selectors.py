@@ -9,13 +9,13 @@ from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from training_jobs.models import DatasetSnapshot, JobMetric, JobSample, JobStatus, TrainingJob
-from training_jobs.services.runfiles import log_tail
+from engine.rundir import log_tail
+from kernel.status import ACTIVE, Status
+from training_jobs.models import DatasetSnapshot, JobMetric, JobSample, TrainingJob
 
 LIST_PAGE_SIZE = 50
 # Metrics that are bookkeeping, not curves.
 NOT_CHARTED = frozenset({"step", "time", "epoch", "total_flos", "train_runtime"})
-ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 def job_list_page(*, status: str = "", method: str = "", page: int | str = 1) -> Page:
@@ -30,7 +30,7 @@ def job_list_page(*, status: str = "", method: str = "", page: int | str = 1) ->
         "id", "name", "method", "status", "queue", "priority", "created_at", "progress", "base_model__name"
     )
     result = Paginator(rows, LIST_PAGE_SIZE).get_page(page)
-    labels = dict(JobStatus.choices)
+    labels = dict(Status.choices)
     result.object_list = [
         {
             **row,
@@ -111,7 +111,7 @@ def compare_jobs(*, pks: list[int]) -> dict[str, Any]:
                 for step, value in zip(series["steps"], values, strict=True)
                 if value is not None
             ]
-        finals[job.pk] = job.final_metrics or {m: v[-1] for m, v in series["series"].items() if v}
+        finals[job.pk] = job.metrics or {m: v[-1] for m, v in series["series"].items() if v}
     metrics = sorted({m for f in finals.values() for m, v in f.items() if isinstance(v, int | float)})
     table = [{"metric": m, "values": [finals[j.pk].get(m) for j in jobs]} for m in metrics]
     return {"jobs": jobs, "curves": dict(curves), "table": table}
@@ -125,7 +125,7 @@ def queue_overview() -> list[dict[str, Any]]:
     queues: dict[str, dict[str, Any]] = {}
     for job in active:
         entry = queues.setdefault(job.queue, {"queue": job.queue, "workers": defaultdict(list), "queued": []})
-        if job.status == JobStatus.RUNNING:
+        if job.status == Status.RUNNING:
             entry["workers"][job.worker_host or "?"].append(job)
         else:
             entry["queued"].append(job)
@@ -138,4 +138,4 @@ def snapshots_list() -> QuerySet[DatasetSnapshot]:
 
 def jobs_for_budget() -> QuerySet[TrainingJob]:
     """Runs whose budget a new job may copy ("same budget as run X")."""
-    return TrainingJob.objects.exclude(status=JobStatus.CANCELLED).only("id", "name", "method").order_by("-id")[:100]
+    return TrainingJob.objects.exclude(status=Status.CANCELLED).only("id", "name", "method").order_by("-id")[:100]

@@ -2,31 +2,22 @@
 
 from celery import shared_task
 
-from training_jobs.services.leases import Action, job_claim, lease_owner_name, lease_seconds
+from kernel.status import Action, lease_owner_name
+from training_jobs.services.leases import job_claim
 from training_jobs.services.runner import job_fail_unexpected, job_supervise
 
 
-@shared_task(
-    bind=True, name="training_jobs.run_training_job", acks_late=True, reject_on_worker_lost=True, max_retries=None
-)
+@shared_task(bind=True, name="training_jobs.run_training_job", acks_late=True, reject_on_worker_lost=True)
 def run_training_job(self, job_id: int) -> str:
     """One delivery of a job on a ``gpu`` queue: claim its lease, then run the engine to the end."""
     owner = lease_owner_name(task_id=self.request.id or "eager")
     claim = job_claim(job_id=job_id, owner=owner)
-    if claim.action == Action.WAIT:  # another live worker runs it: look again when its lease could lapse
-        raise self.retry(countdown=lease_seconds(), queue=claim.job.queue)
     if claim.action == Action.DEFER:  # a higher-priority job is queued: go to the back of the queue
-        self.apply_async(args=[job_id], queue=claim.job.queue, countdown=1)
-        return Action.DEFER
-    if claim.action == Action.SKIP:
-        return Action.SKIP
+        self.apply_async(args=[job_id], queue=claim.row.queue, countdown=1)
+    if claim.action != Action.START:
+        return claim.action
     try:
-        return job_supervise(
-            job=claim.job,
-            owner=owner,
-            resume=claim.action == Action.RESUME,
-            previous=(claim.previous_host, claim.previous_pid),
-        )
+        return job_supervise(job=claim.row, owner=owner, previous=(claim.previous_host, claim.previous_pid))
     except Exception as exc:
-        job_fail_unexpected(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        job_fail_unexpected(job_id=job_id, owner=owner, error=f"{type(exc).__name__}: {exc}")
         raise

@@ -7,6 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from kernel.status import StatusRow
+
 from .core import Dialogue
 from .queues import AnnotationQueue
 
@@ -15,14 +17,11 @@ TEMPERATURE_RANGE = (0.0, 2.0)
 MAX_NEW_TOKENS_RANGE = (16, 512)
 
 
-class BranchGeneration(models.Model):
-    """One request for ``count`` sampled alternatives at a turn; a status row the ``gpu`` worker moves along."""
+class BranchGeneration(StatusRow):
+    """One request for ``count`` sampled alternatives at a turn; a status row (``kernel.status``) the
+    ``gpu`` worker moves along. ``metrics``: seed, rows, distinct, dropped duplicates."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    task_name = "annotation.branch_generate_execute"
 
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="generations")
     turn = models.PositiveIntegerField(help_text="The fork: replies continue messages[:turn].")
@@ -39,7 +38,7 @@ class BranchGeneration(models.Model):
         default=128,
         validators=[MinValueValidator(MAX_NEW_TOKENS_RANGE[0]), MaxValueValidator(MAX_NEW_TOKENS_RANGE[1])],
     )
-    queue = models.ForeignKey(
+    pairwise_queue = models.ForeignKey(
         AnnotationQueue,
         null=True,
         blank=True,
@@ -47,15 +46,7 @@ class BranchGeneration(models.Model):
         related_name="branch_generations",
         help_text="Pairwise queue that gets one item per generated candidate.",
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
-    error = models.TextField(blank=True)
-    metrics = models.JSONField(default=dict, blank=True, help_text="seed, rows, distinct, dropped duplicates.")
-    run_dir = models.CharField(max_length=500, blank=True)
-    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker that ran it.")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["dialogue", "turn"], name="generation_dialogue_turn")]
@@ -77,7 +68,3 @@ class BranchGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"generation {self.pk} @{self.dialogue_id}:{self.turn} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in (self.Status.PENDING, self.Status.RUNNING)

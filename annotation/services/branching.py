@@ -21,19 +21,12 @@ from annotation.models import (
 )
 from annotation.models.generation import COUNT_RANGE, MAX_NEW_TOKENS_RANGE, TEMPERATURE_RANGE
 from engine.prompting import turn_prompt
+from engine.rundir import RowKey
 from engine.task import message_errors
 from kernel.audit import audit_record, audit_snapshot
 from kernel.errors import ApplicationError
-from kernel.queue import enqueue
-from parley.engine_subprocess import (
-    LOG_TAIL_CHARS,
-    EngineError,
-    engine_job_claim,
-    engine_job_finish,
-    engine_run,
-    read_jsonl,
-    write_jsonl,
-)
+from kernel.launcher import LOG_TAIL_CHARS, EngineError, engine_generate, kill_leftover
+from kernel.status import Action, LeaseLost, Status, lease_owner_name, row_beat, row_claim, row_enqueue, row_finish
 from registry.models import ModelVersion
 
 BAD_TURN = "Branch at an agent turn of this dialogue (or right after its last hotel message)."
@@ -43,7 +36,7 @@ NO_MODEL = "Choose a registered model version."
 BAD_COUNT = f"Generate between {COUNT_RANGE[0]} and {COUNT_RANGE[1]} alternatives."
 BAD_TEMPERATURE = f"Temperature must be between {TEMPERATURE_RANGE[0]:g} and {TEMPERATURE_RANGE[1]:g}."
 BAD_MAX_NEW_TOKENS = f"Max new tokens must be between {MAX_NEW_TOKENS_RANGE[0]} and {MAX_NEW_TOKENS_RANGE[1]}."
-NOT_PENDING = "Only a pending generation can start."
+NOT_QUEUED = "Only a queued generation can start."
 ALL_EMPTY = "The model returned only empty replies."
 
 
@@ -145,10 +138,10 @@ def branch_generate_request(
     max_new_tokens: int,
     queue: AnnotationQueue | None,
     actor,
+    worker_queue: str = "gpu",
 ) -> BranchGeneration:
-    """A pending generation of ``count`` alternatives at ``turn``, queued on the ``gpu`` worker after commit."""
-    from annotation.tasks import branch_generate_task
-
+    """A queued generation of ``count`` alternatives at ``turn`` (``queue``: the pairwise queue that gets
+    the alternatives), sent to a worker of ``worker_queue`` after commit."""
     error = _generation_errors(
         dialogue=dialogue,
         turn=turn,
@@ -168,13 +161,14 @@ def branch_generate_request(
             count=count,
             temperature=float(temperature),
             max_new_tokens=max_new_tokens,
-            queue=queue,
+            pairwise_queue=queue,
+            queue=worker_queue,
             requested_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         generation.full_clean()
         generation.save()
         audit_record(actor=actor, action="create", instance=generation, after=audit_snapshot(generation))
-        enqueue(branch_generate_task, queue="gpu", generation_id=generation.pk)
+        row_enqueue(generation)
     return generation
 
 
@@ -188,21 +182,22 @@ def generation_prompt_rows(*, generation: BranchGeneration) -> list[dict]:
     return [{"id": f"gen{generation.pk}:{i}", "prompt": prompt, "task": task} for i in range(generation.count)]
 
 
-def _generate(generation: BranchGeneration, run_dir: Path) -> list[str]:
+def _generate(generation: BranchGeneration, run_dir: Path, **run) -> list[str]:
     """The engine's replies in row order. One seed for the whole request: the HF backend samples every row
     of a batch independently from it (vLLM gets seed + row), so rows differ whenever temperature > 0."""
     version = generation.model_version
     rows = generation_prompt_rows(generation=generation)
-    prompts, out = run_dir / "prompts.jsonl", run_dir / "replies.jsonl"
-    write_jsonl(prompts, rows)
-    args = ["generate", "--model", version.base_model or settings.PARLEY_BASE_MODEL, "--prompts", str(prompts)]
-    args += ["--out", str(out), "--max-new-tokens", str(generation.max_new_tokens)]
-    args += ["--temperature", str(generation.temperature), "--seed", str(generation.metrics["seed"])]
-    if version.adapter_path:
-        args += ["--adapter", version.adapter_path]
-    engine_run(args, log=run_dir / "engine.log")
-    replies = read_jsonl(out)
-    return [(replies.get(row["id"]) or {}).get("reply") or "" for row in rows]
+    replies = engine_generate(
+        rows=rows,
+        run_dir=run_dir,
+        model=version.base_model or settings.PARLEY_BASE_MODEL,
+        adapter=version.adapter_path,
+        max_new_tokens=generation.max_new_tokens,
+        temperature=generation.temperature,
+        seed=generation.metrics["seed"],
+        **run,
+    )
+    return [replies.get(row[RowKey.ID], "") for row in rows]
 
 
 def _distinct(replies: list[str]) -> list[tuple[int, str]]:
@@ -218,7 +213,12 @@ def _distinct(replies: list[str]) -> list[tuple[int, str]]:
 
 @transaction.atomic
 def _store_candidates(generation: BranchGeneration, kept: list[tuple[int, str]]) -> list[Candidate]:
-    dialogue, turn, queue, actor = generation.dialogue, generation.turn, generation.queue, generation.requested_by
+    dialogue, turn, queue, actor = (
+        generation.dialogue,
+        generation.turn,
+        generation.pairwise_queue,
+        generation.requested_by,
+    )
     other = _reply_there(dialogue=dialogue, turn=turn) if queue else None
     made = []
     for i, text in kept:
@@ -251,21 +251,34 @@ def _error_text(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[-LOG_TAIL_CHARS:]
 
 
-def branch_generate_execute(*, generation: BranchGeneration) -> BranchGeneration:
-    """Run the engine for a pending generation and store its distinct replies; the row records the outcome."""
+def branch_generate_execute(*, generation: BranchGeneration, owner: str = "") -> BranchGeneration:
+    """Claim a queued generation, run the engine and store its distinct replies; the row records the
+    outcome. While the engine runs, each poll renews the lease (a lapsed one is the sweep's to recover)."""
+    owner = owner or lease_owner_name(task_id="direct")
     run_dir = Path(settings.ARTIFACTS_ROOT) / "annotation" / f"generation-{generation.pk}"
-    generation = engine_job_claim(generation, run_dir=run_dir)
-    if generation is None:
-        raise ApplicationError(NOT_PENDING, status=409)
-    generation.metrics = {"seed": generation.pk}  # another request at the same turn samples other replies
+    claim = row_claim(model=BranchGeneration, pk=generation.pk, owner=owner, run_dir=str(run_dir))
+    if claim.action != Action.START:
+        raise ApplicationError(NOT_QUEUED, status=409)
+    generation = claim.row
+    kill_leftover(host=claim.previous_host, pid=claim.previous_pid)
+    # One seed per generation: another request at the same turn samples other replies.
+    generation.metrics = {**generation.metrics, "seed": generation.pk}
     run_dir.mkdir(parents=True, exist_ok=True)
+
+    def beat(pid: int) -> None:
+        row_beat(row=generation, owner=owner, engine_pid=pid)
+
     try:
-        replies = _generate(generation, run_dir)
+        replies = _generate(generation, run_dir, timeout_s=settings.PARLEY_ENGINE_TIMEOUT_S, beat=beat)
         kept = _distinct(replies)
         if not kept:
             raise ApplicationError(ALL_EMPTY)
         made = _store_candidates(generation, kept)
+    except LeaseLost:
+        raise  # another worker holds the generation now: it records the outcome
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row for the person who asked
-        return engine_job_finish(generation, status=BranchGeneration.Status.FAILED, error=_error_text(exc))
-    metrics = {"rows": len(replies), "distinct": len(made), "dropped": len(replies) - len(made)}
-    return engine_job_finish(generation, status=BranchGeneration.Status.SUCCEEDED, metrics=metrics)
+        return row_finish(
+            row=generation, owner=owner, to=Status.FAILED, error=_error_text(exc), metrics={"seed": generation.pk}
+        )
+    metrics = {"seed": generation.pk, "rows": len(replies), "distinct": len(made), "dropped": len(replies) - len(made)}
+    return row_finish(row=generation, owner=owner, to=Status.SUCCEEDED, metrics=metrics)

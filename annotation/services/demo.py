@@ -4,9 +4,9 @@ the same import service as a user's file, so the demo exercises the real path.""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -18,11 +18,9 @@ from engine.demo.sop import DEFAULT_GUIDELINE, DEFAULT_PROJECT, default_sop
 from engine.demo.world import DEMO_USERS
 from kernel.roles import Role
 
-DEFAULT_DEMO_PASSWORD = "parley-demo"
-
 
 def demo_password() -> str:
-    return os.environ.get("PARLEY_DEMO_PASSWORD", DEFAULT_DEMO_PASSWORD)
+    return settings.PARLEY_DEMO_PASSWORD
 
 
 @dataclass

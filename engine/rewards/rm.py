@@ -23,10 +23,8 @@ from typing import Any
 import torch
 
 from engine.config import RMConfig
-from engine.runio import RunWriter, is_main_process, write_json_atomic
+from engine.rundir import ADAPTER_DIR, RM_META_FILE, RunWriter, is_main_process, run_result, write_json_atomic
 
-RM_META = "rm_meta.json"
-ADAPTER_DIR = "adapter"
 HELDOUT_FRACTION = 0.2  # our choice: held out from the training rows when no eval_dataset is given
 
 
@@ -80,7 +78,7 @@ class RewardModelScorer:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         path = Path(path)
-        meta = json.loads((path / RM_META).read_text(encoding="utf-8"))
+        meta = json.loads((path / RM_META_FILE).read_text(encoding="utf-8"))
         tokenizer = AutoTokenizer.from_pretrained(path / ADAPTER_DIR)
         base = AutoModelForSequenceClassification.from_pretrained(
             meta["base_model"], num_labels=1, dtype=getattr(torch, meta.get("dtype", "float32"))
@@ -174,11 +172,10 @@ def train_reward_model(config: RMConfig, *, run_dir: Path, resume: bool = False)
     """
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import RewardConfig, RewardTrainer
 
     from engine.train.callbacks import RunWriterCallback
-    from engine.train.common import CHECKPOINT_DIR, load_tokenizer, lora_config, read_jsonl, torch_dtype, trl_arguments
+    from engine.train.common import load_tokenizer, lora_config, read_jsonl, resume_point, torch_dtype, trl_arguments
 
     run_dir = Path(run_dir)
     # ---- data: training rows, held-out rows, reference rows for the offset --------------------------
@@ -213,9 +210,9 @@ def train_reward_model(config: RMConfig, *, run_dir: Path, resume: bool = False)
     writer = RunWriter(run_dir, total_steps=config.max_steps or 0, is_main=is_main_process())
     callback = RunWriterCallback(writer)
     trainer.add_callback(callback)
-    checkpoint = get_last_checkpoint(str(run_dir / CHECKPOINT_DIR)) if resume else None
+    checkpoint = resume_point(run_dir, resume=resume)
     with writer:
-        trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.train(resume_from_checkpoint=str(checkpoint.path) if checkpoint else None)
         scorer = RewardModelScorer(model=trainer.model, tokenizer=tokenizer, max_length=max_length)
         accuracy = _heldout_accuracy(scorer, heldout) if heldout else float("nan")
         ref_prompts, ref_replies = _reference(reference)
@@ -235,15 +232,16 @@ def train_reward_model(config: RMConfig, *, run_dir: Path, resume: bool = False)
             "adapter": ADAPTER_DIR,
         }
         if is_main_process():
-            write_json_atomic(run_dir / RM_META, meta)
-        result = {
-            "method": config.method,
-            "steps": trainer.state.global_step,
-            "adapter": str(adapter),
-            "base_model": config.base_model,
-            "resumed_from": checkpoint,
-            "heldout_accuracy": accuracy,
-            "offset": offset,
-            "metrics": {**callback.last, **callback.summary, "heldout_accuracy": accuracy},
-        }
+            write_json_atomic(run_dir / RM_META_FILE, meta)
+        result = run_result(
+            method=config.method,
+            steps=trainer.state.global_step,
+            adapter=str(adapter),
+            resumed_from=checkpoint.step if checkpoint else 0,
+            metrics={**callback.last, **callback.summary, "heldout_accuracy": accuracy},
+            base_model=config.base_model,
+            world_size=trainer.args.world_size,
+            heldout_accuracy=accuracy,
+            offset=offset,
+        )
         return writer.finish(result)

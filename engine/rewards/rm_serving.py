@@ -17,7 +17,8 @@ import json
 import shutil
 from pathlib import Path
 
-from engine.rewards.rm import RM_META, RewardModelScorer
+from engine.rewards.rm import RewardModelScorer
+from engine.rundir import RM_META_FILE
 
 
 def export_for_serving(run_dir: str | Path, out_dir: str | Path) -> Path:
@@ -29,7 +30,7 @@ def export_for_serving(run_dir: str | Path, out_dir: str | Path) -> Path:
     merged.config.pad_token_id = scorer.tokenizer.pad_token_id
     merged.save_pretrained(out)
     scorer.tokenizer.save_pretrained(out)
-    shutil.copyfile(Path(run_dir) / RM_META, out / RM_META)  # the offset travels with the weights
+    shutil.copyfile(Path(run_dir) / RM_META_FILE, out / RM_META_FILE)  # the offset travels with the weights
     return out
 
 
@@ -45,7 +46,7 @@ class VLLMRewardClient:
     ):
         from transformers import AutoTokenizer
 
-        meta = json.loads((Path(model_dir) / RM_META).read_text(encoding="utf-8"))
+        meta = json.loads((Path(model_dir) / RM_META_FILE).read_text(encoding="utf-8"))
         self.root_url, self.model, self.timeout, self.batch_size = root_url.rstrip("/"), model, timeout, batch_size
         self.offset, self.max_length = float(meta["offset"]), int(meta["max_length"])
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)

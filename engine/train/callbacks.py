@@ -9,7 +9,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from engine.runio import RunWriter
+from engine.rundir import RunWriter
 
 # Test-only: when set, every rank writes a digest of its trainable parameters here at the end, so a
 # distributed test can check that the ranks ended with identical weights (DDP keeps them in sync).

@@ -13,14 +13,20 @@ import torch
 from datasets import Dataset
 from peft import LoraConfig
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
-from transformers.trainer_utils import get_last_checkpoint
 
 from engine.config import ConfigError, TrainConfig
-from engine.runio import RunWriter, is_main_process
+from engine.rundir import (
+    ADAPTER_DIR,
+    CHECKPOINTS_DIR,
+    TRL_LAYOUT,
+    Checkpoint,
+    RunWriter,
+    is_main_process,
+    latest_checkpoint,
+    run_result,
+    trim_metrics,
+)
 from engine.train.callbacks import RunWriterCallback
-
-ADAPTER_DIR = "adapter"
-CHECKPOINT_DIR = "checkpoints"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -106,7 +112,7 @@ def trl_arguments(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
     on_cpu = not torch.cuda.is_available()
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     return {
-        "output_dir": str(run_dir / CHECKPOINT_DIR),
+        "output_dir": str(run_dir / CHECKPOINTS_DIR),  # TRL_LAYOUT: checkpoints/checkpoint-N
         "learning_rate": config.learning_rate,
         "warmup_steps": config.warmup_steps,
         "per_device_train_batch_size": config.per_device_batch_size,
@@ -147,19 +153,28 @@ def run_trainer(
     writer = RunWriter(run_dir, total_steps=config.max_steps or 0, is_main=is_main_process())
     callback = RunWriterCallback(writer, extra_metrics=extra_metrics)
     trainer.add_callback(callback)
-    checkpoint = get_last_checkpoint(str(run_dir / CHECKPOINT_DIR)) if resume else None
+    checkpoint = resume_point(run_dir, resume=resume)
     with writer:
-        trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.train(resume_from_checkpoint=str(checkpoint.path) if checkpoint else None)
         evaluation = trainer.evaluate() if trainer.eval_dataset is not None else {}
         adapter = run_dir / ADAPTER_DIR
         trainer.save_model(str(adapter))  # rank 0 writes; the PEFT model saves only the adapter
-        result = {
-            "method": config.method,
-            "steps": trainer.state.global_step,
-            "adapter": str(adapter),
-            "base_model": config.base_model,
-            "resumed_from": checkpoint,
-            "world_size": trainer.args.world_size,
-            "metrics": {**callback.last, **callback.summary, **evaluation},
-        }
+        result = run_result(
+            method=config.method,
+            steps=trainer.state.global_step,
+            adapter=str(adapter),
+            resumed_from=checkpoint.step if checkpoint else 0,
+            metrics={**callback.last, **callback.summary, **evaluation},
+            base_model=config.base_model,
+            world_size=trainer.args.world_size,
+        )
         return writer.finish(result)
+
+
+def resume_point(run_dir: Path, *, resume: bool) -> Checkpoint | None:
+    """The TRL checkpoint a resumed run continues from (None: start fresh); the metrics the killed run
+    logged past it are dropped, since the resumed run logs those steps again."""
+    checkpoint = latest_checkpoint(run_dir, layout=TRL_LAYOUT) if resume else None
+    if checkpoint is not None and is_main_process():
+        trim_metrics(run_dir, after_step=checkpoint.step)
+    return checkpoint

@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from transformers import get_constant_schedule_with_warmup
 
-from engine.checkpoint import latest_checkpoint, load_checkpoint, seed_everything, set_rng_state
-from engine.runio import RunWriter
-from engine.train.ppo_checkpoint import save_training_state, trim_metrics
+from engine.checkpoint import load_checkpoint, seed_everything, set_rng_state
+from engine.rundir import ADAPTER_DIR, LOOP_LAYOUT, RunWriter, latest_checkpoint, run_result, trim_metrics
+from engine.train.ppo_checkpoint import save_training_state
 from engine.train.ppo_config import PPOConfig, REPOConfig
 from engine.train.ppo_data import PromptStream, encode_prompt, read_prompt_rows, total_steps
 from engine.train.ppo_dist import (
@@ -78,9 +78,9 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
     probe = Probe.from_config(config, rewards=rewards)
 
     start = 0
-    checkpoint = latest_checkpoint(run_dir) if resume else None
+    checkpoint = latest_checkpoint(run_dir, layout=LOOP_LAYOUT) if resume else None
     if checkpoint is not None:
-        state = load_checkpoint(checkpoint)  # onto the CPU; copied into the model and optimiser on their device
+        state = load_checkpoint(checkpoint.path)  # onto the CPU; copied into the model and optimiser on their device
         ac.load_trainable_state(state["trainable"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -181,16 +181,17 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
         adapter = _final_adapter(ac, run_dir=run_dir, ctx=ctx)
         digests = gather_objects(parameter_digest(ac.trainable_parameters()), ctx)
         return writer.finish(
-            {
-                "method": config.method,
-                "steps": steps,
-                "resumed_from": start,
-                "adapter": adapter,
-                "metrics": metrics,
-                "world_size": ctx.world_size,
-                "replicas_in_sync": len(set(digests)) == 1,  # every rank ended with the same weights
-                "parameter_digests": digests,
-            }
+            run_result(
+                method=config.method,
+                steps=steps,
+                adapter=adapter,
+                resumed_from=start,
+                metrics=metrics,
+                base_model=config.base_model,
+                world_size=ctx.world_size,
+                replicas_in_sync=len(set(digests)) == 1,  # every rank ended with the same weights
+                parameter_digests=digests,
+            )
         )
 
 
@@ -214,6 +215,6 @@ def reply_samples(rows: list[dict], replies: list[str], scored, *, limit: int) -
 
 
 def _final_adapter(ac: ActorCritic, *, run_dir: Path, ctx: Distributed) -> str | None:
-    path = save_policy_adapter(ac, run_dir / "adapter") if ctx.is_main else None
+    path = save_policy_adapter(ac, run_dir / ADAPTER_DIR) if ctx.is_main else None
     barrier(ctx)
     return path

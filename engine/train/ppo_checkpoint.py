@@ -1,15 +1,14 @@
-"""What a PPO / REPO checkpoint holds, and the trimming of metrics a resumed run will redo."""
+"""What a PPO / REPO checkpoint holds (its layout is ``engine.rundir.LOOP_LAYOUT``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from engine.checkpoint import rng_state, save_checkpoint
-from engine.runio import METRICS_FILE
+from engine.rundir import ADAPTER_DIR, PROBE_PREFIX
 from engine.train.ppo_data import PromptStream
 from engine.train.ppo_dist import Distributed, barrier, gather_objects
 from engine.train.ppo_model import ActorCritic, save_policy_adapter
@@ -45,10 +44,10 @@ def save_training_state(
         }
 
         def write_adapter(tmp: Path) -> None:
-            save_policy_adapter(ac, tmp / "adapter")
+            save_policy_adapter(ac, tmp / ADAPTER_DIR)
             torch.save(ac.value_head.state_dict(), tmp / "value_head.pt")
 
-        summary = {k: v for k, v in metrics.items() if k.startswith(("reward/", "probe/"))}
+        summary = {k: v for k, v in metrics.items() if k.startswith(("reward/", PROBE_PREFIX))}
         path = save_checkpoint(run_dir=run_dir, step=step, state=state, meta=summary, write_extra=write_adapter)
     barrier(ctx)
     return path
@@ -63,24 +62,3 @@ def to_cpu(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return type(obj)(to_cpu(v) for v in obj)
     return obj
-
-
-def trim_metrics(run_dir: Path, *, after_step: int) -> int:
-    """Drop metrics lines past ``after_step``: a run killed after its last checkpoint logged steps
-    that the resumed run will log again. Returns how many lines were dropped."""
-    path = Path(run_dir) / METRICS_FILE
-    if not path.exists():
-        return 0
-    kept, dropped = [], 0
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            step = json.loads(line).get("step", 0)
-        except json.JSONDecodeError:
-            dropped += 1  # the half-written line of a killed run
-            continue
-        if step > after_step:
-            dropped += 1
-        else:
-            kept.append(line)
-    path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
-    return dropped

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.rundir import PROBE_R_TOTAL, PROBE_SCORE, PROBE_SIZE, PROBE_VIOLATION_RATE
 from engine.train.ppo_data import encode_prompt, read_prompt_rows
 from engine.train.ppo_dist import Distributed
 from engine.train.ppo_model import ActorCritic
@@ -50,8 +51,8 @@ def probe_metrics(scored, *, uses_judge: bool) -> dict[str, float]:
     source = scored.e_judge if uses_judge else scored.e_func
     violated = sum(1 for hits in scored.rule_hits if hits)
     return {
-        "probe/score": sum(source) / n,
-        "probe/r_total": sum(scored.r_total) / n,
-        "probe/rule_violation_rate": violated / n,
-        "probe/size": float(len(scored.r_total)),
+        PROBE_SCORE: sum(source) / n,
+        PROBE_R_TOTAL: sum(scored.r_total) / n,
+        PROBE_VIOLATION_RATE: violated / n,
+        PROBE_SIZE: float(len(scored.r_total)),
     }

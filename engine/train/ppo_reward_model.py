@@ -50,11 +50,12 @@ def attach_reward_model(ac: ActorCritic, rm_dir: str | Path):
     """Load an RM run directory into ``ac`` as the ``reward`` adapter; returns its scorer."""
     from transformers import AutoTokenizer
 
-    from engine.rewards.rm import RM_META, RewardModelScorer
+    from engine.rewards.rm import RewardModelScorer
+    from engine.rundir import ADAPTER_DIR, RM_META_FILE
 
     rm_dir = Path(rm_dir)
-    meta = json.loads((rm_dir / RM_META).read_text(encoding="utf-8"))
-    adapter_dir = rm_dir / meta.get("adapter", "adapter")
+    meta = json.loads((rm_dir / RM_META_FILE).read_text(encoding="utf-8"))
+    adapter_dir = rm_dir / meta.get("adapter", ADAPTER_DIR)
     saved = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
     lora = LoraConfig(
         r=saved["r"],

@@ -15,6 +15,7 @@ from engine.rl import logprobs_from_logits
 from engine.rollout import RolloutBatch, concat_rollouts
 from engine.rollout.hf import generate_hf
 from engine.rollout.vllm import VLLMClient, VLLMRollout
+from engine.rundir import ROLLOUT_ADAPTERS_DIR
 from engine.train.ppo_dist import Distributed, barrier
 from engine.train.ppo_model import POLICY, ActorCritic, policy_logits, save_policy_adapter
 
@@ -51,7 +52,7 @@ class VLLMBackend:
         self.rollout = VLLMRollout(
             client=VLLMClient(config.vllm_base_url),
             lora_name=config.vllm_lora_name,
-            adapter_root=Path(run_dir) / "rollout-adapters",
+            adapter_root=Path(run_dir) / ROLLOUT_ADAPTERS_DIR,
             tokenizer=ac.tokenizer,
             config=config,
         )

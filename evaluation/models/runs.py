@@ -3,32 +3,23 @@
 from django.conf import settings
 from django.db import models
 
+from kernel.status import StatusRow
+
 from .sets import EvalItem, EvalSet, EvalSystem
 
 
-class EvalRun(models.Model):
-    """Generate every system's reply at every evaluated turn of a frozen set, then pre-score them."""
+class EvalRun(StatusRow):
+    """Generate every system's reply at every evaluated turn of a frozen set, then pre-score them (a status
+    row: ``kernel.status``; ``metrics`` holds the response count)."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    task_name = "evaluation.eval_run_execute"
 
     eval_set = models.ForeignKey(EvalSet, on_delete=models.PROTECT, related_name="runs")
     systems = models.ManyToManyField(EvalSystem, related_name="runs")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     max_new_tokens = models.PositiveIntegerField(default=256)
     judge_url = models.CharField(max_length=500, blank=True, help_text="OpenAI-compatible judge endpoint.")
     rm_dir = models.CharField(max_length=500, blank=True, help_text="Trained reward-model run dir.")
-    run_dir = models.CharField(max_length=500, blank=True)
-    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker that ran it.")
-    error = models.TextField(blank=True)
-    metrics = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

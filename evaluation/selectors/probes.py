@@ -5,23 +5,22 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from engine.rundir import PROBE_SCORE
 from training_jobs.models import JobMetric, TrainingJob
-
-PROBE_METRIC = "probe/score"
 
 
 def probe_jobs() -> QuerySet[TrainingJob]:
     """Jobs that logged at least one probe score, newest first."""
-    ids = JobMetric.objects.filter(data__has_key=PROBE_METRIC).values("job_id")
+    ids = JobMetric.objects.filter(data__has_key=PROBE_SCORE).values("job_id")
     return TrainingJob.objects.filter(pk__in=ids).order_by("-created_at", "-id")
 
 
 def probe_curve(*, job: TrainingJob) -> dict:
     """Steps and scores in order, with the start, best and last scores and the gain of the last over the start."""
     points = [
-        (m.step, float(m.data[PROBE_METRIC]))
-        for m in JobMetric.objects.filter(job=job, data__has_key=PROBE_METRIC).order_by("step")
-        if isinstance(m.data.get(PROBE_METRIC), int | float)
+        (m.step, float(m.data[PROBE_SCORE]))
+        for m in JobMetric.objects.filter(job=job, data__has_key=PROBE_SCORE).order_by("step")
+        if isinstance(m.data.get(PROBE_SCORE), int | float)
     ]
     scores = [s for _, s in points]
     start, last = (scores[0], scores[-1]) if scores else (None, None)

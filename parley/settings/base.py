@@ -6,6 +6,7 @@ from pathlib import Path
 import dj_database_url
 
 from .celery import *  # noqa: F403
+from .runs import *  # noqa: F403
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("PARLEY_VAR_DIR", BASE_DIR / "var"))
@@ -102,6 +103,7 @@ ARTIFACTS_ROOT = Path(os.environ.get("ARTIFACTS_ROOT", VAR_DIR / "artifacts"))
 # The base model every job and server starts from unless told otherwise.
 PARLEY_BASE_MODEL = os.environ.get("PARLEY_BASE_MODEL", str(VAR_DIR / "models" / "tiny"))
 PARLEY_PYTHON = os.environ.get("PARLEY_PYTHON", "")  # interpreter for engine subprocesses
+PARLEY_DEMO_PASSWORD = os.environ.get("PARLEY_DEMO_PASSWORD", "parley-demo")  # seed_demo's users
 
 # Upload limits: a whole import file may be large, one message may not.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from kombu import Queue
 
+from .runs import PARLEY_SWEEP_QUEUE, PARLEY_SWEEP_S
+
 _VAR = Path(os.environ.get("PARLEY_VAR_DIR", Path(__file__).resolve().parent.parent.parent / "var"))
 
 # Default: a broker that needs no server (kombu's filesystem transport), for `make run` anywhere.
@@ -39,3 +41,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# The sweep that recovers status rows whose lease lapsed (kernel/sweep.py). `make run`'s worker embeds
+# beat (-B); in production run one `celery -A parley beat` beside the workers.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-lapsed-leases": {
+        "task": "kernel.sweep_leases",
+        "schedule": PARLEY_SWEEP_S,
+        "options": {"queue": PARLEY_SWEEP_QUEUE, "expires": PARLEY_SWEEP_S},
+    }
+}

@@ -3,18 +3,15 @@
 - **Judge (RJ):** the engine's judge (``RewardJudge``) against the config's OpenAI-compatible endpoint,
   one call with a short timeout and no retries: a person is waiting, and a judge that is down must read as
   "judge unavailable", not as a slow page or a 500.
-- **RM:** ``python -m engine score --rm DIR`` in a subprocess with a timeout. Scoring loads torch and a
-  model; doing that inside a web worker would pin gigabytes per process and tie a request to a model
-  load. The subprocess dies with its memory, and a missing adapter directory is a note, not a crash.
+- **RM:** ``python -m engine score --rm DIR`` through the engine launcher (``kernel.launcher``) with a
+  timeout. Scoring loads torch and a model; doing that inside a web worker would pin gigabytes per
+  process and tie a request to a model load. The subprocess dies with its memory, and a missing adapter
+  directory is a note, not a crash.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,20 +20,20 @@ from typing import Any
 
 from django.conf import settings
 
+from engine.rundir import RM_META_FILE, RowKey
+from kernel.launcher import EngineError, EngineTimeout, engine_score
 from registry.models import ModelVersion
 from rewards.models import RewardConfig
 
 logger = logging.getLogger(__name__)
 
 JUDGE_TIMEOUT_S = 15.0
-RM_META = "rm_meta.json"  # engine.rewards.rm.RM_META; that module imports torch, so it is not imported here
-RM_TIMEOUT_S = 120.0
 
 JUDGE_NOT_CONFIGURED = "No judge endpoint in this config."
 JUDGE_NO_RUBRIC = "The config names a judge but no rubric."
 JUDGE_UNAVAILABLE = "Judge unavailable: {reason}"
 RM_NOT_CONFIGURED = "No reward model in this config."
-RM_NO_ADAPTER = "RM {name!r} has no trained RM directory (rm_meta.json) at {path!r}; RM score skipped."
+RM_NO_ADAPTER = f"RM {{name!r}} has no trained RM directory ({RM_META_FILE}) at {{path!r}}; RM score skipped."
 RM_UNAVAILABLE = "RM unavailable: {reason}"
 
 
@@ -136,7 +133,7 @@ def rm_score(
     try:
         score = _run_engine_score(row=row, rm_dir=rm_dir)
     except Exception as exc:  # timeout, a crash in the engine, unreadable output
-        reason = "timed out" if isinstance(exc, subprocess.TimeoutExpired) else f"{type(exc).__name__}: {exc}"
+        reason = "timed out" if isinstance(exc, EngineTimeout) else _reason(exc)
         logger.warning("playground RM scoring failed: %s", reason)
         return RMResult(available=False, note=RM_UNAVAILABLE.format(reason=reason[-300:]))
     return RMResult(available=True, score=score)
@@ -149,44 +146,22 @@ def _rm_dir(model: ModelVersion) -> Path | None:
     if model.adapter_path:
         candidates.append(str(Path(model.adapter_path).parent))
     for candidate in candidates:
-        if candidate and (Path(candidate) / RM_META).is_file():
+        if candidate and (Path(candidate) / RM_META_FILE).is_file():
             return Path(candidate)
     return None
 
 
 def _run_engine_score(*, row: dict[str, Any], rm_dir: Path) -> float:
     with tempfile.TemporaryDirectory(prefix="playground-rm-") as tmp:
-        replies, out = Path(tmp) / "replies.jsonl", Path(tmp) / "scored.jsonl"
-        replies.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
-        cmd = [
-            sys.executable,
-            "-m",
-            "engine",
-            "score",
-            "--replies",
-            str(replies),
-            "--out",
-            str(out),
-            "--no-rules",
-            "--rm",
-            str(rm_dir),
-        ]
-        done = subprocess.run(
-            cmd,
-            cwd=settings.BASE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=RM_TIMEOUT_S,
-            env=_subprocess_env(),
+        scored = engine_score(
+            rows=[row], run_dir=Path(tmp), rm=str(rm_dir), timeout_s=settings.PARLEY_RM_SCORE_TIMEOUT_S
         )
-        if done.returncode != 0:
-            lines = (done.stderr or done.stdout).strip().splitlines()
-            raise RuntimeError(lines[-1] if lines else f"engine score exited with {done.returncode}")
-        scored = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
-    return float(scored["r_model"])
+    return float(scored[row[RowKey.ID]][RowKey.R_MODEL])
 
 
-def _subprocess_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", "1")  # a playground score must not take every core from the web
-    return env
+def _reason(exc: Exception) -> str:
+    """The engine's last log line (its one-line error) rather than the whole tail."""
+    if isinstance(exc, EngineError):
+        lines = str(exc).strip().splitlines()
+        return lines[-1] if lines else str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -16,27 +16,10 @@ from kernel.errors import ApplicationError
 from kernel.models import AuditEvent
 from registry.models import ModelVersion
 from tests.annotation.factories import make_dialogue, make_queue, make_world
-from tests.fixtures.engine import install_fake_engine
+from tests.fixtures.workers import QUEUE, process_gone, wait_for
 
 pytestmark = pytest.mark.django_db
-
-# Stands in for the engine's generator where only the subprocess contract is under test. It records its
-# arguments, and answers each prompt row per the mode file: distinct replies, the same reply, or a failure.
-FAKE_ENGINE = """#!{python}
-import json, sys
-args = sys.argv[sys.argv.index("engine") + 1:]
-home = args[args.index("--model") + 1]
-open(home + "/argv.json", "w").write(json.dumps(args))
-mode = open(home + "/mode").read()
-if mode == "fail":
-    print("Traceback: boom, the weights are gone", file=sys.stderr); sys.exit(2)
-prompts, out = args[args.index("--prompts") + 1], args[args.index("--out") + 1]
-with open(out, "w") as f:
-    for n, line in enumerate(open(prompts)):
-        row = json.loads(line)
-        reply = "Could you do 700 <b>tonight</b>?" if mode == "same" else f"Reply {{n}}: could you do 70{{n}}?"
-        f.write(json.dumps({{"id": row["id"], "reply": reply, "finish_reason": "stop"}}) + "\\n")
-"""
+SAME_REPLY = "Could you do 700 <b>tonight</b>?"  # the fake engine's reply to every row
 
 
 @pytest.fixture
@@ -50,13 +33,8 @@ def dialogue(world):
 
 
 @pytest.fixture
-def fake_engine(tmp_path, settings):
-    return install_fake_engine(tmp_path, settings, script=FAKE_ENGINE, mode="distinct")
-
-
-@pytest.fixture
 def version(fake_engine):
-    return ModelVersion.objects.create(name="fake-v1", base_model=str(fake_engine), method="sft")
+    return ModelVersion.objects.create(name="fake-v1", base_model=str(fake_engine.home), method="sft")
 
 
 def request(dialogue, version, *, actor=None, **overrides):
@@ -99,21 +77,21 @@ def test_request_refuses_a_queue_of_another_project_or_kind_and_a_missing_model(
     assert not BranchGeneration.objects.exists()
 
 
-def test_request_writes_a_pending_audited_row_and_enqueues_it_on_gpu_after_commit(
+def test_request_writes_a_queued_audited_row_and_enqueues_it_on_gpu_after_commit(
     dialogue, version, role_users, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from annotation import tasks
+    from celery import current_app
 
     sent = []
-    monkeypatch.setattr(tasks.branch_generate_task, "apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(current_app, "send_task", lambda name, **kw: sent.append((name, kw)))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         generation = request(dialogue, version, actor=role_users["bd_expert"], count=3, temperature=1.5)
     assert sent == []  # nothing leaves before the commit
     for callback in callbacks:
         callback()
-    assert sent == [{"args": (), "kwargs": {"generation_id": generation.pk}, "queue": "gpu"}]
+    assert sent == [("annotation.branch_generate_execute", {"args": [generation.pk], "queue": "gpu"})]
     generation.refresh_from_db()
-    assert (generation.status, generation.count, generation.temperature) == ("pending", 3, 1.5)
+    assert (generation.status, generation.count, generation.temperature) == ("queued", 3, 1.5)
     assert generation.requested_by == role_users["bd_expert"]
     event = AuditEvent.objects.get(object_type="annotation.branchgeneration", object_id=str(generation.pk))
     assert event.action == "create" and event.actor == role_users["bd_expert"]
@@ -122,7 +100,9 @@ def test_request_writes_a_pending_audited_row_and_enqueues_it_on_gpu_after_commi
 # ---------------------------------------------------------------------------------------------------
 # execution through the engine subprocess (fake engine: the contract)
 # ---------------------------------------------------------------------------------------------------
-def test_execute_stores_each_reply_as_a_model_candidate_with_the_shared_prefix(world, dialogue, version, fake_engine):
+def test_execute_stores_each_reply_as_a_model_candidate_with_the_shared_prefix(
+    world, dialogue, version, fake_engine, settings
+):
     queue = make_queue(world, dialogues=0)
     items_before = AnnotationItem.objects.filter(queue=queue).count()
     there = Candidate.objects.filter(dialogue=dialogue, turn=3).order_by("id").first()
@@ -135,7 +115,7 @@ def test_execute_stores_each_reply_as_a_model_candidate_with_the_shared_prefix(w
     assert {(c.source, c.model_version_id, c.model_name, c.turn) for c in made} == {("model", version.pk, "fake-v1", 3)}
     assert [c.key for c in made] == [f"gen{generation.pk}:0", f"gen{generation.pk}:1"]
 
-    assert Path(generation.run_dir) == fake_engine / "artifacts" / "annotation" / f"generation-{generation.pk}"
+    assert Path(generation.run_dir) == settings.ARTIFACTS_ROOT / "annotation" / f"generation-{generation.pk}"
     rows = [json.loads(line) for line in (Path(generation.run_dir) / "prompts.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == [f"gen{generation.pk}:0", f"gen{generation.pk}:1"]
     messages = list(dialogue.messages.order_by("index"))
@@ -146,7 +126,7 @@ def test_execute_stores_each_reply_as_a_model_candidate_with_the_shared_prefix(w
     assert prompt[-1] == {"role": "user", "content": "Sure, what do you need?"}
     assert not any("780" in m["content"] and m["role"] != "system" for m in prompt)  # turn 3 itself is not in it
 
-    argv = json.loads((fake_engine / "argv.json").read_text())
+    argv = fake_engine.last_args()
     assert argv[argv.index("--temperature") + 1] == "0.8" and argv[argv.index("--seed") + 1] == str(generation.pk)
     assert argv[argv.index("--max-new-tokens") + 1] == "64" and "--adapter" not in argv
 
@@ -155,10 +135,10 @@ def test_execute_stores_each_reply_as_a_model_candidate_with_the_shared_prefix(w
     assert AuditEvent.objects.filter(object_type="annotation.candidate", action="create").count() == 2
 
 
-def test_identical_replies_are_kept_once_and_the_row_says_so(world, dialogue, version, fake_engine):
-    (fake_engine / "mode").write_text("same")
+def test_identical_replies_are_kept_once_and_the_row_says_so(world, dialogue, version, fake_engine, monkeypatch):
+    monkeypatch.setenv("FAKE_ENGINE_REPLY", SAME_REPLY)
     queue = make_queue(world, dialogues=0)
-    version.adapter_path = str(fake_engine / "adapter")
+    version.adapter_path = str(fake_engine.home / "adapter")
     version.save()
     generation = branching.branch_generate_execute(generation=request(dialogue, version, count=4, queue=queue))
     assert generation.status == "succeeded", generation.error
@@ -166,22 +146,22 @@ def test_identical_replies_are_kept_once_and_the_row_says_so(world, dialogue, ve
     assert generation.metrics["dropped"] == 3
     assert generation.candidates.count() == 1
     assert AnnotationItem.objects.filter(queue=queue, candidate_b__generation=generation).count() == 1
-    argv = json.loads((fake_engine / "argv.json").read_text())
-    assert argv[argv.index("--adapter") + 1] == str(fake_engine / "adapter")
+    argv = fake_engine.last_args()
+    assert argv[argv.index("--adapter") + 1] == str(fake_engine.home / "adapter")
 
 
 def test_a_failing_engine_fails_the_row_with_its_log_tail_and_writes_no_candidate(
-    world, dialogue, version, fake_engine
+    world, dialogue, version, fake_engine, monkeypatch
 ):
-    (fake_engine / "mode").write_text("fail")
+    monkeypatch.setenv("FAKE_ENGINE_FAIL", "Traceback: boom, the weights are gone")
     queue = make_queue(world, dialogues=0)
     items_before = AnnotationItem.objects.count()
     generation = branching.branch_generate_execute(generation=request(dialogue, version, queue=queue))
-    assert generation.status == "failed" and generation.finished_at and generation.worker
+    assert generation.status == "failed" and generation.finished_at and generation.worker_host
     assert "exited with 2" in generation.error and "boom, the weights are gone" in generation.error
     assert not Candidate.objects.filter(generation=generation).exists()
     assert AnnotationItem.objects.count() == items_before
-    with pytest.raises(ApplicationError, match=re.escape(branching.NOT_PENDING)):
+    with pytest.raises(ApplicationError, match=re.escape(branching.NOT_QUEUED)):
         branching.branch_generate_execute(generation=generation)
 
 
@@ -204,7 +184,7 @@ def test_branch_page_without_a_model_version_says_to_register_one(client_for, di
     assert "once the deploy app serves models" not in html
 
 
-def test_generate_from_the_branch_page(client_for, world, dialogue, version, fake_engine):
+def test_generate_from_the_branch_page(client_for, world, dialogue, version, fake_engine, monkeypatch):
     client = client_for("bd_expert")
     page = reverse("annotation:branch", args=[dialogue.pk, 3])
     url = reverse("annotation:branch_generate", args=[dialogue.pk, 3])
@@ -221,12 +201,12 @@ def test_generate_from_the_branch_page(client_for, world, dialogue, version, fak
     assert bad.status_code == 400 and branching.NOT_PAIRWISE in bad.content.decode()
     assert not BranchGeneration.objects.exists()
 
-    (fake_engine / "mode").write_text("same")  # the reply carries markup: it must come back escaped
+    monkeypatch.setenv("FAKE_ENGINE_REPLY", SAME_REPLY)  # the reply carries markup: it must come back escaped
     response = client.post(url, {**data, "queue": ""})
     assert response.status_code == 302 and response["Location"] == page
     generation = BranchGeneration.objects.get()
     pending = client.get(page, HTTP_HX_REQUEST="true").content.decode()
-    assert "Pending" in pending and 'hx-trigger="every 3s"' in pending and "<form" not in pending
+    assert "Queued" in pending and 'hx-trigger="every 3s"' in pending and "<form" not in pending
 
     branching.branch_generate_execute(generation=generation)
     done = client.get(page).content.decode()
@@ -273,3 +253,27 @@ def test_tiny_model_alternatives_on_the_real_worker(celery_worker, tiny_model):
     prompts = [json.loads(line) for line in (Path(generation.run_dir) / "prompts.jsonl").read_text().splitlines()]
     history = [m.content for m in dialogue.messages.order_by("index")[1:3]]
     assert all([m["content"] for m in row["prompt"][2:]] == history for row in prompts)
+
+
+@pytest.mark.slow
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_generation_whose_worker_is_sigkilled_is_recovered_by_the_sweep(start_worker, fake_engine):
+    """The worker dies mid-generation: the page would poll forever if nothing swept. The lease lapses, the
+    next worker's sweep queues the generation again, and it ends with its candidates on attempt 2."""
+    world = make_world()
+    dialogue = make_dialogue(world)
+    version = ModelVersion.objects.create(name="fake-v1", base_model="/models/fake", method="sft")
+    first = start_worker(generate_s=120)
+    generation = request(dialogue, version, worker_queue=QUEUE)
+    engine_pid = wait_for(lambda: BranchGeneration.objects.get(pk=generation.pk).engine_pid, timeout=60, what="start")
+    first.kill()
+    wait_for(lambda: process_gone(engine_pid), timeout=5, what="the engine to die with its worker")
+
+    second = start_worker()
+    done = wait_for(
+        lambda: (g := BranchGeneration.objects.get(pk=generation.pk)).is_terminal and g, timeout=90, what="recovery"
+    )
+    assert done.status == "succeeded", done.error + second.text()[-3000:]
+    assert done.attempts == 2 and done.metrics["distinct"] == 2 and not done.error
+    assert done.candidates.count() == 2

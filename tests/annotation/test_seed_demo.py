@@ -18,8 +18,8 @@ def _snapshot() -> dict:
 
 
 @pytest.mark.django_db
-def test_seed_demo_is_idempotent_and_prints_the_logins(capsys, monkeypatch):
-    monkeypatch.setenv("PARLEY_DEMO_PASSWORD", "demo-pass-1")
+def test_seed_demo_is_idempotent_and_prints_the_logins(capsys, settings):
+    settings.PARLEY_DEMO_PASSWORD = "demo-pass-1"
     call_command("seed_demo", scale=20)
     out = capsys.readouterr().out
     assert "20 dialogues added" in out
@@ -33,8 +33,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(capsys, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_seed_demo_users_have_their_roles(monkeypatch):
-    monkeypatch.delenv("PARLEY_DEMO_PASSWORD", raising=False)
+def test_seed_demo_users_have_their_roles():
     call_command("seed_demo", scale=2)
     users = get_user_model().objects
     assert users.get(username="admin").is_superuser

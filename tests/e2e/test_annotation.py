@@ -119,10 +119,10 @@ def test_branch_at_a_turn_writes_an_alternative_and_queues_a_generation(
     from annotation.services import branching
     from registry.models import ModelVersion
 
-    # Keep the generation pending: a session's Celery worker may be listening on the gpu queue (the
+    # Keep the generation queued: a session's Celery worker may be listening on the gpu queue (the
     # worker path has its own test in tests/annotation/test_branch_generate.py).
     sent = []
-    monkeypatch.setattr(branching, "enqueue", lambda task, **kwargs: sent.append(kwargs))
+    monkeypatch.setattr(branching, "row_enqueue", sent.append)
 
     world = make_world()
     dialogue = make_dialogue(world, hotel_text=SCRIPT)
@@ -147,9 +147,9 @@ def test_branch_at_a_turn_writes_an_alternative_and_queues_a_generation(
     assert not BranchGeneration.objects.exists()
     page.fill("input[name=count]", "2")
     page.click("form[action$='/generate/'] button[type=submit]")
-    page.wait_for_selector("#generations [data-status=pending]")
+    page.wait_for_selector("#generations [data-status=queued]")
     generation = BranchGeneration.objects.get()
-    assert (generation.count, generation.turn, generation.status) == (2, 3, "pending")
-    assert sent == [{"queue": "gpu", "generation_id": generation.pk}]
-    assert page.locator("#generations").get_attribute("hx-trigger") == "every 3s"  # polls while pending
+    assert (generation.count, generation.turn, generation.status) == (2, 3, "queued")
+    assert [(g.pk, g.queue) for g in sent] == [(generation.pk, "gpu")]
+    assert page.locator("#generations").get_attribute("hx-trigger") == "every 3s"  # polls while queued
     screenshot("branch_generating")

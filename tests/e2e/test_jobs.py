@@ -3,8 +3,9 @@
 import pytest
 from django.utils import timezone
 
+from kernel.status import Status
 from tests.training_jobs import factories
-from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
+from training_jobs.models import JobMetric, JobSample, TrainingJob
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -14,14 +15,14 @@ def finished_job(*, name: str, method: str, slope: float) -> TrainingJob:
     job = TrainingJob.objects.create(
         name=name,
         method=method,
-        status=JobStatus.SUCCEEDED,
+        status=Status.SUCCEEDED,
         base_model=factories.base_model(),
         progress={"step": 20, "total": 20, "fraction": 1.0, "eta_s": 0, "elapsed_s": 61},
-        final_metrics={"r_total": 0.2 + slope * 20, "loss": 1.0 - slope * 10},
+        metrics={"r_total": 0.2 + slope * 20, "loss": 1.0 - slope * 10},
         finished_at=timezone.now(),
         started_at=timezone.now(),
         worker_host="gpu-node-1",
-        pid=4242,
+        engine_pid=4242,
         run_dir="/tmp/run",
     )
     job.snapshots.set([factories.snapshot()])
@@ -59,7 +60,7 @@ def test_job_page_and_comparison(page, login, live_server, role_users, screensho
     running = TrainingJob.objects.create(
         name="repo running",
         method="repo",
-        status=JobStatus.RUNNING,
+        status=Status.RUNNING,
         base_model=factories.base_model(),
         progress={"step": 3, "total": 10, "fraction": 0.3, "eta_s": 42},
         started_at=timezone.now(),

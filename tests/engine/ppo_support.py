@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.demo.datasets import prompt_rows
 from engine.demo.world import generate_world
-from engine.runio import read_metrics
+from engine.rundir import read_metrics
 from engine.train.ppo_config import PPOConfig, REPOConfig
 
 
@@ -129,7 +129,8 @@ def learning_run(
 
     import torch
 
-    from engine.checkpoint import latest_checkpoint, load_checkpoint
+    from engine.checkpoint import load_checkpoint
+    from engine.rundir import latest_checkpoint
     from engine.train.ppo import train
     from engine.train.ppo_data import read_prompt_rows
     from engine.train.ppo_model import build_actor_critic
@@ -150,7 +151,7 @@ def learning_run(
     start = time.perf_counter()
     result = train(config, run_dir=work / "run")
     train_s = time.perf_counter() - start
-    ac.load_trainable_state(load_checkpoint(latest_checkpoint(work / "run"))["trainable"])
+    ac.load_trainable_state(load_checkpoint(latest_checkpoint(work / "run").path)["trainable"])
     after = sampled_quality(ac, rows, **quality)
     return {"config": config, "before": before, "after": after, "train_s": train_s, "result": result,
             "train_path": str(train_path), "heldout_path": str(heldout_path),

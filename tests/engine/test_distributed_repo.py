@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import save_config
-from engine.runio import read_metrics
+from engine.rundir import read_metrics
 from tests.engine.ppo_support import assert_finite_metrics, tiny_config
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ import pytest
 from engine.config import RMConfig, SFTConfig, save_config
 from engine.demo import generate_world
 from engine.demo.datasets import preference_rows, sft_rows
-from engine.runio import read_metrics
+from engine.rundir import read_metrics
 from engine.train.callbacks import DIGEST_DIR_ENV
 from tests.fixtures.engine import free_port
 

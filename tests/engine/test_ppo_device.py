@@ -237,7 +237,7 @@ def _devices(model: torch.nn.Module) -> set[str]:
 @pytest.mark.slow
 @requires_cuda
 def test_repo_steps_run_on_cuda_with_the_rm_on_the_shared_base(tiny_model, tmp_path, untrained_rm, monkeypatch):
-    from engine.runio import read_metrics
+    from engine.rundir import read_metrics
     from engine.train import ppo
     from tests.engine.ppo_support import assert_finite_metrics, tiny_config
 

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from engine.config import DPOConfig, GRPOConfig, SFTConfig
 from engine.demo import generate_world
 from engine.demo.datasets import preference_rows, prompt_rows, sft_rows
-from engine.runio import read_metrics
+from engine.rundir import TRL_LAYOUT, has_checkpoint, latest_checkpoint, read_metrics
 
 pytestmark = pytest.mark.slow
 torch.set_num_threads(1)
@@ -45,6 +45,8 @@ def _assert_run_dir(run_dir, *, steps):
     assert result["steps"] == steps and result["adapter"] == str(run_dir / "adapter")
     metrics = read_metrics(run_dir)
     assert [m["step"] for m in metrics] == list(range(1, steps + 1))
+    # The checkpoint lands where the web app looks before it resumes a job (engine.rundir owns both).
+    assert latest_checkpoint(run_dir).layout is TRL_LAYOUT
     return result, metrics
 
 
@@ -113,6 +115,7 @@ def test_sft_resume_continues_from_the_last_checkpoint(tiny_model, demo_data, tm
 
     config = SFTConfig.preset("tiny", base_model=str(tiny_model), dataset=str(demo_data["sft"]), save_every=2)
     train(config.replace(max_steps=2), run_dir=tmp_path)
+    checkpoint = latest_checkpoint(tmp_path)  # what the web app asks before it passes --resume
+    assert checkpoint.layout is TRL_LAYOUT and checkpoint.step == 2 and has_checkpoint(tmp_path)
     result = train(config.replace(max_steps=4), run_dir=tmp_path, resume=True)
-    assert result["resumed_from"].endswith("checkpoint-2")
-    assert result["steps"] == 4
+    assert result["resumed_from"] == 2 and result["steps"] == 4

@@ -73,9 +73,9 @@ def test_add_system_and_launch_a_run(client_for):
     response = client.post(reverse("evaluation:eval_run_create", args=[eval_set.pk]), {"systems": [gold.pk]})
     assert response.status_code == 302
     run = EvalRun.objects.get()
-    assert run.status == "pending" and list(run.systems.all()) == [gold]
+    assert run.status == "queued" and list(run.systems.all()) == [gold]
     page = client.get(reverse("evaluation:eval_set_detail", args=[eval_set.pk])).content.decode()
-    assert "pending" in page
+    assert "Queued" in page and 'data-status="queued"' in page
 
 
 def test_report_page_table_intervals_chart_and_downloads(client_for):

@@ -1,8 +1,10 @@
 """Eval runs: the gold system from the data, model systems through ``python -m engine generate`` (a
-subprocess), RF pre-scores, failures recorded on the run, and the real Celery worker path."""
+subprocess), RF pre-scores, failures recorded on the run, the real Celery worker path, and a run whose
+worker is SIGKILLed mid-run recovered by the lease sweep."""
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -10,28 +12,9 @@ from evaluation.models import EvalRun, Response
 from evaluation.services import runs
 from evaluation.services.runs import eval_run_create, eval_run_execute, prompt_rows
 from kernel.errors import ApplicationError
-from tests.fixtures.engine import install_fake_engine
+from tests.fixtures.workers import QUEUE, process_gone, wait_for
 
 from .factories import make_set, make_system
-
-# Stands in for the engine's generator where only the subprocess contract is under test: it answers
-# every prompt row with a reply that leaks the target price (so the RF pre-score has something to find).
-FAKE_ENGINE = """#!{python}
-import json, sys
-args = sys.argv[sys.argv.index("engine") + 1:]
-if args[0] != "generate" or "--fail" in open(args[args.index("--model") + 1] + "/mode").read():
-    print("error: boom", file=sys.stderr); sys.exit(2)
-prompts, out = args[args.index("--prompts") + 1], args[args.index("--out") + 1]
-with open(out, "w") as f:
-    for line in open(prompts):
-        row = json.loads(line)
-        f.write(json.dumps({{"id": row["id"], "reply": "Our target price is 690.", "finish_reason": "stop"}}) + "\\n")
-"""
-
-
-@pytest.fixture
-def fake_engine(tmp_path, settings):
-    return install_fake_engine(tmp_path, settings, script=FAKE_ENGINE, mode="ok")
 
 
 def pending_run(eval_set, *systems):
@@ -70,32 +53,32 @@ def test_bad_case_gold_is_the_gold_reply(settings, tmp_path):
 
 
 @pytest.mark.django_db
-def test_model_run_generates_through_the_engine_subprocess(fake_engine):
+def test_model_run_generates_through_the_engine_subprocess(fake_engine, monkeypatch):
+    # A reply that leaks the target price, so the RF pre-score has something to find.
+    monkeypatch.setenv("FAKE_ENGINE_REPLY", "Our target price is 690.")
     eval_set = make_set(kind="online", n=1)
     system = make_system("REPO")
-    system.model_version.base_model = str(fake_engine)
-    system.model_version.save()
     run = eval_run_execute(run=pending_run(eval_set, system))
     assert run.status == "succeeded", run.error
-    assert run.metrics == {"responses": 2} and run.worker
+    assert run.metrics == {"responses": 2} and run.worker_host and run.attempts == 1
     response = Response.objects.first()
     assert response.text == "Our target price is 690." and response.run == run
     assert "internal_term_leak" in response.prescores["rf_violations"] and response.prescores["rf_points"] < 0
-    prompts = (fake_engine / "artifacts" / "evaluation" / f"run-{run.pk}" / f"prompts-{system.pk}.jsonl").read_text()
+    prompts = (Path(run.run_dir) / f"prompts-{system.pk}.jsonl").read_text()
     assert set(json.loads(prompts.splitlines()[0])) == {"id", "prompt", "task"}
+    args = fake_engine.last_args()
+    assert args[0] == "generate" and args[args.index("--model") + 1] == system.model_version.base_model
 
 
 @pytest.mark.django_db
-def test_engine_failure_is_recorded_on_the_run(fake_engine):
-    (fake_engine / "mode").write_text("--fail")
+def test_engine_failure_is_recorded_on_the_run(fake_engine, monkeypatch):
+    monkeypatch.setenv("FAKE_ENGINE_FAIL", "error: boom")
     eval_set = make_set(kind="online", n=1)
     system = make_system("REPO")
-    system.model_version.base_model = str(fake_engine)
-    system.model_version.save()
     run = eval_run_execute(run=pending_run(eval_set, system))
     assert run.status == "failed" and "exited with 2" in run.error and "boom" in run.error
     assert not Response.objects.exists()
-    with pytest.raises(ApplicationError, match=runs.ERR_NOT_PENDING):
+    with pytest.raises(ApplicationError, match=runs.ERR_NOT_QUEUED):
         eval_run_execute(run=run)
 
 
@@ -140,3 +123,25 @@ def test_model_run_with_the_real_engine_and_tiny_model(tiny_model, settings, tmp
     response = Response.objects.get()
     assert response.turn == 2 and response.run == run and isinstance(response.text, str)
     assert "rf_points" in response.prescores
+
+
+@pytest.mark.slow
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_worker_is_sigkilled_is_recovered_by_the_sweep(start_worker, fake_engine):
+    """The worker dies mid-generation (SIGKILL: no ack, no cleanup): its engine dies with it, the row's
+    lease lapses, the next worker's sweep queues the run again and it succeeds on its second attempt."""
+    first = start_worker(generate_s=120)
+    eval_set = make_set(kind="online", n=1)
+    run = eval_run_create(eval_set=eval_set, systems=[make_system("REPO")], queue=QUEUE)
+    engine_pid = wait_for(lambda: EvalRun.objects.get(pk=run.pk).engine_pid, timeout=60, what="the engine to start")
+    first.kill()
+    wait_for(lambda: process_gone(engine_pid), timeout=5, what="the engine to die with its worker")
+    assert EvalRun.objects.get(pk=run.pk).status == "running"
+
+    second = start_worker()
+    done = wait_for(lambda: (r := EvalRun.objects.get(pk=run.pk)).is_terminal and r, timeout=90, what="the recovery")
+    assert done.status == "succeeded", done.error + second.text()[-3000:]
+    assert done.attempts == 2 and done.metrics == {"responses": 2} and not done.error
+    assert Response.objects.filter(run=run).count() == 2
+    assert [c["args"][0] for c in fake_engine.calls()] == ["generate", "generate"]

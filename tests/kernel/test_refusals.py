@@ -46,7 +46,7 @@ def test_other_exceptions_pass_through_the_middleware():
 
 
 def test_the_api_answers_a_refusal_with_its_status_message_and_problems(role_users, monkeypatch):
-    monkeypatch.setattr(jobs, "enqueue", lambda *a, **kw: None)
+    monkeypatch.setattr(jobs, "row_enqueue", lambda *a, **kw: None)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=role_users['ml_engineer']).key}")
     payload = {

@@ -172,7 +172,7 @@ def test_judge_down_and_rm_without_adapter_still_render(ml, tmp_path):
 def test_rm_scoring_failure_in_the_subprocess_is_a_note(tmp_path, db):
     reward_defaults_seed()
     (tmp_path / "adapter").mkdir()
-    (tmp_path / remote.RM_META).write_text('{"base_model": "/nonexistent", "offset": 0, "max_length": 64}')
+    (tmp_path / remote.RM_META_FILE).write_text('{"base_model": "/nonexistent", "offset": 0, "max_length": 64}')
     rm = ModelVersion.objects.create(
         name="rm-2", base_model="tiny", adapter_path=str(tmp_path / "adapter"), method="rm"
     )

@@ -7,7 +7,6 @@ from django.urls import reverse
 
 from registry.models import ModelVersion
 from rewards.models import RewardConfig, RuleSetVersion
-from rewards.services import remote
 from rewards.services.seed import reward_defaults_seed
 from tests.rewards import factories as f
 
@@ -40,9 +39,9 @@ def trained_rm(tiny_model, tmp_path_factory):
     return run_dir
 
 
-def test_rm_score_and_r_total_from_a_trained_rm(client_for, trained_rm, monkeypatch):
+def test_rm_score_and_r_total_from_a_trained_rm(client_for, trained_rm, settings):
     run_dir = trained_rm
-    monkeypatch.setattr(remote, "RM_TIMEOUT_S", 600)  # loading torch + the model took 76 s on the loaded CI box
+    settings.PARLEY_RM_SCORE_TIMEOUT_S = 600  # loading torch + the model took 76 s on the loaded CI box
     reward_defaults_seed()
     rm = ModelVersion.objects.create(
         name="rm-tiny",

@@ -6,8 +6,9 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from kernel.status import Status
 from tests.training_jobs import factories
-from training_jobs.models import JobMetric, JobStatus, TrainingJob
+from training_jobs.models import JobMetric, TrainingJob
 from training_jobs.services import jobs
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
-    monkeypatch.setattr(jobs, "enqueue", lambda *a, **kw: None)
+    monkeypatch.setattr(jobs, "row_enqueue", lambda row: None)
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def test_create_job_read_status_metrics_and_cancel(api):
     assert api.get(f"/api/jobs/jobs/{pk}/").json()["status"] == "queued"
     assert api.get(f"/api/jobs/jobs/{pk}/metrics/").json()["series"] == {"loss": [0.4]}
     assert api.get("/api/jobs/jobs/").json()["count"] == 1
-    assert api.post(f"/api/jobs/jobs/{pk}/cancel/").json()["status"] == JobStatus.CANCELLED
+    assert api.post(f"/api/jobs/jobs/{pk}/cancel/").json()["status"] == Status.CANCELLED
     again = api.post(f"/api/jobs/jobs/{pk}/cancel/")
     assert again.status_code == 400 and "already finished" in str(again.json())
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from kernel.status import Status
 from registry.services import base_model_register
 from rewards.models import RewardConfig
-from training_jobs.models import JobMetric, JobStatus, TrainingJob
+from training_jobs.models import JobMetric, TrainingJob
 from training_jobs.services.jobs import job_create
 from training_jobs.services.snapshots import snapshot_create
 
@@ -40,7 +41,7 @@ def wait_done(job: TrainingJob, *, timeout: float) -> TrainingJob:
 
 
 def check_succeeded(job: TrainingJob, *, method: str) -> None:
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == Status.SUCCEEDED, job.error
     assert JobMetric.objects.filter(job=job).exists()
     assert job.progress.get("fraction") == 1.0
     model = job.output_model
@@ -59,6 +60,8 @@ def test_rm_then_repo_on_the_real_engine(world, celery_worker):
     )
     rm_job = wait_done(rm_job, timeout=240)
     check_succeeded(rm_job, method="rm")
+    # Submitted with preset "auto": the worker (a CPU box) decided, and wrote the complete config.
+    assert rm_job.preset == "tiny" and rm_job.config["lora_r"] == 8
 
     reward = RewardConfig.objects.create(name="e2e rm + rules", reward_model=rm_job.output_model, n=100.0)
     repo = job_create(

@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from annotation.models import BadCase
 from kernel.errors import ApplicationError
+from kernel.status import Action, InvalidTransition, Status, row_transition
 from tests.training_jobs import factories
-from training_jobs.models import JobStatus, TrainingJob
-from training_jobs.services import engine_config, jobs, snapshots
-from training_jobs.services.leases import Action, job_claim
+from training_jobs.models import TrainingJob
+from training_jobs.services import engine_config, jobs, runner, snapshots
+from training_jobs.services.leases import job_claim
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
 def no_broker(monkeypatch):
     """Queued messages are not the point here: record them instead of publishing."""
     sent = []
-    monkeypatch.setattr(jobs, "enqueue", lambda task, *args, **kw: sent.append((args, kw)))
+    monkeypatch.setattr(jobs, "row_enqueue", sent.append)
     return sent
 
 
@@ -41,11 +42,13 @@ def submit(**overrides) -> TrainingJob:
 
 def test_submission_writes_a_queued_row_and_a_valid_engine_config(no_broker):
     job = submit(hyperparameters={"max_steps": "3", "learning_rate": "0.001"})
-    assert job.status == JobStatus.QUEUED and job.queued_at
+    assert job.status == Status.QUEUED and job.queued_at
     assert job.config["method"] == "repo" and job.config["max_steps"] == 3 and job.config["learning_rate"] == 0.001
     assert job.config["rewards"]["rules"] == {"rules": []}
     assert job.config["dataset"] == job.snapshots.get().path
-    assert no_broker == [((job.pk,), {"queue": "gpu"})]
+    assert [(row.pk, row.queue, row.task_name) for row in no_broker] == [
+        (job.pk, "gpu", "training_jobs.run_training_job")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -81,29 +84,59 @@ def test_same_budget_copies_budget_keys_only():
     first = submit(hyperparameters={"max_steps": "5", "per_device_batch_size": "4", "learning_rate": "0.01"})
     second = submit(method="grpo", budget_from=first)
     assert second.config["max_steps"] == 5 and second.config["per_device_batch_size"] == 4
-    assert second.config["learning_rate"] != 0.01  # how it learns stays the method's own
+    assert "learning_rate" not in second.config  # how it learns stays the method's own (its preset's)
+
+
+def test_the_preset_is_decided_on_the_worker_that_claims_the_job(settings, monkeypatch):
+    # The web host has a GPU: that must not matter, the job is not going to run here.
+    monkeypatch.setattr(engine_config.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+    job = submit(hyperparameters={"max_steps": "3", "lora_r": ""})  # "" = whatever the preset says
+    assert job.preset == "auto" and job.config["max_steps"] == 3 and "lora_r" not in job.config
+    claim = job_claim(job_id=job.pk, owner="w")
+    monkeypatch.setattr(engine_config.shutil, "which", lambda name: None)  # the GPU worker... is a CPU box
+    settings.PARLEY_PRESET = "auto"
+    runner.job_preset_resolve(job=claim.row, owner="w")
+    stored = TrainingJob.objects.get(pk=job.pk)
+    assert stored.preset == "tiny" and stored.config["lora_r"] == 8 and stored.config["max_steps"] == 3
+    tiny = engine_config.hyperparameter_defaults(method="repo", preset="tiny")
+    assert stored.config["learning_rate"] == tiny["learning_rate"] and stored.config["method"] == "repo"
+    settings.PARLEY_PRESET = "paper"  # a resumed attempt elsewhere keeps what the first one decided
+    assert runner.job_preset_resolve(job=stored, owner="w").config == stored.config
+
+
+def test_a_worker_can_pin_the_preset_and_a_job_can_name_one(settings):
+    settings.PARLEY_PRESET = "paper"
+    assert engine_config.preset_for_this_worker() == "paper"
+    named = submit(preset="tiny")
+    assert named.preset == "tiny" and named.config["lora_r"] == 8  # complete at submission
+    with pytest.raises(ApplicationError, match="Unknown preset 'huge'"):
+        submit(preset="huge")
 
 
 def test_transitions_are_guarded():
     job = submit()
-    with pytest.raises(jobs.InvalidTransition, match="A queued job cannot become succeeded"):
-        jobs.job_transition(job_id=job.pk, to=JobStatus.SUCCEEDED)
-    done = jobs.job_transition(job_id=job.pk, to=JobStatus.CANCELLED)
+    with pytest.raises(InvalidTransition, match="A queued training job cannot become succeeded"):
+        row_transition(model=TrainingJob, pk=job.pk, to=Status.SUCCEEDED)
+    done = row_transition(model=TrainingJob, pk=job.pk, to=Status.CANCELLED)
     assert done.finished_at
     with pytest.raises(ApplicationError, match="already finished"):
         jobs.job_cancel(job=done)
 
 
-def test_claim_starts_waits_on_a_fresh_lease_and_takes_over_a_stale_one(monkeypatch):
-    monkeypatch.setenv("PARLEY_JOB_LEASE_S", "30")
+def test_claim_starts_a_queued_job_once_and_leaves_a_running_one_to_the_sweep(settings):
+    settings.PARLEY_LEASE_S = 30
     job = submit()
     first = job_claim(job_id=job.pk, owner="a")
-    assert first.action == Action.START and first.job.attempts == 1 and first.job.lease_owner == "a"
-    assert job_claim(job_id=job.pk, owner="b").action == Action.WAIT
-    TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31), pid=123)
+    assert first.action == Action.START and first.row.attempts == 1 and first.row.lease_owner == "a"
+    assert first.row.started_at and first.row.worker_host and first.row.worker_pid
+    assert job_claim(job_id=job.pk, owner="b").action == Action.BUSY
+    # Its worker died: even with a stale heartbeat a delivery does not take it over; the sweep requeues it.
+    TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31), engine_pid=123)
+    assert job_claim(job_id=job.pk, owner="b").action == Action.BUSY
+    row_transition(model=TrainingJob, pk=job.pk, to=Status.QUEUED)
     second = job_claim(job_id=job.pk, owner="b")
-    assert second.action == Action.RESUME and second.job.attempts == 2 and second.previous_pid == 123
-    jobs.job_transition(job_id=job.pk, to=JobStatus.SUCCEEDED)
+    assert second.action == Action.START and second.row.attempts == 2 and second.previous_pid == 123
+    row_transition(model=TrainingJob, pk=job.pk, to=Status.SUCCEEDED)
     assert job_claim(job_id=job.pk, owner="c").action == Action.SKIP
 
 
@@ -114,11 +147,8 @@ def test_claim_defers_to_a_higher_priority_job_and_honours_a_cancel():
     assert job_claim(job_id=high.pk, owner="w").action == Action.START
     jobs.job_cancel(job=low)
     assert job_claim(job_id=low.pk, owner="w").action == Action.SKIP
-    TrainingJob.objects.filter(pk=high.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     jobs.job_cancel(job=TrainingJob.objects.get(pk=high.pk))  # running: only flagged
-    assert TrainingJob.objects.get(pk=high.pk).status == JobStatus.RUNNING
-    claim = job_claim(job_id=high.pk, owner="w2")  # its supervisor died: the cancel completes here
-    assert claim.action == Action.SKIP and claim.job.status == JobStatus.CANCELLED
+    assert TrainingJob.objects.get(pk=high.pk).status == Status.RUNNING
 
 
 @pytest.fixture

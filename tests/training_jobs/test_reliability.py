@@ -1,6 +1,7 @@
-"""Jobs on real Celery workers over Redis (issue 6, item 4), with the scripted engine stand-in so each
-test controls its timing: success with metrics and lineage, cancel, a crashing engine, a worker
-SIGKILLed mid-run that the next delivery resumes, and a redelivery that must not start a second copy.
+"""Jobs on real Celery workers over Redis, with the fake engine (tests.fixtures.engine) so each test
+controls its timing: success with metrics and lineage, cancel, a crashing engine, a worker SIGKILLed
+mid-run that the next delivery resumes (per trainer family), and a redelivery that must not start a
+second copy.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from pathlib import Path
 import pytest
 from kombu import Queue
 
+from kernel.status import Status
+from tests.fixtures.workers import QUEUE, process_gone, wait_for
 from tests.training_jobs import factories
-from tests.training_jobs.workers import QUEUE
-from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
+from training_jobs.models import JobMetric, JobSample, TrainingJob
 from training_jobs.services.jobs import job_cancel, job_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -25,26 +27,18 @@ def reliability_queue(settings):
     settings.CELERY_TASK_QUEUES = (*settings.CELERY_TASK_QUEUES, Queue(QUEUE))
 
 
-def submit(**overrides) -> TrainingJob:
+def submit(*, method: str = "repo", **overrides) -> TrainingJob:
+    rl = method in ("ppo", "grpo", "repo")
+    kind = "prompts" if rl else "sft" if method == "sft" else "preference"
     return job_create(
-        name="fake repo",
-        method="repo",
+        name=f"fake {method}",
+        method=method,
         base_model=factories.base_model(),
-        snapshots=[factories.snapshot(kind="prompts")],
-        reward_config=factories.reward_config(),
+        snapshots=[factories.snapshot(kind=kind)],
+        reward_config=factories.reward_config() if rl else None,
         queue=QUEUE,
         **overrides,
     )
-
-
-def wait_for(predicate, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def job_now(job: TrainingJob) -> TrainingJob:
@@ -55,23 +49,15 @@ def step_of(job: TrainingJob) -> int:
     return int(job_now(job).progress.get("step") or 0)
 
 
-def process_gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return True
-    return "\nState:\tZ" in state  # a zombie has exited; only its parent's wait is missing
-
-
 def test_job_succeeds_with_metrics_samples_and_lineage(start_worker):
-    start_worker(FAKE_ENGINE_STEPS="4", FAKE_ENGINE_STEP_S="0.1")
+    start_worker(steps=4, step_s=0.1)
     job = submit()
     done = wait_for(lambda: job_now(job).is_terminal and job_now(job), timeout=60, what="the job to finish")
-    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.status == Status.SUCCEEDED, done.error
     assert list(JobMetric.objects.filter(job=job).values_list("step", flat=True)) == [1, 2, 3, 4]
     assert JobSample.objects.filter(job=job).count() == 4
     assert done.progress["fraction"] == 1.0 and done.attempts == 1
-    assert done.started_at and done.finished_at and done.worker_host and done.pid
+    assert done.started_at and done.finished_at and done.worker_host and done.engine_pid and done.worker_pid
     model = done.output_model
     assert model.method == "repo" and model.adapter_path == str(Path(done.run_dir) / "adapter")
     assert model.lineage["job"]["id"] == job.pk
@@ -84,41 +70,46 @@ def test_job_succeeds_with_metrics_samples_and_lineage(start_worker):
 
 
 def test_cancel_signals_the_process_group_within_seconds(start_worker):
-    start_worker(FAKE_ENGINE_STEPS="200", FAKE_ENGINE_STEP_S="0.5")
+    start_worker(steps=200, step_s=0.5)
     job = submit()
     wait_for(lambda: step_of(job) >= 1, timeout=60, what="the first step")
-    pid = job_now(job).pid
+    pid = job_now(job).engine_pid
     asked = time.monotonic()
     job_cancel(job=job_now(job))
     done = wait_for(lambda: job_now(job).is_terminal and job_now(job), timeout=15, what="the cancel")
-    assert done.status == JobStatus.CANCELLED
+    assert done.status == Status.CANCELLED
     assert time.monotonic() - asked < 8
     wait_for(lambda: process_gone(pid), timeout=5, what="the engine process to exit")
 
 
 def test_engine_that_dies_fails_the_job_with_its_last_log_lines(start_worker):
-    start_worker(FAKE_ENGINE_STEPS="5", FAKE_ENGINE_STEP_S="0.1", FAKE_ENGINE_FAIL_AT="2")
+    start_worker(steps=5, step_s=0.1, fail_at=2)
     job = submit()
     done = wait_for(lambda: job_now(job).is_terminal and job_now(job), timeout=60, what="the failure")
-    assert done.status == JobStatus.FAILED
+    assert done.status == Status.FAILED
     assert "exited with status 3" in done.error
     assert "CUDA out of memory (scripted)" in done.error
     assert done.output_model is None
 
 
-def test_sigkilled_worker_leaves_the_job_resumable_and_the_next_delivery_resumes(start_worker):
-    first = start_worker(FAKE_ENGINE_STEPS="10", FAKE_ENGINE_STEP_S="0.6")
-    job = submit()
+# One method per trainer family: TRL's checkpoints/checkpoint-N (SFT, DPO, RM, GRPO) and our loop's
+# checkpoints/step-NNNNNN (PPO, REPO). The TRL one restarted at step 0 while the web app guessed the layout.
+@pytest.mark.parametrize("method", ["sft", "repo"], ids=["trl-family", "loop-family"])
+def test_sigkilled_worker_leaves_the_job_resumable_and_the_sweep_resumes_it(start_worker, method):
+    first = start_worker(steps=10, step_s=0.6)
+    job = submit(method=method)
     wait_for(lambda: step_of(job) >= 3, timeout=60, what="step 3")
     first.kill()  # SIGKILL the worker's whole process group: no ack, no cleanup
     run_dir = Path(job_now(job).run_dir)
     first_pid = int((run_dir / "starts.log").read_text().split()[0].split("=")[1])
     wait_for(lambda: process_gone(first_pid), timeout=5, what="the orphaned engine to die with its parent")
-    assert job_now(job).status == JobStatus.RUNNING  # resumable: nobody marked it failed
+    assert job_now(job).status == Status.RUNNING  # resumable: nobody marked it failed
 
-    second = start_worker(FAKE_ENGINE_STEPS="10", FAKE_ENGINE_STEP_S="0.1")
+    # The next worker's beat sweeps: the lease lapsed, so the job goes back to its queue and is resumed.
+    second = start_worker(steps=10, step_s=0.1)
     done = wait_for(lambda: job_now(job).is_terminal and job_now(job), timeout=90, what="the resumed job")
-    assert done.status == JobStatus.SUCCEEDED, done.error + second.text()[-2000:]
+    assert done.status == Status.SUCCEEDED, done.error + second.text()[-2000:]
+    assert "kernel.sweep_leases" in second.text() and not done.error
     starts = (run_dir / "starts.log").read_text().splitlines()
     assert len(starts) == 2 and "resume=True" in starts[1]
     assert int(starts[1].split("from=")[1]) >= 3
@@ -127,14 +118,15 @@ def test_sigkilled_worker_leaves_the_job_resumable_and_the_next_delivery_resumes
 
 
 def test_redelivered_message_does_not_start_a_second_copy(start_worker):
-    first = start_worker(FAKE_ENGINE_STEPS="24", FAKE_ENGINE_STEP_S="0.75")
+    first = start_worker(steps=24, step_s=0.75)
     job = submit()
-    wait_for(lambda: job_now(job).status == JobStatus.RUNNING, timeout=60, what="the start")
-    second = start_worker(FAKE_ENGINE_STEPS="24", FAKE_ENGINE_STEP_S="0.75")
-    # The visibility timeout (3 s) is far shorter than the job: Redis hands the message to `second`.
-    wait_for(lambda: "Retry in" in second.text(), timeout=45, what="the redelivery to reach the second worker")
+    wait_for(lambda: job_now(job).status == Status.RUNNING, timeout=60, what="the start")
+    second = start_worker(steps=24, step_s=0.75)
+    # The visibility timeout (3 s) is far shorter than the job: Redis hands the message to `second`, whose
+    # claim finds the job running under a live lease and leaves it alone.
+    wait_for(lambda: "'busy'" in second.text(), timeout=45, what="the redelivery to reach the second worker")
     done = wait_for(lambda: job_now(job).is_terminal and job_now(job), timeout=60, what="the job to finish")
-    assert done.status == JobStatus.SUCCEEDED
+    assert done.status == Status.SUCCEEDED
     assert len((Path(done.run_dir) / "starts.log").read_text().splitlines()) == 1
     assert done.attempts == 1
     assert os.path.exists(done.output_model.adapter_path)

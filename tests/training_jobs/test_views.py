@@ -10,9 +10,11 @@ from django.utils.html import escape
 from engine.config import DPOConfig
 from engine.configio import field_help
 from engine.train.ppo_config import REPOConfig
-from registry.services import DEFAULT_BASE_NAME
+from kernel.status import Status
+from registry.models import ModelVersion
+from registry.services import DEFAULT_BASE_NAME, base_model_default_ensure
 from tests.training_jobs import factories
-from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
+from training_jobs.models import JobMetric, JobSample, TrainingJob
 from training_jobs.services import jobs
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
-    monkeypatch.setattr(jobs, "enqueue", lambda *a, **kw: None)
+    monkeypatch.setattr(jobs, "row_enqueue", lambda row: None)
 
 
 @pytest.fixture
@@ -39,12 +41,22 @@ def make_job(**overrides) -> TrainingJob:
     return jobs.job_create(**{**kwargs, **overrides})
 
 
-def test_new_job_page_prefills_hyperparameters_and_registers_the_tiny_default(ml):
-    response = ml.get(reverse("training_jobs:job_new") + "?method=rm")
+def test_new_job_page_prefills_a_named_preset_and_writes_nothing(ml):
+    response = ml.get(reverse("training_jobs:job_new") + "?method=rm&preset=tiny")
     assert response.status_code == 200
     body = response.content.decode()
     assert 'name="hp_max_steps" value="10"' in body  # RMConfig's tiny preset
-    assert DEFAULT_BASE_NAME in body
+    assert "No base model is registered yet" in body and "seed_demo" in body
+    assert not ModelVersion.objects.exists()  # a GET registers nothing (seed_demo does)
+    base_model_default_ensure()
+    assert DEFAULT_BASE_NAME in ml.get(reverse("training_jobs:job_new")).content.decode()
+
+
+def test_auto_preset_leaves_the_inputs_empty_with_both_presets_shown(ml):
+    body = ml.get(reverse("training_jobs:job_new") + "?method=rm").content.decode()
+    assert '<option value="auto" selected>' in body and "decided by the GPU worker" in body
+    assert 'name="hp_max_steps" value="" placeholder="tiny 10 · paper none"' in body
+    assert 'name="hp_gradient_checkpointing" aria-describedby="hp-help-gradient_checkpointing"><option value="" selected>(tiny false · paper false)' in body
 
 
 def test_each_hyperparameter_shows_the_engine_fields_help(ml):
@@ -81,7 +93,7 @@ def test_submitting_the_form_queues_a_job(ml):
     response = ml.post(reverse("training_jobs:job_new"), data)
     job = TrainingJob.objects.get()
     assert response.status_code == 302 and response.url == reverse("training_jobs:job_detail", args=[job.pk])
-    assert job.status == JobStatus.QUEUED and job.config["max_steps"] == 2
+    assert job.status == Status.QUEUED and job.config["max_steps"] == 2
 
 
 def test_bad_form_is_a_400_with_the_reason_and_writes_nothing(ml):
@@ -114,6 +126,12 @@ def test_job_page_shows_progress_charts_samples_and_escapes_model_text(ml):
     assert partial.status_code == 200 and "<html" not in partial.content.decode()
     data = ml.get(reverse("training_jobs:job_metrics", args=[job.pk])).json()
     assert data["steps"] == [1, 2] and data["series"]["r_total"] == [0.1, 0.3]
+    assert 'auto <span class="muted">(the worker that claims it decides)' in body
+    TrainingJob.objects.filter(pk=job.pk).update(preset="tiny")  # what the worker resolved
+    assert (
+        "<tr><th>Preset</th><td>tiny</td></tr>"
+        in ml.get(reverse("training_jobs:job_detail", args=[job.pk])).content.decode()
+    )
 
 
 def test_finished_job_partial_tells_htmx_to_stop_polling(ml):
@@ -140,7 +158,7 @@ def test_queue_view_reprioritises_and_cancels(ml):
     assert TrainingJob.objects.get(pk=job.pk).priority == 9
     response = ml.post(reverse("training_jobs:job_cancel", args=[job.pk]), {"next": "https://evil.example/"})
     assert response.url == reverse("training_jobs:job_detail", args=[job.pk])
-    assert TrainingJob.objects.get(pk=job.pk).status == JobStatus.CANCELLED
+    assert TrainingJob.objects.get(pk=job.pk).status == Status.CANCELLED
 
 
 def test_snapshot_page_refuses_an_empty_export(ml):

@@ -1,8 +1,8 @@
 """Dataset snapshots, training jobs and what a running job reports (metrics, samples).
 
-A job is a status row (STYLE.md #4): only ``training_jobs.services.jobs`` changes ``status`` and it
-guards every transition. The engine never sees these rows; it reads ``config.json`` and writes files
-into ``run_dir`` (DESIGN.md, "The boundary that matters"), which the Celery task tails back in here.
+A job is a status row (``kernel.status``): only the kernel's guarded transitions change ``status``. The
+engine never sees these rows; it reads ``config.json`` and writes files into ``run_dir`` (ADR 0003,
+``engine.rundir``), which the Celery task tails back in here.
 """
 
 from django.conf import settings
@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotation.services.exports import export_kind_choices
+from kernel.status import Status, StatusRow
 
 
 class DatasetSnapshot(models.Model):
@@ -49,31 +50,31 @@ class Method(models.TextChoices):
     REPO = "repo", "REPO"
 
 
-class JobStatus(models.TextChoices):
-    CREATED = "created", "Created"
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+class TrainingJob(StatusRow):
+    """One engine run: its inputs (lineage), its engine config and its life on a GPU worker (the
+    status, lease, worker, run directory, error, final ``metrics`` and times of ``StatusRow``)."""
 
-
-TERMINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
-class TrainingJob(models.Model):
-    """One engine run: its inputs (lineage), its engine config and its life on a GPU worker."""
+    task_name = "training_jobs.run_training_job"
+    # A crash resumes from the last checkpoint, so a job may take a few more tries than a short run.
+    max_attempts = 5
 
     name = models.CharField(max_length=200)
     method = models.CharField(max_length=10, choices=Method.choices)
-    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.CREATED)
     # -- inputs (what the output model's lineage names) -----------------------------------------
     base_model = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="+")
     snapshots = models.ManyToManyField(DatasetSnapshot, related_name="jobs")
     reward_config = models.ForeignKey(
         "rewards.RewardConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
     )
-    config = models.JSONField(default=dict, help_text="The engine config.json, exactly as written.")
+    config = models.JSONField(
+        default=dict,
+        help_text="The engine config.json as written (preset auto: the chosen values until a worker claims it).",
+    )
+    preset = models.CharField(
+        max_length=10,
+        default="auto",
+        help_text="tiny or paper: the preset the job ran with; auto until the worker that claims it decides.",
+    )
     budget_from = models.ForeignKey(
         "self",
         null=True,
@@ -83,29 +84,15 @@ class TrainingJob(models.Model):
         help_text="The run whose budget (steps, batch, epochs) this one copied for a fair baseline.",
     )
     processes = models.PositiveSmallIntegerField(default=1, help_text="torchrun processes (GPUs) on one node.")
-    queue = models.CharField(max_length=50, default="gpu")
     priority = models.SmallIntegerField(default=0, help_text="Higher runs first among queued jobs.")
-    # -- execution -------------------------------------------------------------------------------
-    cancel_requested = models.BooleanField(default=False)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Deliveries that started the engine.")
-    lease_owner = models.CharField(max_length=200, blank=True, help_text="host:pid:task of the supervisor.")
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    worker_host = models.CharField(max_length=200, blank=True)
-    pid = models.IntegerField(null=True, blank=True, help_text="Engine process (and process group) id.")
-    run_dir = models.CharField(max_length=500, blank=True)
+    # -- execution (beside StatusRow's) ----------------------------------------------------------
     progress = models.JSONField(default=dict, blank=True)
-    final_metrics = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
     output_model = models.ForeignKey(
         "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="produced_by"
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -115,21 +102,17 @@ class TrainingJob(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(processes__gte=1), name="job_processes_positive"),
-            models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="job_status_valid"),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="job_status_valid"),
         ]
 
     def __str__(self) -> str:
         return f"job {self.pk} {self.name} ({self.method}, {self.status})"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
-
 
 class JobMetric(models.Model):
     """One ``metrics.jsonl`` line: every metric the engine logged at ``step``."""
 
-    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="metrics")
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="metric_lines")
     step = models.PositiveIntegerField()
     data = models.JSONField(default=dict)
 

@@ -1,6 +1,11 @@
-"""Build the engine's ``config.json`` from what the dashboard chose (DESIGN.md: the web app writes it,
-the engine validates it again when it starts). The engine's own dataclasses are the one source of
-defaults and checks: the form is prefilled from them and every ``ConfigError`` becomes a 400.
+"""Build the engine's ``config.json`` from what the dashboard chose (the web app writes it, the engine
+validates it again when it starts). The engine's own dataclasses are the one source of defaults and
+checks: the form is prefilled from them and every ``ConfigError`` becomes a 400.
+
+The preset (``tiny`` for a CPU, the ``paper``'s values for GPUs) belongs to the machine that trains, not
+to the web host: a job submitted with preset ``auto`` keeps only the values its owner chose, checked
+under both presets, and the GPU worker that claims it resolves the preset from what it has
+(``preset_for_this_worker``) and completes the config before it writes ``config.json``.
 """
 
 from __future__ import annotations
@@ -10,12 +15,16 @@ import os
 import shutil
 from typing import Any
 
+from django.conf import settings
+
 from annotation.services.exports import EXPORT_KINDS
-from engine.config import ConfigError, config_class, config_from_dict
+from engine.config import PRESETS, ConfigError, config_class, config_from_dict
 from kernel.errors import ApplicationError
 from rewards.models import RewardConfig
 from training_jobs.models import DatasetSnapshot, Method
 
+PRESET_AUTO = "auto"  # the worker that runs the job picks tiny or paper
+PRESET_CHOICES = (PRESET_AUTO, *PRESETS)
 # The inputs the platform fills in itself; the form shows every other scalar field of the config.
 PLATFORM_KEYS = frozenset(
     {"method", "base_model", "dataset", "eval_dataset", "rewards", "probe_dataset", "calibration_dataset"}
@@ -47,18 +56,19 @@ ERR_BAD_HYPER = "Hyperparameter {key!r}: {error}"
 ERR_CONFIG = "The engine rejects this configuration: {error}"
 
 
-def default_preset() -> str:
-    """``tiny`` on a CPU-only machine (seconds per run), the paper's defaults where GPUs are present."""
-    chosen = os.environ.get("PARLEY_PRESET")
-    if chosen:
-        return chosen
+def preset_for_this_worker() -> str:
+    """What ``auto`` means on the machine running this code (the worker that claimed the job):
+    ``settings.PARLEY_PRESET`` when it names a preset, else ``paper`` where a GPU is visible and
+    ``tiny`` elsewhere."""
+    if settings.PARLEY_PRESET in PRESETS:
+        return settings.PARLEY_PRESET
     return "paper" if shutil.which("nvidia-smi") else "tiny"
 
 
-def hyperparameter_defaults(*, method: str, preset: str | None = None) -> dict[str, Any]:
-    """The scalar fields of ``method``'s engine config, with the preset's values (form prefill)."""
+def hyperparameter_defaults(*, method: str, preset: str) -> dict[str, Any]:
+    """The scalar fields of ``method``'s engine config, with a named preset's values (form prefill)."""
     cls = config_class(method)
-    config = cls.preset(preset or default_preset(), base_model="-", dataset="-")
+    config = cls.preset(preset, base_model="-", dataset="-")
     values = config.to_dict()
     return {
         f.name: values[f.name]
@@ -71,14 +81,17 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, bool | int | float | str)
 
 
-def coerce_hyperparameters(*, method: str, raw: dict[str, Any], preset: str | None = None) -> dict[str, Any]:
-    """Form strings → the types of the defaults ("" = null where the field allows it)."""
-    defaults = hyperparameter_defaults(method=method, preset=preset)
+def coerce_hyperparameters(*, method: str, raw: dict[str, Any], preset: str) -> dict[str, Any]:
+    """Form strings → the types of the defaults. "" is null where the field allows it, or, with preset
+    ``auto``, "the preset's value" (the field is left out)."""
+    defaults = hyperparameter_defaults(method=method, preset=preset if preset in PRESETS else PRESETS[0])
     hints = {f.name: f.type for f in dataclasses.fields(config_class(method))}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in defaults:
             raise ApplicationError(ERR_BAD_HYPER.format(key=key, error="not a field of this method"))
+        if preset == PRESET_AUTO and isinstance(value, str) and not value.strip():
+            continue
         values[key] = _coerce(key, value, defaults[key], str(hints.get(key, "")))
     return values
 
@@ -144,9 +157,11 @@ def engine_config_build(
     snapshots: list[DatasetSnapshot],
     reward_config: RewardConfig | None,
     hyperparameters: dict[str, Any],
-    preset: str | None = None,
+    preset: str,
 ) -> dict[str, Any]:
-    """The validated engine config (a ``to_dict()``), or an ApplicationError naming the first problem."""
+    """The validated engine config (a ``to_dict()``), or an ApplicationError naming the first problem. With
+    preset ``auto`` only the platform's inputs and the chosen values, valid under every preset; the
+    worker completes it (``engine_config_resolve``)."""
     check_snapshots(method=method, snapshots=snapshots)
     if method in RL_METHODS and reward_config is None:
         raise ApplicationError(ERR_REWARD_REQUIRED.format(method=method.upper()))
@@ -159,8 +174,18 @@ def engine_config_build(
     }
     if method in RL_METHODS:
         data["rewards"] = reward_sources(reward_config)
+    if preset != PRESET_AUTO:
+        return engine_config_resolve(method=method, config=data, preset=preset)
+    for name in PRESETS:
+        engine_config_resolve(method=method, config=data, preset=name)
+    return {"method": method, **data}
+
+
+def engine_config_resolve(*, method: str, config: dict[str, Any], preset: str) -> dict[str, Any]:
+    """``config`` completed with a named preset's values for every field it leaves out."""
+    data = {key: value for key, value in config.items() if key != "method"}
     try:
-        base = config_class(method).preset(preset or default_preset(), base_model="-", dataset="-").to_dict()
+        base = config_class(method).preset(preset, base_model="-", dataset="-").to_dict()
         return config_from_dict({**base, **data, "method": method}).to_dict()
     except ConfigError as exc:
         raise ApplicationError(ERR_CONFIG.format(error=exc)) from None

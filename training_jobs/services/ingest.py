@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
+from engine.rundir import result_adapter
 from registry.models import ModelVersion
 from training_jobs.models import TrainingJob
 
@@ -47,16 +48,6 @@ def job_lineage(*, job: TrainingJob, run_dir: Path) -> dict[str, Any]:
     }
 
 
-def adapter_from_result(*, result: dict[str, Any], run_dir: Path) -> str:
-    """The adapter the engine reported (relative paths are inside the run dir), else ``run_dir/adapter``."""
-    reported = result.get("adapter") or result.get("adapter_path") or ""
-    if reported:
-        path = Path(reported)
-        return str(path if path.is_absolute() else run_dir / path)
-    default = run_dir / "adapter"
-    return str(default) if default.exists() else ""
-
-
 @transaction.atomic
 def job_ingest_result(*, job: TrainingJob, result: dict[str, Any], run_dir: Path) -> ModelVersion:
     if job.output_model_id:
@@ -65,7 +56,7 @@ def job_ingest_result(*, job: TrainingJob, result: dict[str, Any], run_dir: Path
         name=f"{job.method}-job{job.pk}",
         defaults={
             "base_model": job.base_model.base_model,
-            "adapter_path": adapter_from_result(result=result, run_dir=run_dir),
+            "adapter_path": result_adapter(result, run_dir=run_dir),
             "method": job.method,
             "description": f"Trained by job {job.pk} ({job.name}).",
             "lineage": job_lineage(job=job, run_dir=run_dir),

@@ -1,7 +1,7 @@
-"""Training jobs: submission with validation, the one guarded status transition, cancel, priority.
+"""Training jobs: submission with validation, cancel, priority.
 
-Status: created → queued → running → succeeded / failed / cancelled (STYLE.md #4). Only
-``job_transition`` writes ``status``; everything else in the app asks it.
+A job is a status row: queued → running → succeeded / failed / cancelled, and back to queued when the
+sweep recovers it from a dead worker. Only ``kernel.status`` writes ``status``, and it guards every move.
 """
 
 from __future__ import annotations
@@ -10,67 +10,36 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from kernel.audit import audit_record
 from kernel.errors import ApplicationError
-from kernel.queue import enqueue
+from kernel.status import Status, row_enqueue, row_transition
 from registry.models import ModelVersion
 from rewards.models import RewardConfig
-from training_jobs.models import DatasetSnapshot, JobStatus, Method, TrainingJob
+from training_jobs.models import DatasetSnapshot, Method, TrainingJob
 from training_jobs.services.engine_config import (
     BUDGET_KEYS,
+    PRESET_AUTO,
+    PRESET_CHOICES,
     coerce_hyperparameters,
-    default_preset,
     engine_config_build,
 )
 
-S = JobStatus
-ALLOWED: dict[str, tuple[str, ...]] = {
-    S.CREATED: (S.QUEUED, S.CANCELLED),
-    S.QUEUED: (S.RUNNING, S.CANCELLED, S.FAILED),
-    # running → running: a new delivery took over a job whose supervisor died (stale lease).
-    S.RUNNING: (S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED),
-}
 MAX_PROCESSES = 64
 
-ERR_TRANSITION = "A {status} job cannot become {to}."
 ERR_METHOD = "Unknown method {method!r}."
 ERR_BASE_MODEL = "The base model must be a registered model version of method 'base'."
 ERR_QUEUE = "Unknown queue {queue!r}; GPU workers consume {queues}."
 ERR_PROCESSES = f"Processes must be between 1 and {MAX_PROCESSES}."
 ERR_NAME = "A job needs a name."
+ERR_PRESET = "Unknown preset {preset!r}; choose {presets}."
 ERR_ALREADY_FINISHED = "This job has already finished ({status})."
 ERR_NOT_QUEUED = "Only a queued job can be reprioritised."
-
-
-class InvalidTransition(ApplicationError):
-    pass
 
 
 def gpu_queues() -> list[str]:
     """The queues GPU workers consume (``gpu`` plus any ``gpu-*`` a deployment adds)."""
     return [q.name for q in settings.CELERY_TASK_QUEUES if q.name == "gpu" or q.name.startswith("gpu-")]
-
-
-@transaction.atomic
-def job_transition(*, job_id: int, to: str, **fields: Any) -> TrainingJob:
-    """Move a job to ``to`` (locking the row), stamping the matching timestamp; the only status writer."""
-    job = TrainingJob.objects.select_for_update().get(pk=job_id)
-    if to not in ALLOWED.get(job.status, ()):
-        raise InvalidTransition(ERR_TRANSITION.format(status=job.status, to=to))
-    now = timezone.now()
-    stamps = {S.QUEUED: "queued_at", S.RUNNING: "started_at"}
-    if to in stamps and not (to == S.RUNNING and job.started_at):
-        setattr(job, stamps[to], now)
-    if to in (S.SUCCEEDED, S.FAILED, S.CANCELLED):
-        job.finished_at = now
-        job.lease_owner = ""
-    for key, value in fields.items():
-        setattr(job, key, value)
-    job.status = to
-    job.save()
-    return job
 
 
 def job_create(
@@ -86,13 +55,13 @@ def job_create(
     priority: int = 0,
     budget_from: TrainingJob | None = None,
     created_by=None,
-    preset: str | None = None,
+    preset: str = PRESET_AUTO,
 ) -> TrainingJob:
-    """Validate everything, then create the row and queue it after commit; bad input writes nothing."""
-    from training_jobs.tasks import run_training_job  # tasks import services; avoid the cycle
-
+    """Validate everything, then create the row and queue it after commit; bad input writes nothing.
+    ``preset`` ``auto`` (the default) leaves the preset to the worker that claims the job."""
     _check_submission(name=name, method=method, base_model=base_model, processes=processes, queue=queue)
-    preset = preset or default_preset()
+    if preset not in PRESET_CHOICES:
+        raise ApplicationError(ERR_PRESET.format(preset=preset, presets=", ".join(PRESET_CHOICES)))
     hyper = coerce_hyperparameters(method=method, raw=hyperparameters or {}, preset=preset)
     if budget_from is not None:
         hyper.update({k: v for k, v in budget_from.config.items() if k in BUDGET_KEYS})
@@ -111,6 +80,7 @@ def job_create(
             base_model=base_model,
             reward_config=reward_config,
             config=config,
+            preset=preset,
             processes=processes,
             queue=queue,
             priority=priority,
@@ -120,9 +90,8 @@ def job_create(
         job.full_clean()
         job.save()
         job.snapshots.set(snapshots)
-        job = job_transition(job_id=job.pk, to=S.QUEUED)
         audit_record(actor=created_by, action="job.create", instance=job, after={"method": method, "queue": queue})
-        enqueue(run_training_job, job.pk, queue=queue)
+        row_enqueue(job)
     return job
 
 
@@ -145,11 +114,11 @@ def job_cancel(*, job: TrainingJob, actor=None) -> TrainingJob:
         locked = TrainingJob.objects.select_for_update().get(pk=job.pk)
         if locked.is_terminal:
             raise ApplicationError(ERR_ALREADY_FINISHED.format(status=locked.status))
-        if locked.status == S.RUNNING:
+        if locked.status == Status.RUNNING:
             locked.cancel_requested = True
             locked.save(update_fields=["cancel_requested"])
         else:
-            locked = job_transition(job_id=locked.pk, to=S.CANCELLED, cancel_requested=True)
+            locked = row_transition(model=TrainingJob, pk=locked.pk, to=Status.CANCELLED, cancel_requested=True)
         audit_record(actor=actor, action="job.cancel", instance=locked, after={"status": locked.status})
     return locked
 
@@ -158,7 +127,7 @@ def job_reprioritise(*, job: TrainingJob, priority: int, actor=None) -> Training
     """Change a queued job's priority: workers start the highest-priority queued job of a queue first."""
     with transaction.atomic():
         locked = TrainingJob.objects.select_for_update().get(pk=job.pk)
-        if locked.status != S.QUEUED:
+        if locked.status != Status.QUEUED:
             raise ApplicationError(ERR_NOT_QUEUED)
         before = locked.priority
         locked.priority = int(priority)

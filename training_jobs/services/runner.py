@@ -1,34 +1,32 @@
 """Run one job's engine subprocess on this worker and keep the job row in step with it.
 
-DESIGN.md: torch never runs inside the worker. The supervisor writes ``config.json``, starts
-``python -m engine train ...`` (under ``torchrun`` for several processes) in its own process group,
-then polls: new metrics, samples and progress go to the database together with the lease heartbeat;
-a cancel request signals the whole group; the exit status decides succeeded or failed.
+Torch never runs inside the worker (ADR 0003). The supervisor writes ``config.json``, starts
+``python -m engine train ...`` through the launcher (``kernel.launcher``: its own process group, under
+``torchrun`` for several processes), then polls: new metrics, samples and progress go to the database
+together with the lease heartbeat (``kernel.status.row_beat``); a cancel request signals the whole
+group; the exit status decides succeeded or failed.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from django.conf import settings
 
-from training_jobs.models import JobMetric, JobSample, JobStatus, TrainingJob
+from engine.rundir import CONFIG_FILE, LOG_FILE, RESULT_FILE, RunTail, has_checkpoint, log_tail, result_metrics
+from kernel.launcher import engine_start, engine_stop, kill_leftover, signal_group
+from kernel.status import LeaseLost, Status, row_beat, row_finish
+from training_jobs.models import JobMetric, JobSample, TrainingJob
+from training_jobs.services.engine_config import PRESET_AUTO, engine_config_resolve, preset_for_this_worker
 from training_jobs.services.ingest import job_ingest_result
-from training_jobs.services.jobs import job_transition
-from training_jobs.services.leases import lease_beat, poll_seconds
-from training_jobs.services.runfiles import LOG_FILE, RunTail, has_checkpoint, log_tail
 
-TERM_GRACE_S = 5.0  # SIGTERM first (the engine may clean up), SIGKILL after this
 ERR_EXIT = "The engine exited with status {rc}. Last lines of its log:\n{tail}"
-ERR_NO_RESULT = "The engine exited cleanly but wrote no result.json. Last lines of its log:\n{tail}"
-_PR_SET_PDEATHSIG = 1
+ERR_CANCELLED = "Cancelled on request."
+ERR_SUPERVISOR = "Supervisor error: {error}"
+ERR_NO_RESULT = f"The engine exited cleanly but wrote no {RESULT_FILE}. Last lines of its log:\n{{tail}}"
 
 
 def run_dir_for(job: TrainingJob) -> Path:
@@ -40,70 +38,26 @@ def run_dir_for(job: TrainingJob) -> Path:
     return Path(settings.ARTIFACTS_ROOT) / "runs" / f"job-{job.pk:06d}-{stamp}"
 
 
+def job_preset_resolve(*, job: TrainingJob, owner: str) -> TrainingJob:
+    """A job submitted with preset ``auto`` gets this worker's preset and its complete config, stored on
+    the row before anything runs (a resumed attempt finds them there and keeps them)."""
+    if job.preset != PRESET_AUTO:
+        return job
+    job.preset = preset_for_this_worker()
+    job.config = engine_config_resolve(method=job.method, config=job.config, preset=job.preset)
+    TrainingJob.objects.filter(pk=job.pk, lease_owner=owner).update(preset=job.preset, config=job.config)
+    return job
+
+
 def engine_command(*, job: TrainingJob, run_dir: Path, resume: bool) -> list[str]:
-    python = settings.PARLEY_PYTHON or sys.executable
-    module = os.environ.get("PARLEY_ENGINE_MODULE", "engine")  # tests swap in a scripted stand-in
-    args = ["-m", module, "train", job.method, "--config", str(run_dir / "config.json"), "--run-dir", str(run_dir)]
-    if resume:
-        args.append("--resume")
-    if job.processes > 1:
-        return [python, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={job.processes}", *args]
-    return [python, *args]
+    """``engine train`` arguments for ``job`` (the launcher adds the interpreter and torchrun)."""
+    args = ["train", job.method, "--config", str(run_dir / CONFIG_FILE), "--run-dir", str(run_dir)]
+    return args + ["--resume"] if resume else args
 
 
-def _die_with_parent() -> None:
-    """In the child: if the worker process dies (SIGKILL, OOM), the kernel kills the engine too, so a
-    dead worker never leaves an engine writing into a run directory someone else will resume."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def launch(cmd: list[str], *, run_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.setdefault("OMP_NUM_THREADS", "1")
-    with (run_dir / LOG_FILE).open("ab") as log:
-        log.write(f"$ {' '.join(cmd)}\n".encode())
-        log.flush()
-        return subprocess.Popen(
-            cmd,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-
-
-def signal_group(pgid: int, sig: int) -> bool:
-    try:
-        os.killpg(pgid, sig)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
-
-
-def stop_group(proc: subprocess.Popen) -> int:
-    """SIGTERM the whole process group (torchrun and its ranks), SIGKILL whatever is left after a grace."""
-    signal_group(proc.pid, signal.SIGTERM)
-    try:
-        return proc.wait(timeout=TERM_GRACE_S)
-    except subprocess.TimeoutExpired:
-        signal_group(proc.pid, signal.SIGKILL)
-        return proc.wait()
-
-
-def kill_leftover(*, host: str, pid: int | None) -> None:
-    """A previous supervisor on this host died: make sure its engine group is gone before resuming."""
-    import socket
-
-    if pid and host == socket.gethostname():
-        signal_group(pid, signal.SIGKILL)
-
-
-def sync(*, job: TrainingJob, owner: str, tail: RunTail) -> tuple[bool, bool]:
-    """Copy new metrics, samples and progress into the database and renew the lease."""
+def sync(*, job: TrainingJob, owner: str, tail: RunTail) -> bool:
+    """Copy new metrics, samples and progress into the database and renew the lease; returns whether a
+    cancel was requested (raises LeaseLost when the job is no longer ours)."""
     metrics = [JobMetric(job=job, step=int(r.get("step", 0)), data=r) for r in tail.metrics.read_new()]
     if metrics:
         JobMetric.objects.bulk_create(
@@ -123,51 +77,53 @@ def sync(*, job: TrainingJob, owner: str, tail: RunTail) -> tuple[bool, bool]:
             unique_fields=["job", "step", "index"],
             update_fields=["data"],
         )
-    return lease_beat(job_id=job.pk, owner=owner, progress=tail.progress())
+    return row_beat(row=job, owner=owner, progress=tail.progress())
 
 
-def job_supervise(*, job: TrainingJob, owner: str, resume: bool, previous: tuple[str, int | None] = ("", None)) -> str:
-    """Run the engine for ``job`` (already ``running`` under ``owner``) to the end; returns the status."""
+def job_supervise(*, job: TrainingJob, owner: str, previous: tuple[str, int | None] = ("", None)) -> str:
+    """Run the engine for ``job`` (already ``running`` under ``owner``) to the end; returns the status.
+    A job that left a checkpoint in its run directory (an earlier attempt died) resumes from it."""
     kill_leftover(host=previous[0], pid=previous[1])
     run_dir = run_dir_for(job)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(job.config, indent=2, sort_keys=True) + "\n")
-    cmd = engine_command(job=job, run_dir=run_dir, resume=resume and has_checkpoint(run_dir))
-    proc = launch(cmd, run_dir=run_dir)
-    TrainingJob.objects.filter(pk=job.pk, lease_owner=owner).update(pid=proc.pid, run_dir=str(run_dir))
+    job = job_preset_resolve(job=job, owner=owner)
+    (run_dir / CONFIG_FILE).write_text(json.dumps(job.config, indent=2, sort_keys=True) + "\n")
+    args = engine_command(job=job, run_dir=run_dir, resume=has_checkpoint(run_dir))
+    proc = engine_start(args, log=run_dir / LOG_FILE, processes=job.processes)
+    TrainingJob.objects.filter(pk=job.pk, lease_owner=owner).update(engine_pid=proc.pid, run_dir=str(run_dir))
     tail = RunTail(run_dir)
-    while True:
-        rc = proc.poll()
-        ours, cancel = sync(job=job, owner=owner, tail=tail)
-        if not ours:  # someone took the job over (our heartbeat went stale): stand down
-            stop_group(proc)
-            return "lost"
-        if cancel:
-            stop_group(proc)
-            sync(job=job, owner=owner, tail=tail)
-            return job_transition(job_id=job.pk, to=JobStatus.CANCELLED, error="Cancelled on request.").status
-        if rc is not None:
-            break
-        time.sleep(poll_seconds())
-    return _finish(job=job, rc=rc, tail=tail, run_dir=run_dir)
+    try:
+        while True:
+            rc = proc.poll()
+            if sync(job=job, owner=owner, tail=tail):
+                engine_stop(proc)
+                sync(job=job, owner=owner, tail=tail)
+                return row_finish(row=job, owner=owner, to=Status.CANCELLED, error=ERR_CANCELLED).status
+            if rc is not None:
+                break
+            time.sleep(settings.PARLEY_POLL_S)
+    except LeaseLost:  # the sweep gave the job to another worker (our heartbeat lapsed): stand down
+        engine_stop(proc)
+        return "lost"
+    return _finish(job=job, owner=owner, rc=rc, tail=tail, run_dir=run_dir)
 
 
-def _finish(*, job: TrainingJob, rc: int, tail: RunTail, run_dir: Path) -> str:
+def _finish(*, job: TrainingJob, owner: str, rc: int, tail: RunTail, run_dir: Path) -> str:
     result = tail.result()
     if rc != 0:
         error = ERR_EXIT.format(rc=rc, tail=log_tail(run_dir))
-        return job_transition(job_id=job.pk, to=JobStatus.FAILED, error=error).status
+        return row_finish(row=job, owner=owner, to=Status.FAILED, error=error).status
     if result is None:
         error = ERR_NO_RESULT.format(tail=log_tail(run_dir))
-        return job_transition(job_id=job.pk, to=JobStatus.FAILED, error=error).status
+        return row_finish(row=job, owner=owner, to=Status.FAILED, error=error).status
     job.refresh_from_db()
     model = job_ingest_result(job=job, result=result, run_dir=run_dir)
-    final = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
-    return job_transition(
-        job_id=job.pk,
-        to=JobStatus.SUCCEEDED,
+    return row_finish(
+        row=job,
+        owner=owner,
+        to=Status.SUCCEEDED,
         output_model=model,
-        final_metrics=final or _last_metrics(job),
+        metrics=result_metrics(result) or _last_metrics(job),
         progress={**tail.progress(), "fraction": 1.0, "eta_s": 0},
     ).status
 
@@ -177,10 +133,11 @@ def _last_metrics(job: TrainingJob) -> dict:
     return dict(last.data) if last else {}
 
 
-def job_fail_unexpected(*, job_id: int, error: str) -> None:
+def job_fail_unexpected(*, job_id: int, owner: str, error: str) -> None:
     """The supervisor itself broke (not the engine): end the job visibly instead of leaving it running."""
-    job = TrainingJob.objects.filter(pk=job_id).first()
-    if job and job.status == JobStatus.RUNNING:
-        if job.pid:
-            signal_group(job.pid, signal.SIGKILL)
-        job_transition(job_id=job_id, to=JobStatus.FAILED, error=f"Supervisor error: {error}")
+    job = TrainingJob.objects.filter(pk=job_id, status=Status.RUNNING, lease_owner=owner).first()
+    if job is None:
+        return
+    if job.engine_pid:
+        signal_group(job.engine_pid, signal.SIGKILL)
+    row_finish(row=job, owner=owner, to=Status.FAILED, error=ERR_SUPERVISOR.format(error=error))

@@ -7,14 +7,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from engine.config import PRESETS, config_class
+from engine.configio import field_help
 from kernel.errors import ApplicationError
 from kernel.roles import Role, role_required
-from registry.services import base_model_default_ensure
+from kernel.status import Status
 from training_jobs import selectors
-from training_jobs.models import JobStatus, Method, TrainingJob
-from training_jobs.services.engine_config import BUDGET_KEYS, default_preset, hyperparameter_defaults
+from training_jobs.models import Method, TrainingJob
+from training_jobs.services.engine_config import BUDGET_KEYS, PRESET_AUTO, PRESET_CHOICES, hyperparameter_defaults
 from training_jobs.services.jobs import job_cancel, job_create
-from training_jobs.views.jobs_forms import JobForm, hyper_fields, hyperparameters_from
+from training_jobs.views.jobs_forms import JobForm, hyperparameters_from
 
 ML = (Role.ML_ENGINEER,)
 
@@ -25,41 +27,63 @@ def job_list(request):
     page = selectors.job_list_page(
         status=request.GET.get("status", ""), method=request.GET.get("method", ""), page=request.GET.get("page", 1)
     )
-    context = {"page": page, "statuses": JobStatus.choices, "methods": Method.choices}
+    context = {"page": page, "statuses": Status.choices, "methods": Method.choices}
     return render(request, "training_jobs/job_list.html", context)
 
 
-def _hyper_context(*, method: str, budget_from: TrainingJob | None, posted: dict | None = None) -> dict:
-    values = hyperparameter_defaults(method=method)
+def _hyper_context(*, method: str, preset: str, budget_from: TrainingJob | None, posted: dict | None = None) -> dict:
+    """The hyperparameter inputs: a named preset's values, or with ``auto`` empty inputs (empty = the
+    value of the preset the worker picks) showing both presets' values as placeholders."""
+    presets = {name: hyperparameter_defaults(method=method, preset=name) for name in PRESETS}
+    first = presets[PRESETS[0]]
+    values = dict(presets[preset]) if preset in presets else dict.fromkeys(first, "")
     if budget_from is not None:
         values.update({k: v for k, v in budget_from.config.items() if k in BUDGET_KEYS and k in values})
     if posted:
         values.update({k: v for k, v in posted.items() if k in values})
+    helps = field_help(config_class(method))
+    fields = [
+        {
+            "name": name,
+            "value": "" if value is None else value,
+            "is_bool": isinstance(first[name], bool),
+            "placeholder": " · ".join(f"{p} {_shown(presets[p][name])}" for p in PRESETS),
+            "help": helps[name],
+        }
+        for name, value in values.items()
+    ]
     return {
-        "hyper_fields": hyper_fields(method=method, values=values),
-        "preset": default_preset(),
+        "hyper_fields": fields,
+        "preset": preset,
         "budget_keys": BUDGET_KEYS,
         "budget_from": budget_from,
         "budget_runs": selectors.jobs_for_budget(),  # the latest 100: the page must not list 10k runs
     }
 
 
+def _shown(value) -> str:
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _chosen(value: str | None, choices, default: str) -> str:
+    return value if value in choices else default
+
+
 @role_required(*ML)
 @require_GET
 def job_hyperparameters(request):
-    """htmx partial: the hyperparameter inputs for a method, optionally with run X's budget."""
+    """htmx partial: the hyperparameter inputs for a method and preset, optionally with run X's budget."""
     method = request.GET.get("method", Method.REPO)
     if method not in Method.values:
         return HttpResponseBadRequest("Unknown method.")
+    preset = _chosen(request.GET.get("preset"), PRESET_CHOICES, PRESET_AUTO)
     budget = TrainingJob.objects.filter(pk=request.GET.get("budget_from") or None).first()
-    return render(
-        request, "training_jobs/partials/hyperparameters.html", _hyper_context(method=method, budget_from=budget)
-    )
+    context = _hyper_context(method=method, preset=preset, budget_from=budget)
+    return render(request, "training_jobs/partials/hyperparameters.html", context)
 
 
 @role_required(*ML)
 def job_new(request):
-    base_model_default_ensure()
     if request.method == "POST":
         form = JobForm(request.POST)
         hyper = hyperparameters_from(request.POST)
@@ -69,6 +93,7 @@ def job_new(request):
                 job = job_create(
                     name=data["name"],
                     method=data["method"],
+                    preset=data["preset"] or PRESET_AUTO,
                     base_model=data["base_model"],
                     snapshots=list(data["snapshots"]),
                     reward_config=data["reward_config"],
@@ -86,15 +111,16 @@ def job_new(request):
             else:
                 messages.success(request, f"Job {job.pk} queued on {job.queue}.")
                 return redirect("training_jobs:job_detail", pk=job.pk)
-        method = request.POST.get("method") if request.POST.get("method") in Method.values else Method.REPO
-        context = {"form": form, **_hyper_context(method=method, budget_from=None, posted=hyper)}
+        method = _chosen(request.POST.get("method"), Method.values, Method.REPO)
+        preset = _chosen(request.POST.get("preset"), PRESET_CHOICES, PRESET_AUTO)
+        context = {"form": form, **_hyper_context(method=method, preset=preset, budget_from=None, posted=hyper)}
         return render(request, "training_jobs/job_new.html", context, status=400)
-    method = request.GET.get("method") if request.GET.get("method") in Method.values else Method.REPO
+    method = _chosen(request.GET.get("method"), Method.values, Method.REPO)
+    preset = _chosen(request.GET.get("preset"), PRESET_CHOICES, PRESET_AUTO)
     budget = TrainingJob.objects.filter(pk=request.GET.get("budget_from") or None).first()
-    form = JobForm(initial={"method": method, "queue": "gpu", "budget_from": budget})
-    return render(
-        request, "training_jobs/job_new.html", {"form": form, **_hyper_context(method=method, budget_from=budget)}
-    )
+    form = JobForm(initial={"method": method, "preset": preset, "queue": "gpu", "budget_from": budget})
+    context = {"form": form, **_hyper_context(method=method, preset=preset, budget_from=budget)}
+    return render(request, "training_jobs/job_new.html", context)
 
 
 @role_required(*ML)
@@ -136,5 +162,5 @@ def job_cancel_view(request, pk: int):
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return back(request, pk)
-    messages.success(request, "Cancelled." if job.status == JobStatus.CANCELLED else "Cancelling: the engine is told.")
+    messages.success(request, "Cancelled." if job.status == Status.CANCELLED else "Cancelling: the engine is told.")
     return back(request, pk)

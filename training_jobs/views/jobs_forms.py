@@ -2,25 +2,28 @@
 so the template renders ``hp_<name>`` inputs from the engine's defaults, each with the engine field's
 help text, and the view passes them on."""
 
-from typing import Any
-
 from django import forms
 
 from annotation.models.labels import Provenance
 from annotation.services.exports import export_kind_choices
-from engine.config import config_class
-from engine.configio import field_help
 from registry.models import ModelVersion
 from rewards.models import RewardConfig
 from training_jobs.models import DatasetSnapshot, Method, TrainingJob
+from training_jobs.services.engine_config import PRESET_AUTO
 from training_jobs.services.jobs import MAX_PROCESSES, gpu_queues
 
 HYPER_PREFIX = "hp_"
+PRESET_LABELS = [
+    (PRESET_AUTO, "auto: the GPU worker decides (tiny on a CPU, paper with a GPU)"),
+    ("tiny", "tiny: seconds on a CPU"),
+    ("paper", "paper: the paper's values"),
+]
 
 
 class JobForm(forms.Form):
     name = forms.CharField(max_length=200)
     method = forms.ChoiceField(choices=Method.choices, initial=Method.REPO)
+    preset = forms.ChoiceField(choices=PRESET_LABELS, initial=PRESET_AUTO, required=False)
     base_model = forms.ModelChoiceField(queryset=ModelVersion.objects.filter(method="base").order_by("name"))
     snapshots = forms.ModelMultipleChoiceField(queryset=DatasetSnapshot.objects.order_by("-created_at"))
     reward_config = forms.ModelChoiceField(queryset=RewardConfig.objects.order_by("name"), required=False)
@@ -34,15 +37,6 @@ class JobForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["queue"].choices = [(q, q) for q in gpu_queues()]
-
-
-def hyper_fields(*, method: str, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """The hyperparameter inputs of ``method``: name, value, yes/no or text, and the config field's help."""
-    helps = field_help(config_class(method))
-    return [
-        {"name": name, "value": "" if value is None else value, "is_bool": isinstance(value, bool), "help": helps[name]}
-        for name, value in values.items()
-    ]
 
 
 def hyperparameters_from(data) -> dict[str, str]:

@@ -7,14 +7,15 @@ import pytest
 import torch
 
 from engine.rewards import rm as rm_module
-from engine.rewards.rm import RM_META, RewardModelScorer, calibrate_offset, pairwise_accuracy
+from engine.rewards.rm import RewardModelScorer, calibrate_offset, pairwise_accuracy
+from engine.rundir import RM_META_FILE, TRL_LAYOUT, latest_checkpoint
 
 pytestmark = pytest.mark.slow
 
 
 def test_training_reports_accuracy_and_stores_the_offset(trained_rm, tiny_model):
     run_dir, result, config = trained_rm
-    meta = json.loads((run_dir / RM_META).read_text())
+    meta = json.loads((run_dir / RM_META_FILE).read_text())
     assert result["steps"] == config.max_steps
     assert 0.0 <= result["heldout_accuracy"] <= 1.0 and meta["heldout_accuracy"] == result["heldout_accuracy"]
     assert meta["base_model"] == str(tiny_model) and meta["heldout_pairs"] >= 1
@@ -23,6 +24,7 @@ def test_training_reports_accuracy_and_stores_the_offset(trained_rm, tiny_model)
     assert json.loads((run_dir / "result.json").read_text())["heldout_accuracy"] == result["heldout_accuracy"]
     losses = [m["loss"] for m in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "loss" in m]
     assert len(losses) >= 2 and losses[0] != losses[-1]
+    assert latest_checkpoint(run_dir).layout is TRL_LAYOUT  # where the web app looks before a resume
 
 
 def test_score_head_is_saved_and_base_weights_are_untouched(trained_rm, tiny_model):

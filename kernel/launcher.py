@@ -1,0 +1,191 @@
+"""The one way the web side starts the engine: ``python -m engine ...`` as a subprocess (ADR 0003).
+
+Every start gets the same treatment: the interpreter ``settings.PARLEY_PYTHON`` (or this one), an
+unbuffered environment with ``OMP_NUM_THREADS`` (default 1, so an engine never takes every core of a
+shared machine), its output appended to a log file in the run directory, its own process group (a
+cancel or a timeout signals the whole group: torchrun and every rank) and ``PR_SET_PDEATHSIG``, so
+the engine dies when the thread that started it dies (a SIGKILLed worker never leaves an engine
+writing into a run directory that someone else will resume).
+
+Two shapes:
+
+- **start and supervise** (:func:`engine_start`, :func:`engine_stop`): training jobs, whose supervisor
+  polls the run directory while the engine runs, under ``torchrun`` for several processes;
+- **run to completion** (:func:`engine_run`, :func:`engine_generate`, :func:`engine_score`): evaluation
+  runs, branch generations and the reward playground's RM score, with a timeout and a ``beat``
+  callback that renews the caller's lease while it waits.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from engine.rundir import LOG_FILE, RowKey, generate_files, read_rows, score_files, write_rows
+
+TERM_GRACE_S = 5.0  # SIGTERM first (the engine may clean up), SIGKILL after this
+LOG_TAIL_CHARS = 2000
+_PR_SET_PDEATHSIG = 1
+
+
+class EngineError(RuntimeError):
+    """The engine subprocess failed; the message ends with the tail of its log."""
+
+
+class EngineTimeout(EngineError):
+    """The engine ran past its time limit and was stopped."""
+
+
+def engine_argv(args: list[str], *, processes: int = 1) -> list[str]:
+    """The command line of ``python -m engine *args`` (under torchrun when ``processes`` > 1)."""
+    python = settings.PARLEY_PYTHON or sys.executable
+    torchrun = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes > 1 else []
+    return [python, *torchrun, "-m", "engine", *args]
+
+
+def engine_env() -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def _die_with_parent() -> None:
+    """In the child: the kernel sends SIGKILL when the thread that started it exits (a worker killed
+    with SIGKILL or by the OOM killer takes its engine with it)."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def engine_start(args: list[str], *, log: Path, processes: int = 1) -> subprocess.Popen:
+    """Start the engine in its own process group with its output appended to ``log``; returns at once."""
+    argv = engine_argv(args, processes=processes)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        out.write(f"$ {' '.join(argv)}\n".encode())
+        out.flush()
+        return subprocess.Popen(
+            argv,
+            cwd=settings.BASE_DIR,
+            env=engine_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def engine_stop(proc: subprocess.Popen, *, grace_s: float = TERM_GRACE_S) -> int:
+    """SIGTERM the whole process group, SIGKILL whatever is left after ``grace_s``; the exit status."""
+    signal_group(proc.pid, signal.SIGTERM)
+    try:
+        return proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        signal_group(proc.pid, signal.SIGKILL)
+        return proc.wait()
+
+
+def kill_leftover(*, host: str, pid: int | None) -> None:
+    """A previous worker on this host died: make sure its engine group is gone before starting again."""
+    if pid and host == socket.gethostname():
+        signal_group(pid, signal.SIGKILL)
+
+
+def log_text_tail(log: Path, *, chars: int = LOG_TAIL_CHARS) -> str:
+    try:
+        return log.read_text(encoding="utf-8", errors="replace")[-chars:]
+    except FileNotFoundError:
+        return ""
+
+
+def engine_run(
+    args: list[str],
+    *,
+    log: Path,
+    timeout_s: float | None = None,
+    beat: Callable[[int], Any] | None = None,
+    poll_s: float | None = None,
+) -> None:
+    """Run the engine to completion. ``beat(pid)`` is called every ``poll_s`` while it runs (a caller
+    renews its lease there; whatever it raises stops the engine and propagates). Raises
+    :class:`EngineError` with the log's tail on a non-zero exit, :class:`EngineTimeout` past ``timeout_s``."""
+    poll_s = settings.PARLEY_POLL_S if poll_s is None else poll_s
+    deadline = time.monotonic() + timeout_s if timeout_s else None
+    proc = engine_start(args, log=log)
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=poll_s)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if deadline is not None and time.monotonic() > deadline:
+                raise EngineTimeout(f"engine {args[0]} ran past {timeout_s:.0f} s and was stopped.")
+            if beat is not None:
+                beat(proc.pid)
+    except BaseException:
+        engine_stop(proc)
+        raise
+    if code != 0:
+        raise EngineError(f"engine {args[0]} exited with {code}: {log_text_tail(log)}")
+
+
+def engine_generate(
+    *,
+    rows: list[dict],
+    run_dir: Path,
+    model: str,
+    adapter: str = "",
+    max_new_tokens: int,
+    temperature: float | None = None,
+    seed: int | None = None,
+    tag: str = "",
+    **run: Any,
+) -> dict[Any, str]:
+    """One reply per prompt row (``{"id", "prompt", "task"}``) from ``python -m engine generate``, by id.
+    ``run`` goes to :func:`engine_run` (``timeout_s``, ``beat``)."""
+    prompts, out = generate_files(run_dir, tag=tag)
+    write_rows(prompts, rows)
+    args = ["generate", "--model", model, "--prompts", str(prompts), "--out", str(out)]
+    args += ["--max-new-tokens", str(max_new_tokens)]
+    if temperature is not None:
+        args += ["--temperature", str(temperature)]
+    if seed is not None:
+        args += ["--seed", str(seed)]
+    if adapter:
+        args += ["--adapter", adapter]
+    engine_run(args, log=Path(run_dir) / LOG_FILE, **run)
+    return {rid: row.get(RowKey.REPLY) or "" for rid, row in read_rows(out).items()}
+
+
+def engine_score(
+    *, rows: list[dict], run_dir: Path, rm: str = "", judge_url: str = "", rules: bool = False, **run: Any
+) -> dict[Any, dict]:
+    """``python -m engine score`` on reply rows (``{"id", "prompt", "task", "reply"}``): the scored rows
+    by id (``r_model``, ``e_judge``, ...). Rules run in the web app already, so they are off unless asked."""
+    src, out = score_files(run_dir)
+    write_rows(src, rows)
+    args = ["score", "--replies", str(src), "--out", str(out)]
+    args += [] if rules else ["--no-rules"]
+    args += ["--judge-url", judge_url] if judge_url else []
+    args += ["--rm", rm] if rm else []
+    engine_run(args, log=Path(run_dir) / LOG_FILE, **run)
+    return read_rows(out)
