@@ -2,7 +2,7 @@
 
     python benchmarks/bench_export.py [--rows 100000] [--reuse] [--keep]
 
-Target (issue 2): ``dataset_export`` throughput at least half of a raw ``COPY (SELECT ...) TO STDOUT``
+Target: ``dataset_export`` throughput at least half of a raw ``COPY (SELECT ...) TO STDOUT``
 of the same columns, measured in one run; peak memory flat in the row count.
 Measured:
 1. ``dataset_export(kind="preference")`` to a file, with and without the provenance sidecar;

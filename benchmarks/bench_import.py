@@ -2,7 +2,7 @@
 
     python benchmarks/bench_import.py [--dialogues 10000] [--keep]
 
-Target (issue 2): 10k dialogues in under a minute, in batches. Measured:
+Target: 10k dialogues in under a minute, in batches. Measured:
 1. ``dialogues_import`` of N demo dialogues (validation of every line, then batched ``bulk_create``
    in one transaction), and its validation pass alone (the same file with one bad last line: the
    service checks everything and writes nothing);

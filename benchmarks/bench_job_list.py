@@ -2,7 +2,7 @@
 
     python benchmarks/bench_job_list.py [--jobs 10000] [--repeat 30] [--keep]
 
-Target (issue 6): the list renders in under 100 ms of server time. Timed: the whole view (selector,
+Target: the list renders in under 100 ms of server time. Timed: the whole view (selector,
 paginator count, template) called through Django's test client in-process, so no network or browser;
 page 1 and a deep page. Baseline in the same run: ``TrainingJob.objects.get(pk=...)`` of a random job.
 Rows go into a throwaway database, ``BENCH_DATABASE_URL`` (default ``parley_bench_jobs``).

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_job_overhead.py [--method repo] [--steps 20] [--pairs 1] [--keep]
 
-Target (issue 6): wall time of a job launched through ``job_create`` (queue, worker pickup, config.json,
+Target: wall time of a job launched through ``job_create`` (queue, worker pickup, config.json,
 subprocess, tailing metrics/progress into PostgreSQL every second, ingesting the result as a model
 version) over the same ``python -m engine train`` command run by hand on the same config, at most 1.05
 for a run of a few minutes. The worker is started (and ready) before the clock starts: workers are

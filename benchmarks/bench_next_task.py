@@ -3,7 +3,7 @@
     python benchmarks/bench_next_task.py [--dialogues 100000] [--annotators 20] [--tasks 25]
                                          [--think-ms 250] [--keep] [--busy-disk]
 
-Target (issue 3): p95 of ``annotation_task_next`` under 30 ms with zero double assignments. The
+Target: p95 of ``annotation_task_next`` under 30 ms with zero double assignments. The
 ``--annotators`` are separate processes (spawned, each with its own Django setup and database
 connection, like web workers), released together by a barrier for each phase:
 

@@ -120,8 +120,8 @@ def main() -> None:
 
     from engine.bootstrap import ensure_tiny_model
     from engine.config import JudgeConfig, RewardSourcesConfig
+    from engine.serve import start_vllm, stop_vllm
     from engine.train.ppo import PPOConfig, REPOConfig, train
-    from tests.fixtures.engine import start_vllm, stop_vllm
 
     torch.set_num_threads(1)
     model = ensure_tiny_model()

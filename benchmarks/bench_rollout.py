@@ -83,7 +83,7 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from engine.bootstrap import ensure_tiny_model
-    from tests.fixtures.engine import start_vllm, stop_vllm
+    from engine.serve import start_vllm, stop_vllm
 
     torch.set_num_threads(1)
     model_dir = Path(args.model) if args.model else ensure_tiny_model()

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_rules.py [--seconds 3]
 
-Target (issue 4): at least 20,000 replies per second per core for the whole default rule set.
+Target: at least 20,000 replies per second per core for the whole default rule set.
 Baselines: (a) one ``re.search`` of one pattern per reply, the floor any regex check pays; (b) the
 naive way to write the same word lists: one ``\\b``-delimited, case-insensitive alternation per rule
 (cue lists included) scanned over the whole reply. Time is process CPU time on one core, best of five

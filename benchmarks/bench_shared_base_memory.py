@@ -1,6 +1,6 @@
 """Peak memory of the shared-base design over one bare model, beside three separate copies.
 
-The shared-base design (DESIGN.md) holds one frozen base with three LoRA adapters switched per
+The shared-base design (docs/engine.md) holds one frozen base with three LoRA adapters switched per
 forward pass: ``policy``, ``value`` (+ a scalar head) and ``reward`` (+ a score head). The naive
 design holds three full models (policy, critic, reward model). Each variant is built in a fresh
 subprocess and measured two ways:
@@ -96,7 +96,7 @@ def run_variant(variant: str, args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="HF model dir (default: the tiny model)")
-    parser.add_argument("--lora-r", type=int, default=64, help="LoRA rank (PAPER.md: 64)")
+    parser.add_argument("--lora-r", type=int, default=64, help="LoRA rank (the paper: 64)")
     parser.add_argument("--synthetic-hidden", type=int, help="a random Qwen3 of this width, same depth")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()

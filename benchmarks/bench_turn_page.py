@@ -2,7 +2,7 @@
 
     python benchmarks/bench_turn_page.py [--dialogues 100000] [--requests 200] [--keep]
 
-Target (issue 3): under 100 ms server time. Measured in-process with Django's test client (routing,
+Target: under 100 ms server time. Measured in-process with Django's test client (routing,
 middleware, session and auth, selectors, template rendering; no network), against a plain primary-key
 lookup of a dialogue on the same database as the baseline. Prints p50/p95, the ratio, and the page's
 number of queries. Shares the seeded database of ``bench_next_task.py``.

@@ -9,7 +9,7 @@ System-role messages of a dialogue (platform notes such as "No reply from the ho
 are kept, as ``user`` messages prefixed with ``NOTE_PREFIX``: the agent must see the silence to write a
 follow-up, and most chat templates accept one system message only, at the start.
 
-Row shapes follow ANNOTATION.md "Export formats (TRL)" and TRL's conversational dataset formats.
+Row shapes follow docs/annotation-model.md, "Training files (TRL's formats)" and TRL's conversational dataset formats.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The paper's evaluation metrics, their bootstrap intervals and paired comparisons.
 
 Small pure functions over plain lists (no Django) so the report page, ``eval_report --json`` and the
-exports share one definition. PAPER.md "Evaluation protocol": average dialogue rating (1–5), share of
+exports share one definition. docs/method.md, "The evaluation protocol": average dialogue rating (1–5), share of
 dialogues with at least one excellent response, the five bad-case fix statuses (fix rate = the three
 "fixed" ones), four binary skills. Percentages are 0–100 floats, unrounded.
 """

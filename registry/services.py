@@ -10,7 +10,7 @@ DEFAULT_BASE_NAME = "tiny-default"
 
 @transaction.atomic
 def base_model_default_ensure() -> ModelVersion:
-    """The embedded default base model (DESIGN.md: the tiny model ``make run`` builds) as a registered
+    """The embedded default base model (docs/engine.md: the tiny model ``make run`` builds) as a registered
     ``base`` version, so the job dashboard always offers it. Idempotent."""
     model, _ = ModelVersion.objects.get_or_create(
         name=DEFAULT_BASE_NAME,

@@ -1,4 +1,4 @@
-"""Celery tasks of the training_jobs app: thin adapters over the services (STYLE.md #2)."""
+"""Celery tasks of the training_jobs app: thin adapters over the services (docs/architecture.md, "Services")."""
 
 from celery import shared_task
 

@@ -1,1 +1,1 @@
-"""Writes of the annotation app (STYLE.md: services are where state changes)."""
+"""Writes of the annotation app (docs/architecture.md, "Services": services are where state changes)."""

@@ -1,7 +1,7 @@
 """Candidates, preference pairs, bad cases and excellent turns for one scripted dialogue.
 
 A bad reply is written for a concrete situation (an agent turn of the script) so that it exhibits one
-DOMAIN.md bad-case category and nothing else; its good counterpart is the script's own message.
+bad-case category of docs/domain.md and nothing else; its good counterpart is the script's own message.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def categories_for(turn: AgentTurn, *, n_tickets: int) -> list[str]:
 
 
 def bad_reply(*, rng: random.Random, category: str, turn: AgentTurn, case: dict, good: str) -> str:
-    """A reply at ``turn`` that shows ``category`` (DOMAIN.md "Bad-case categories")."""
+    """A reply at ``turn`` that shows ``category`` (docs/domain.md, "Bad-case categories")."""
     lang = case["language"]
     first = case["tickets"][0]
     names = {c["name"] for t in case["tickets"] for c in t["competitors"]}

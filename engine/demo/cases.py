@@ -1,4 +1,4 @@
-"""Hotels and negotiation cases with consistent prices (DOMAIN.md "Prices on a ticket").
+"""Hotels and negotiation cases with consistent prices (docs/domain.md, "The case: prices on a ticket").
 
 Invariants every generated ticket keeps: net < current, target < current, one competitor priced near
 the target, and counter-offers strictly between target and current (or at/below target when the hotel

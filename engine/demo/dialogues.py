@@ -1,4 +1,4 @@
-"""One negotiation dialogue as a script that walks the SOP stages (DOMAIN.md "SOP stages").
+"""One negotiation dialogue as a script that walks the SOP stages (docs/domain.md, "The SOP").
 
 A hotel message carries the stage of the agent message it answers; system notes (silence) carry none.
 Besides the messages, the script remembers each agent turn's template kind and the values it used, so

@@ -1,4 +1,4 @@
-"""Message templates of the demo world, English and Chinese (DOMAIN.md "Who talks").
+"""Message templates of the demo world, English and Chinese (docs/domain.md, "Who talks").
 
 Placeholders: {me} agent name, {platform}, {hotel}, {city}, {asks} the open price requests ("620 for
 the Deluxe King and 480 for the Standard Twin"), {deal} the agreed prices, {room}/{price}/{net_at}

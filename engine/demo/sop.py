@@ -1,4 +1,4 @@
-"""The default SOP, guidelines and project of the demo world (DOMAIN.md "SOP stages").
+"""The default SOP, guidelines and project of the demo world (docs/domain.md, "The SOP").
 
 Clause texts are terse checklist items on purpose: ``engine.prompting`` renders every clause into the
 system message, and the tiny model's context is 1024 tokens. The guideline carries the longer prose.

@@ -1,4 +1,4 @@
-"""Heterogeneous rewards (PAPER.md): the reward model (RM), the LLM reward judge (RJ), the rule
+"""Heterogeneous rewards (docs/method.md): the reward model (RM), the LLM reward judge (RJ), the rule
 functions (RF) and the REPO enhancement that combines them; ``RepoReward`` is the one callable the
 trainers use.
 

@@ -1,7 +1,7 @@
 """The REPO reward enhancement: the judge's and the rules' points scale the reward model's score.
 
 Zhuang, Chen, Zeng et al., "Teaching LLM to be Persuasive: Reward-Enhanced Policy Optimization for
-Alignment from Heterogeneous Rewards", arXiv 2510.04214 (see ../shared/docs/PAPER.md)::
+Alignment from Heterogeneous Rewards", arXiv 2510.04214 (docs/method.md)::
 
     E_enh   = clip(E_judge + E_func, -n, n)
     R_total = R_model * (1 + E_enh / n)   if R_model > 0

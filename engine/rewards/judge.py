@@ -102,7 +102,7 @@ class _Refused(Exception):
 class RewardJudge:
     """Score replies against a :class:`~engine.rewards.rubric.Rubric` with an OpenAI-compatible model.
 
-    ``concurrency`` calls run at once (DESIGN.md: 16 concurrent calls were 12x faster than serial on
+    ``concurrency`` calls run at once (measured: 16 concurrent calls were 12x faster than serial on
     vLLM); each call gets ``timeout`` seconds and up to ``retries`` retries with exponential backoff.
     Verdicts are cached in memory (LRU, ``cache_size``) and, with ``cache_dir``, on disk, keyed by the
     rubric's version and content, the model and the inputs.

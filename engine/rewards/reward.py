@@ -1,9 +1,9 @@
 """One reward callable for REPO, PPO and GRPO: R_model, E_judge, E_func and R_total per reply.
 
-PAPER.md: the RM is the primary reward; the judge's and the rules' points scale it through the
+docs/method.md: the RM is the primary reward; the judge's and the rules' points scale it through the
 enhancement (``engine.rewards.enhancement``). REPO's only extra cost over PPO is the judge, so its
 calls start first (concurrently, on their own thread and event loop) with ``start()``; the caller's
-own work, then the RM and the rules run meanwhile, and ``result()`` joins them (DESIGN.md "vLLM notes").
+own work, then the RM and the rules run meanwhile, and ``result()`` joins them (docs/rewards.md, "RepoReward").
 
 ``rm`` or ``judge`` may be None: their contribution is then 0. Note what that means for R_total:
 without an RM, R_model = 0 and so R_total = 0 whatever the judge and the rules say (the enhancement

@@ -1,7 +1,7 @@
 """The reward model (RM): Bradley-Terry training with TRL's ``RewardTrainer``, a fixed centring offset,
 and an in-process scorer.
 
-PAPER.md: "RM - trained on preference pairs; the primary reward. Train with a Bradley-Terry pairwise
+docs/method.md: "RM - trained on preference pairs; the primary reward. Train with a Bradley-Terry pairwise
 loss and keep it centred (its sign matters below)": in REPO, R_total keeps the sign of R_model and the
 judge can only scale it, so an RM that scores everything positive would turn every deduction into a
 mere smaller bonus. Centring is two-fold: ``center_rewards_coefficient`` pulls scores toward 0 while

@@ -1,7 +1,7 @@
 """The judge's rubric: an editable, versioned list of deduction (and bonus) rules, and the prompt and
 JSON schema built from it.
 
-PAPER.md: "an LLM judge scoring against an editable rubric of deduction rules: appeasement / emotional
+docs/method.md: "an LLM judge scoring against an editable rubric of deduction rules: appeasement / emotional
 value, continuing the chase appropriately, over-promising, repeated confirmation, taking no-response
 as agreement, SOP-stage compliance. When a new failure shows up in production, the team adds a rule to
 the rubric and keeps training - no relabelling." A rule with positive points is a bonus.
@@ -193,5 +193,5 @@ _DEFAULT = {
 
 
 def default_rubric() -> Rubric:
-    """The paper's rubric items (PAPER.md, "RJ"), seeded as version 1."""
+    """The paper's rubric items (docs/method.md, "Three reward sources"), seeded as version 1."""
     return Rubric.from_dict(copy.deepcopy(_DEFAULT))

@@ -8,7 +8,7 @@ import torch
 def last_token_rewards(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """A ``(batch, tokens)`` reward tensor that is 0 everywhere except each reply's last real token.
 
-    REPO scores a whole reply once (PAPER.md: "one reward per generated reply"), so the credit enters
+    REPO scores a whole reply once (docs/method.md: "one reward per generated reply"), so the credit enters
     the return at the final token and GAE carries it back.
 
     >>> last_token_rewards(torch.tensor([2.0]), torch.tensor([[1.0, 1.0, 0.0]]))

@@ -1,7 +1,7 @@
 """DPO on preference pairs with TRL's ``DPOTrainer`` and a LoRA adapter.
 
 The reference policy is the base model itself with the adapter disabled (``ref_model=None`` on a PEFT
-model): no second copy of the weights, as DESIGN.md asks for the 32B case.
+model): no second copy of the weights, as docs/engine.md asks for the 32B case.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The reward is one TRL reward function over ``RepoReward`` (engine.rewards), so that the paper's GRPO
 baseline and the ablation "GRPO with the enhanced REPO reward" differ by one flag:
 
-- ``use_enhanced_reward=True``: R_total = R_model + |R_model| * E_enh / n (PAPER.md);
+- ``use_enhanced_reward=True``: R_total = R_model + |R_model| * E_enh / n (docs/method.md);
 - ``use_enhanced_reward=False``: R_model alone (the paper's GRPO);
 - no RM configured: the auxiliary points alone (E_judge + E_func), since R_model = 0 would zero the
   enhanced reward whatever the rules say: rules-only GRPO for a first run before any RM exists.

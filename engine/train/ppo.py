@@ -5,7 +5,7 @@ Read it top to bottom like CleanRL's ``ppo.py``: setup, then per step (1) roll o
 calls run beside the forward passes, (4) clipped updates,
 (5) push the new adapter to the rollout server, (6) log, probe, checkpoint.
 
-REPO (PAPER.md) = ``REPOConfig``: the enhanced reward R_total, no KL, no reference. The paper's PPO
+REPO (docs/method.md) = ``REPOConfig``: the enhanced reward R_total, no KL, no reference. The paper's PPO
 baseline = ``PPOConfig``: ``kl_coef > 0`` against the base with the adapters disabled, RM score alone.
 """
 

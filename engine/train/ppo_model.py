@@ -2,7 +2,7 @@
 optionally, the reward model (``reward`` + its score head), switched per forward pass.
 
 The PPO reference is the same base with the adapters disabled, so no second copy of the base is
-ever made (DESIGN.md, "One base, several adapters").
+ever made (docs/engine.md, "PPO and REPO: our own loop").
 
 Sequence layout everywhere: ``[left-padded prompt | right-padded reply]``; the hidden state at
 position ``P - 1 + t`` predicts reply token ``t`` and is the critic's state before it.

@@ -1,4 +1,4 @@
-"""The training-time probe (PAPER.md, "Evaluation protocol"): every ``probe_every`` steps the current
+"""The training-time probe (docs/method.md, "The evaluation protocol"): every ``probe_every`` steps the current
 policy answers a fixed held-out probe set greedily and the judge scores it (the paper: 20 dialogues);
 with no judge configured the rules score it. Logged as ``probe/score`` beside the R_total and the
 rule-violation rate of the same replies, so the curve of a run can be read against its rewards.

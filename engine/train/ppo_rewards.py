@@ -44,7 +44,7 @@ def build_reward_source(config, *, ac=None):
     """The ``RepoReward`` of ``config.rewards`` (RM, judge, rules and the enhancement's n).
 
     With ``ac`` and ``rm_on_shared_base``, the RM runs as the ``reward`` adapter of the policy's own
-    base instead of a second model (DESIGN.md, "One base, several adapters"); with ``ac`` and a
+    base instead of a second model (docs/engine.md, "PPO and REPO: our own loop"); with ``ac`` and a
     separate RM, that RM is moved to ``ac``'s device.
     """
     from engine.rewards import RepoReward

@@ -1,4 +1,4 @@
-"""The training-time probe (PAPER.md "Evaluation protocol"): the ``probe/score`` the engine logs every
+"""The training-time probe (docs/method.md, "The evaluation protocol"): the ``probe/score`` the engine logs every
 ``probe_every`` steps (the judge on held-out dialogues), read from ``training_jobs.JobMetric``."""
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def _system_row(eval_set: EvalSet, judgments: list[Judgment]) -> dict:
 
 
 def eval_report(*, eval_set: EvalSet) -> dict:
-    """``eval_report --json``'s shape (issue 7): consensus judgments only; the rest counted as pending."""
+    """``eval_report --json``'s shape: consensus judgments only; the rest counted as pending."""
     consensus = _consensus_by_system(eval_set)
     systems, pending = {}, {}
     items_with_any = defaultdict(set)

@@ -1,4 +1,4 @@
-"""Import judgments rated offline (spreadsheets) from JSONL, one judgment per line (issue 7):
+"""Import judgments rated offline (spreadsheets) from JSONL, one judgment per line:
 
     {"eval_set": "...", "kind": "online"|"bad_case", "dialogue": "<external id>", "system": "<name>",
      "rater": "<name>", "consensus": true|false, "rating": 1-5, "excellent_turns": [..],

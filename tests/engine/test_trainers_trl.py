@@ -1,6 +1,6 @@
 """SFT, DPO and GRPO through TRL on the tiny model: a few steps each in tmp_path.
 
-Each asserts what STYLE.md asks of an ML test: the loss (or reward signal) moved, the LoRA parameters
+Each asserts what docs/engine.md asks of an ML test: the loss (or reward signal) moved, the LoRA parameters
 changed, the base weights did not, and the run directory holds what the web app reads.
 """
 

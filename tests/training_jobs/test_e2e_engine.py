@@ -1,4 +1,4 @@
-"""End to end with the real engine on the tiny model and the shared real Celery worker (issue 6, Tests):
+"""End to end with the real engine on the tiny model and the shared real Celery worker:
 freeze snapshots from the demo world, launch jobs through the dashboard's service, watch them reach
 ``succeeded``, and find metrics in the database and a registered model version with full lineage.
 """

@@ -1,4 +1,4 @@
-"""Turn a finished run into a registered model version with its lineage (DESIGN.md, "Lineage").
+"""Turn a finished run into a registered model version with its lineage (docs/training-jobs.md, "Models").
 
 Lineage = the job, its base model, the exact snapshots (by sha256), the reward configuration with the
 versions of its rule set, rubric and RM, and the run directory. Idempotent: a redelivered job that

@@ -1,4 +1,4 @@
-"""Freeze an export into an immutable dataset snapshot (issue 6, item 1).
+"""Freeze an export into an immutable dataset snapshot.
 
 The rows come from the one export service (``annotation.services.exports.dataset_export``) so that a
 snapshot is byte-for-byte what the export page would give. The file is written to a temporary name,

@@ -1,4 +1,5 @@
-"""The default rule set (PAPER.md's RF list; DOMAIN.md's bad-case categories), English and Chinese.
+"""The default rule set (the rule list of docs/method.md; the bad-case categories of docs/domain.md),
+English and Chinese.
 
 The set itself is the document ``default_rules.json`` beside this module, the same JSON the web app
 stores and edits, so the seed and an edited version are diffed like for like. Points are *our

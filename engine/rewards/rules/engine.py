@@ -1,4 +1,4 @@
-"""Compile a :class:`RuleSet` into checkers and run them: E_func of PAPER.md."""
+"""Compile a :class:`RuleSet` into checkers and run them: E_func of docs/method.md."""
 
 from __future__ import annotations
 

@@ -141,7 +141,7 @@ def _known_in_history(cues: _Cues, value: float, history, tolerance: float) -> b
 
 class PriceMismatchChecker:
     """A number presented as the hotel's current or net price or a competitor's price that matches no
-    figure of the task (a hallucinated price; or net and selling price confused, PAPER.md)."""
+    figure of the task (a hallucinated price; or net and selling price confused, docs/method.md)."""
 
     __slots__ = ("cues", "tolerance")
 
@@ -181,7 +181,7 @@ class PriceMismatchChecker:
 
 class AcceptableOfferChecker:
     """The hotel's latest message offers a price at or below a ticket's target, and the reply asks for
-    less (a push cue, or a lower price proposed) instead of accepting at once (PAPER.md hard rule)."""
+    less (a push cue, or a lower price proposed) instead of accepting at once (docs/method.md hard rule)."""
 
     __slots__ = ("cues", "push", "tolerance", "_offers")
 

@@ -194,7 +194,7 @@ def _sentence_set(text: str, min_chars: int) -> frozenset[str]:
 
 class RepetitionChecker:
     """A sentence said twice in the reply, or a reply mostly (``history_overlap``) made of sentences
-    an earlier agent message already said: the repeated stock phrase of PAPER.md's RF list."""
+    an earlier agent message already said: the repeated stock phrase of the rule list of docs/method.md."""
 
     __slots__ = ("min_chars", "overlap")
 

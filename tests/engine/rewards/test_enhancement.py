@@ -1,4 +1,4 @@
-"""Property tests for the REPO enhancement (every property PAPER.md and issue 4 list)."""
+"""Property tests for the REPO enhancement (every property docs/method.md lists)."""
 
 import doctest
 import math
