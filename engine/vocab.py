@@ -8,8 +8,7 @@ added here reaches the forms, the models and the validators at once (a model fie
 still needs ``makemigrations``; no SQL).
 
 What is *not* here: the SOP's stages and clauses as a project configures them (data, versioned in the
-database; ``SOP_STAGE_CHOICES`` is the default SOP's and the rubric's), and reason codes (the answer
-form's live with the pairwise task kind, ``annotation/kinds/pairwise.py``; the demo world's with it).
+database; ``SOP_STAGE_CHOICES`` is the default SOP's and the rubric's).
 """
 
 from __future__ import annotations
@@ -118,6 +117,22 @@ BAD_CASE_CATEGORY_CHOICES: Choices = (
 BAD_CASE_CATEGORIES = values(BAD_CASE_CATEGORY_CHOICES)
 
 SEVERITY_CHOICES: Choices = (("minor", "Minor"), ("major", "Major"), ("severe", "Severe"))
+# Why the rejected reply of a pair is worse (its failing); an annotator may pick several, the demo world
+# tags its pairs with them, and imports and exports carry them as ``reason_codes``.
+REASON_CODE_CHOICES: Choices = (
+    ("tone", "Tone"),
+    ("sop_stage", "SOP stage"),
+    ("over_promise", "Over-promise"),
+    ("price_error", "Price error"),
+    ("leak", "Internal term or reasoning leak"),
+    ("repetition", "Repetition"),
+    ("hallucination", "Hallucination"),
+    ("language", "Language / fluency"),
+    ("too_long", "Too long"),
+    ("ignored_ticket", "Ticket ignored"),
+)
+REASON_CODES = values(REASON_CODE_CHOICES)
+
 SEVERITIES = values(SEVERITY_CHOICES)
 # Severity as an ordinal value (agreement on severity is computed on these ranks).
 SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES, start=1)}

@@ -14,7 +14,7 @@ from itertools import combinations
 
 from annotation.kinds.base import Hint, ItemRow, Key, TaskKind
 from annotation.models import AnnotationItem, Answer, Assignment, Candidate, GoldDecision, PreferencePair
-from engine.vocab import LENS_PROVENANCE, STRENGTHS
+from engine.vocab import LENS_PROVENANCE, REASON_CODE_CHOICES, STRENGTHS
 from kernel.audit import audit_event, audit_record, audit_snapshot
 from kernel.errors import ApplicationError
 from kernel.models import AuditEvent
@@ -27,19 +27,8 @@ FIX_CHOICE = "A fix needs the correct choice: A, B, Equal or Both bad."
 
 # The strength keys of the form and the keyboard: 1 slight, 2 clear, 3 strong.
 STRENGTH_KEYS = {str(n): strength for n, strength in enumerate(STRENGTHS, start=1)}
-# Why one reply is better (the rejected one's failing); an annotator may pick several.
-REASON_CODES = {
-    "tone": "Tone",
-    "sop_stage": "SOP stage",
-    "over_promise": "Over-promise",
-    "price_error": "Price error",
-    "leak": "Internal term or reasoning leak",
-    "repetition": "Repetition",
-    "hallucination": "Hallucination",
-    "language": "Language / fluency",
-    "too_long": "Too long",
-    "ignored_ticket": "Ticket ignored",
-}
+# Why the rejected reply is worse; an annotator may pick several (engine.vocab owns the codes).
+REASON_CODES = dict(REASON_CODE_CHOICES)
 SIDES = {"A": 0, "B": 1}  # screen side → index in the assignment's display order
 TIES = {"equal": Answer.Choice.EQUAL, "both_bad": Answer.Choice.BOTH_BAD}
 CANDIDATES_PER_TURN = 3  # items compare every pair among the first three candidates at a turn

@@ -183,7 +183,7 @@ def _turn_annotations(
     other = alternative_good(rng=rng, turn=turn, lang=lang, actual=actual)
     if other and rng.random() < 0.5:  # two decent replies: a matter of taste, weakly held
         candidates.append(_candidate(f"{prefix}-c", turn.turn, other, GOOD_MODEL))
-        pairs.append(_pair(turn.turn, f"{prefix}-a", f"{prefix}-c", "slight", ["natural_language"], provenance, None))
+        pairs.append(_pair(turn.turn, f"{prefix}-a", f"{prefix}-c", "slight", ["language"], provenance, None))
     return candidates, pairs
 
 

@@ -5,24 +5,9 @@ the reason codes a pair gets when its rejected side shows it.
 
 from __future__ import annotations
 
-# Why the chosen reply of a pair is better; an annotator may pick several.
-REASON_CODES = (
-    "sop_compliance",
-    "accurate_prices",
-    "competitor_comparison",
-    "benefit_tied_to_price",
-    "handles_objection",
-    "empathy",
-    "specific_ask",
-    "accepts_promptly",
-    "no_internal_terms",
-    "no_invented_facts",
-    "covers_all_tickets",
-    "concise",
-    "natural_language",
-    "single_language",
-    "polite_tone",
-)
+from engine.vocab import REASON_CODES  # the demo's pairs use the one vocabulary
+
+__all__ = ["REASON_CODES", "CATEGORY_CLAUSE", "CATEGORY_SEVERITY", "CATEGORY_REASONS"]
 
 # The default SOP clause each category breaks (codes from engine.demo.sop.DEFAULT_SOP).
 CATEGORY_CLAUSE = {
@@ -61,18 +46,18 @@ CATEGORY_SEVERITY = {
 
 # The reason code(s) a pair gets when its rejected side shows the category.
 CATEGORY_REASONS = {
-    "internal_term_leak": ("no_internal_terms",),
-    "price_confusion": ("accurate_prices",),
-    "pushed_after_acceptable_offer": ("accepts_promptly", "sop_compliance"),
-    "silence_as_agreement": ("sop_compliance",),
-    "over_promise": ("benefit_tied_to_price", "no_invented_facts"),
-    "hallucination": ("no_invented_facts", "competitor_comparison"),
-    "ticket_ignored": ("covers_all_tickets",),
-    "wrong_stage": ("sop_compliance",),
-    "repeated_confirmation": ("concise",),
-    "rigid_script": ("handles_objection",),
-    "tone": ("polite_tone", "empathy"),
-    "mixed_language": ("single_language", "natural_language"),
-    "too_long": ("concise",),
-    "reasoning_leak": ("no_internal_terms",),
+    "internal_term_leak": ("leak",),
+    "price_confusion": ("price_error",),
+    "pushed_after_acceptable_offer": ("sop_stage",),
+    "silence_as_agreement": ("sop_stage",),
+    "over_promise": ("over_promise",),
+    "hallucination": ("hallucination",),
+    "ticket_ignored": ("ignored_ticket",),
+    "wrong_stage": ("sop_stage",),
+    "repeated_confirmation": ("repetition",),
+    "rigid_script": ("tone",),
+    "tone": ("tone",),
+    "mixed_language": ("language",),
+    "too_long": ("too_long",),
+    "reasoning_leak": ("leak",),
 }
