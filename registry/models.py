@@ -3,11 +3,13 @@ serve. The table kept its name (``deploy_modelversion``) when the model moved he
 
 Every write goes through ``registry.services`` (audited); the admin only reads."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from engine.vocab import MODEL_KIND_CHOICES, MODEL_STAGE_CHOICES
 from kernel.choices import text_choices
+from kernel.status import StatusRow
 
 
 class ModelVersion(models.Model):
@@ -47,3 +49,22 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MergeJob(StatusRow):
+    """Fold a version's LoRA adapter into full weights (``python -m engine merge``) and register the result
+    as a new version: a base (``kind`` base) or a full-weights policy. A status row on the ``gpu`` queue."""
+
+    source = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="merge_jobs")
+    name = models.CharField(max_length=200, help_text="Name of the version to register.")
+    register_as = models.CharField(max_length=20, choices=[("base", "Base model"), ("policy", "Full-weights policy")])
+    output = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_by")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    task_name = "registry.merge_execute"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"merge {self.pk}: {self.source} → {self.name}"

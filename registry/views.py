@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from kernel.roles import Role, role_required
+from registry.merge import merge_request
 from registry.models import ModelVersion
 from registry.selectors import model_versions
 from registry.services import version_stage_set, version_tags_set
@@ -51,4 +52,18 @@ def model_tags(request, pk: int):
     tags = [t.strip() for t in request.POST.get("tags", "").split(",") if t.strip()]
     version_tags_set(version=model, tags=tags, actor=request.user)
     messages.success(request, f"Tags of {model.name} saved.")
+    return redirect("registry:model_detail", pk=model.pk)
+
+
+@role_required(Role.ML_ENGINEER)
+@require_POST
+def model_merge(request, pk: int):
+    model = get_object_or_404(ModelVersion, pk=pk)
+    job = merge_request(
+        source=model,
+        name=request.POST.get("name", ""),
+        register_as=request.POST.get("register_as", "base"),
+        actor=request.user,
+    )
+    messages.success(request, f"Merge job {job.pk} queued: {job.name} will be registered when it finishes.")
     return redirect("registry:model_detail", pk=model.pk)
