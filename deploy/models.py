@@ -1,1 +1,6 @@
-"""Deployments build here. The model registry they serve from is ``registry.models.ModelVersion``."""
+"""Deployments build here. The model registry they serve from is ``registry.models.ModelVersion``.
+The production-log intake's rows live in ``deploy.intake_models``."""
+
+from deploy.intake_models import ProductionConversation, SamplingRule
+
+__all__ = ["ProductionConversation", "SamplingRule"]

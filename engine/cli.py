@@ -5,6 +5,7 @@
     python -m engine bootstrap --out DIR [--seed S]
     python -m engine generate --model DIR [--adapter DIR] --prompts FILE.jsonl --out FILE.jsonl ...
     python -m engine score --replies FILE.jsonl --out FILE.jsonl [--rules ...] [--judge-url ...] [--rm DIR]
+    python -m engine merge --base DIR --adapter DIR --out DIR [--force]
 
 A bad config or input exits with status 2 and one line on stderr (no traceback): the web app shows
 the last lines of the log to the person who launched the job.
@@ -113,6 +114,17 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from engine.merge import MergeError, merge_adapter
+
+    try:
+        out = merge_adapter(base=args.base, adapter=args.adapter, out=args.out, force=args.force)
+    except MergeError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"merged {args.adapter} into {args.base}: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Parley's ML engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--rm", help="trained reward-model run dir")
     score.add_argument("--n", type=float, default=100.0, help="enhancement clip n (docs/method.md)")
     score.set_defaults(func=cmd_score)
+
+    merge = sub.add_parser("merge", help="merge a LoRA adapter into full weights (a loadable model dir)")
+    merge.add_argument("--base", required=True, help="base model dir")
+    merge.add_argument("--adapter", required=True, help="LoRA adapter dir")
+    merge.add_argument("--out", required=True, help="output model dir (must not exist)")
+    merge.add_argument("--force", action="store_true", help="replace --out if it exists")
+    merge.set_defaults(func=cmd_merge)
     return parser
 
 

@@ -160,3 +160,17 @@ SKILL_CHOICES: Choices = (
     ("scope_understanding", "scope understanding"),
 )
 SKILLS = values(SKILL_CHOICES)
+
+# -- the model registry ------------------------------------------------------------------------------------
+# What a registered version is: a policy (serves replies), a reward model (scores them) or a base checkpoint.
+MODEL_KIND_CHOICES: Choices = (("policy", "Policy"), ("reward_model", "Reward model"), ("base", "Base model"))
+MODEL_KINDS = values(MODEL_KIND_CHOICES)
+
+# Where a version stands on its way to serving; the allowed moves are the registry service's.
+MODEL_STAGE_CHOICES: Choices = (
+    ("candidate", "Candidate"),
+    ("staging", "Staging"),
+    ("production", "Production"),
+    ("retired", "Retired"),
+)
+MODEL_STAGES = values(MODEL_STAGE_CHOICES)

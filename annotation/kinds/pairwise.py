@@ -138,7 +138,7 @@ def _pair_for(*, answer: Answer, item: AnnotationItem) -> PreferencePair | None:
         strength=answer.strength,
         reason_codes=answer.reason_codes,
         note=answer.note,
-        provenance=LENS_PROVENANCE[answer.lens],
+        provenance=pair_provenance(dialogue_source=item.dialogue.source, lens=answer.lens),
         annotator=answer.user,
         guideline_id=answer.guideline_id,
         sop_id=answer.sop_id,
@@ -146,6 +146,12 @@ def _pair_for(*, answer: Answer, item: AnnotationItem) -> PreferencePair | None:
     pair.full_clean(exclude=PAIR_RELATIONS, validate_unique=False)
     pair.save()
     return pair
+
+
+def pair_provenance(*, dialogue_source: str, lens: str) -> str:
+    """A pair judged on a production dialogue is a production pair, whoever's lens judged it; otherwise the
+    annotator's lens names its provenance."""
+    return "production" if dialogue_source == "production" else LENS_PROVENANCE[lens]
 
 
 def _apply_to_pairs(*, item: AnnotationItem, gold: GoldDecision, reviewer) -> None:
@@ -167,7 +173,7 @@ def _apply_to_pairs(*, item: AnnotationItem, gold: GoldDecision, reviewer) -> No
         PreferencePair.objects.get_or_create(
             chosen_id=keep,
             rejected_id=rejected,
-            provenance=LENS_PROVENANCE[item.queue.lens],
+            provenance=pair_provenance(dialogue_source=item.dialogue.source, lens=item.queue.lens),
             annotator=reviewer,
             defaults={
                 "dialogue_id": item.dialogue_id,

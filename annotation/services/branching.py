@@ -33,6 +33,7 @@ BAD_TURN = "Branch at an agent turn of this dialogue (or right after its last ho
 EMPTY_TEXT = "Write the alternative reply."
 NOT_PAIRWISE = "Alternatives can only be added to a pairwise queue of the same project."
 NO_MODEL = "Choose a registered model version."
+NOT_POLICY = "Alternatives come from a policy version; a reward model or a bare base model does not write replies."
 BAD_COUNT = f"Generate between {COUNT_RANGE[0]} and {COUNT_RANGE[1]} alternatives."
 BAD_TEMPERATURE = f"Temperature must be between {TEMPERATURE_RANGE[0]:g} and {TEMPERATURE_RANGE[1]:g}."
 BAD_MAX_NEW_TOKENS = f"Max new tokens must be between {MAX_NEW_TOKENS_RANGE[0]} and {MAX_NEW_TOKENS_RANGE[1]}."
@@ -117,6 +118,8 @@ def _generation_errors(
         return BAD_TURN
     if not isinstance(model_version, ModelVersion):
         return NO_MODEL
+    if model_version.kind != ModelVersion.Kind.POLICY:
+        return NOT_POLICY
     if not isinstance(count, int) or not COUNT_RANGE[0] <= count <= COUNT_RANGE[1]:
         return BAD_COUNT
     if not isinstance(temperature, int | float) or not TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]:

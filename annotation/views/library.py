@@ -74,7 +74,7 @@ def _branch_context(dialogue: Dialogue, turn: int) -> dict:
             project=dialogue.project, kind__in=kinds_comparing_candidates(), is_active=True
         ),
         "turn": turn,
-        "model_versions": ModelVersion.objects.order_by("name"),
+        "model_versions": ModelVersion.objects.filter(kind=ModelVersion.Kind.POLICY).order_by("name"),
         "generations": generations,
         "generating": any(g.is_active for g in generations),
     }

@@ -15,6 +15,7 @@ ERR_EMPTY = "An eval set needs at least one dialogue or bad case."
 ERR_NOT_EMPTY_TO_FREEZE = "An empty eval set cannot be frozen."
 ERR_WRONG_SOURCE = "Online sets are built from dialogues, bad-case sets from bad cases."
 ERR_NO_SYSTEM = "Choose a model version or the gold reply."
+ERR_NOT_POLICY = "An eval system is a policy version: reward models and base models are not evaluated as systems."
 
 
 def _agent_turns(dialogue: Dialogue) -> list[int]:
@@ -118,6 +119,8 @@ def eval_system_get_or_create(*, model_version=None, gold: bool = False) -> Eval
         return system
     if model_version is None:
         raise ApplicationError(ERR_NO_SYSTEM)
+    if model_version.kind != model_version.Kind.POLICY:
+        raise ApplicationError(ERR_NOT_POLICY)
     system = EvalSystem.objects.filter(model_version=model_version).first()
     if system is None:
         system = EvalSystem(name=model_version.name, model_version=model_version)

@@ -12,6 +12,7 @@ from annotation.models.labels import Provenance
 from engine import vocab
 from evaluation.models import EvalSet, Judgment
 from evaluation.models.judgments import FixStatus
+from registry.models import ModelVersion
 from training_jobs.views.jobs_forms import SnapshotForm
 
 # (TextChoices, the model field that stores it or None, the engine's pairs)
@@ -28,6 +29,8 @@ MIRRORS = [
     (BadCase.Severity, BadCase._meta.get_field("severity"), vocab.SEVERITY_CHOICES),
     (EvalSet.Kind, EvalSet._meta.get_field("kind"), vocab.EVAL_SET_KIND_CHOICES),
     (FixStatus, Judgment._meta.get_field("fix_status"), vocab.FIX_STATUS_CHOICES),
+    (ModelVersion.Kind, ModelVersion._meta.get_field("kind"), vocab.MODEL_KIND_CHOICES),
+    (ModelVersion.Stage, ModelVersion._meta.get_field("stage"), vocab.MODEL_STAGE_CHOICES),
 ]
 
 

@@ -15,11 +15,15 @@ def test_the_default_base_model_is_registered_once():
     assert ModelVersion.objects.count() == 1
 
 
-def test_pages_keep_their_paths_and_list_what_is_registered(client_for):
-    model = base_model_register(name="qwen-32b", path="/models/qwen3-32b", description="shared storage")
+def test_pages_keep_their_paths_and_list_what_is_registered(client_for, tmp_path):
+    path = tmp_path / "qwen3-32b"
+    path.mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        (path / name).write_text("{}")
+    model = base_model_register(name="qwen-32b", path=str(path), description="shared storage")
     client = client_for("ml_engineer")
     assert reverse("registry:model_list") == "/deploy/"
     assert reverse("registry:model_detail", args=[model.pk]) == f"/deploy/models/{model.pk}/"
     assert "qwen-32b" in client.get("/deploy/").content.decode()
-    assert "/models/qwen3-32b" in client.get(f"/deploy/models/{model.pk}/").content.decode()
+    assert str(path) in client.get(f"/deploy/models/{model.pk}/").content.decode()
     assert client_for("evaluator").get("/deploy/").status_code == 403

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from engine.rundir import result_adapter
 from registry.models import ModelVersion
+from registry.services import version_register
 from training_jobs.models import TrainingJob
 
 
@@ -52,14 +53,18 @@ def job_lineage(*, job: TrainingJob, run_dir: Path) -> dict[str, Any]:
 def job_ingest_result(*, job: TrainingJob, result: dict[str, Any], run_dir: Path) -> ModelVersion:
     if job.output_model_id:
         return job.output_model
-    model, _ = ModelVersion.objects.get_or_create(
-        name=f"{job.method}-job{job.pk}",
-        defaults={
-            "base_model": job.base_model.base_model,
-            "adapter_path": result_adapter(result, run_dir=run_dir),
-            "method": job.method,
-            "description": f"Trained by job {job.pk} ({job.name}).",
-            "lineage": job_lineage(job=job, run_dir=run_dir),
-        },
+    name = f"{job.method}-job{job.pk}"
+    model = ModelVersion.objects.filter(name=name).first()
+    if model is not None:
+        return model
+    return version_register(
+        name=name,
+        kind=ModelVersion.Kind.REWARD_MODEL if job.method == "rm" else ModelVersion.Kind.POLICY,
+        base_model=job.base_model.base_model,
+        base=job.base_model if job.base_model.kind == ModelVersion.Kind.BASE else job.base_model.base,
+        adapter_path=result_adapter(result, run_dir=run_dir),
+        method=job.method,
+        description=f"Trained by job {job.pk} ({job.name}).",
+        lineage=job_lineage(job=job, run_dir=run_dir),
+        actor=job.created_by,
     )
-    return model
