@@ -11,7 +11,7 @@ from evaluation.services.exports import JUDGMENT_FIELDS, _csv
 from kernel.csvsafe import csv_cell, csv_text
 
 ROOT = Path(__file__).resolve().parents[2]
-HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
+HOSTILE = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
 
 
 @pytest.mark.parametrize("value", HOSTILE)
