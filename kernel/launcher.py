@@ -53,10 +53,50 @@ def engine_argv(args: list[str], *, processes: int = 1) -> list[str]:
     return [python, *torchrun, "-m", "engine", *args]
 
 
-def engine_env() -> dict[str, str]:
+# Every process of an engine run carries this variable naming its run directory (torchrun passes its
+# environment on to every rank). Ranks may sit in sessions of their own, out of reach of ``killpg``, and
+# outlive a SIGKILLed torchrun; the variable finds them all, and a process id reused by an unrelated
+# process never carries it, so it is never killed by mistake.
+RUN_MARK = "PARLEY_ENGINE_RUN"
+
+
+def engine_env(*, run_dir: Path | None = None) -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("OMP_NUM_THREADS", "1")
+    if run_dir is not None:
+        env[RUN_MARK] = str(Path(run_dir).resolve())
     return env
+
+
+def run_processes(run_dir: Path | str) -> list[int]:
+    """Ids of this user's live processes that belong to the engine run in ``run_dir`` (by ``RUN_MARK``
+    in ``/proc/<pid>/environ``); empty where /proc is missing."""
+    mark = f"{RUN_MARK}={Path(run_dir).resolve()}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # gone, or another user's
+        if state != "Z" and mark in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return sorted(pid for pid in found if pid != os.getpid())
+
+
+def kill_run_tree(run_dir: Path | str, *, wait_s: float = 10.0) -> list[int]:
+    """SIGKILL every process of the engine run in ``run_dir`` (torchrun and every rank, whatever their
+    session) and wait until they are gone; the ids killed."""
+    killed = run_processes(run_dir)
+    for pid in killed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + wait_s
+    while run_processes(run_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return killed
 
 
 def _die_with_parent() -> None:
@@ -70,19 +110,22 @@ def engine_start(args: list[str], *, log: Path, processes: int = 1) -> subproces
     """Start the engine in its own process group with its output appended to ``log``; returns at once."""
     argv = engine_argv(args, processes=processes)
     log.parent.mkdir(parents=True, exist_ok=True)
+    run_dir = log.parent  # the log lives in the run directory
     with log.open("ab") as out:
         out.write(f"$ {' '.join(argv)}\n".encode())
         out.flush()
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             argv,
             cwd=settings.BASE_DIR,
-            env=engine_env(),
+            env=engine_env(run_dir=run_dir),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
+    proc.parley_run_dir = run_dir
+    return proc
 
 
 def signal_group(pgid: int, sig: int) -> bool:
@@ -94,18 +137,40 @@ def signal_group(pgid: int, sig: int) -> bool:
 
 
 def engine_stop(proc: subprocess.Popen, *, grace_s: float = TERM_GRACE_S) -> int:
-    """SIGTERM the whole process group, SIGKILL whatever is left after ``grace_s``; the exit status."""
+    """SIGTERM the whole process group, SIGKILL whatever is left after ``grace_s``, then every process of
+    the run that escaped the group (ranks in sessions of their own); the exit status."""
     signal_group(proc.pid, signal.SIGTERM)
     try:
-        return proc.wait(timeout=grace_s)
+        code = proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
         signal_group(proc.pid, signal.SIGKILL)
-        return proc.wait()
+        code = proc.wait()
+    run_dir = getattr(proc, "parley_run_dir", None)
+    if run_dir is not None:
+        kill_run_tree(run_dir)
+    return code
 
 
-def kill_leftover(*, host: str, pid: int | None) -> None:
-    """A previous worker on this host died: make sure its engine group is gone before starting again."""
-    if pid and host == socket.gethostname():
+def kill_leftover(*, host: str, pid: int | None, run_dir: Path | str | None = None) -> None:
+    """A previous worker died: make sure its engine is gone before starting again. Every process on this
+    host marked with the run directory dies (torchrun and every rank, whatever their session). The
+    recorded ``pid``'s group is signalled only if that process still carries the run's mark or, with
+    no run directory given, is still an engine (``-m engine`` in its command line): a process id the
+    system has since given to another program is left alone."""
+    if run_dir is not None:
+        kill_run_tree(run_dir)
+    if not pid or host != socket.gethostname():
+        return
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return  # gone (or not ours)
+    if run_dir is not None:
+        ours = f"{RUN_MARK}={Path(run_dir).resolve()}".encode() in environ
+    else:
+        ours = any(a == b"engine" for a in cmdline) and any(e.startswith(RUN_MARK.encode() + b"=") for e in environ)
+    if ours:
         signal_group(pid, signal.SIGKILL)
 
 

@@ -11,6 +11,12 @@ lapsed: its worker was killed, lost its machine or hangs. The sweep then
 - otherwise gives it back to its queue with a note and sends its task again: the next claim starts it
   afresh, and a training job resumes from its last checkpoint.
 
+It also re-sends the task of a row that has waited *queued* for longer than ``PARLEY_RESEND_QUEUED_S``
+(at most once per that time; the time of the last re-send is kept in ``heartbeat_at``, which a queued
+row does not otherwise use): a broker that lost the message (the filesystem broker of ``make run``, a
+Redis restarted without its append-only file) would otherwise leave it queued forever. A duplicate
+message is harmless: a delivery only ever starts a queued row (``row_claim``).
+
 Every status-row model of every installed app is swept (found through the app registry, so the kernel
 imports no app). Rows are locked with ``skip_locked``: two sweeps, or a sweep and a finishing worker,
 never act on the same row twice.
@@ -43,11 +49,12 @@ ERR_CANCELLED = "Cancelled on request; its worker had stopped responding."
 @dataclass
 class SweepReport:
     requeued: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.requeued or self.failed or self.cancelled)
+        return bool(self.requeued or self.resent or self.failed or self.cancelled)
 
 
 def status_row_models() -> list[type[StatusRow]]:
@@ -61,6 +68,24 @@ def lapsed(*, now: datetime | None = None) -> Q:
     return Q(status=Status.RUNNING) & stale
 
 
+def waiting(*, now: datetime | None = None) -> Q:
+    """Queued rows waiting longer than ``PARLEY_RESEND_QUEUED_S`` whose task was not re-sent since."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.PARLEY_RESEND_QUEUED_S)
+    not_resent = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff)
+    return Q(status=Status.QUEUED, queued_at__lt=cutoff) & not_resent
+
+
+@transaction.atomic
+def row_resend(*, model: type[StatusRow], pk: int, now: datetime | None = None) -> bool:
+    """Send a long-queued row's task again (its message may be lost); True when sent."""
+    row = model.objects.select_for_update(skip_locked=True).filter(waiting(now=now), pk=pk).first()
+    if row is None:
+        return False
+    model.objects.filter(pk=pk).update(heartbeat_at=now or timezone.now())
+    row_enqueue(row)
+    return True
+
+
 def rows_sweep(*, now: datetime | None = None) -> SweepReport:
     """Recover every lapsed row of every status-row model; returns what it did (labels ``model:pk``)."""
     report = SweepReport()
@@ -69,6 +94,9 @@ def rows_sweep(*, now: datetime | None = None) -> SweepReport:
             outcome = row_recover(model=model, pk=pk, now=now)
             if outcome:
                 getattr(report, outcome).append(f"{model._meta.label_lower}:{pk}")
+        for pk in model.objects.filter(waiting(now=now)).values_list("pk", flat=True):
+            if row_resend(model=model, pk=pk, now=now):
+                report.resent.append(f"{model._meta.label_lower}:{pk}")
     if report:
         logger.warning("sweep: %s", report)
     return report

@@ -165,6 +165,7 @@ names = [
     ".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
     for app in apps
     for p in sorted((root / app).rglob("*.py"))
+    if "settings" not in p.relative_to(root).parts  # the one in use is loaded; production needs its env
 ]
 for name in names + extra:
     importlib.import_module(name)

@@ -263,7 +263,7 @@ def branch_generate_execute(*, generation: BranchGeneration, owner: str = "") ->
     if claim.action != Action.START:
         raise ApplicationError(NOT_QUEUED, status=409)
     generation = claim.row
-    kill_leftover(host=claim.previous_host, pid=claim.previous_pid)
+    kill_leftover(host=claim.previous_host, pid=claim.previous_pid, run_dir=run_dir)
     # One seed per generation: another request at the same turn samples other replies.
     generation.metrics = {**generation.metrics, "seed": generation.pk}
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,6 @@ Exports are reads, but each is recorded in the audit log (who took which data ou
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable
 
@@ -13,6 +11,7 @@ from evaluation.columns import CSV_FIELDS
 from evaluation.models import EvalSet, Judgment
 from evaluation.selectors.reports import eval_report_detail
 from kernel.audit import audit_record
+from kernel.csvsafe import csv_text
 
 JUDGMENT_FIELDS = (
     "eval_set",
@@ -76,12 +75,7 @@ def _jsonl(rows: Iterable[dict]) -> str:
 
 
 def _csv(rows: Iterable[dict], fields: tuple[str, ...]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
-    return out.getvalue()
+    return csv_text(rows, fields)  # formula cells defused (kernel/csvsafe.py)
 
 
 def report_csv(report: dict) -> str:

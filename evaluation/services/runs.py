@@ -131,7 +131,7 @@ def eval_run_execute(*, run: EvalRun, owner: str = "") -> EvalRun:
     if claim.action != Action.START:
         raise ApplicationError(ERR_NOT_QUEUED)
     run = claim.row
-    kill_leftover(host=claim.previous_host, pid=claim.previous_pid)
+    kill_leftover(host=claim.previous_host, pid=claim.previous_pid, run_dir=run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     engine = {
         "timeout_s": settings.PARLEY_ENGINE_TIMEOUT_S,

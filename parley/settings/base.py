@@ -1,6 +1,7 @@
 """Base settings. Everything comes from the environment with safe local defaults."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "training_jobs",
     "evaluation",
     "deploy",
+    "axes",  # login lockout (kernel/security.py, docs/operations.md); last, as its docs ask
 ]
 
 MIDDLEWARE = [
@@ -49,6 +51,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "kernel.refusals.ApplicationErrorMiddleware",  # a service's refusal as a 4xx page or htmx fragment
+    "kernel.security.ContentSecurityPolicyMiddleware",  # PARLEY_CSP below
+    "axes.middleware.AxesMiddleware",  # a locked-out login gets the lockout page (429)
 ]
 
 ROOT_URLCONF = "parley.urls"
@@ -80,9 +84,31 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's four standard validators: not like the username, at least 10 characters, not a common
+# password (such as 12345678), not all digits.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login lockout (django-axes): AXES_FAILURE_LIMIT wrong passwords for one username from one address lock
+# that pair out for AXES_COOLOFF_TIME; a success resets the count. An admin unlocks early with
+# `manage.py axes_reset_username <name>`. The API's tokens get the same limit per address
+# (kernel.security.LockoutTokenAuthentication).
+AUTHENTICATION_BACKENDS = [
+    "kernel.security.LockoutBackend",  # django-axes' AxesStandaloneBackend
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("PARLEY_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("PARLEY_LOGIN_COOLOFF_MIN", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "kernel/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "kernel.security.client_ip"
+# Behind a reverse proxy the client's address is the last one the proxy appended to X-Forwarded-For
+# (production sets this on); otherwise REMOTE_ADDR.
+PARLEY_BEHIND_PROXY = os.environ.get("PARLEY_BEHIND_PROXY", "0") == "1"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -113,11 +139,37 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# The Content-Security-Policy of every response (kernel.security): scripts, styles, fonts and images
+# from the app itself only; nothing inline (see kernel/security.py for how the pages satisfy it).
+PARLEY_CSP = {
+    "default-src": ("'self'",),
+    "script-src": ("'self'",),
+    "style-src": ("'self'",),
+    "img-src": ("'self'", "data:"),
+    "font-src": ("'self'",),
+    "connect-src": ("'self'",),
+    "object-src": ("'none'",),
+    "base-uri": ("'self'",),
+    "form-action": ("'self'",),
+    "frame-ancestors": ("'none'",),
+}
+PARLEY_CSP_REPORT_ONLY = os.environ.get("PARLEY_CSP_REPORT_ONLY", "0") == "1"
+
+# Shared by the web processes (the API's failed-token counter): Redis when CACHE_URL names one.
+_CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+        if _CACHE_URL.startswith(("redis://", "rediss://"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "kernel.security.LockoutTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kernel.roles.HasRole"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -134,6 +186,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"SnapshotKindEnum": "parley.api.SNAPSHOT_KIND_CHOICES"},
 }
 
 LOGGING = {

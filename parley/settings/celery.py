@@ -23,13 +23,16 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "store_processed": False,
     }
 else:
-    # Longer than the longest training job, so Redis does not redeliver a running job's message.
+    # Minutes, not days (acks_late below): a message whose worker died is back in its queue within
+    # visibility_timeout + interval x throttle (5 min + 1 min by default). A running job's message is
+    # redelivered too after that time while the job still runs; that delivery finds the row running and
+    # does nothing (kernel.status.row_claim: BUSY). Recovery of the row itself is the lease sweep's
+    # (PARLEY_LEASE_S + PARLEY_SWEEP_S, parley/settings/runs.py), which does not wait for this.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(48 * 3600))),
-        # A worker sweeps for messages whose worker died about every interval x throttle seconds
-        # (kombu's defaults: 10 x 10). The reliability tests use a 3 s timeout and sweep every second.
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300")),
+        # A worker looks for messages whose worker died about every interval x throttle seconds.
         "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
-        "unacked_restore_throttle": int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE", "10")),
+        "unacked_restore_throttle": int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE", "6")),
     }
 
 CELERY_TASK_IGNORE_RESULT = True

@@ -14,6 +14,10 @@ PARLEY_LEASE_S = float(os.environ.get("PARLEY_LEASE_S", "60"))
 # Celery beat runs the sweep every PARLEY_SWEEP_S seconds on PARLEY_SWEEP_QUEUE.
 PARLEY_SWEEP_S = float(os.environ.get("PARLEY_SWEEP_S", "30"))
 PARLEY_SWEEP_QUEUE = os.environ.get("PARLEY_SWEEP_QUEUE", "default")
+# A row queued longer than this gets its task sent again by the sweep (the broker may have lost the
+# message: the filesystem broker of `make run`, a Redis without its append-only file); at most once per
+# this time. Duplicates are harmless (a delivery only starts a queued row).
+PARLEY_RESEND_QUEUED_S = float(os.environ.get("PARLEY_RESEND_QUEUED_S", "300"))
 # Claims a row gets before a lapse fails it (a run that kills its worker every time stops somewhere).
 PARLEY_MAX_ATTEMPTS = int(os.environ.get("PARLEY_MAX_ATTEMPTS", "3"))
 # Run-to-completion engine calls (evaluation runs, branch generations): stopped past this.

@@ -138,3 +138,31 @@ def test_the_sweep_leaves_live_and_queued_rows_alone_and_catches_rows_that_never
 def test_every_status_row_model_is_swept():
     labels = {m._meta.label for m in status_row_models()}
     assert {"training_jobs.TrainingJob", "evaluation.EvalRun", "annotation.BranchGeneration"} <= labels
+
+
+def test_the_sweep_resends_a_row_queued_too_long_once_per_period(
+    run, sent, settings, django_capture_on_commit_callbacks
+):
+    """A broker that lost the message (the filesystem broker of `make run`): the row is sent again."""
+    settings.PARLEY_RESEND_QUEUED_S = 300
+    assert not rows_sweep() and not sent  # just queued: left alone
+    EvalRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(seconds=301))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert rows_sweep().resent == [f"evaluation.evalrun:{run.pk}"]
+    assert sent == [("evaluation.eval_run_execute", {"args": [run.pk], "queue": "gpu"})]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert not rows_sweep()  # not again within the period
+    assert len(sent) == 1 and now(run).status == Status.QUEUED
+    claim = row_claim(model=EvalRun, pk=run.pk, owner="w1")  # the re-sent message starts it
+    assert claim.action == Action.START
+
+
+def test_production_broker_timings_recover_in_minutes():
+    """Redis redelivers a dead worker's message within minutes (not the 48 h it once was)."""
+    from django.conf import settings as s
+
+    options = s.CELERY_BROKER_TRANSPORT_OPTIONS
+    assert s.CELERY_TASK_ACKS_LATE
+    bound = options["visibility_timeout"] + options["unacked_restore_interval"] * options["unacked_restore_throttle"]
+    assert bound <= 10 * 60
+    assert s.PARLEY_LEASE_S + s.PARLEY_SWEEP_S <= 2 * 60

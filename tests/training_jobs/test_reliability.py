@@ -14,7 +14,7 @@ import pytest
 from kombu import Queue
 
 from kernel.status import Status
-from tests.fixtures.workers import QUEUE, process_gone, wait_for
+from tests.fixtures.workers import FAST_REDELIVERY, PRODUCTION_TIMINGS, QUEUE, process_gone, wait_for
 from tests.training_jobs import factories
 from training_jobs.models import JobMetric, JobSample, TrainingJob
 from training_jobs.services.jobs import job_cancel, job_create
@@ -117,11 +117,31 @@ def test_sigkilled_worker_leaves_the_job_resumable_and_the_sweep_resumes_it(star
     assert list(JobMetric.objects.filter(job=job).values_list("step", flat=True)) == list(range(1, 11))
 
 
+@pytest.mark.slow  # waits out the production lease (up to PARLEY_LEASE_S + PARLEY_SWEEP_S, 90 s)
+def test_sigkilled_worker_recovers_within_the_production_bound(start_worker):
+    """The same SIGKILL with every timing the production settings' own (lease 60 s, sweep 30 s, Redis
+    visibility 5 min): the sweep gives the row back within the lease + sweep bound of
+    parley/settings/runs.py, long before Redis would redeliver the message."""
+    from django.conf import settings
+
+    first = start_worker(steps=40, step_s=0.5, timings=PRODUCTION_TIMINGS)
+    job = submit(method="sft")
+    wait_for(lambda: step_of(job) >= 2, timeout=60, what="step 2")
+    first.kill()
+    second = start_worker(steps=40, step_s=0.05, timings=PRODUCTION_TIMINGS)
+    bound = settings.PARLEY_LEASE_S + settings.PARLEY_SWEEP_S
+    # The row is back in its queue (or already resumed) within the bound, plus the workers' start.
+    wait_for(lambda: job_now(job).attempts >= 2, timeout=bound + 30, what="the sweep to give the job back")
+    done = wait_for(lambda: job_now(job).is_terminal and job_now(job), timeout=120, what="the resumed job")
+    assert done.status == Status.SUCCEEDED, done.error + second.text()[-2000:]
+    assert "resume=True" in (Path(done.run_dir) / "starts.log").read_text().splitlines()[1]
+
+
 def test_redelivered_message_does_not_start_a_second_copy(start_worker):
-    first = start_worker(steps=24, step_s=0.75)
+    first = start_worker(steps=24, step_s=0.75, timings=FAST_REDELIVERY)
     job = submit()
     wait_for(lambda: job_now(job).status == Status.RUNNING, timeout=60, what="the start")
-    second = start_worker(steps=24, step_s=0.75)
+    second = start_worker(steps=24, step_s=0.75, timings=FAST_REDELIVERY)
     # The visibility timeout (3 s) is far shorter than the job: Redis hands the message to `second`, whose
     # claim finds the job running under a live lease and leaves it alone.
     wait_for(lambda: "'busy'" in second.text(), timeout=45, what="the redelivery to reach the second worker")

@@ -83,8 +83,8 @@ def sync(*, job: TrainingJob, owner: str, tail: RunTail) -> bool:
 def job_supervise(*, job: TrainingJob, owner: str, previous: tuple[str, int | None] = ("", None)) -> str:
     """Run the engine for ``job`` (already ``running`` under ``owner``) to the end; returns the status.
     A job that left a checkpoint in its run directory (an earlier attempt died) resumes from it."""
-    kill_leftover(host=previous[0], pid=previous[1])
     run_dir = run_dir_for(job)
+    kill_leftover(host=previous[0], pid=previous[1], run_dir=run_dir)  # every rank, before resuming
     run_dir.mkdir(parents=True, exist_ok=True)
     job = job_preset_resolve(job=job, owner=owner)
     (run_dir / CONFIG_FILE).write_text(json.dumps(job.config, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,106 @@
+"""HTTP security headers the stock middleware lacks: a Content-Security-Policy on every response.
+
+Django 5.2 has no CSP of its own. The policy lives in ``settings.PARLEY_CSP`` (directive → sources) and
+is sent on every response that does not already carry one. Parley's pages satisfy it: scripts and
+styles come from the app's own static files (no inline ``<script>``, no ``style=""`` attributes, no
+CDN), data for charts travels in ``json_script`` blocks (JSON, never executed), and htmx's own inline
+indicator style is switched off in ``parley/base.html`` (the rule lives in ``parley.css``).
+``settings.PARLEY_CSP_REPORT_ONLY`` sends it as ``Content-Security-Policy-Report-Only`` instead, for
+trying a stricter policy on a live site first.
+"""
+
+from __future__ import annotations
+
+from axes.backends import AxesStandaloneBackend
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+
+DEFAULT_CSP: dict[str, tuple[str, ...]] = {
+    "default-src": ("'self'",),
+    "script-src": ("'self'",),
+    "style-src": ("'self'",),
+    "img-src": ("'self'", "data:"),
+    "font-src": ("'self'",),
+    "connect-src": ("'self'",),
+    "object-src": ("'none'",),
+    "base-uri": ("'self'",),
+    "form-action": ("'self'",),
+    "frame-ancestors": ("'none'",),
+}
+
+
+def csp_header_value(policy: dict[str, tuple[str, ...] | list[str]]) -> str:
+    """``{"default-src": ("'self'",)}`` → ``"default-src 'self'"``."""
+    return "; ".join(f"{name} {' '.join(sources)}".strip() for name, sources in policy.items())
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        policy = getattr(settings, "PARLEY_CSP", None) or DEFAULT_CSP
+        self.value = csp_header_value(policy)
+        report_only = getattr(settings, "PARLEY_CSP_REPORT_ONLY", False)
+        self.header = "Content-Security-Policy-Report-Only" if report_only else "Content-Security-Policy"
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.value and self.header not in response:
+            response[self.header] = self.value
+        return response
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout for every login over HTTP. ``authenticate()`` called without a request (a
+    management command, the test client's ``login``) is no HTTP attempt: nothing to count, so it passes
+    on to the next backend instead of raising."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+def client_ip(request) -> str:
+    """The client's address for login lockout: behind the reverse proxy (``PARLEY_BEHIND_PROXY``) the last
+    address of ``X-Forwarded-For`` (the one the proxy appended; earlier ones are the client's word), else
+    ``REMOTE_ADDR``."""
+    if getattr(settings, "PARLEY_BEHIND_PROXY", False):
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        if forwarded:
+            return forwarded[-1]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+ERR_API_LOCKED = "Too many requests with a wrong token from this address; try again in {minutes} minutes."
+
+
+class LockoutTokenAuthentication(TokenAuthentication):
+    """DRF token authentication with the login page's limit: ``AXES_FAILURE_LIMIT`` wrong tokens from one
+    address lock that address out of token authentication for ``AXES_COOLOFF_TIME`` (429), counted in
+    the shared cache. A right token does not reset the count (a guesser may hold one valid token)."""
+
+    def _key(self, request) -> str:
+        return f"parley:api-auth-failures:{client_ip(request)}"
+
+    def authenticate(self, request):
+        limit = settings.AXES_FAILURE_LIMIT
+        cooloff = int(settings.AXES_COOLOFF_TIME.total_seconds())
+        key = self._key(request)
+        if cache.get(key, 0) >= limit:
+            raise _Locked(ERR_API_LOCKED.format(minutes=max(1, cooloff // 60)))
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            if cache.add(key, 1, timeout=cooloff) is False:
+                try:
+                    cache.incr(key)
+                except ValueError:  # expired between add and incr
+                    cache.set(key, 1, timeout=cooloff)
+            raise
+
+
+class _Locked(exceptions.APIException):
+    status_code = 429
+    default_code = "locked_out"
