@@ -276,7 +276,9 @@ def _bad_cases_errors(bad_cases: Any, *, roles: list[str], ctx: ImportContext) -
             _reply_error(bad.get("gold_reply"), "gold_reply", required=False),
             _choice_error(bad.get("category"), BAD_CASE_CATEGORIES, "category"),
             _choice_error(bad.get("severity", "major"), SEVERITIES, "severity"),
-            None if clause is None or clause in ctx.clause_codes else f"clause: {clause!r} is not a clause of the SOP",
+            None
+            if clause is None or (isinstance(clause, str) and clause in ctx.clause_codes)
+            else f"clause: {clause!r} is not a clause of the SOP",
         ]
         errors += [f"bad_cases[{i}].{p}" for p in problems if p]
     return errors

@@ -82,6 +82,8 @@ HOSTILE = {
     "1 MB benefit": (_with("case.benefits.0", json.dumps("x" * 2**20)), "the limit is 300"),
     "21 benefits": (_with("case.benefits", json.dumps(["b"] * 21)), "benefits: at most 20"),
     "long pair note": (_with("pairs.0.note", json.dumps("n" * 5000)), "note: 5000 characters, the limit is 2000"),
+    "a list where a clause belongs (found by the fuzz test)": (_with("bad_cases.0.clause", "[]"), "is not a clause"),
+    "a list where a provenance belongs (found by the fuzz test)": (_with("pairs.0.provenance", "[1]"), "provenance"),
     "long competitor name": (_with("case.tickets.0.competitors.0.name", json.dumps("c" * 201)), "the limit is 200"),
 }
 
