@@ -27,6 +27,12 @@ class QueueCreateForm(forms.Form):
     per_user_cap = forms.IntegerField(min_value=1, required=False)
     reservation_minutes = forms.IntegerField(min_value=1, max_value=24 * 60, initial=30)
     review_sample_rate = forms.FloatField(min_value=0, max_value=1, initial=0.1)
+    blind = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Annotators see only their own answers until every slot of an item is answered "
+        "(reviewers see all). Untick only for calibration rounds where annotators may read each other.",
+    )
     guideline = forms.ModelChoiceField(queryset=Guideline.objects.all(), required=False)
     sop = forms.ModelChoiceField(queryset=SOP.objects.all(), required=False)
     # Filters (all optional) or an explicit selection of dialogue external ids, one per line.

@@ -138,18 +138,59 @@ def branch_generations(*, dialogue_id: int, turn: int) -> list[BranchGeneration]
     )
 
 
-def item_history(*, item: AnnotationItem) -> QuerySet:
-    """Audit events of the item, its answers, their preference pairs and bad cases (newest first)."""
+# Blind annotation (docs/annotation-model.md "Blind by default"): on a blind queue an annotator sees only
+# their own answers until every slot of the item is answered; reviewers, ML engineers and admins see all.
+FINISHED = (AnnotationItem.Status.DONE, AnnotationItem.Status.IN_REVIEW, AnnotationItem.Status.RESOLVED)
+SEES_ALL_ANSWERS = (Role.REVIEWER, Role.ML_ENGINEER)  # admin passes every role check
+
+
+def sees_all_answers(user) -> bool:
+    return has_role(user, SEES_ALL_ANSWERS)
+
+
+def _blind_items() -> Q:
+    """Items whose answers are still hidden from other annotators (blind queue, not finished)."""
+    return Q(queue__blind=True) & ~Q(status__in=FINISHED)
+
+
+def item_is_blind_for(*, item: AnnotationItem, viewer) -> bool:
+    return item.queue.blind and item.status not in FINISHED and not sees_all_answers(viewer)
+
+
+def hidden_bad_cases(*, viewer) -> QuerySet:
+    """Ids of bad cases written as another annotator's answer on an item still blind to ``viewer``."""
+    if sees_all_answers(viewer):
+        return BadCase.objects.none().values("pk")
+    blind = Answer.objects.filter(bad_case__isnull=False, item__in=AnnotationItem.objects.filter(_blind_items()))
+    return blind.exclude(user=viewer).values("bad_case_id")
+
+
+def visible_bad_cases(qs: QuerySet, *, viewer) -> QuerySet:
+    return qs if sees_all_answers(viewer) else qs.exclude(pk__in=hidden_bad_cases(viewer=viewer))
+
+
+def item_history(*, item: AnnotationItem, viewer) -> QuerySet:
+    """Audit events of the item, its answers, their preference pairs and bad cases (newest first).
+
+    While the item is blind to ``viewer`` only the viewer's own events are returned.
+    """
     answers = list(item.answers.values_list("id", "preference_pair_id", "bad_case_id"))
     refs = Q(object_type="annotation.annotationitem", object_id=str(item.pk))
     refs |= Q(object_type="annotation.answer", object_id__in=[str(a) for a, _, _ in answers])
     refs |= Q(object_type="annotation.preferencepair", object_id__in=[str(p) for _, p, _ in answers if p])
     refs |= Q(object_type="annotation.badcase", object_id__in=[str(b) for _, _, b in answers if b])
-    return AuditEvent.objects.filter(refs).select_related("actor")[:100]
+    events = AuditEvent.objects.filter(refs)
+    if item_is_blind_for(item=item, viewer=viewer):
+        events = events.filter(actor=viewer)
+    return events.select_related("actor")[:100]
 
 
-def object_history(*, object_type: str, object_id: int) -> QuerySet:
-    return AuditEvent.objects.filter(object_type=object_type, object_id=str(object_id)).select_related("actor")[:100]
+def object_history(*, object_type: str, object_id: int, viewer) -> QuerySet:
+    """Audit events of one object; a bad case still blind to ``viewer`` shows only the viewer's events."""
+    events = AuditEvent.objects.filter(object_type=object_type, object_id=str(object_id))
+    if object_type == "annotation.badcase" and hidden_bad_cases(viewer=viewer).filter(bad_case_id=object_id).exists():
+        events = events.filter(actor=viewer)
+    return events.select_related("actor")[:100]
 
 
 def review_items(*, limit: int = 200) -> list[AnnotationItem]:

@@ -18,6 +18,7 @@ from engine.vocab import LENS_PROVENANCE, REASON_CODE_CHOICES, STRENGTHS
 from kernel.audit import audit_event, audit_record, audit_snapshot
 from kernel.errors import ApplicationError
 from kernel.models import AuditEvent
+from kernel.text import clean_text
 
 BAD_SIDE = "Choose A, B, Equal or Both bad."
 STRENGTH_REQUIRED = "Choose a strength: 1 slight, 2 clear, 3 strong."
@@ -106,6 +107,7 @@ def _clean(*, assignment: Assignment, data: dict) -> dict:
     note = data.get("note") or ""
     if len(note) > 2000:
         raise ApplicationError(NOTE_TOO_LONG)
+    clean_text(note, field="note", max_len=2000)  # NUL, surrogates, controls, bidi/zero-width: a 400
     strength = ""
     if side in SIDES:
         if data.get("strength") not in STRENGTH_KEYS:

@@ -11,6 +11,7 @@ from annotation.kinds.common import NOTE_MAX, SCALE, clean_scores
 from annotation.models import AnnotationItem, Answer, Assignment
 from kernel.errors import ApplicationError
 from kernel.models import AuditEvent
+from kernel.text import clean_text
 
 FIX_SCORES = "A fix needs every score from 1 to 5."
 
@@ -23,7 +24,7 @@ class ScoreKind(TaskKind):
 
     def answer(self, *, answer: Answer, assignment: Assignment, data: dict, actor) -> list[AuditEvent]:
         answer.scores = clean_scores(names=self.questions(lens=answer.lens), data=data)
-        answer.note = (data.get("note") or "")[:NOTE_MAX]
+        answer.note = clean_text((data.get("note") or "")[:NOTE_MAX], field="note", max_len=NOTE_MAX)
         return []
 
     def values(self, answer: Answer) -> dict[str, object]:

@@ -9,6 +9,7 @@ from annotation.models import BadCase, Candidate, Dialogue, SOPClause
 from engine.task import MAX_MESSAGE_CHARS
 from kernel.audit import audit_record, audit_snapshot
 from kernel.errors import ApplicationError
+from kernel.text import clean_text
 
 S = BadCase.Status
 # open → gold written → reviewed → in a dataset snapshot → verified fixed / regressed (set by evaluation).
@@ -44,6 +45,7 @@ def bad_case_clean(*, dialogue: Dialogue, model_reply: str, data: dict) -> dict:
         raise ApplicationError(GOLD_REQUIRED)
     if len(gold) > MAX_MESSAGE_CHARS:
         raise ApplicationError(GOLD_TOO_LONG)
+    clean_text(gold, field="gold reply", max_len=MAX_MESSAGE_CHARS)
     if gold == model_reply.strip():
         raise ApplicationError(GOLD_UNCHANGED)
     if data.get("category") not in BadCase.Category.values:

@@ -8,7 +8,6 @@ Limits mirror the model fields, so nothing that passes here can fail on insert.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +22,15 @@ from engine.vocab import (
     SEVERITIES,
     STRENGTHS,
 )
+from kernel.text import text_error
 
-MAX_PRICE = 10**10  # DecimalField(max_digits=12, decimal_places=2)
+MAX_PRICE = 10**10  # DecimalField(max_digits=12, decimal_places=2): below this once rounded to cents
 _TEXT_LIMITS = {"external_id": 200, "hotel": 200, "city": 100, "room_type": 200, "currency": 8, "ticket_id": 20}
+MAX_STAGE_CHARS = 50  # Message.stage
+MAX_BENEFITS, MAX_BENEFIT_CHARS = 20, 300
+MAX_COMPETITORS, MAX_COMPETITOR_NAME_CHARS = 20, 200
+MAX_NOTE_CHARS = 2000  # a preference pair's note (the same limit as an answer's note)
+MAX_OUTCOME_INT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,12 @@ def case_errors(case: Any) -> list[str]:
     errors = task_errors(case)
     if errors:
         return errors
+    benefits = case.get("benefits", [])
+    if len(benefits) > MAX_BENEFITS:
+        errors.append(f"benefits: at most {MAX_BENEFITS}")
+    errors += filter(
+        None, (text_error(b, field=f"benefits[{i}]", max_len=MAX_BENEFIT_CHARS) for i, b in enumerate(benefits))
+    )
     if not _text(case["hotel"].get("city"), limit=_TEXT_LIMITS["city"], required=False):
         errors.append("hotel.city: string of at most 100 characters")
     if len(case["hotel"]["name"]) > _TEXT_LIMITS["hotel"]:
@@ -99,10 +110,20 @@ def _ticket_limits(ticket: dict) -> list[str]:
         errors.append("currency: at most 8 characters")
     if not _text(ticket.get("id"), limit=_TEXT_LIMITS["ticket_id"], required=False):
         errors.append("id: string of at most 20 characters")
+    competitors = ticket.get("competitors", [])
+    if len(competitors) > MAX_COMPETITORS:
+        errors.append(f"competitors: at most {MAX_COMPETITORS}")
+    for j, comp in enumerate(competitors):
+        error = text_error(comp["name"], field=f"competitors[{j}].name", max_len=MAX_COMPETITOR_NAME_CHARS)
+        errors += [error] if error else []
+        if comp["price"] >= MAX_PRICE:
+            errors.append(f"competitors[{j}].price: must be below {MAX_PRICE}")
     prices = {f: ticket[f] for f in ("current_price", "net_price", "target_price")}
-    if any(p >= MAX_PRICE for p in prices.values()):
-        return [*errors, f"prices: must be below {MAX_PRICE}"]
     cents = {f: round(p, 2) for f, p in prices.items()}  # what the database keeps
+    if any(c >= MAX_PRICE for c in cents.values()):  # 9999999999.999 rounds to 10 digits before the point
+        return [*errors, f"prices: must be below {MAX_PRICE} once rounded to cents"]
+    if any(c <= 0 for c in cents.values()):
+        return [*errors, "prices: must be at least 0.01 once rounded to cents"]
     if cents["target_price"] >= cents["current_price"] or cents["net_price"] >= cents["current_price"]:
         errors.append("prices: net and target must stay below current when rounded to cents")
     return errors
@@ -115,7 +136,9 @@ def _message_errors(message: Any, *, ctx: ImportContext) -> list[str]:
     if not message["content"].strip():
         errors.append("content: must not be empty")
     stage = message.get("stage")
-    if stage is not None and ctx.stage_keys is not None and stage not in ctx.stage_keys:
+    if stage is not None and len(stage) > MAX_STAGE_CHARS:
+        errors.append(f"stage: {len(stage)} characters, the limit is {MAX_STAGE_CHARS}")
+    elif stage is not None and ctx.stage_keys is not None and stage not in ctx.stage_keys:
         errors.append(f"stage: {stage!r} is not a stage of the project's SOP")
     return errors
 
@@ -128,8 +151,8 @@ def _outcome_errors(outcome: Any) -> list[str]:
         kind = OUTCOME_FIELDS.get(key)
         if kind is None:
             errors.append(f"outcome.{key}: unknown field")
-        elif kind is int and not (_is_int(value) and value >= 0):
-            errors.append(f"outcome.{key}: must be a non-negative integer")
+        elif kind is int and not (_is_int(value) and 0 <= value <= MAX_OUTCOME_INT):
+            errors.append(f"outcome.{key}: must be an integer from 0 to {MAX_OUTCOME_INT}")
         elif kind is not int and not isinstance(value, kind):
             errors.append(f"outcome.{key}: must be a {kind.__name__}")
     if isinstance(outcome.get("price_reduced"), str) and outcome["price_reduced"] not in PRICE_REDUCED:
@@ -208,7 +231,8 @@ def _pairs_errors(pairs: Any, *, roles: list[str], keys: dict[str, int]) -> list
         if pair.get("chosen") == pair.get("rejected"):
             errors.append(f"{where}: chosen and rejected must differ")
         errors += [f"{where}.{p}" for p in _pair_field_errors(pair)]
-        identity = (pair.get("chosen"), pair.get("rejected"), pair.get("provenance"), pair.get("annotator"))
+        # repr: any JSON value (a list where a string belongs is reported above, and must not crash here)
+        identity = repr([pair.get(k) for k in ("chosen", "rejected", "provenance", "annotator")])
         if identity in seen:
             errors.append(f"{where}: the same pair appears twice")
         seen.add(identity)
@@ -224,11 +248,14 @@ def _pair_field_errors(pair: dict) -> list[str]:
         errors.append("reason_codes: must be a list of short strings")
     if not _text(pair.get("annotator"), limit=150, required=False):
         errors.append("annotator: username or null")
-    if not isinstance(pair.get("note", ""), str):
-        errors.append("note: must be a string")
+    note_error = text_error(pair.get("note", ""), field="note", max_len=MAX_NOTE_CHARS)
+    if note_error:
+        errors.append(note_error)
     agreement = pair.get("agreement")
-    if agreement is not None and not (isinstance(agreement, int | float) and math.isfinite(agreement)):
-        errors.append("agreement: must be a number or null")
+    if agreement is not None and not (
+        isinstance(agreement, int | float) and not isinstance(agreement, bool) and 0 <= agreement <= 1
+    ):
+        errors.append("agreement: must be a number from 0 to 1, or null")
     if not isinstance(pair.get("reviewed", False), bool):
         errors.append("reviewed: must be true or false")
     return errors
@@ -249,7 +276,9 @@ def _bad_cases_errors(bad_cases: Any, *, roles: list[str], ctx: ImportContext) -
             _reply_error(bad.get("gold_reply"), "gold_reply", required=False),
             _choice_error(bad.get("category"), BAD_CASE_CATEGORIES, "category"),
             _choice_error(bad.get("severity", "major"), SEVERITIES, "severity"),
-            None if clause is None or clause in ctx.clause_codes else f"clause: {clause!r} is not a clause of the SOP",
+            None
+            if clause is None or (isinstance(clause, str) and clause in ctx.clause_codes)
+            else f"clause: {clause!r} is not a clause of the SOP",
         ]
         errors += [f"bad_cases[{i}].{p}" for p in problems if p]
     return errors

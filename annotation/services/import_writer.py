@@ -125,7 +125,7 @@ class DialogueWriter:
             rejected=by_key[(dialogue.pk, p["rejected"])],
             strength=p.get("strength", "clear"),
             reason_codes=list(p.get("reason_codes", [])),
-            note=p.get("note", ""),
+            note=p.get("note") or "",
             provenance=p["provenance"],
             annotator=self.users.get(p.get("annotator")),
             guideline=self.guideline,

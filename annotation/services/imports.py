@@ -26,6 +26,7 @@ from annotation.models import (
 from annotation.services.import_checks import ImportContext, dialogue_errors
 from annotation.services.import_writer import DialogueWriter
 from kernel.audit import audit_record
+from kernel.text import json_line, json_problems
 
 MAX_LINE_BYTES = 4 * 1024 * 1024  # a dialogue line; one message is capped by engine.task.MAX_MESSAGE_CHARS
 MAX_REPORTED_ERRORS = 1000
@@ -128,11 +129,11 @@ def _check_lines(lines, *, ctx, result, spool) -> tuple[dict[str, int], dict[str
         if not text.strip():
             continue  # blank lines are allowed
         try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            result.add_error(number, f"malformed JSON: {exc.msg} at column {exc.colno}")
+            record = json_line(text)  # bounded: depth, digits, finite numbers, no bare \r
+        except ValueError as exc:
+            result.add_error(number, str(exc))
             continue
-        problems = dialogue_errors(record, ctx=ctx)
+        problems = json_problems(record) or dialogue_errors(record, ctx=ctx)
         external_id = record.get("external_id") if isinstance(record, dict) else None
         if isinstance(external_id, str) and external_id in ids:
             problems.append(f"external_id: {external_id!r} already appears on line {ids[external_id]}")

@@ -45,6 +45,7 @@ def queue_create(
     reservation_minutes: int = 30,
     review_sample_rate: float = 0.1,
     stage: str = "",
+    blind: bool = True,
 ) -> AnnotationQueue:
     queue = AnnotationQueue(
         project=project,
@@ -57,6 +58,7 @@ def queue_create(
         sop=sop,
         reservation_minutes=reservation_minutes,
         review_sample_rate=review_sample_rate,
+        blind=blind,
         created_by=actor,
     )
     queue.full_clean()

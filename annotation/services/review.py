@@ -13,11 +13,13 @@ from annotation.kinds import kind_for
 from annotation.models import AnnotationItem, GoldDecision
 from kernel.audit import audit_record, audit_snapshot
 from kernel.errors import ApplicationError
+from kernel.text import clean_text
 
 NOT_REVIEWABLE = "Only items whose answers are all in can be reviewed."
 ALREADY_DECIDED = "This item already has a gold decision."
 REASON_REQUIRED = "Say why the item is rejected."
 BAD_DECISION = "Decide accept, reject or fix."
+MAX_REASON_CHARS = 4000
 REVIEWABLE = (AnnotationItem.Status.IN_REVIEW, AnnotationItem.Status.DONE)
 
 
@@ -32,7 +34,7 @@ def gold_decide(
         raise ApplicationError(ALREADY_DECIDED, status=409)
     if item.status not in REVIEWABLE:
         raise ApplicationError(NOT_REVIEWABLE, status=409)
-    reason = (reason or "").strip()
+    reason = clean_text(reason, field="reason", max_len=MAX_REASON_CHARS).strip()
     if decision == GoldDecision.Decision.REJECT and not reason:
         raise ApplicationError(REASON_REQUIRED)
     kind = kind_for(item.queue.kind)

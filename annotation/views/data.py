@@ -10,6 +10,7 @@ from annotation.forms_data import ExportForm, ImportForm
 from annotation.services.exports import EXPORT_KINDS, dumps, export_recorded, export_rows_for
 from annotation.services.imports import dialogues_import
 from kernel.roles import Role, role_required
+from kernel.text import split_lines
 
 DATA_ROLES = (Role.ADMIN, Role.ML_ENGINEER)
 
@@ -24,7 +25,9 @@ def data_import(request) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             result = dialogues_import(
-                lines=form.cleaned_data["file"], project=form.cleaned_data["project"], user=request.user
+                lines=split_lines(form.cleaned_data["file"].chunks()),
+                project=form.cleaned_data["project"],
+                user=request.user,
             )
             context["result"] = result
             status = 200 if result.ok else 400

@@ -16,6 +16,7 @@ from annotation.selectors import (
     item_history,
     object_history,
     turn_context,
+    visible_bad_cases,
 )
 from annotation.services.bad_cases import TRANSITIONS, bad_case_edit_gold, bad_case_transition
 from annotation.services.branching import branch_create, branch_generate_request
@@ -39,7 +40,8 @@ def dialogue_detail(request, dialogue_id: int) -> HttpResponse:
     dialogue = get_object_or_404(Dialogue.objects.select_related("case", "sop"), pk=dialogue_id)
     flagged = set(ExcellentTurn.objects.filter(dialogue=dialogue).values_list("turn", flat=True))
     context = turn_context(item=AnnotationItem(dialogue=dialogue, turn=-1))
-    context.update(flagged=flagged, bad_cases=dialogue.bad_cases.select_related("clause"))
+    bad_cases = visible_bad_cases(dialogue.bad_cases.select_related("clause"), viewer=request.user)
+    context.update(flagged=flagged, bad_cases=bad_cases)
     return render(request, "annotation/dialogue.html", context)
 
 
@@ -125,7 +127,7 @@ def branch_generate(request, dialogue_id: int, turn: int) -> HttpResponse:
 def bad_cases(request) -> HttpResponse:
     status, category = request.GET.get("status", ""), request.GET.get("category", "")
     context = {
-        "rows": bad_case_list(status=status, category=category)[:300],
+        "rows": visible_bad_cases(bad_case_list(status=status, category=category), viewer=request.user)[:300],
         "statuses": BadCase.Status.choices,
         "categories": BadCase.Category.choices,
         "status": status,
@@ -137,14 +139,15 @@ def bad_cases(request) -> HttpResponse:
 @role_required(*EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
 def bad_case_edit(request, bad_case_id: int) -> HttpResponse:
-    bad_case = get_object_or_404(BadCase.objects.select_related("dialogue__case", "clause"), pk=bad_case_id)
+    bad_cases = visible_bad_cases(BadCase.objects.select_related("dialogue__case", "clause"), viewer=request.user)
+    bad_case = get_object_or_404(bad_cases, pk=bad_case_id)
     context = turn_context(item=AnnotationItem(dialogue=bad_case.dialogue, turn=bad_case.turn))
     context.update(
         bad_case=bad_case,
         categories=BadCase.Category.choices,
         severities=BadCase.Severity.choices,
         next_statuses=sorted(TRANSITIONS.get(bad_case.status, set()) - {BadCase.Status.GOLD_WRITTEN}),
-        history=object_history(object_type="annotation.badcase", object_id=bad_case.pk),
+        history=object_history(object_type="annotation.badcase", object_id=bad_case.pk, viewer=request.user),
     )
     status = 200
     if request.method == "POST":
@@ -169,9 +172,10 @@ def bad_case_status(request, bad_case_id: int) -> HttpResponse:
 @role_required(*READ_ROLES)
 def history(request, kind: str, object_id: int) -> HttpResponse:
     if kind == "item":
-        events = item_history(item=get_object_or_404(AnnotationItem, pk=object_id))
+        item = get_object_or_404(AnnotationItem.objects.select_related("queue"), pk=object_id)
+        events = item_history(item=item, viewer=request.user)
     elif kind in HISTORY_TYPES:
-        events = object_history(object_type=HISTORY_TYPES[kind], object_id=object_id)
+        events = object_history(object_type=HISTORY_TYPES[kind], object_id=object_id, viewer=request.user)
     else:
         raise ApplicationError("Unknown history kind.", status=404)
     return render(request, "annotation/partials/history.html", {"history": events})

@@ -20,7 +20,7 @@ def review_queue(request) -> HttpResponse:
     return render(request, "annotation/review_queue.html", {"items": review_items()})
 
 
-def _review_context(item: AnnotationItem) -> dict:
+def _review_context(item: AnnotationItem, viewer) -> dict:
     context = turn_context(item=item, display_order=[item.candidate_a_id, item.candidate_b_id])
     answers = list(item.answers.select_related("user", "bad_case__clause", "shown_left").order_by("id"))
     kind = item.queue.task_kind
@@ -28,7 +28,7 @@ def _review_context(item: AnnotationItem) -> dict:
         queue=item.queue,
         kind=kind,
         answers=answers,
-        history=item_history(item=item),
+        history=item_history(item=item, viewer=viewer),
         decisions=GoldDecision.Decision.choices,
         gold=GoldDecision.objects.filter(item=item).select_related("reviewer").first(),
         guideline_html=guideline_html(item.queue.guideline),
@@ -56,7 +56,7 @@ def review_item(request, item_id: int) -> HttpResponse:
         except ApplicationError as error:
             if error.status != 400:
                 raise
-            context = {**_review_context(item), "error": error.message}
+            context = {**_review_context(item, request.user), "error": error.message}
             return render(request, "annotation/review_item.html", context, status=400)
         next_item = review_items(limit=1)
         return (
@@ -64,7 +64,7 @@ def review_item(request, item_id: int) -> HttpResponse:
             if next_item
             else redirect("annotation:review_queue")
         )
-    return render(request, "annotation/review_item.html", _review_context(item))
+    return render(request, "annotation/review_item.html", _review_context(item, request.user))
 
 
 @role_required(Role.REVIEWER, Role.ML_ENGINEER)

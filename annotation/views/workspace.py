@@ -47,6 +47,7 @@ def queue_new(request) -> HttpResponse:
                 reservation_minutes=data["reservation_minutes"],
                 review_sample_rate=data["review_sample_rate"],
                 stage=data.get("stage") or "",
+                blind=data["blind"],
             )
         except ApplicationError as error:
             return refused(request, error, template="annotation/queue_new.html", context={"form": form})

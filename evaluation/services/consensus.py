@@ -9,7 +9,9 @@ from engine.vocab import FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment
 from kernel.audit import audit_record, audit_snapshot
 from kernel.errors import ApplicationError
+from kernel.text import clean_text
 
+MAX_NOTE_CHARS = 2000
 ERR_WITHOUT_JUDGMENTS = "A consensus needs judgments from the raters first; this response has none."
 ERR_RATING = "The consensus rating must be a whole number from 1 to 5."
 ERR_FIX_STATUS = "Choose a consensus fix status (" + ", ".join(FIX_STATUSES) + ")."
@@ -71,6 +73,7 @@ def consensus_record(
         judgment = Judgment(item=item, system=system, consensus=True, source=Judgment.Source.CONSENSUS)
     for key, value in fields.items():
         setattr(judgment, key, value)
+    note = clean_text(note, field="note", max_len=MAX_NOTE_CHARS)
     judgment.rater, judgment.user, judgment.note = lead.get_username(), lead, note
     judgment.full_clean()
     judgment.save()

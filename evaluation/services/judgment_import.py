@@ -10,7 +10,6 @@ is reported with its number and reason. Missing eval sets, systems and dialogue 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -22,12 +21,14 @@ from engine.vocab import EVAL_SET_KINDS, FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, Judgment
 from evaluation.selectors.sets import eval_set_latest
 from kernel.audit import audit_record
+from kernel.text import json_line, json_problems, text_error
 
 KINDS = EVAL_SET_KINDS
 REQUIRED = ("eval_set", "kind", "dialogue", "system", "rater")
 OPTIONAL = ("consensus", "rating", "excellent_turns", "skills", "fix_status")
 
 ERR_JSON = "not valid JSON ({})"
+ERR_UTF8 = "invalid UTF-8 at byte {}"
 ERR_NOT_OBJECT = "a line must be a JSON object"
 ERR_MISSING = "missing field {!r}"
 ERR_UNKNOWN = "unknown field {!r}"
@@ -64,6 +65,9 @@ class ImportSummary:
     created_sets: list[str] = field(default_factory=list)
     created_systems: list[str] = field(default_factory=list)
     created_items: int = 0
+
+
+TEXT_LIMITS = {"eval_set": 200, "dialogue": 200, "system": 200, "rater": 150}  # the model columns
 
 
 def _text(row: dict, key: str) -> str | None:
@@ -115,6 +119,8 @@ def line_errors(row) -> list[str]:
             errors.append(ERR_MISSING.format(key))
         elif key != "kind" and _text(row, key) is None:
             errors.append(ERR_TEXT.format(key))
+        elif key in TEXT_LIMITS and isinstance(row[key], str):
+            errors += filter(None, [text_error(row[key], field=key, max_len=TEXT_LIMITS[key])])
     kind = row.get("kind")
     if "kind" in row and kind not in KINDS:
         errors.append(ERR_KIND.format(kind))
@@ -125,17 +131,24 @@ def line_errors(row) -> list[str]:
     return errors
 
 
-def _parse(lines: Iterable[str]) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
+def _parse(lines: Iterable[str | bytes]) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
     rows, errors = [], []
     for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                errors.append((number, ERR_UTF8.format(exc.start)))
+                continue
+        raw = raw.removeprefix("\ufeff").removesuffix("\n").removesuffix("\r")
         if not raw.strip():
             continue
         try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            errors.append((number, ERR_JSON.format(exc.msg)))
+            row = json_line(raw)  # bounded: depth, digits, finite numbers, no bare \r
+        except ValueError as exc:
+            errors.append((number, ERR_JSON.format(exc)))
             continue
-        problems = line_errors(row)
+        problems = json_problems(row) or line_errors(row)
         errors += [(number, p) for p in problems]
         if not problems:
             rows.append((number, row))
@@ -237,7 +250,7 @@ def _get_system(name: str, summary: ImportSummary) -> EvalSystem:
     return system
 
 
-def judgments_import(*, lines: Iterable[str], actor=None, source_name: str = "") -> ImportSummary:
+def judgments_import(*, lines: Iterable[str | bytes], actor=None, source_name: str = "") -> ImportSummary:
     """Validate every line, then write all of them in one transaction (or none: ``JudgmentImportError``)."""
     rows, errors = _parse(lines)
     if not errors:

@@ -165,3 +165,26 @@ def test_bad_case_answer_keeps_the_diff_and_saves_gold_as_candidate(world, role_
     assert bad.clause.code == "2.1" and "+Could you reach 690 this week?" in bad.gold_diff
     assert Candidate.objects.filter(key=f"gold:{bad.pk}", source="human", text=bad.gold_reply).exists()
     assert answer.scores == {"category": "tone", "severity": 1}
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [("cold \x00", "NUL character"), ("price \u202e0001", "bidirectional control"), ("a\ud800", "lone surrogate")],
+)
+def test_hostile_answer_text_is_a_400_and_nothing_is_written(world, role_users, note, expected):
+    """Answer notes and gold replies go through kernel/text.py like imports do (docs/import-schema.md)."""
+    user = role_users["language_expert"]
+    queue = make_queue(world, dialogues=1)
+    assignment = annotation_task_next(user=user, queue=queue)
+    before = snapshot()
+    with pytest.raises(ApplicationError, match=expected) as refused:
+        answer_submit(assignment_id=assignment.pk, user=user, data={"side": "A", "strength": "3", "note": note})
+    assert refused.value.status == 400 and snapshot() == before
+    bd = role_users["bd_expert"]
+    bad_queue = make_queue(world, dialogues=0, kind="bad_case", lens="bd")
+    held = annotation_task_next(user=bd, queue=bad_queue)
+    before = snapshot()
+    data = {"gold_reply": f"Could you reach 690? {note}", "category": "tone", "severity": "minor", "clause": "2.1"}
+    with pytest.raises(ApplicationError, match=expected):
+        answer_submit(assignment_id=held.pk, user=bd, data=data)
+    assert snapshot() == before

@@ -120,3 +120,12 @@ def test_agreement_per_question_matches_krippendorff():
     assert alphas["rating"] == pytest.approx(expected)
     assert alphas["skills.fluency"] is None  # everyone passed: no variation, alpha undefined
     assert alphas["fix_status"] is None
+
+
+@pytest.mark.parametrize("note", ["agreed \x00", "agreed \u2066x", "n" * 2001])
+def test_a_hostile_consensus_note_is_a_400_and_nothing_is_written(rated, role_users, note):
+    _, item, system = rated
+    with pytest.raises(ApplicationError) as refused:
+        consensus_record(item=item, system=system, lead=role_users["reviewer"], rating=4, skills=ALL_SKILLS, note=note)
+    assert refused.value.status == 400 and refused.value.message.startswith("note: ")
+    assert not Judgment.objects.filter(consensus=True).exists()

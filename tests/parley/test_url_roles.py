@@ -136,3 +136,96 @@ def test_nav_marks_only_the_longest_matching_entry(rf, role_users):
     request.user = role_users["ml_engineer"]
     active = [item["label"] for item in nav_items(request) if item["active"]]
     assert active == ["Rewards"]
+
+
+# Blind annotation: walk every page an annotator may open, with the ids of real objects, and look for
+# another annotator's answer on an item that is not finished (docs/annotation-model.md "Blind by default").
+SECRET_NOTE, SECRET_GOLD = "SECRET-NOTE-of-annotator-A", "SECRET-GOLD-reply-of-annotator-A"
+
+
+def _blind_world(*, blind: bool = True):
+    from annotation.services.answers import answer_submit
+    from annotation.services.assignment import annotation_task_next
+    from tests.annotation.factories import make_queue, make_world
+    from tests.fixtures.services import make_user
+
+    world = make_world()
+    a = make_user("blind_a", Role.LANGUAGE_EXPERT, Role.BD_EXPERT)
+    b = make_user("blind_b", Role.LANGUAGE_EXPERT, Role.BD_EXPERT)
+    pairwise = make_queue(world, dialogues=1, target_overlap=2, blind=blind)
+    bad_case = make_queue(world, dialogues=0, kind="bad_case", lens="bd", target_overlap=2, blind=blind)
+    held = annotation_task_next(user=a, queue=pairwise)
+    answer_submit(assignment_id=held.pk, user=a, data={"side": "A", "strength": "3", "note": SECRET_NOTE})
+    held = annotation_task_next(user=a, queue=bad_case)
+    gold = {"gold_reply": SECRET_GOLD, "category": "tone", "severity": "minor", "clause": "2.1", "note": SECRET_NOTE}
+    answer_submit(assignment_id=held.pk, user=a, data=gold)
+    return world, a, b, pairwise, bad_case
+
+
+def _annotator_pages(ids: list[str]):
+    """Every GET path an annotator may open, each int converter tried with each of ``ids``."""
+    import itertools
+
+    from annotation.views.library import HISTORY_TYPES
+
+    for route, pattern in app_patterns():
+        roles = declared_roles(pattern)
+        if route.startswith("^") or "(?P" in route or roles == PUBLIC or Role.LANGUAGE_EXPERT not in (roles or ()):
+            continue
+        slots = re.findall(r"<(?:(\w+):)?(\w+)>", route)
+        choices = [ids if conv == "int" else list(HISTORY_TYPES) if conv == "slug" else ["x"] for conv, _ in slots]
+        for values in itertools.product(*choices):
+            parts = re.split(r"<(?:\w+:)?\w+>", route)
+            yield "/" + "".join(p + v for p, v in zip(parts, [*values, ""], strict=True))
+
+
+@pytest.mark.django_db
+def test_annotator_sees_no_other_answer_on_an_open_blind_item_anywhere(client):
+    from annotation.models import AnnotationItem, Answer, Assignment, BadCase
+
+    world, a, b, pairwise, bad_case = _blind_world()
+    ids = {
+        str(pk)
+        for model in (AnnotationItem, Answer, Assignment, BadCase)
+        for pk in model.objects.values_list("pk", flat=True)
+    }
+    ids |= {str(world["project"].pk), str(pairwise.pk), str(bad_case.pk), "3"}
+    ids |= {str(pk) for pk in pairwise.items.values_list("dialogue_id", flat=True)}
+    client.force_login(b)
+    walked = 0
+    for path in _annotator_pages(sorted(ids)):
+        response = client.get(path)
+        body = response.content.decode(errors="replace")
+        assert SECRET_NOTE not in body and SECRET_GOLD not in body, f"{path} shows annotator A's answer to B"
+        walked += response.status_code == 200
+    assert walked > 10
+
+
+@pytest.mark.django_db
+def test_blind_ends_when_the_item_is_finished_and_never_applies_to_reviewers(client, role_users):
+    from annotation.services.answers import answer_submit
+    from annotation.services.assignment import annotation_task_next
+
+    world, a, b, pairwise, bad_case = _blind_world()
+    item = pairwise.items.get()
+    history = f"/annotation/history/item/{item.pk}/"
+    client.force_login(role_users[Role.REVIEWER])
+    assert SECRET_NOTE in client.get(history).content.decode()
+    client.force_login(a)
+    assert SECRET_NOTE in client.get(history).content.decode()  # one's own answer is always visible
+    held = annotation_task_next(user=b, queue=pairwise)
+    answer_submit(assignment_id=held.pk, user=b, data={"side": "A", "strength": "3", "note": "b's note"})
+    client.force_login(b)
+    assert SECRET_NOTE in client.get(history).content.decode()  # both slots answered: the item is finished
+
+
+@pytest.mark.django_db
+def test_a_queue_created_not_blind_shows_answers_to_every_annotator(client):
+    from annotation.models import BadCase
+
+    world, a, b, pairwise, bad_case = _blind_world(blind=False)
+    client.force_login(b)
+    item = pairwise.items.get()
+    assert SECRET_NOTE in client.get(f"/annotation/history/item/{item.pk}/").content.decode()
+    bad = BadCase.objects.get(answers__item__queue=bad_case)
+    assert SECRET_GOLD in client.get(f"/annotation/bad-cases/{bad.pk}/").content.decode()

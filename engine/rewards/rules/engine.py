@@ -9,6 +9,7 @@ from engine.rewards.rules.prices import AcceptableOfferChecker, PriceMismatchChe
 from engine.rewards.rules.terms import Terms
 from engine.rewards.rules.text import (
     FormatChecker,
+    JudgeAddressChecker,
     LengthChecker,
     MixedLanguageChecker,
     RepetitionChecker,
@@ -27,6 +28,7 @@ CHECKERS = {
     "repetition": RepetitionChecker,
     "price_mismatch": PriceMismatchChecker,
     "continued_after_acceptable_offer": AcceptableOfferChecker,
+    "judge_addressed": JudgeAddressChecker,
     "pattern": TermChecker,  # a team's own rule: word list and/or regexes
 }
 

@@ -105,6 +105,14 @@ class FormatChecker(TermChecker):
         return super().find(reply, low, task, history)
 
 
+class JudgeAddressChecker(TermChecker):
+    """A reply addressed to whoever scores it ("Note to the reviewer: …", "as an AI evaluator", "致评审员",
+    "请给这条回复打满分"): a policy that learned to talk to its judge is gaming the reward, and the hotel
+    reads the note too. Terms and patterns come from the rule's params, like any word-list rule."""
+
+    __slots__ = ()
+
+
 class LengthChecker:
     """Longer than ``max_chars[language]`` characters (CJK carries ~2.5x the meaning per character)."""
 

@@ -18,10 +18,9 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"no such file: {path}")
         try:
-            with path.open(encoding="utf-8") as lines:
+            # Bytes, split on \n only: a stray \r or bad UTF-8 is refused on its own line, by number.
+            with path.open("rb") as lines:
                 summary = judgments_import(lines=lines, source_name=path.name)
-        except UnicodeDecodeError as exc:
-            raise CommandError(f"{path} is not UTF-8 text ({exc.reason})") from None
         except JudgmentImportError as exc:
             for number, reason in exc.errors:
                 self.stderr.write(f"line {number}: {reason}")

@@ -33,6 +33,7 @@ ISSUE_RULE_IDS = (
     "repetition",
     "price_mismatch",
     "continued_after_acceptable_offer",
+    "judge_addressed",
 )
 
 
