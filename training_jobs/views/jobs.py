@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from engine.config import PRESETS, config_class
 from engine.configio import field_help
@@ -154,13 +154,24 @@ def back(request, pk: int):
 
 
 @role_required(*ML)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def job_cancel_view(request, pk: int):
+    """GET: a confirmation page saying what cancelling does; POST (its button): cancel."""
     job = get_object_or_404(TrainingJob, pk=pk)
+    if request.method == "GET":
+        target = request.GET.get("next", "")
+        safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+        context = {"job": job, "next": target if safe else ""}
+        return render(request, "training_jobs/job_cancel.html", context, status=409 if job.is_terminal else 200)
     try:
         job = job_cancel(job=job, actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return back(request, pk)
-    messages.success(request, "Cancelled." if job.status == Status.CANCELLED else "Cancelling: the engine is told.")
+    messages.success(
+        request,
+        f"Job {job.pk} cancelled."
+        if job.status == Status.CANCELLED
+        else f"Cancelling job {job.pk}: the engine stops at its next step.",
+    )
     return back(request, pk)
