@@ -110,16 +110,29 @@ def test_paired_comparison_on_the_report(client_for):
     assert client.get(url, {"a": "REPO", "b": "nope"}).status_code == 400
 
 
-def test_verify_button_moves_bad_cases(client_for):
-    eval_set = make_set(name="bc", kind="bad_case", n=1)
+def test_apply_verdicts_confirms_first_and_reports_in_words(client_for):
+    eval_set = make_set(name="bc", kind="bad_case", n=2)
     system = make_system("REPO")
-    item = eval_set.items.get()
-    judge(item, system, "task", fix_status="clean")
-    judge(item, system, "lead", consensus=True, fix_status="clean")
+    first, second = eval_set.items.all()
+    for rater in ("task", "language"):  # two raters behind the first consensus
+        judge(first, system, rater, fix_status="clean")
+    judge(first, system, "lead", consensus=True, fix_status="clean")
+    judge(second, system, "task", fix_status="clean")  # one rater only behind the second
+    judge(second, system, "lead", consensus=True, fix_status="clean")
     client = client_for("ml_engineer")
-    response = client.post(reverse("evaluation:bad_cases_verify", args=[eval_set.pk]), {"system": system.pk})
-    assert response.status_code == 302
-    assert BadCase.objects.get().status == "fixed"
+    url = reverse("evaluation:bad_cases_verify", args=[eval_set.pk])
+    page = client.get(url, {"system": system.pk})
+    body = page.content.decode()
+    assert page.status_code == 200 and "What will change (2)" in body and "2 raters" in body and "single rater" in body
+    assert not BadCase.objects.filter(status="fixed").exists()  # the question changes nothing
+    response = client.post(url, {"system": system.pk}, follow=True)
+    text = response.content.decode()
+    assert "1 bad case marked fixed in" in text and "1 bad case left alone (consensus from a single rater)" in text
+    assert "{" not in text.split("Applied REPO")[1].split("</")[0]  # words, not JSON
+    assert BadCase.objects.filter(status="fixed").count() == 1
+    client.post(url, {"system": system.pk, "include_thin": "1"})
+    assert BadCase.objects.filter(status="fixed").count() == 2
+    assert client.get(url).status_code == 302  # no system picked: back to the report with a message
 
 
 def test_api_report_matches_the_command_shape(client_for):
