@@ -183,3 +183,34 @@ def test_comparison_partial_for_htmx(client_for):
     assert partial.status_code == 200 and 'id="comparison"' in body and "<html" not in body
     bad = client.get(url, {"a": "REPO", "b": "REPO"}, HTTP_HX_REQUEST="true")
     assert bad.status_code == 400 and "Pick two different systems" in bad.content.decode()
+
+
+def test_a_system_is_added_by_the_model_versions_name_and_the_rm_picked_from_the_registry(client_for, monkeypatch):
+    from registry.models import ModelVersion
+
+    eval_set = make_set(name="bc", kind="bad_case", n=1)
+    ModelVersion.objects.create(name="repo-tiny-7", base_model="/tmp/base", method="repo")
+    rm = ModelVersion.objects.create(
+        name="rm-tiny-3", base_model="/tmp/base", method="rm", lineage={"run_dir": "/runs/rm-3"}
+    )
+    client = client_for("ml_engineer")
+    detail = reverse("evaluation:eval_set_detail", args=[eval_set.pk])
+    page = client.get(detail).content.decode()
+    assert '<option value="repo-tiny-7">' in page and f'<option value="{rm.pk}">rm-tiny-3</option>' in page
+    assert 'name="rm_dir"' not in page  # no filesystem path to type
+    url = reverse("evaluation:eval_system_create", args=[eval_set.pk])
+    response = client.post(url, {"model_version_name": "repo-tiny-7"}, follow=True)
+    assert EvalSystem.objects.filter(name="repo-tiny-7", model_version__name="repo-tiny-7").exists()
+    assert "System repo-tiny-7 added" in response.content.decode()
+    response = client.post(url, {"model_version_name": "<b>nope</b>"}, follow=True)
+    assert "No model version is named" in response.content.decode() and "<b>nope" not in response.content.decode()
+    assert EvalSystem.objects.count() == 1
+
+    from evaluation.services import runs
+
+    monkeypatch.setattr(runs, "row_enqueue", lambda row: None)
+    system = EvalSystem.objects.get()
+    client.post(
+        reverse("evaluation:eval_run_create", args=[eval_set.pk]), {"systems": [system.pk], "rm_version": rm.pk}
+    )
+    assert EvalRun.objects.get().rm_dir == "/runs/rm-3"
