@@ -11,7 +11,13 @@ from django.views.decorators.http import require_http_methods
 from annotation.models import BadCase
 from evaluation.columns import SKILL_COLUMNS, Column, headline, table_columns
 from evaluation.models import EvalSet, EvalSystem
-from evaluation.selectors.reports import eval_report_detail, metric_keys, paired_comparison
+from evaluation.selectors.reports import (
+    MIN_ITEMS_FOR_INTERVAL,
+    default_pair,
+    eval_report_detail,
+    metric_keys,
+    paired_comparison,
+)
 from evaluation.services.exports import report_csv, report_jsonl
 from evaluation.services.lifecycle import MIN_RATERS, bad_cases_verify, bad_cases_verify_plan, verify_report_words
 from kernel.errors import ApplicationError
@@ -53,7 +59,10 @@ def eval_report_view(request, pk: int):
         "columns": table_columns(report["kind"]),
         "metric_keys": keys,
         "comparison": comparison,
-        "compare": {"a": a, "b": b, "metric": metric},
+        "compare": {"a": a, "b": b, "metric": metric}
+        if (a or b)
+        else dict(zip("ab", default_pair(systems), strict=True), metric=metric),
+        "min_items": MIN_ITEMS_FOR_INTERVAL,
         "error": error,
         "model_systems": EvalSystem.objects.filter(name__in=systems, model_version__isnull=False),
     }

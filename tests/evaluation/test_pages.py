@@ -9,7 +9,7 @@ from annotation.models import BadCase
 from evaluation.models import EvalRun, EvalSet, EvalSystem
 from kernel.models import AuditEvent
 
-from .factories import judge, make_dialogue, make_set, make_system
+from .factories import add_responses, judge, make_dialogue, make_set, make_system
 from .test_import import bad_case_lines, online_lines
 
 pytestmark = pytest.mark.django_db
@@ -214,3 +214,31 @@ def test_a_system_is_added_by_the_model_versions_name_and_the_rm_picked_from_the
         reverse("evaluation:eval_run_create", args=[eval_set.pk]), {"systems": [system.pk], "rm_version": rm.pk}
     )
     assert EvalRun.objects.get().rm_dir == "/runs/rm-3"
+
+
+def test_report_says_too_few_below_five_items_defaults_to_two_systems_and_scrolls(client_for):
+    eval_set = make_set(kind="online", n=2)
+    repo, gold = make_system("REPO"), make_system("gold", model=False)
+    for item in eval_set.items.all():
+        for system, rating in ((repo, 5), (gold, 4)):
+            judge(item, system, "task", rating=rating)
+            judge(item, system, "lead", consensus=True, rating=rating)
+    client = client_for("ml_engineer")
+    response = client.get(reverse("evaluation:eval_report", args=[eval_set.pk]))
+    body = response.content.decode()
+    assert "too few" in body and 'class="ci">[' not in body  # n = 2: no interval
+    assert response.context["compare"]["a"] == "REPO" and response.context["compare"]["b"] == "gold"
+    assert 'id="report-scroll"' in body
+    pair = client.get(reverse("evaluation:eval_report", args=[eval_set.pk]), {"a": "REPO", "b": "gold"})
+    assert "too few shared items" in pair.content.decode()
+
+
+def test_consensus_page_shows_the_dialogue_context(client_for):
+    eval_set = make_set(kind="online", n=1)
+    item = eval_set.items.get()
+    system = make_system("REPO")
+    add_responses(eval_set, system)
+    judge(item, system, "task", rating=4)
+    body = client_for("reviewer").get(reverse("evaluation:consensus_item", args=[item.pk])).content.decode()
+    assert 'id="dialogue-context"' in body and "hmm ok" in body and "Jade Inn" in body
+    assert "we are already cheap" not in body  # after the last rated turn
