@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from annotation.models import BadCase, Dialogue
 from evaluation.models import EvalSet, EvalSystem
-from evaluation.selectors.sets import eval_item_list, eval_run_list, eval_set_list
+from evaluation.selectors.sets import eval_item_list, eval_run_list, eval_run_progress, eval_set_list
 from evaluation.services.runs import eval_run_create
 from evaluation.services.sets import eval_set_create, eval_set_freeze, eval_set_new_version, eval_system_get_or_create
 from kernel.errors import ApplicationError
@@ -63,13 +63,31 @@ def eval_set_create_view(request):
     return redirect("evaluation:eval_set_detail", pk=eval_set.pk)
 
 
+def _runs_with_progress(eval_set: EvalSet) -> tuple[list, bool]:
+    runs = list(eval_run_list(eval_set=eval_set))
+    for run in runs:
+        run.live = eval_run_progress(run=run) if not run.is_terminal else None
+    return runs, any(not r.is_terminal for r in runs)
+
+
+@role_required(*LEADS)
+def eval_set_runs(request, pk: int):
+    """htmx partial: the runs table with each active run's progress; status 286 stops the polling."""
+    eval_set = get_object_or_404(EvalSet, pk=pk)
+    runs, active = _runs_with_progress(eval_set)
+    context = {"eval_set": eval_set, "runs": runs, "active": active}
+    return render(request, "evaluation/partials/runs.html", context, status=200 if active else 286)
+
+
 @role_required(*LEADS)
 def eval_set_detail(request, pk: int):
     eval_set = get_object_or_404(EvalSet, pk=pk)
+    runs, active = _runs_with_progress(eval_set)
     context = {
         "eval_set": eval_set,
         "items": eval_item_list(eval_set=eval_set),
-        "runs": eval_run_list(eval_set=eval_set),
+        "runs": runs,
+        "active": active,
         "systems": EvalSystem.objects.select_related("model_version"),
         "model_versions": ModelVersion.objects.order_by("-created_at", "-id").only("name", "method", "created_at"),
         "reward_models": ModelVersion.objects.filter(method="rm").order_by("-created_at", "-id"),

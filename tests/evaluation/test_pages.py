@@ -242,3 +242,31 @@ def test_consensus_page_shows_the_dialogue_context(client_for):
     body = client_for("reviewer").get(reverse("evaluation:consensus_item", args=[item.pk])).content.decode()
     assert 'id="dialogue-context"' in body and "hmm ok" in body and "Jade Inn" in body
     assert "we are already cheap" not in body  # after the last rated turn
+
+
+def test_a_running_eval_run_shows_its_progress_and_the_table_polls_until_it_ends(client_for, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from engine.rundir import generate_files
+
+    eval_set = make_set(kind="online", n=1)
+    system = make_system("REPO")
+    run = EvalRun.objects.create(
+        eval_set=eval_set,
+        status="running",
+        run_dir=str(tmp_path),
+        started_at=timezone.now() - timedelta(seconds=30),
+    )
+    run.systems.set([system])
+    prompts, replies = generate_files(tmp_path, tag=str(system.pk))
+    prompts.write_text("{}\n" * 4, encoding="utf-8")
+    replies.write_text("{}\n", encoding="utf-8")
+    client = client_for("ml_engineer")
+    page = client.get(reverse("evaluation:eval_set_detail", args=[eval_set.pk])).content.decode()
+    assert 'aria-valuenow="25"' in page and "1 of 4 replies" in page and "ETA 90 s" in page
+    assert 'hx-trigger="every 3s"' in page
+    assert client.get(reverse("evaluation:eval_set_runs", args=[eval_set.pk])).status_code == 200
+    EvalRun.objects.filter(pk=run.pk).update(status="succeeded")
+    assert client.get(reverse("evaluation:eval_set_runs", args=[eval_set.pk])).status_code == 286
