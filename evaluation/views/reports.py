@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from annotation.models import BadCase
 from evaluation.columns import SKILL_COLUMNS, Column, headline, table_columns
-from evaluation.models import EvalSet, EvalSystem
+from evaluation.models import EvalSet, EvalSystem, FixStatus
 from evaluation.selectors.reports import (
     MIN_ITEMS_FOR_INTERVAL,
     default_pair,
@@ -108,6 +108,7 @@ def bad_cases_verify_view(request, pk: int):
             "thin": sum(c.thin for c in plan.changes),
             "min_raters": MIN_RATERS,
             "labels": dict(BadCase.Status.choices),
+            "verdicts": dict(FixStatus.choices),
         }
         return render(request, "evaluation/verify_confirm.html", context)
     try:
