@@ -252,3 +252,13 @@ def test_job_list_shows_duration_and_key_metric_and_refreshes_while_jobs_run(ml)
     )
     body = ml.get(reverse("training_jobs:job_list")).content.decode()
     assert "2 min 05 s" in body and "reward/r_total 0.25" in body and 'hx-trigger="every 5s' not in body
+
+
+def test_new_job_form_puts_the_preset_on_top_the_common_fields_first_and_the_rest_in_an_advanced_fold(ml):
+    body = ml.get(reverse("training_jobs:job_new") + "?method=repo&preset=tiny").content.decode()
+    assert body.index('id="id_preset"') < body.index('id="id_name"')  # the preset comes first
+    common, advanced = body.split('id="hp-common"')[1].split('id="hp-advanced"')
+    assert 'name="hp_learning_rate"' in common and 'name="hp_max_steps"' in common
+    assert 'name="hp_lora_alpha"' not in common and 'name="hp_lora_alpha"' in advanced
+    assert "<h4>LoRA</h4>" in advanced and "Advanced: " in advanced
+    assert advanced.count('class="help"') >= 10  # each advanced field keeps its help text

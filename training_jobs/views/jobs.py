@@ -52,13 +52,43 @@ def _hyper_context(*, method: str, preset: str, budget_from: TrainingJob | None,
         }
         for name, value in values.items()
     ]
+    common = [f for f in fields if f["name"] in COMMON_FIELDS]
+    groups: dict[str, list] = {}
+    for f in fields:
+        if f["name"] not in COMMON_FIELDS:
+            groups.setdefault(_field_group(f["name"]), []).append(f)
     return {
         "hyper_fields": fields,
+        "common_fields": common,
+        "advanced_groups": sorted(groups.items(), key=lambda kv: ADVANCED_GROUPS.index(kv[0])),
+        "advanced_count": len(fields) - len(common),
         "preset": preset,
         "budget_keys": BUDGET_KEYS,
         "budget_from": budget_from,
         "budget_runs": selectors.jobs_for_budget(),  # the latest 100: the page must not list 10k runs
     }
+
+
+# The few fields people change from run to run (shown up front); every other field is under "Advanced".
+COMMON_FIELDS = frozenset(
+    {"learning_rate", "max_steps", "num_epochs", "per_device_batch_size", "lora_r", "kl_coef", "beta", "seed"}
+)
+ADVANCED_GROUPS = ("Budget and batching", "Lengths and generation", "LoRA", "Rewards", "Optimiser", "Logging and other")
+
+
+def _field_group(name: str) -> str:
+    """The "Advanced" fold's group of a config field, from its name."""
+    if name.startswith("lora_") or name == "target_modules":
+        return "LoRA"
+    if name.startswith("rewards") or name.startswith("judge") or name in ("n", "rm_path", "use_rules"):
+        return "Rewards"
+    if "length" in name or "tokens" in name or name in ("temperature", "top_p", "top_k"):
+        return "Lengths and generation"
+    if name in BUDGET_KEYS or "batch" in name or "accumulation" in name or "epoch" in name or "steps" in name:
+        return "Budget and batching"
+    if any(k in name for k in ("lr", "learning", "warmup", "weight_decay", "clip", "optim", "adam", "scheduler")):
+        return "Optimiser"
+    return "Logging and other"
 
 
 def _shown(value) -> str:
