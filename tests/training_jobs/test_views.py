@@ -15,7 +15,7 @@ from kernel.status import Status
 from registry.models import ModelVersion
 from registry.services import DEFAULT_BASE_NAME, base_model_default_ensure
 from tests.training_jobs import factories
-from training_jobs.models import JobMetric, JobSample, TrainingJob
+from training_jobs.models import DatasetSnapshot, JobMetric, JobSample, TrainingJob
 from training_jobs.services import jobs
 
 pytestmark = pytest.mark.django_db
@@ -262,3 +262,18 @@ def test_new_job_form_puts_the_preset_on_top_the_common_fields_first_and_the_res
     assert 'name="hp_lora_alpha"' not in common and 'name="hp_lora_alpha"' in advanced
     assert "<h4>LoRA</h4>" in advanced and "Advanced: " in advanced
     assert advanced.count('class="help"') >= 10  # each advanced field keeps its help text
+
+
+def test_a_snapshot_can_be_opened_and_downloaded_and_rows_counted_before_freezing(ml):
+    snap = factories.snapshot(rows=3)
+    listing = ml.get(reverse("training_jobs:snapshot_list")).content.decode()
+    assert reverse("training_jobs:snapshot_detail", args=[snap.pk]) in listing
+    page = ml.get(reverse("training_jobs:snapshot_detail", args=[snap.pk])).content.decode()
+    assert "First 3 rows" in page and snap.sha256 in page
+    download = ml.get(reverse("training_jobs:snapshot_download", args=[snap.pk]))
+    assert download.status_code == 200 and b"".join(download.streaming_content).count(b"\n") == 3
+    assert "attachment" in download["Content-Disposition"]
+    counted = ml.post(reverse("training_jobs:snapshot_list"), {"name": "x", "kind": "preference", "action": "count"})
+    assert counted.status_code == 200 and "These filters give <strong>0 rows</strong>" in counted.content.decode()
+    assert DatasetSnapshot.objects.count() == 1  # counting froze nothing
+    assert ml.get(reverse("training_jobs:snapshot_download", args=[9999])).status_code == 404
