@@ -17,6 +17,7 @@ urlpatterns = [
     path("sets/<int:pk>/version/", sets.eval_set_version_view, name="eval_set_version"),
     path("sets/<int:pk>/systems/", sets.eval_system_create_view, name="eval_system_create"),
     path("sets/<int:pk>/runs/", sets.eval_run_create_view, name="eval_run_create"),
+    path("sets/<int:pk>/runs/live/", sets.eval_set_runs, name="eval_set_runs"),
     path("sets/<int:pk>/report/", reports.eval_report_view, name="eval_report"),
     path("sets/<int:pk>/report.<str:fmt>", reports.eval_report_download, name="eval_report_download"),
     path("sets/<int:pk>/verify/", reports.bad_cases_verify_view, name="bad_cases_verify"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from functools import cache
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -12,6 +14,7 @@ from django.utils import timezone
 from engine.rundir import log_tail
 from kernel.status import ACTIVE, Status
 from training_jobs.models import DatasetSnapshot, JobMetric, JobSample, TrainingJob
+from training_jobs.panels import best_index, direction, metric_sort_key, panel_groups, strip_ansi
 
 LIST_PAGE_SIZE = 50
 # Metrics that are bookkeeping, not curves.
@@ -27,9 +30,21 @@ def job_list_page(*, status: str = "", method: str = "", page: int | str = 1) ->
     if method:
         qs = qs.filter(method=method)
     rows = qs.order_by("-created_at", "-id").values(
-        "id", "name", "method", "status", "queue", "priority", "created_at", "progress", "base_model__name"
+        "id",
+        "name",
+        "method",
+        "status",
+        "queue",
+        "priority",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "progress",
+        "metrics",
+        "base_model__name",
     )
     result = Paginator(rows, LIST_PAGE_SIZE).get_page(page)
+    now = timezone.now()
     labels = dict(Status.choices)
     result.object_list = [
         {
@@ -40,10 +55,34 @@ def job_list_page(*, status: str = "", method: str = "", page: int | str = 1) ->
             if row["progress"].get("total")
             else "",
             "created": timezone.localtime(row["created_at"]).strftime("%Y-%m-%d %H:%M"),
+            "duration": duration_words(row["started_at"], row["finished_at"], now=now),
+            "key_metric": key_metric(row["metrics"] or {}),
         }
         for row in result
     ]
+    result.any_active = any(row["status"] in ACTIVE for row in result.object_list)
     return result
+
+
+def duration_words(started, finished, *, now) -> str:
+    """``1 h 02 min``, ``3 min 05 s`` or ``42 s``; running jobs count up to now; never started: empty."""
+    if started is None:
+        return ""
+    seconds = max(0, int(((finished or now) - started).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def key_metric(metrics: dict[str, Any]) -> str:
+    """The one final number a run is judged by, as ``name value`` (the first key metric it has)."""
+    numbers = {k: v for k, v in flat_metrics(metrics).items()}
+    if not numbers:
+        return ""
+    name = min(numbers, key=metric_sort_key)
+    return f"{name} {numbers[name]:.4g}"
 
 
 def job_get(*, pk: int) -> TrainingJob:
@@ -76,26 +115,90 @@ def job_metric_series(*, job: TrainingJob) -> dict[str, Any]:
     keys: list[str] = []
     for _, data in rows:
         keys.extend(key for key in data if key not in keys)
-    return {"steps": [step for step, _ in rows], "series": {key: [data.get(key) for _, data in rows] for key in keys}}
+    series = {key: [data.get(key) for _, data in rows] for key in keys}
+    return {"steps": [step for step, _ in rows], "series": series, "groups": panel_groups(series)}
 
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+REWARD_LABELS = {"r_total": "R total", "r_model": "R model", "e_judge": "E judge", "e_func": "E rules"}
+
+
 def job_samples(*, job: TrainingJob, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest logged replies, each with its numeric reward breakdown split from its text fields."""
+    """The latest logged replies with what produced them: the prompt (the case as the model saw it),
+    the hotel's last message, the reply, the reward breakdown in words and, per rule that fired, its
+    name, points and the words of the reply that triggered it. Older runs logged only the rule ids
+    (``rules``) and the hotel's message as ``prompt_text``: those show what there is."""
+    descriptions = _rule_descriptions(job)
     samples = []
     for sample in JobSample.objects.filter(job=job).order_by("-step", "index")[:limit]:
         data = sample.data
         text = data.get("reply") or data.get("completion") or ""
-        rewards = {k: v for k, v in data.items() if k not in ("step", "index") and isinstance(v, int | float)}
-        samples.append({"step": sample.step, "reply": text, "prompt": data.get("prompt_text", ""), "rewards": rewards})
+        rewards = [
+            {"key": k, "label": REWARD_LABELS.get(k, k), "value": v}
+            for k, v in data.items()
+            if k not in ("step", "index") and isinstance(v, int | float) and not isinstance(v, bool)
+        ]
+        rewards.sort(key=lambda r: list(REWARD_LABELS).index(r["key"]) if r["key"] in REWARD_LABELS else 99)
+        evidence = [
+            {
+                "rule": e.get("rule", ""),
+                "description": descriptions.get(e.get("rule", ""), ""),
+                "points": e.get("points"),
+                "evidence": e.get("evidence", ""),
+            }
+            for e in data.get("evidence") or []
+            if isinstance(e, dict)
+        ]
+        if not evidence:  # an older sample: rule ids only
+            evidence = [
+                {"rule": r, "description": descriptions.get(r, ""), "points": None, "evidence": ""}
+                for r in data.get("rules") or []
+                if isinstance(r, str)
+            ]
+        samples.append(
+            {
+                "step": sample.step,
+                "reply": text,
+                "prompt": data.get("prompt", ""),
+                "hotel": data.get("hotel_message") or data.get("prompt_text", ""),
+                "rewards": rewards,
+                "evidence": evidence,
+                "judge_hits": [h for h in data.get("judge_hits") or [] if isinstance(h, str)],
+            }
+        )
     return samples
 
 
+def _rule_descriptions(job: TrainingJob) -> dict[str, str]:
+    """Rule id -> its description in words: the default rule set's, overridden by the rule set of the
+    job's reward config where that has the rule."""
+    out = _descriptions(_default_rules())
+    rewards = (job.config or {}).get("rewards") if isinstance(job.config, dict) else None
+    if isinstance(rewards, dict) and isinstance(rewards.get("rules"), dict):
+        out.update({k: v for k, v in _descriptions(rewards["rules"]).items() if v})
+    return out
+
+
+def _descriptions(document: dict[str, Any]) -> dict[str, str]:
+    rules = document.get("rules") if isinstance(document, dict) else None
+    if not isinstance(rules, list):
+        return {}
+    return {r["id"]: str(r.get("description", "")) for r in rules if isinstance(r, dict) and "id" in r}
+
+
+@cache
+def _default_rules() -> dict[str, Any]:
+    from engine.rewards.rules.defaults import DEFAULT_RULES_PATH
+
+    return json.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
+
+
 def job_log(*, job: TrainingJob, lines: int = 40) -> str:
-    return log_tail(job.run_dir, lines=lines) if job.run_dir else ""
+    """The engine log's last lines without terminal colour codes or progress-bar redraws."""
+    return strip_ansi(log_tail(job.run_dir, lines=lines)) if job.run_dir else ""
 
 
 def compare_jobs(*, pks: list[int]) -> dict[str, Any]:
@@ -111,10 +214,64 @@ def compare_jobs(*, pks: list[int]) -> dict[str, Any]:
                 for step, value in zip(series["steps"], values, strict=True)
                 if value is not None
             ]
-        finals[job.pk] = job.metrics or {m: v[-1] for m, v in series["series"].items() if v}
-    metrics = sorted({m for f in finals.values() for m, v in f.items() if isinstance(v, int | float)})
-    table = [{"metric": m, "values": [finals[j.pk].get(m) for j in jobs]} for m in metrics]
-    return {"jobs": jobs, "curves": dict(curves), "table": table}
+        last = {m: next((x for x in reversed(v) if x is not None), None) for m, v in series["series"].items()}
+        finals[job.pk] = flat_metrics(job.metrics or {}) or {m: v for m, v in last.items() if v is not None}
+    metrics = sorted({m for f in finals.values() for m in f}, key=metric_sort_key)
+    table = []
+    for m in metrics:
+        values = [finals[j.pk].get(m) for j in jobs]
+        table.append(
+            {
+                "metric": m,
+                "values": values,
+                "best": best_index(values, m),
+                "direction": {1: "higher is better", -1: "lower is better"}.get(direction(m), ""),
+            }
+        )
+    return {
+        "jobs": jobs,
+        "curves": dict(sorted(curves.items(), key=lambda kv: metric_sort_key(kv[0]))),
+        "table": table,
+        "config_diff": config_diff(jobs),
+    }
+
+
+def _flat_config(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(_flat_config(inner, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): value}
+
+
+def config_diff(jobs: list[TrainingJob]) -> list[dict[str, Any]]:
+    """The fields of the runs' engine configs (nested keys dotted) whose values differ between runs,
+    plus method, base model and preset; identical fields are left out. Values are shown as text."""
+    flats = []
+    for job in jobs:
+        flat = {"method": job.method, "base model": job.base_model.name, "preset": job.preset}
+        flat.update(_flat_config(job.config or {}))
+        flats.append(flat)
+    keys = sorted({k for f in flats for k in f})
+    missing = object()
+    rows = []
+    for key in keys:
+        values = [f.get(key, missing) for f in flats]
+        if len({repr(v) for v in values}) > 1:
+            rows.append({"field": key, "values": ["—" if v is missing else _shown(v) for v in values]})
+    return rows
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | dict):
+        text = repr(value)
+        return text if len(text) <= 80 else text[:77] + "…"
+    return str(value)
 
 
 def queue_overview() -> list[dict[str, Any]]:

@@ -196,19 +196,29 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
 
 
 def reply_samples(rows: list[dict], replies: list[str], scored, *, limit: int) -> list[dict[str, Any]]:
-    """The first ``limit`` replies of this rank's batch with their reward breakdown, for the job page."""
+    """The first ``limit`` replies of this rank's batch with what produced them, for the job page: the
+    prompt's system message (the case, cut to 600 characters), the hotel's last message, the reply,
+    the reward breakdown, and per broken rule its id, points and the words that triggered it."""
     samples = []
     for i, row in enumerate(rows[:limit]):
         last_user = next((m["content"] for m in reversed(row["prompt"]) if m["role"] == "user"), "")
+        system = next((m["content"] for m in row["prompt"] if m["role"] == "system"), "")
+        violations = scored.violations[i] if i < len(scored.violations) else []
         samples.append(
             {
+                "prompt": system[:600],
                 "prompt_text": last_user[-300:],
+                "hotel_message": last_user[-600:],
                 "reply": replies[i],
                 "r_model": scored.r_model[i],
                 "e_judge": scored.e_judge[i],
                 "e_func": scored.e_func[i],
                 "r_total": scored.r_total[i],
                 "rules": list(scored.rule_hits[i]),
+                "evidence": [
+                    {"rule": v.rule, "points": float(v.points), "evidence": str(v.evidence)[:200]} for v in violations
+                ],
+                "judge_hits": list(scored.judge_hits[i]) if i < len(scored.judge_hits) else [],
             }
         )
     return samples

@@ -13,11 +13,18 @@ from evaluation.services.consensus import disagreement
 from evaluation.services.panels import labels_for
 
 
-def _transcript(item: EvalItem, responses_at: dict[int, list[dict]]) -> list[dict]:
+def _transcript(item: EvalItem, responses_at: dict[int, list[dict]], *, full_context: bool = False) -> list[dict]:
     """The dialogue with each evaluated turn replaced by its responses (the original agent message at that
-    turn is one system's reply, gold, so showing it would unblind the panel)."""
+    turn is one system's reply, gold, so showing it would unblind the panel).
+
+    By default the dialogue stops at the last evaluated turn: the hotel's original messages after it
+    answer the original (gold) reply, so their coherence with one response would give gold away.
+    ``full_context`` shows the whole original dialogue (the rater asks for it on the page)."""
     rows = []
+    last = max(item.turns) if item.turns else None
     for message in item.dialogue.messages.order_by("index"):
+        if not full_context and last is not None and message.index > last:
+            break
         if message.index in item.turns:
             rows.append({"turn": message.index, "responses": responses_at.get(message.index, [])})
         else:
@@ -25,7 +32,7 @@ def _transcript(item: EvalItem, responses_at: dict[int, list[dict]]) -> list[dic
     return rows
 
 
-def panel_view(*, assignment: PanelAssignment) -> dict:
+def panel_view(*, assignment: PanelAssignment, full_context: bool = False) -> dict:
     """Template context of one rater's item: labels in the rater's stored order, texts, the case."""
     item = assignment.item
     labels = labels_for(assignment.order)
@@ -42,10 +49,16 @@ def panel_view(*, assignment: PanelAssignment) -> dict:
         "eval_set": item.eval_set,
         "case": item.dialogue.case.to_task(),
         "labels": [label for label, _ in labels],
-        "transcript": _transcript(item, responses_at),
+        "transcript": _transcript(item, responses_at, full_context=full_context),
+        "hidden_after": 0 if full_context else _messages_after(item),
         "bad_case": item.bad_case,
         "turns": item.turns,
     }
+
+
+def _messages_after(item: EvalItem) -> int:
+    """How many original messages follow the last evaluated turn (what the default view leaves out)."""
+    return item.dialogue.messages.filter(index__gt=max(item.turns)).count() if item.turns else 0
 
 
 def consensus_order(item: EvalItem) -> list[int]:
@@ -67,6 +80,14 @@ def _suggestion(judgments: list[Judgment]) -> dict:
         "excellent_turns": sorted(t for t, n in turns.items() if n * 2 > len(judgments)),
         "skills": {s: sum(bool((j.skills or {}).get(s)) for j in judgments) * 2 > len(judgments) for s in SKILLS},
     }
+
+
+def consensus_context(*, item: EvalItem) -> dict:
+    """The dialogue around the rated turns for the consensus page: the case and the original messages up
+    to the last evaluated turn, the evaluated turns marked (their replies are listed per response)."""
+    if item.dialogue is None:
+        return {"case": None, "transcript": []}
+    return {"case": item.dialogue.case.to_task(), "transcript": _transcript(item, {})}
 
 
 def consensus_view(*, item: EvalItem) -> list[dict]:

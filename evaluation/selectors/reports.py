@@ -72,12 +72,20 @@ def eval_report(*, eval_set: EvalSet) -> dict:
     return {"eval_set": eval_set.name, "kind": eval_set.kind, "systems": systems, "pending": pending}
 
 
+# Below this many items a bootstrap interval means little (n = 2 gives an interval of two values): the
+# report says "too few" instead of printing one.
+MIN_ITEMS_FOR_INTERVAL = 5
+
+
 def _intervals(eval_set: EvalSet, judgments: list[Judgment], *, n_resamples: int) -> dict[str, tuple | None]:
     columns: dict[str, list[float]] = defaultdict(list)
     for j in judgments:
         for key, value in _item_values(eval_set, j).items():
             columns[key].append(value)
-    return {key: metrics.bootstrap_ci(vals, n_resamples=n_resamples) for key, vals in columns.items()}
+    return {
+        key: metrics.bootstrap_ci(vals, n_resamples=n_resamples) if len(vals) >= MIN_ITEMS_FOR_INTERVAL else None
+        for key, vals in columns.items()
+    }
 
 
 def _prescore_averages(eval_set: EvalSet, name: str) -> dict[str, float | None]:
@@ -148,9 +156,22 @@ def paired_comparison(*, eval_set: EvalSet, a: str, b: str, metric: str, n_resam
         "a": a,
         "b": b,
         "metric": metric,
+        "n": len(shared),
+        "too_few": len(shared) < MIN_ITEMS_FOR_INTERVAL,
         "bootstrap": metrics.paired_bootstrap(xs, ys, n_resamples=n_resamples),
         "sign_test": metrics.sign_test(xs, ys),
     }
+
+
+def default_pair(systems: list[str]) -> tuple[str | None, str | None]:
+    """The paired comparison's starting choice: two different systems, a model first and the human
+    reply ("gold") second when there is one."""
+    if len(systems) < 2:
+        return (systems[0] if systems else None), None
+    others = [s for s in systems if s != "gold"]
+    a = others[0] if others else systems[0]
+    b = "gold" if "gold" in systems and a != "gold" else next(s for s in systems if s != a)
+    return a, b
 
 
 def metric_keys(*, eval_set: EvalSet) -> list[str]:

@@ -78,6 +78,29 @@ def panel_assignment_next(*, user, eval_set: EvalSet | None = None) -> PanelAssi
     return None
 
 
+def panel_assignment_refresh(*, assignment: PanelAssignment) -> PanelAssignment:
+    """An unsubmitted assignment made before more systems were run on its item gets them too: each new
+    system is inserted at a random position of the stored order (the labels already seen move, but the
+    rater has answered nothing yet), so that the rater rates every system the item has replies from."""
+    if assignment.submitted_at is not None:
+        return assignment
+    have = set(Response.objects.filter(item_id=assignment.item_id).values_list("system_id", flat=True))
+    new = sorted(have - set(assignment.order))
+    if not new:
+        return assignment
+    with transaction.atomic():
+        fresh = PanelAssignment.objects.select_for_update().get(pk=assignment.pk)
+        if fresh.submitted_at is not None:
+            return fresh
+        order = list(fresh.order)
+        for system_id in new:
+            if system_id not in order:
+                order.insert(random.SystemRandom().randint(0, len(order)), system_id)
+        fresh.order = order
+        fresh.save(update_fields=["order"])
+    return fresh
+
+
 def _clean_answer(label: str, answer: dict, *, kind: str, turns: list[int]) -> dict:
     skills = {s: bool((answer.get("skills") or {}).get(s)) for s in SKILLS}
     excellent = sorted(set(answer.get("excellent_turns") or []))

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from engine.vocab import FIX_STATUSES, SKILLS
 from evaluation.models import EvalItem, EvalSet, EvalSystem, FixStatus
-from evaluation.selectors.panels import consensus_view
+from evaluation.selectors.panels import consensus_context, consensus_view
 from evaluation.selectors.sets import eval_item_list
 from evaluation.services.consensus import ERR_WITHOUT_JUDGMENTS, consensus_record
 from evaluation.views.panels import parse_answers
@@ -62,5 +62,6 @@ def consensus_item(request, pk: int):
         "skills": [(s, s.replace("_", " ")) for s in SKILLS],
         "fix_statuses": [(s, FixStatus(s).label) for s in FIX_STATUSES],
         "ratings": range(1, 6),
+        "context": consensus_context(item=item),
     }
     return render(request, "evaluation/consensus_item.html", context, status=status)

@@ -11,6 +11,7 @@ from evaluation.selectors.panels import panel_view
 from evaluation.services.panels import (
     labels_for,
     panel_assignment_next,
+    panel_assignment_refresh,
     panel_judgments_submit,
     panel_member_set,
     panel_progress,
@@ -84,12 +85,16 @@ def panel_item(request, pk: int):
             error, status = exc.messages[0], 400
         else:
             return redirect("evaluation:panel_next")
-    context = panel_view(assignment=assignment)
+    else:  # systems run after the assignment was made join it
+        assignment = panel_assignment_refresh(assignment=assignment)
+    full_context = request.GET.get("context") == "full"
+    context = panel_view(assignment=assignment, full_context=full_context)
     context.update(
         assignment=assignment,
         error=error,
         skills=[(s, s.replace("_", " "), SKILL_KEYS[s]) for s in SKILLS],
         fix_statuses=[(s, FixStatus(s).label, str(i)) for i, s in enumerate(FIX_STATUSES, start=1)],
         posted=request.POST if request.method == "POST" else None,
+        full_context=full_context,
     )
     return render(request, "evaluation/panel_item.html", context, status=status)

@@ -2,19 +2,24 @@
 CSV/JSONL download, and applying verified fixes to the bad-case lifecycle. Not open to evaluators:
 it names the systems."""
 
-import json
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
+from annotation.models import BadCase
 from evaluation.columns import SKILL_COLUMNS, Column, headline, table_columns
-from evaluation.models import EvalSet, EvalSystem
-from evaluation.selectors.reports import eval_report_detail, metric_keys, paired_comparison
+from evaluation.models import EvalSet, EvalSystem, FixStatus
+from evaluation.selectors.reports import (
+    MIN_ITEMS_FOR_INTERVAL,
+    default_pair,
+    eval_report_detail,
+    metric_keys,
+    paired_comparison,
+)
 from evaluation.services.exports import report_csv, report_jsonl
-from evaluation.services.lifecycle import bad_cases_verify
+from evaluation.services.lifecycle import MIN_RATERS, bad_cases_verify, bad_cases_verify_plan, verify_report_words
 from kernel.errors import ApplicationError
 from kernel.roles import Role, role_required
 
@@ -54,7 +59,10 @@ def eval_report_view(request, pk: int):
         "columns": table_columns(report["kind"]),
         "metric_keys": keys,
         "comparison": comparison,
-        "compare": {"a": a, "b": b, "metric": metric},
+        "compare": {"a": a, "b": b, "metric": metric}
+        if (a or b)
+        else dict(zip("ab", default_pair(systems), strict=True), metric=metric),
+        "min_items": MIN_ITEMS_FOR_INTERVAL,
         "error": error,
         "model_systems": EvalSystem.objects.filter(name__in=systems, model_version__isnull=False),
     }
@@ -77,14 +85,38 @@ def eval_report_download(request, pk: int, fmt: str):
 
 
 @role_required(Role.ML_ENGINEER)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def bad_cases_verify_view(request, pk: int):
+    """GET: the confirmation step, listing each bad case that would move, from what to what, and how
+    many raters its consensus rests on. POST (its button): apply, and say what happened in words.
+    Verdicts resting on a single rater are applied only when the lead ticks the box that says so."""
     eval_set = get_object_or_404(EvalSet, pk=pk)
-    system = get_object_or_404(EvalSystem, pk=request.POST.get("system") or 0)
+    system = EvalSystem.objects.filter(pk=(request.POST or request.GET).get("system") or 0).first()
+    if system is None:
+        messages.error(request, "Pick a system with a model version whose verdicts to apply.")
+        return redirect("evaluation:eval_report", pk=pk)
     try:
-        result = bad_cases_verify(eval_set=eval_set, system=system, actor=request.user)
+        plan = bad_cases_verify_plan(eval_set=eval_set, system=system)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("evaluation:eval_report", pk=pk)
+    if request.method == "GET":
+        context = {
+            "eval_set": eval_set,
+            "system": system,
+            "plan": plan,
+            "thin": sum(c.thin for c in plan.changes),
+            "min_raters": MIN_RATERS,
+            "labels": dict(BadCase.Status.choices),
+            "verdicts": dict(FixStatus.choices),
+        }
+        return render(request, "evaluation/verify_confirm.html", context)
+    try:
+        result = bad_cases_verify(
+            eval_set=eval_set, system=system, actor=request.user, include_thin=request.POST.get("include_thin") == "1"
+        )
     except (ApplicationError, ValidationError) as exc:
         messages.error(request, exc.messages[0])
     else:
-        messages.success(request, "Bad cases: " + json.dumps({k: len(v) for k, v in result.items()}))
+        messages.success(request, verify_report_words(result, system=system))
     return redirect("evaluation:eval_report", pk=pk)

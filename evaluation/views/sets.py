@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from annotation.models import BadCase, Dialogue
 from evaluation.models import EvalSet, EvalSystem
-from evaluation.selectors.sets import eval_item_list, eval_run_list, eval_set_list
+from evaluation.selectors.sets import eval_item_list, eval_run_list, eval_run_progress, eval_set_list
 from evaluation.services.runs import eval_run_create
 from evaluation.services.sets import eval_set_create, eval_set_freeze, eval_set_new_version, eval_system_get_or_create
 from kernel.errors import ApplicationError
@@ -63,14 +63,34 @@ def eval_set_create_view(request):
     return redirect("evaluation:eval_set_detail", pk=eval_set.pk)
 
 
+def _runs_with_progress(eval_set: EvalSet) -> tuple[list, bool]:
+    runs = list(eval_run_list(eval_set=eval_set))
+    for run in runs:
+        run.live = eval_run_progress(run=run) if not run.is_terminal else None
+    return runs, any(not r.is_terminal for r in runs)
+
+
+@role_required(*LEADS)
+def eval_set_runs(request, pk: int):
+    """htmx partial: the runs table with each active run's progress; status 286 stops the polling."""
+    eval_set = get_object_or_404(EvalSet, pk=pk)
+    runs, active = _runs_with_progress(eval_set)
+    context = {"eval_set": eval_set, "runs": runs, "active": active}
+    return render(request, "evaluation/partials/runs.html", context, status=200 if active else 286)
+
+
 @role_required(*LEADS)
 def eval_set_detail(request, pk: int):
     eval_set = get_object_or_404(EvalSet, pk=pk)
+    runs, active = _runs_with_progress(eval_set)
     context = {
         "eval_set": eval_set,
         "items": eval_item_list(eval_set=eval_set),
-        "runs": eval_run_list(eval_set=eval_set),
+        "runs": runs,
+        "active": active,
         "systems": EvalSystem.objects.select_related("model_version"),
+        "model_versions": ModelVersion.objects.order_by("-created_at", "-id").only("name", "method", "created_at"),
+        "reward_models": ModelVersion.objects.filter(method="rm").order_by("-created_at", "-id"),
     }
     return render(request, "evaluation/eval_set_detail.html", context)
 
@@ -99,11 +119,25 @@ def eval_set_version_view(request, pk: int):
     return result if not isinstance(result, EvalSet) else redirect("evaluation:eval_set_detail", pk=result.pk)
 
 
+def rm_dir_of(version: ModelVersion) -> str:
+    """The directory the engine loads a reward model from: the RM job's run directory, else its adapter
+    (the same rule as a reward config's RM)."""
+    return (version.lineage or {}).get("run_dir") or version.adapter_path
+
+
 @role_required(Role.ML_ENGINEER)
 @require_POST
 def eval_run_create_view(request, pk: int):
     ids = [int(i) for i in request.POST.getlist("systems") if i.isdigit()]
     systems = list(EvalSystem.objects.filter(pk__in=ids))
+    rm_dir = request.POST.get("rm_dir", "").strip()  # the API's way; the page picks an RM by name
+    rm_pick = request.POST.get("rm_version", "").strip()
+    if rm_pick:
+        rm = ModelVersion.objects.filter(pk=posted_number(rm_pick), method="rm").first()
+        if rm is None:
+            messages.error(request, "That reward model is not in the registry; pick one from the list.")
+            return redirect("evaluation:eval_set_detail", pk=pk)
+        rm_dir = rm_dir_of(rm)
 
     def launch(eval_set):
         run = eval_run_create(
@@ -111,23 +145,36 @@ def eval_run_create_view(request, pk: int):
             systems=systems,
             created_by=request.user,
             judge_url=request.POST.get("judge_url", "").strip(),
-            rm_dir=request.POST.get("rm_dir", "").strip(),
+            rm_dir=rm_dir,
         )
-        messages.success(request, f"Run {run.pk} queued.")
+        messages.success(request, f"Run {run.pk} queued: {', '.join(s.name for s in systems)}.")
         return redirect("evaluation:eval_set_detail", pk=pk)
 
     return _act(request, pk, launch)
 
 
+ERR_UNKNOWN_VERSION = "No model version is named {name!r}; pick one from the list (start typing its name)."
+
+
 @role_required(Role.ML_ENGINEER)
 @require_POST
 def eval_system_create_view(request, pk: int):
-    version = ModelVersion.objects.filter(pk=posted_number(request.POST.get("model_version"))).first()
-    return _act(
-        request,
-        pk,
-        lambda s: (
-            eval_system_get_or_create(model_version=version, gold=request.POST.get("gold") == "on")
-            and redirect("evaluation:eval_set_detail", pk=pk)
-        ),
-    )
+    """Add a system by the model version's NAME as the registry lists it (the form's search list), or
+    the human reply. A numeric ``model_version`` id is still accepted (older forms and scripts)."""
+    gold = request.POST.get("gold") == "on"
+    name = request.POST.get("model_version_name", "").strip()
+    version = None
+    if name:
+        version = ModelVersion.objects.filter(name=name).first()
+        if version is None:
+            messages.error(request, ERR_UNKNOWN_VERSION.format(name=name[:200]))
+            return redirect("evaluation:eval_set_detail", pk=pk)
+    elif request.POST.get("model_version"):
+        version = ModelVersion.objects.filter(pk=posted_number(request.POST.get("model_version"))).first()
+
+    def add(eval_set):
+        system = eval_system_get_or_create(model_version=version, gold=gold)
+        messages.success(request, f"System {system.name} added: tick it under Run systems to generate its replies.")
+        return redirect("evaluation:eval_set_detail", pk=pk)
+
+    return _act(request, pk, add)

@@ -17,7 +17,7 @@ from django.urls import reverse
 from kernel.errors import ApplicationError
 from kernel.roles import Role, role_required
 from rewards.forms import DiffForm, DocumentForm, RewardConfigForm
-from rewards.models import RubricVersion, RuleSetVersion
+from rewards.models import RewardConfig, RubricVersion, RuleSetVersion
 from rewards.selectors import (
     document_names,
     document_version_get,
@@ -88,6 +88,8 @@ def document_detail(request, kind: str, name: str, version: int | None = None):
         "is_latest": row.version == versions[0].version,
         "document_json": json.dumps(row.document, ensure_ascii=False, indent=2),
     }
+    if kind == "rubric":  # a rubric only scores through a judge endpoint: say when none is configured
+        context["judge_configured"] = RewardConfig.objects.exclude(judge_base_url="").exists()
     return render(request, "rewards/detail.html", context)
 
 

@@ -10,7 +10,7 @@ from training_jobs.models import JobMetric, JobSample, TrainingJob
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def finished_job(*, name: str, method: str, slope: float) -> TrainingJob:
+def finished_job(*, name: str, method: str, slope: float, lr: float = 1e-5) -> TrainingJob:
     """A job row as a worker leaves it, with curves (no engine needed to look at the pages)."""
     job = TrainingJob.objects.create(
         name=name,
@@ -24,6 +24,7 @@ def finished_job(*, name: str, method: str, slope: float) -> TrainingJob:
         worker_host="gpu-node-1",
         engine_pid=4242,
         run_dir="/tmp/run",
+        config={"learning_rate": lr, "rewards": {"n": 40}},
     )
     job.snapshots.set([factories.snapshot()])
     JobMetric.objects.bulk_create(
@@ -36,6 +37,9 @@ def finished_job(*, name: str, method: str, slope: float) -> TrainingJob:
                 "r_total": 0.2 + slope * s,
                 "kl": 0.01 * s,
                 "explained_variance": min(1.0, 0.05 * s),
+                "reward/r_total": 0.2 + slope * s,
+                "reward/e_judge": 0.0,  # no judge configured: a flat zero series, hidden
+                "rules/internal_term_leak": 0.5 - 0.02 * s,
             },
         )
         for s in range(1, 21)
@@ -49,6 +53,8 @@ def finished_job(*, name: str, method: str, slope: float) -> TrainingJob:
             "e_judge": 5,
             "e_func": -2,
             "r_total": 0.41,
+            "hotel_message": "We are at 650 already.",
+            "evidence": [{"rule": "internal_term_leak", "points": -15, "evidence": "work order"}],
         },
     )
     return job
@@ -56,7 +62,7 @@ def finished_job(*, name: str, method: str, slope: float) -> TrainingJob:
 
 def test_job_page_and_comparison(page, login, live_server, role_users, screenshot):
     repo = finished_job(name="repo tiny", method="repo", slope=0.03)
-    ppo = finished_job(name="ppo tiny", method="ppo", slope=0.01)
+    ppo = finished_job(name="ppo tiny", method="ppo", slope=0.01, lr=3e-5)
     running = TrainingJob.objects.create(
         name="repo running",
         method="repo",
@@ -73,9 +79,21 @@ def test_job_page_and_comparison(page, login, live_server, role_users, screensho
     page.wait_for_function("document.querySelector('#live').innerText.includes('step 6 / 10')", timeout=10_000)
 
     page.goto(f"{live_server.url}/jobs/{repo.pk}/")
-    page.wait_for_function("document.getElementById('charts').dataset.count === '4'", timeout=10_000)
-    assert page.locator("#charts canvas").count() == 4
-    assert "Seaview is at 610" in page.inner_text("table.samples")
+    page.wait_for_function("document.getElementById('charts').dataset.count === '6'", timeout=10_000)
+    groups = page.locator("#charts details.panel-group > summary").all_inner_texts()
+    assert groups == ["reward (1, 1 hidden)", "train (4)", "rules (1)"]  # W&B-style panels, key group first
+    assert page.locator("#charts canvas").count() == 6  # reward/e_judge (all zero) is hidden
+    page.click("#show-hidden")
+    assert page.locator("#charts canvas").count() == 7
+    assert "Hide the 1" in page.inner_text("#show-hidden")
+    page.click("#show-hidden")
+    page.fill("#smoothing", "0.6")  # smoothing: each chart gains its faint raw curve
+    page.wait_for_function("document.getElementById('smoothing-value').textContent === '0.60'")
+    page.click("#charts details.panel-group[data-group=rules] > summary")  # a group folds away
+    assert not page.locator("[data-metric='rules/internal_term_leak'] canvas").is_visible()
+    samples = page.inner_text("table.samples")
+    assert "Seaview is at 610" in samples and "We are at 650 already." in samples
+    assert "internal_term_leak" in samples and "work order" in samples and "Internal vocabulary" in samples
     screenshot("job_page")
 
     page.goto(f"{live_server.url}/jobs/")
@@ -83,9 +101,22 @@ def test_job_page_and_comparison(page, login, live_server, role_users, screensho
     page.check(f"input[name=jobs][value='{ppo.pk}']")
     page.keyboard.press("Enter")  # submits the compare form from the focused checkbox
     page.wait_for_url("**/jobs/compare/**")
-    page.wait_for_function("document.getElementById('charts').dataset.count === '4'", timeout=10_000)
-    assert f"#{repo.pk} REPO" in page.inner_text("table.final") and f"#{ppo.pk} PPO" in page.inner_text("table.final")
+    page.wait_for_function("document.getElementById('charts').dataset.count === '7'", timeout=10_000)
+    final = page.inner_text("table.final")
+    assert f"#{repo.pk} REPO" in final and f"#{ppo.pk} PPO" in final
+    assert final.index("r_total") < final.index("loss")  # key metrics first, not alphabetical
+    assert page.locator("table.final td.best").count() == 2  # r_total: repo is best; loss: repo again
+    diff = page.inner_text("table.config-diff")
+    assert "learning_rate" in diff and "method" in diff and "rewards.n" not in diff  # only what differs
     screenshot("compare")
+
+    page.goto(f"{live_server.url}/jobs/{running.pk}/")
+    page.click("text=Cancel job…")
+    assert "Yes, cancel job" in page.inner_text("main") and TrainingJob.objects.get(pk=running.pk).status == "running"
+    screenshot("cancel_confirmation")
+    page.click("#confirm-cancel")
+    page.wait_for_url(f"**/jobs/{running.pk}/")
+    assert TrainingJob.objects.get(pk=running.pk).cancel_requested
 
 
 def test_job_form_shows_each_hyperparameters_help(page, login, live_server, role_users, screenshot):

@@ -54,3 +54,20 @@ def test_only_bad_case_sets_and_model_systems():
         bad_cases_verify(eval_set=online, system=make_system("REPO"))
     with pytest.raises(ApplicationError, match="registered model version"):
         bad_cases_verify(eval_set=make_set(name="bc", kind="bad_case", n=1), system=make_system("gold", model=False))
+
+
+def test_the_plan_lists_what_would_move_and_how_many_raters_each_verdict_rests_on():
+    eval_set = make_set(name="bc", kind="bad_case", n=2)
+    system = make_system("REPO")
+    first, second = eval_set.items.all()
+    judge(first, system, "task", fix_status="clean")
+    judge(first, system, "lead", consensus=True, fix_status="clean")
+    judge(second, system, "task", fix_status="clean")  # judged, no consensus yet
+    plan = lifecycle.bad_cases_verify_plan(eval_set=eval_set, system=system)
+    assert [(c.item, c.after, c.raters, c.thin) for c in plan.changes] == [(first.external_id, "fixed", 1, True)]
+    assert plan.without_consensus == 1
+    assert BadCase.objects.filter(status="fixed").count() == 0  # a plan changes nothing
+    result = bad_cases_verify(eval_set=eval_set, system=system, include_thin=False)
+    assert result["thin"] == [first.bad_case_id] and result["fixed"] == []
+    words = lifecycle.verify_report_words(result, system=system)
+    assert words == "Applied REPO's verdicts: 1 bad case left alone (consensus from a single rater)."

@@ -9,7 +9,7 @@ from annotation.models import BadCase
 from evaluation.models import EvalRun, EvalSet, EvalSystem
 from kernel.models import AuditEvent
 
-from .factories import judge, make_dialogue, make_set, make_system
+from .factories import add_responses, judge, make_dialogue, make_set, make_system
 from .test_import import bad_case_lines, online_lines
 
 pytestmark = pytest.mark.django_db
@@ -110,16 +110,29 @@ def test_paired_comparison_on_the_report(client_for):
     assert client.get(url, {"a": "REPO", "b": "nope"}).status_code == 400
 
 
-def test_verify_button_moves_bad_cases(client_for):
-    eval_set = make_set(name="bc", kind="bad_case", n=1)
+def test_apply_verdicts_confirms_first_and_reports_in_words(client_for):
+    eval_set = make_set(name="bc", kind="bad_case", n=2)
     system = make_system("REPO")
-    item = eval_set.items.get()
-    judge(item, system, "task", fix_status="clean")
-    judge(item, system, "lead", consensus=True, fix_status="clean")
+    first, second = eval_set.items.all()
+    for rater in ("task", "language"):  # two raters behind the first consensus
+        judge(first, system, rater, fix_status="clean")
+    judge(first, system, "lead", consensus=True, fix_status="clean")
+    judge(second, system, "task", fix_status="clean")  # one rater only behind the second
+    judge(second, system, "lead", consensus=True, fix_status="clean")
     client = client_for("ml_engineer")
-    response = client.post(reverse("evaluation:bad_cases_verify", args=[eval_set.pk]), {"system": system.pk})
-    assert response.status_code == 302
-    assert BadCase.objects.get().status == "fixed"
+    url = reverse("evaluation:bad_cases_verify", args=[eval_set.pk])
+    page = client.get(url, {"system": system.pk})
+    body = page.content.decode()
+    assert page.status_code == 200 and "What will change (2)" in body and "2 raters" in body and "single rater" in body
+    assert not BadCase.objects.filter(status="fixed").exists()  # the question changes nothing
+    response = client.post(url, {"system": system.pk}, follow=True)
+    text = response.content.decode()
+    assert "1 bad case marked fixed in" in text and "1 bad case left alone (consensus from a single rater)" in text
+    assert "{" not in text.split("Applied REPO")[1].split("</")[0]  # words, not JSON
+    assert BadCase.objects.filter(status="fixed").count() == 1
+    client.post(url, {"system": system.pk, "include_thin": "1"})
+    assert BadCase.objects.filter(status="fixed").count() == 2
+    assert client.get(url).status_code == 302  # no system picked: back to the report with a message
 
 
 def test_api_report_matches_the_command_shape(client_for):
@@ -170,3 +183,90 @@ def test_comparison_partial_for_htmx(client_for):
     assert partial.status_code == 200 and 'id="comparison"' in body and "<html" not in body
     bad = client.get(url, {"a": "REPO", "b": "REPO"}, HTTP_HX_REQUEST="true")
     assert bad.status_code == 400 and "Pick two different systems" in bad.content.decode()
+
+
+def test_a_system_is_added_by_the_model_versions_name_and_the_rm_picked_from_the_registry(client_for, monkeypatch):
+    from registry.models import ModelVersion
+
+    eval_set = make_set(name="bc", kind="bad_case", n=1)
+    ModelVersion.objects.create(name="repo-tiny-7", base_model="/tmp/base", method="repo")
+    rm = ModelVersion.objects.create(
+        name="rm-tiny-3", base_model="/tmp/base", method="rm", lineage={"run_dir": "/runs/rm-3"}
+    )
+    client = client_for("ml_engineer")
+    detail = reverse("evaluation:eval_set_detail", args=[eval_set.pk])
+    page = client.get(detail).content.decode()
+    assert '<option value="repo-tiny-7">' in page and f'<option value="{rm.pk}">rm-tiny-3</option>' in page
+    assert 'name="rm_dir"' not in page  # no filesystem path to type
+    url = reverse("evaluation:eval_system_create", args=[eval_set.pk])
+    response = client.post(url, {"model_version_name": "repo-tiny-7"}, follow=True)
+    assert EvalSystem.objects.filter(name="repo-tiny-7", model_version__name="repo-tiny-7").exists()
+    assert "System repo-tiny-7 added" in response.content.decode()
+    response = client.post(url, {"model_version_name": "<b>nope</b>"}, follow=True)
+    assert "No model version is named" in response.content.decode() and "<b>nope" not in response.content.decode()
+    assert EvalSystem.objects.count() == 1
+
+    from evaluation.services import runs
+
+    monkeypatch.setattr(runs, "row_enqueue", lambda row: None)
+    system = EvalSystem.objects.get()
+    client.post(
+        reverse("evaluation:eval_run_create", args=[eval_set.pk]), {"systems": [system.pk], "rm_version": rm.pk}
+    )
+    assert EvalRun.objects.get().rm_dir == "/runs/rm-3"
+
+
+def test_report_says_too_few_below_five_items_defaults_to_two_systems_and_scrolls(client_for):
+    eval_set = make_set(kind="online", n=2)
+    repo, gold = make_system("REPO"), make_system("gold", model=False)
+    for item in eval_set.items.all():
+        for system, rating in ((repo, 5), (gold, 4)):
+            judge(item, system, "task", rating=rating)
+            judge(item, system, "lead", consensus=True, rating=rating)
+    client = client_for("ml_engineer")
+    response = client.get(reverse("evaluation:eval_report", args=[eval_set.pk]))
+    body = response.content.decode()
+    assert "too few" in body and 'class="ci">[' not in body  # n = 2: no interval
+    assert response.context["compare"]["a"] == "REPO" and response.context["compare"]["b"] == "gold"
+    assert 'id="report-scroll"' in body
+    pair = client.get(reverse("evaluation:eval_report", args=[eval_set.pk]), {"a": "REPO", "b": "gold"})
+    assert "too few shared items" in pair.content.decode()
+
+
+def test_consensus_page_shows_the_dialogue_context(client_for):
+    eval_set = make_set(kind="online", n=1)
+    item = eval_set.items.get()
+    system = make_system("REPO")
+    add_responses(eval_set, system)
+    judge(item, system, "task", rating=4)
+    body = client_for("reviewer").get(reverse("evaluation:consensus_item", args=[item.pk])).content.decode()
+    assert 'id="dialogue-context"' in body and "hmm ok" in body and "Jade Inn" in body
+    assert "we are already cheap" not in body  # after the last rated turn
+
+
+def test_a_running_eval_run_shows_its_progress_and_the_table_polls_until_it_ends(client_for, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from engine.rundir import generate_files
+
+    eval_set = make_set(kind="online", n=1)
+    system = make_system("REPO")
+    run = EvalRun.objects.create(
+        eval_set=eval_set,
+        status="running",
+        run_dir=str(tmp_path),
+        started_at=timezone.now() - timedelta(seconds=30),
+    )
+    run.systems.set([system])
+    prompts, replies = generate_files(tmp_path, tag=str(system.pk))
+    prompts.write_text("{}\n" * 4, encoding="utf-8")
+    replies.write_text("{}\n", encoding="utf-8")
+    client = client_for("ml_engineer")
+    page = client.get(reverse("evaluation:eval_set_detail", args=[eval_set.pk])).content.decode()
+    assert 'aria-valuenow="25"' in page and "1 of 4 replies" in page and "ETA 90 s" in page
+    assert 'hx-trigger="every 3s"' in page
+    assert client.get(reverse("evaluation:eval_set_runs", args=[eval_set.pk])).status_code == 200
+    EvalRun.objects.filter(pk=run.pk).update(status="succeeded")
+    assert client.get(reverse("evaluation:eval_set_runs", args=[eval_set.pk])).status_code == 286

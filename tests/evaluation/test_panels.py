@@ -152,3 +152,33 @@ def test_another_raters_assignment_is_404(client, online):
     assignment = panel_assignment_next(user=evaluator("owner", "task"))
     client.force_login(evaluator("other", "cs"))
     assert client.get(reverse("evaluation:panel_item", args=[assignment.pk])).status_code == 404
+
+
+def test_an_assignment_made_before_a_system_was_run_gets_the_new_system(online, client_for):
+    eval_set, systems = online
+    user = evaluator("ev1", "task")
+    assignment = panel_assignment_next(user=user)
+    late = make_system("LateSystem")
+    add_responses(eval_set, late)  # a run for one more system, after the assignment was made
+    client = client_for("evaluator")
+    client.force_login(user)
+    page = client.get(reverse("evaluation:panel_item", args=[assignment.pk])).content.decode()
+    assignment.refresh_from_db()
+    assert sorted(assignment.order) == sorted([s.pk for s in systems] + [late.pk])
+    assert 'data-label="D"' in page  # four labels now: the late system is rated too
+    labels = [label for label, _ in labels_for(assignment.order)]
+    panel_judgments_submit(assignment=assignment, answers=answers(labels))
+    assert Judgment.objects.filter(system=late).count() == 1
+
+
+def test_the_panel_shows_the_dialogue_up_to_the_rated_turn_unless_asked_for_all(online, client_for):
+    user = evaluator("ev1", "task")
+    assignment = panel_assignment_next(user=user)
+    client = client_for("evaluator")
+    client.force_login(user)
+    url = reverse("evaluation:panel_item", args=[assignment.pk])
+    page = client.get(url).content.decode()
+    assert "we are already cheap" not in page  # the hotel's answer to the original (gold) reply at turn 2
+    assert "1 later message hidden" in page and "Show the whole original dialogue" in page
+    full = client.get(url, {"context": "full"}).content.decode()
+    assert "we are already cheap" in full and "up to the rated turn only" in full

@@ -205,3 +205,15 @@ def test_a_refused_one_click_opens_the_editor_with_the_example_in_place(ml):
     assert saved.status_code == 302
     assert RuleSetVersion.objects.get(name="default", version=2).note.startswith(f"Bad case #{bad.pk}")
     assert b'id="draft-note"' not in ml.get(EDIT + "?draft=1").content  # the draft is used up
+
+
+def test_rubric_page_links_to_the_playground_and_says_when_no_judge_is_configured(ml):
+    reward_defaults_seed()
+    name = RubricVersion.objects.values_list("name", flat=True).first()
+    url = reverse("rewards:rubric_detail", args=[name])
+    page = ml.get(url).content.decode()
+    assert 'id="rubric-playground"' in page and "No judge configured" in page
+    RewardConfig.objects.create(
+        name="with-judge", rule_set=RuleSetVersion.objects.first(), judge_base_url="http://127.0.0.1:8001/v1"
+    )
+    assert "No judge configured" not in ml.get(url).content.decode()

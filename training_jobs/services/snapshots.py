@@ -89,6 +89,36 @@ def _export(*, kind: str, filters: dict[str, Any], data: Path, sidecar: Path) ->
         dataset_export(kind=kind, filters=filters, out=out, sidecar=side)
 
 
+def snapshot_count(*, kind: str, filters: dict[str, Any]) -> int:
+    """How many rows a snapshot with these filters would hold, without writing or freezing anything
+    (the export runs into memory; bad cases are not moved)."""
+    import io
+
+    from annotation.services.exports import dataset_export  # imported late, as in _export
+
+    if kind not in dict(export_kind_choices()):
+        raise ApplicationError(ERR_UNKNOWN_KIND.format(kind=kind))
+    check_filters(filters)
+    out, side = io.StringIO(), io.StringIO()
+    dataset_export(kind=kind, filters=filters, out=out, sidecar=side)
+    return sum(1 for line in out.getvalue().splitlines() if line.strip())
+
+
+def snapshot_rows(*, snapshot, limit: int = 20) -> list[dict[str, Any]]:
+    """The first ``limit`` rows of a frozen snapshot, for its preview page."""
+    rows = []
+    try:
+        with Path(snapshot.path).open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    rows.append(json.loads(line))
+                if len(rows) >= limit:
+                    break
+    except FileNotFoundError:
+        return []
+    return rows
+
+
 def _freeze(tmp: Path, digest: str) -> Path:
     """Move the files to their content address and make them read-only (idempotent)."""
     final = Path(settings.ARTIFACTS_ROOT) / "snapshots" / digest

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from engine.config import PRESETS, config_class
 from engine.configio import field_help
@@ -52,13 +52,43 @@ def _hyper_context(*, method: str, preset: str, budget_from: TrainingJob | None,
         }
         for name, value in values.items()
     ]
+    common = [f for f in fields if f["name"] in COMMON_FIELDS]
+    groups: dict[str, list] = {}
+    for f in fields:
+        if f["name"] not in COMMON_FIELDS:
+            groups.setdefault(_field_group(f["name"]), []).append(f)
     return {
         "hyper_fields": fields,
+        "common_fields": common,
+        "advanced_groups": sorted(groups.items(), key=lambda kv: ADVANCED_GROUPS.index(kv[0])),
+        "advanced_count": len(fields) - len(common),
         "preset": preset,
         "budget_keys": BUDGET_KEYS,
         "budget_from": budget_from,
         "budget_runs": selectors.jobs_for_budget(),  # the latest 100: the page must not list 10k runs
     }
+
+
+# The few fields people change from run to run (shown up front); every other field is under "Advanced".
+COMMON_FIELDS = frozenset(
+    {"learning_rate", "max_steps", "num_epochs", "per_device_batch_size", "lora_r", "kl_coef", "beta", "seed"}
+)
+ADVANCED_GROUPS = ("Budget and batching", "Lengths and generation", "LoRA", "Rewards", "Optimiser", "Logging and other")
+
+
+def _field_group(name: str) -> str:
+    """The "Advanced" fold's group of a config field, from its name."""
+    if name.startswith("lora_") or name == "target_modules":
+        return "LoRA"
+    if name.startswith("rewards") or name.startswith("judge") or name in ("n", "rm_path", "use_rules"):
+        return "Rewards"
+    if "length" in name or "tokens" in name or name in ("temperature", "top_p", "top_k"):
+        return "Lengths and generation"
+    if name in BUDGET_KEYS or "batch" in name or "accumulation" in name or "epoch" in name or "steps" in name:
+        return "Budget and batching"
+    if any(k in name for k in ("lr", "learning", "warmup", "weight_decay", "clip", "optim", "adam", "scheduler")):
+        return "Optimiser"
+    return "Logging and other"
 
 
 def _shown(value) -> str:
@@ -154,13 +184,24 @@ def back(request, pk: int):
 
 
 @role_required(*ML)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def job_cancel_view(request, pk: int):
+    """GET: a confirmation page saying what cancelling does; POST (its button): cancel."""
     job = get_object_or_404(TrainingJob, pk=pk)
+    if request.method == "GET":
+        target = request.GET.get("next", "")
+        safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+        context = {"job": job, "next": target if safe else ""}
+        return render(request, "training_jobs/job_cancel.html", context, status=409 if job.is_terminal else 200)
     try:
         job = job_cancel(job=job, actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return back(request, pk)
-    messages.success(request, "Cancelled." if job.status == Status.CANCELLED else "Cancelling: the engine is told.")
+    messages.success(
+        request,
+        f"Job {job.pk} cancelled."
+        if job.status == Status.CANCELLED
+        else f"Cancelling job {job.pk}: the engine stops at its next step.",
+    )
     return back(request, pk)

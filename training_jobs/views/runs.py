@@ -1,16 +1,20 @@
 """Run comparison, the queue view (reprioritise / cancel) and dataset snapshots."""
 
+import json
+from pathlib import Path
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from kernel.errors import ApplicationError
 from kernel.roles import Role, role_required
 from training_jobs import selectors
-from training_jobs.models import TrainingJob
+from training_jobs.models import DatasetSnapshot, TrainingJob
 from training_jobs.services.jobs import job_reprioritise
-from training_jobs.services.snapshots import snapshot_create
+from training_jobs.services.snapshots import snapshot_count, snapshot_create, snapshot_rows
 from training_jobs.views.jobs import back
 from training_jobs.views.jobs_forms import SnapshotForm
 
@@ -54,6 +58,15 @@ def job_priority(request, pk: int):
 def snapshot_list(request):
     form = SnapshotForm(request.POST or None)
     status = 200
+    count = None
+    if request.method == "POST" and request.POST.get("action") == "count":  # how many rows, nothing frozen
+        if form.is_valid():
+            try:
+                count = snapshot_count(kind=form.cleaned_data["kind"], filters=form.filters())
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+        context = {"form": form, "snapshots": selectors.snapshots_list(), "count": count}
+        return render(request, "training_jobs/snapshots.html", context, status=200 if count is not None else 400)
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -75,3 +88,23 @@ def snapshot_list(request):
     return render(
         request, "training_jobs/snapshots.html", {"form": form, "snapshots": selectors.snapshots_list()}, status=status
     )
+
+
+@role_required(*ML)
+@require_GET
+def snapshot_detail(request, pk: int):
+    """A frozen snapshot: its numbers and its first rows (the JSONL as the trainer reads it)."""
+    snap = get_object_or_404(DatasetSnapshot, pk=pk)
+    rows = [json.dumps(row, ensure_ascii=False, indent=1) for row in snapshot_rows(snapshot=snap)]
+    return render(request, "training_jobs/snapshot_detail.html", {"snapshot": snap, "rows": rows})
+
+
+@role_required(*ML)
+@require_GET
+def snapshot_download(request, pk: int):
+    snap = get_object_or_404(DatasetSnapshot, pk=pk)
+    path = Path(snap.path)
+    if not path.is_file():
+        raise Http404("The snapshot's file is not on this server.")
+    filename = f"snapshot-{snap.pk}-{snap.kind}-{snap.sha256[:12]}.jsonl"
+    return FileResponse(path.open("rb"), as_attachment=True, filename=filename, content_type="application/jsonl")
