@@ -20,7 +20,15 @@ fi
 .venv/bin/celery -A parley worker -Q default,gpu,serve --concurrency 1 --beat --schedule var/celerybeat-schedule \
   --loglevel INFO >var/worker.log 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+SEED_JOBS=""
+if [ "${PARLEY_DEMO_JOBS:-1}" != "0" ]; then
+  # The demo RM and REPO jobs and the demo-models eval set, run for real on the tiny model (about 2-4 min
+  # on a laptop CPU the first time, instant once done): in the background, so the pages are up meanwhile
+  # and the job list shows them running. PARLEY_DEMO_JOBS=0 skips it.
+  $PY manage.py seed_demo_jobs >var/seed-demo-jobs.log 2>&1 &
+  SEED_JOBS=$!
+fi
+trap 'kill $WORKER $SEED_JOBS 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 
@@ -28,6 +36,8 @@ cat <<MSG
   Admin:          http://127.0.0.1:${PORT}/admin/
   API schema:     http://127.0.0.1:${PORT}/api/docs/
   Worker log:     var/worker.log
+  Demo jobs:      var/seed-demo-jobs.log (an RM and a REPO job on the tiny model, then the demo-models
+                  eval set's replies; the first run takes a few minutes, the job list shows them live)
 
   Demo logins (password: ${PARLEY_DEMO_PASSWORD:-parley-demo}):
     language    language expert     bd          BD expert
