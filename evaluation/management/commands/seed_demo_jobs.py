@@ -1,5 +1,7 @@
 """``python manage.py seed_demo_jobs``: a finished RM and REPO job and an eval set with two model systems
-(after ``seed_demo`` and once the tiny model is built; idempotent)."""
+(after ``seed_demo`` and once the tiny model is built; idempotent). It lives in the evaluation app, the
+layer above training_jobs, because it runs both: the jobs (``training_jobs.services.demo``), then the
+eval set they feed (``evaluation.services.demo``)."""
 
 import time
 
