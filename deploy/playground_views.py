@@ -17,8 +17,10 @@ from deploy.services.playground import (
     playground_bad_case,
     suggested_category,
 )
+from deploy.serving_models import Deployment
 from kernel.errors import ApplicationError
 from kernel.roles import Role, role_required
+from kernel.status import ACTIVE
 
 
 def _index(raw: str, field: str) -> int:
@@ -46,6 +48,8 @@ def _context(conversation=None, error: str = "") -> dict:
         "error": error,
         "categories": BadCase.Category.choices,
         "severities": BadCase.Severity.choices,
+        # Deployments that do not answer yet, with why (vLLM missing, still starting, crashed): on the page.
+        "waiting": Deployment.objects.filter(status__in=ACTIVE).exclude(state=Deployment.State.HEALTHY),
     }
 
 
