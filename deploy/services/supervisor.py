@@ -132,10 +132,10 @@ class Supervisor:
     def check(self) -> None:
         assert self.server is not None
         now = time.monotonic()
-        if self.server.process.poll() is not None:
-            tail = log_text_tail(self.log, chars=1500)
+        code = self.server.process.poll()
+        if code is not None:
             self.server = None
-            self.restart(f"the server exited with {self.server_code()}\n{tail}")
+            self.restart(f"the server exited with status {code}\n{log_text_tail(self.log, chars=1500)}")
             return
         if now < self.next_health:
             return
@@ -161,11 +161,6 @@ class Supervisor:
         elif now - self.unhealthy_since > settings.PARLEY_SERVE_UNHEALTHY_RESTART_S:
             self.restart(f"unhealthy for {settings.PARLEY_SERVE_UNHEALTHY_RESTART_S:g} s")
 
-    _last_code: int | None = None
-
-    def server_code(self) -> str:
-        return "an unknown status" if self._last_code is None else str(self._last_code)
-
     # -- adapters --------------------------------------------------------------------------------------
     def reconcile(self, models: set[str]) -> None:
         root = self.server.root_url
@@ -181,7 +176,9 @@ class Supervisor:
                         lora_unload(root, name=adapter.served_name)
                     lora_load(root, name=adapter.served_name, path=adapter.version.adapter_path)
                     seconds = time.monotonic() - started
-                    DeploymentAdapter.objects.filter(pk=adapter.pk, version=adapter.version).update(
+                    # Only if nobody replaced or removed it meanwhile (else the next round applies that).
+                    current = DeploymentAdapter.objects.filter(pk=adapter.pk, version=adapter.version)
+                    current.exclude(state=A.REMOVING).update(
                         state=A.LOADED, loaded_path=adapter.version.adapter_path, loaded_at=timezone.now(), error=""
                     )
                     self.set_state(
@@ -213,8 +210,6 @@ class Supervisor:
                     if time.monotonic() >= self.not_before:
                         self.spawn()
                 else:
-                    code = self.server.process.poll()
-                    self._last_code = code
                     self.check()
                 time.sleep(settings.PARLEY_POLL_S)
         except BaseException:
