@@ -15,6 +15,7 @@ from deploy.services.playground import (
     conversation_say,
     demo_cases,
     playground_bad_case,
+    playground_branch,
     suggested_category,
 )
 from deploy.serving_models import Deployment
@@ -85,3 +86,18 @@ def playground_bad_case_view(request):
         return render(request, "deploy/playground.html", _context(conversation, error.message), status=error.status)
     messages.success(request, f"Bad case {bad_case.pk} created for {bad_case.model_version.name}, turn {turn}.")
     return redirect("deploy:bad_case_lineage", pk=bad_case.pk)
+
+
+@role_required(Role.ML_ENGINEER)
+@require_POST
+def playground_branch_view(request):
+    conversation = conversation_load(request.POST.get("state", ""))
+    side = _index(request.POST.get("side", ""), "side")
+    turn = _index(request.POST.get("turn", ""), "turn")
+    candidate = playground_branch(conversation=conversation, side=side, turn=turn, actor=request.user)
+    messages.success(
+        request,
+        f"The reply of {candidate.model_version.name} is branch candidate {candidate.pk} at turn {turn} of dialogue "
+        f"{candidate.dialogue.external_id} (project Playground), ready for a pairwise queue.",
+    )
+    return render(request, "deploy/playground.html", _context(conversation))

@@ -29,4 +29,5 @@ urlpatterns: list = [
     ),
     path("playground/", playground_views.playground, name="playground"),
     path("playground/bad-case/", playground_views.playground_bad_case_view, name="playground_bad_case"),
+    path("playground/branch/", playground_views.playground_branch_view, name="playground_branch"),
 ]

@@ -17,13 +17,14 @@ import httpx
 from django.core import signing
 from django.db import transaction
 
-from annotation.models import Dialogue, Message, Project
+from annotation.models import Candidate, Dialogue, Message, Project
 from annotation.services.bad_cases import bad_case_create
 from deploy.selectors import Endpoint, live_endpoint
 from deploy.services.intake import _case_create, rule_category
 from engine.prompting import to_chat
 from engine.rewards.rules.defaults import EXAMPLE_TASKS, default_rule_set
 from engine.task import MAX_MESSAGE_CHARS
+from kernel.audit import audit_record, audit_snapshot
 from kernel.errors import ApplicationError
 from kernel.text import clean_text
 from registry.models import ModelVersion
@@ -183,12 +184,8 @@ def suggested_category(message: dict) -> str:
     return ""
 
 
-@transaction.atomic
-def playground_bad_case(*, conversation: Conversation, side: int, turn: int, data: dict, actor):
-    """Turn the reply at ``turn`` of ``side`` into a bad case: the conversation up to that reply becomes a
-    dialogue of the "Playground" project (its case, its messages), and the bad case is linked to the
-    version and the turn, with the gold reply the person wrote (``annotation.services.bad_cases``)."""
-    chosen, message = _reply(conversation, side, turn)
+def _dialogue(conversation: Conversation, chosen: Side, turn: int) -> Dialogue:
+    """The conversation of ``chosen`` up to the reply at ``turn``, as a dialogue of the "Playground" project."""
     project, _ = Project.objects.get_or_create(
         name=PROJECT, defaults={"description": "Dialogues from the chat playground (bad cases and branches)."}
     )
@@ -202,6 +199,16 @@ def playground_bad_case(*, conversation: Conversation, side: int, turn: int, dat
         Message(dialogue=dialogue, index=i, role=m["role"], content=m["content"])
         for i, m in enumerate(chosen.messages[: turn + 1])
     )
+    return dialogue
+
+
+@transaction.atomic
+def playground_bad_case(*, conversation: Conversation, side: int, turn: int, data: dict, actor):
+    """Turn the reply at ``turn`` of ``side`` into a bad case: the conversation up to that reply becomes a
+    dialogue of the "Playground" project (its case, its messages), and the bad case is linked to the
+    version and the turn, with the gold reply the person wrote (``annotation.services.bad_cases``)."""
+    chosen, message = _reply(conversation, side, turn)
+    dialogue = _dialogue(conversation, chosen, turn)
     return bad_case_create(
         dialogue=dialogue,
         turn=turn,
@@ -210,3 +217,22 @@ def playground_bad_case(*, conversation: Conversation, side: int, turn: int, dat
         actor=actor,
         model_version=chosen.version,
     )
+
+
+@transaction.atomic
+def playground_branch(*, conversation: Conversation, side: int, turn: int, actor) -> Candidate:
+    """Keep the reply at ``turn`` of ``side`` as a branch candidate (a model candidate of the version at that
+    turn of a "Playground" dialogue); the branch page then adds it to a pairwise queue beside other replies."""
+    chosen, message = _reply(conversation, side, turn)
+    dialogue = _dialogue(conversation, chosen, turn)
+    candidate = Candidate.objects.create(
+        dialogue=dialogue,
+        turn=turn,
+        text=message["content"],
+        source=Candidate.Source.MODEL,
+        model_version=chosen.version,
+        model_name=message.get("model", chosen.version.name),
+        key=f"playground:{chosen.version.pk}:{turn}",
+    )
+    audit_record(actor=actor, action="create", instance=candidate, after=audit_snapshot(candidate))
+    return candidate
