@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from django.core import signing
 from django.db import transaction
+from django.utils.crypto import get_random_string
 
 from annotation.models import Candidate, Dialogue, Message, Project
 from annotation.services.bad_cases import bad_case_create
@@ -192,7 +193,7 @@ def _dialogue(conversation: Conversation, chosen: Side, turn: int) -> Dialogue:
     dialogue = Dialogue.objects.create(
         project=project,
         case=_case_create(project, conversation.case),
-        external_id=f"playground-{signing.get_random_string(12)}",
+        external_id=f"playground-{get_random_string(12)}",
         source=Dialogue.Source.SYNTHETIC,
     )
     Message.objects.bulk_create(

@@ -224,3 +224,45 @@ def test_hostile_playground_input_is_a_4xx(world, client_for):
     assert response.status_code == 409 and b"not served by a healthy deployment" in response.content
     data = {"state": "x", "side": "0", "turn": "1", "gold_reply": "better"}
     assert client.post("/deploy/playground/bad-case/", data).status_code == 400
+
+
+# -- the playground's bad case and branch (a conversation as the page carries it; the chat is the vLLM tests')
+def _conversation(world):
+    from deploy.services.playground import Conversation, Side
+
+    hotel = {"role": "hotel", "content": "780 is our price for the Deluxe King."}
+    reply = {"role": "agent", "content": "Our target price is 690.", "verdicts": [], "model": "pol-a"}
+    return Conversation("demo-en", [Side(world["a"], [hotel, reply])])
+
+
+def test_a_playground_reply_becomes_a_bad_case_linked_to_version_and_turn(world, client_for):
+    from annotation.models import BadCase
+
+    client = client_for("ml_engineer")
+    token = _conversation(world).token()
+    base = {"state": token, "side": "0", "category": "internal_term_leak", "severity": "major"}
+    same = client.post("/deploy/playground/bad-case/", {**base, "turn": "1", "gold_reply": "Our target price is 690."})
+    assert same.status_code == 400 and not BadCase.objects.exists()  # the gold must differ from the reply
+    hotel_turn = client.post("/deploy/playground/bad-case/", {**base, "turn": "0", "gold_reply": "Better."})
+    assert hotel_turn.status_code == 400 and b"no model reply there" in hotel_turn.content
+    tampered = client.post("/deploy/playground/bad-case/", {**base, "state": token[:-2] + "xx", "turn": "1"})
+    assert tampered.status_code == 400 and not BadCase.objects.exists()
+    ok = client.post("/deploy/playground/bad-case/", {**base, "turn": "1", "gold_reply": "Could 690 work for you?"})
+    assert ok.status_code == 302
+    bad_case = BadCase.objects.get()
+    assert (bad_case.model_version, bad_case.turn, bad_case.model_reply) == (world["a"], 1, "Our target price is 690.")
+    assert [m.role for m in bad_case.dialogue.messages.order_by("index")] == ["hotel", "agent"]
+    assert bad_case.dialogue.project.name == "Playground" and bad_case.dialogue.case.hotel_name == "Harbour View Hotel"
+
+
+def test_a_playground_reply_becomes_a_branch_candidate(world, client_for):
+    from annotation.models import Candidate
+
+    client = client_for("ml_engineer")
+    response = client.post(
+        "/deploy/playground/branch/", {"state": _conversation(world).token(), "side": "0", "turn": "1"}
+    )
+    assert response.status_code == 200 and b"branch candidate" in response.content
+    candidate = Candidate.objects.get()
+    assert (candidate.model_version, candidate.turn, candidate.source) == (world["a"], 1, "model")
+    assert client_for("evaluator").post("/deploy/playground/branch/", {"state": "x"}).status_code == 403
