@@ -266,3 +266,25 @@ def test_a_playground_reply_becomes_a_branch_candidate(world, client_for):
     candidate = Candidate.objects.get()
     assert (candidate.model_version, candidate.turn, candidate.source) == (world["a"], 1, "model")
     assert client_for("evaluator").post("/deploy/playground/branch/", {"state": "x"}).status_code == 403
+
+
+# -- commands ---------------------------------------------------------------------------------------------
+def test_deployment_start_and_stop_commands(world):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("deployment_start", "pol-a", "--slot", "chase", stdout=out)
+    d = Deployment.objects.get()
+    assert f"Deployment {d.pk} (slot chase) serves pol-a" in out.getvalue() and d.base == world["base"]
+    with pytest.raises(CommandError, match="already has an active deployment"):
+        call_command("deployment_start", "other-base", "--slot", "chase")
+    with pytest.raises(CommandError, match="No registered version"):
+        call_command("deployment_start", "nope")
+    with pytest.raises(CommandError, match="one of them"):
+        call_command("deployment_stop")
+    call_command("deployment_stop", "--slot", "chase", stdout=StringIO())
+    assert Deployment.objects.get().state == Deployment.State.STOPPED
+    with pytest.raises(CommandError, match="No active deployment"):
+        call_command("deployment_stop", "--slot", "chase")
