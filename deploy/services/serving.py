@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from deploy.serving_models import Deployment, DeploymentAdapter
@@ -78,11 +79,12 @@ def deployment_create(
     max_loras: int = 4,
     max_lora_rank: int = 64,
     actor=None,
-    queue: str = "serve",
+    queue: str = "",
 ) -> Deployment:
     """A new deployment of ``base`` in ``slot`` with ``adapters`` (policy versions of that base), queued on
     the ``serve`` queue. 400 for a wrong kind or base, 409 when the slot has an active deployment."""
     slot = _check_name(slot, BAD_SLOT)
+    queue = queue or settings.PARLEY_SERVE_QUEUE
     if base.kind != K.BASE:
         raise ApplicationError(NOT_A_BASE.format(name=base.name, kind=base.get_kind_display().lower()))
     try:

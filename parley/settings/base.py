@@ -131,6 +131,7 @@ PARLEY_BASE_MODEL = os.environ.get("PARLEY_BASE_MODEL", str(VAR_DIR / "models" /
 # Deployments (docs/deploy.md): one directory per deployment (the vLLM log), and how servers are reached.
 PARLEY_DEPLOY_ROOT = Path(os.environ.get("PARLEY_DEPLOY_ROOT", VAR_DIR / "deployments"))
 PARLEY_SERVE_HOST = os.environ.get("PARLEY_SERVE_HOST", "127.0.0.1")
+PARLEY_SERVE_QUEUE = os.environ.get("PARLEY_SERVE_QUEUE", "serve")  # the Celery queue new deployments go to
 PARLEY_SERVE_DTYPE = os.environ.get("PARLEY_SERVE_DTYPE", "float32")  # "auto" on a GPU node
 PARLEY_SERVE_MAX_MODEL_LEN = int(os.environ.get("PARLEY_SERVE_MAX_MODEL_LEN", "1024"))
 PARLEY_SERVE_MEMORY_SHARE = float(os.environ.get("PARLEY_SERVE_MEMORY_SHARE", "0.3"))

@@ -9,9 +9,10 @@ import signal
 import pytest
 
 from annotation.models import BadCase
+from deploy.services.serving import deployment_stop
 from deploy.serving_models import Deployment
 from tests.deploy.serving_helpers import base_and_policies, random_adapter
-from tests.fixtures.workers import Worker
+from tests.fixtures.workers import Worker, wait_for
 
 pytestmark = [
     pytest.mark.browser,
@@ -30,8 +31,9 @@ def test_deployment_goes_healthy_and_the_playground_makes_a_bad_case(
     adapter = random_adapter(tiny_model, tmp_path / "a", seed=3)
     base, policies = base_and_policies(tiny_model, {"repo-demo": adapter})
     settings.PARLEY_DEPLOY_ROOT = tmp_path / "deployments"
+    settings.PARLEY_SERVE_QUEUE = "serve-e2e"  # its own queue: a suite-wide worker on "serve" never takes it
     env = {**celery_worker_env, "PARLEY_DEPLOY_ROOT": str(tmp_path / "deployments"), "PARLEY_SERVE_HEALTH_S": "1"}
-    worker = Worker(env, tmp_path / "serve-worker.log", queue="serve")
+    worker = Worker(env, tmp_path / "serve-worker.log", queue="serve-e2e")
     try:
         login(role_users["ml_engineer"])
         page.goto(f"{live_server.url}/deploy/deployments/")
@@ -67,6 +69,7 @@ def test_deployment_goes_healthy_and_the_playground_makes_a_bad_case(
         assert bad_case.dialogue.messages.count() == 2
         screenshot("playground-bad-case")
         deployment = Deployment.objects.get()
+        deployment_stop(deployment=deployment)
+        wait_for(lambda: Deployment.objects.get().state == "stopped", timeout=60, what="the stop")
     finally:
         worker.kill(signal.SIGKILL)
-    assert deployment.state == Deployment.State.HEALTHY
