@@ -62,7 +62,7 @@ def test_deployment_goes_healthy_and_the_playground_makes_a_bad_case(
         first = page.locator(".pg-side[data-side='0'] .pg-agent").first
         first.locator("summary").click()
         first.locator("textarea[name=gold_reply]").fill(GOLD)
-        first.locator("button[type=submit]").click()
+        first.locator(".pg-badcase button[type=submit]").click()
         page.wait_for_selector("text=Bad case")
         bad_case = BadCase.objects.get()
         assert bad_case.model_version == policies["repo-demo"] and bad_case.turn == 1 and bad_case.gold_reply == GOLD
