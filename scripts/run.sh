@@ -25,7 +25,9 @@ WORKER=$!
 .venv/bin/celery -A parley worker -Q serve --concurrency "${PARLEY_SERVE_CONCURRENCY:-2}" \
   --loglevel INFO -n serve@%h >var/serve-worker.log 2>&1 &
 SERVE_WORKER=$!
-trap 'kill $WORKER $SERVE_WORKER 2>/dev/null || true' EXIT INT TERM
+# SIGQUIT: a cold shutdown ends the serve worker's tasks at once (a warm one would wait for a deployment to
+# end, which it never does); their vLLM servers die with them. The next `make run` restarts the demo.
+trap 'kill $WORKER 2>/dev/null; kill -QUIT $SERVE_WORKER 2>/dev/null || true' EXIT INT TERM
 # The demo deployment: the tiny base in slot "demo", so the playground answers on first login. A slot that
 # already has one (an earlier `make run`) keeps it: the sweep hands it to the new serve worker. If vLLM
 # cannot start here, the deployment page and the playground say why (the server's log tail).
