@@ -8,7 +8,18 @@ from tests.fixtures.services import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PAGES = ["/", "/annotation/", "/jobs/", "/eval/", "/deploy/", "/api/docs/", "/admin/", "/admin/kernel/auditevent/"]
+PAGES = [
+    "/",
+    "/annotation/",
+    "/jobs/",
+    "/eval/",
+    "/deploy/",
+    "/deploy/deployments/",
+    "/deploy/playground/",
+    "/api/docs/",
+    "/admin/",
+    "/admin/kernel/auditevent/",
+]
 # the rewards overview seeds the default rule set that the row editor then opens
 PAGES += ["/jobs/rewards/", "/jobs/rewards/rule-sets/default/rows/"]
 
