@@ -105,6 +105,11 @@ def json_line(text: str) -> Any:
     if "\r" in text:
         column = text.index("\r") + 1
         raise ValueError(f"a carriage return (\\r) inside the line at column {column}; lines end with \\n or \\r\\n")
+    return json_document(text)
+
+
+def json_document(text: str) -> Any:
+    """A whole JSON document (an API body: any whitespace between values) parsed with ``json_line``'s bounds."""
     try:
         return json.loads(
             text,
@@ -113,7 +118,8 @@ def json_line(text: str) -> Any:
             parse_constant=_no_constant,
         )
     except json.JSONDecodeError as exc:
-        raise ValueError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+        where = f"line {exc.lineno} column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+        raise ValueError(f"malformed JSON: {exc.msg} at {where}") from None
     except RecursionError:
         raise ValueError(f"objects and lists are nested more than {MAX_DEPTH} deep") from None
 

@@ -166,12 +166,18 @@ CACHES = {
     )
 }
 
+PARLEY_API_MAX_BODY_BYTES = int(os.environ.get("PARLEY_API_MAX_BODY_BYTES", str(20 * 1024 * 1024)))  # else 413
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "kernel.security.LockoutTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kernel.roles.HasRole"],
+    "DEFAULT_PARSER_CLASSES": [  # bounded JSON, NUL/surrogates/controls/bidi refused (kernel/api_input.py)
+        "kernel.api_input.CleanJSONParser",
+        "kernel.api_input.CleanFormParser",
+        "kernel.api_input.CleanMultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
