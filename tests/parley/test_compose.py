@@ -61,6 +61,24 @@ def test_urls_point_at_the_compose_services():
     assert SERVICES["db"]["environment"]["POSTGRES_USER"] == "parley_owner"
 
 
+def test_migrate_runs_as_the_owner_then_creates_the_app_role():
+    """The separate DATABASE_URL for migrations: ``migrate`` as parley_owner, then ``pg_roles`` (whose
+    default role names are the ones the URLs use) creates parley_app with its password and grants."""
+    from kernel.management.commands.pg_roles import Command
+
+    script = command(APP["migrate"])
+    assert script[:2] == ["sh", "-c"]
+    steps = [shlex.split(step) for step in script[2].split("&&")]
+    assert steps == [["python", "manage.py", "migrate", "--noinput"], ["python", "manage.py", "pg_roles"]]
+    assert APP["migrate"]["environment"]["PARLEY_APP_DB_PASSWORD"].startswith("${PARLEY_APP_DB_PASSWORD:?")
+    parser = Command().create_parser("manage.py", "pg_roles")
+    defaults = vars(parser.parse_args([]))
+    assert (defaults["owner"], defaults["app"]) == ("parley_owner", "parley_app")
+    for name, service in APP.items():
+        if name != "migrate":
+            assert "parley_app:" in service["environment"]["DATABASE_URL"], name
+
+
 def test_workers_consume_every_queue_and_one_beat_runs_the_sweep():
     consumed = set()
     beats = []
