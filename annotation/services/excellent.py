@@ -18,9 +18,7 @@ def excellent_flag(*, dialogue: Dialogue, turn: int, user, note: str = "") -> Ex
         raise ApplicationError(NOT_AGENT_TURN)
     try:
         with transaction.atomic():
-            excellent = ExcellentTurn.objects.create(
-                dialogue=dialogue, turn=turn, flagged_by=user, note=note
-            )
+            excellent = ExcellentTurn.objects.create(dialogue=dialogue, turn=turn, flagged_by=user, note=note)
             audit_record(actor=user, action="create", instance=excellent, after=audit_snapshot(excellent))
     except IntegrityError:
         raise ApplicationError(ALREADY_FLAGGED, status=409) from None
