@@ -180,3 +180,37 @@ def test_fuzz_every_write_endpoint_never_5xx_and_writes_nothing_on_refusal(api, 
     assert answer.status_code < 500, (url, body, answer.content[:500])
     if answer.status_code >= 400:
         assert counts() == before, (url, body)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    answers=st.one_of(
+        st.dictionaries(st.sampled_from(["A", "B", "C", "\u202eA", "A\u0000"]), json_values, max_size=3),
+        json_values,
+    )
+)
+def test_fuzz_the_evaluators_panel_submit_never_5xx_and_writes_nothing_on_refusal(panel, answers):
+    from evaluation.models import Judgment
+
+    api, url = panel
+    before = (Judgment.objects.count(), AuditEvent.objects.count())
+    answer = raw_post(api, url, json.dumps({"answers": answers}, ensure_ascii=True))
+    assert answer.status_code < 500, (answers, answer.content[:500])
+    if answer.status_code >= 400:
+        assert (Judgment.objects.count(), AuditEvent.objects.count()) == before
+
+
+@pytest.fixture
+def panel(db):
+    from evaluation.services.panels import panel_assignment_next, panel_member_set
+    from tests.evaluation.factories import add_responses, make_set, make_system
+    from tests.fixtures.services import make_user
+
+    eval_set = make_set(kind="online", n=2)
+    add_responses(eval_set, make_system("s1"), make_system("s2"))
+    user = make_user("fuzz-evaluator", "evaluator")
+    panel_member_set(user=user, expertise="linguistics")
+    assignment = panel_assignment_next(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client, f"/api/eval/panel/{assignment.pk}/"
