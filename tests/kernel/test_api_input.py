@@ -214,3 +214,15 @@ def panel(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client, f"/api/eval/panel/{assignment.pk}/"
+
+
+def test_a_nul_in_any_posted_page_form_is_a_400_naming_the_field(client_for):
+    """Pages that read ``request.POST`` themselves (the eval set form) would hand a NUL on to PostgreSQL."""
+    from evaluation.models import EvalSet
+
+    client = client_for("ml_engineer")
+    answer = client.post("/eval/sets/new/", {"name": "set\x00", "kind": "online", "refs": "x"})
+    assert answer.status_code == 400 and "name: contains a NUL character" in answer.content.decode()
+    assert not EvalSet.objects.exists()
+    answer = client.post("/eval/sets/new/", {"name": "set", "kind": "online", "refs": "x", "description": "\x00"})
+    assert answer.status_code == 400 and "description: contains a NUL" in answer.content.decode()
