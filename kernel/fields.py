@@ -37,6 +37,20 @@ class StorableTextValidator:
 
 
 @deconstructible
+class DatabaseTextValidator:
+    """Refuses only what the database cannot store: NUL (PostgreSQL text) and lone surrogates (not UTF-8).
+    For text that logs what happened (a conversation, a model's reply): a bidi or zero-width character a
+    model wrote is part of the record, so it is kept there and shown, not refused."""
+
+    def __call__(self, value) -> None:
+        if isinstance(value, str) and (problem := text_problem(value)) and ("NUL" in problem or "surrogate" in problem):
+            raise ValidationError(problem, code="unstorable")
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, DatabaseTextValidator)
+
+
+@deconstructible
 class JSONLimitValidator:
     """A JSON value of at most ``max_bytes`` once encoded, whose strings ``kernel.text`` accepts."""
 
@@ -55,11 +69,20 @@ class JSONLimitValidator:
 
 
 class LimitedTextField(models.TextField):
-    """``TextField(max_length=…)`` validated as a ``CharField`` is; no database change (PostgreSQL ``text``)."""
+    """``TextField(max_length=…)`` validated as a ``CharField`` is; no database change (PostgreSQL ``text``).
+    ``logged=True`` for text that records a conversation or a model's output: only what the database cannot
+    store is refused (``DatabaseTextValidator``); otherwise everything ``kernel.text`` refuses."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, logged: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if self.max_length is None:
             raise TypeError("LimitedTextField needs max_length")
+        self.logged = logged
         self.validators.append(MaxLengthValidator(self.max_length))
-        self.validators.append(StorableTextValidator())
+        self.validators.append(DatabaseTextValidator() if logged else StorableTextValidator())
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        if self.logged:
+            kwargs["logged"] = True
+        return name, path, args, kwargs

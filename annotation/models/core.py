@@ -224,7 +224,7 @@ class Message(models.Model):
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="messages")
     index = models.PositiveIntegerField()
     role = models.CharField(max_length=10, choices=Role.choices)
-    content = LimitedTextField(max_length=MAX_MESSAGE_CHARS)
+    content = LimitedTextField(max_length=MAX_MESSAGE_CHARS, logged=True)
     stage = models.CharField(max_length=50, blank=True)
 
     class Meta:
@@ -248,7 +248,7 @@ class Candidate(models.Model):
 
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="candidates")
     turn = models.PositiveIntegerField()
-    text = LimitedTextField(max_length=MAX_MESSAGE_CHARS)
+    text = LimitedTextField(max_length=MAX_MESSAGE_CHARS, logged=True)
     source = models.CharField(max_length=10, choices=Source.choices)
     model_version = models.ForeignKey(
         "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates"

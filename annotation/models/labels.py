@@ -70,7 +70,7 @@ class BadCase(models.Model):
 
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="bad_cases")
     turn = models.PositiveIntegerField()
-    model_reply = LimitedTextField(max_length=MAX_MESSAGE_CHARS)
+    model_reply = LimitedTextField(max_length=MAX_MESSAGE_CHARS, logged=True)
     model_version = models.ForeignKey(
         "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="bad_cases"
     )

@@ -226,3 +226,19 @@ def test_a_nul_in_any_posted_page_form_is_a_400_naming_the_field(client_for):
     assert not EvalSet.objects.exists()
     answer = client.post("/eval/sets/new/", {"name": "set", "kind": "online", "refs": "x", "description": "\x00"})
     assert answer.status_code == 400 and "description: contains a NUL" in answer.content.decode()
+
+
+def test_logged_text_keeps_what_a_model_wrote_but_not_what_the_database_cannot_store():
+    """A conversation's messages and a model's reply are a record: a bidi or zero-width character a model
+    produced is kept (and shown), only NUL and lone surrogates are refused; people's notes refuse all."""
+    from annotation.models import BadCase, Message
+
+    content = Message._meta.get_field("content")
+    content.run_validators("price \u202e0001 \u200b")  # kept
+    for bad in ("a\x00b", "a\ud800b"):
+        with pytest.raises(ValidationError):
+            content.run_validators(bad)
+    with pytest.raises(ValidationError):
+        BadCase._meta.get_field("model_reply").run_validators("x" * 8001)
+    with pytest.raises(ValidationError, match="bidirectional"):
+        BadCase._meta.get_field("gold_reply").run_validators("price \u202e0001")
