@@ -17,7 +17,7 @@ from django.conf import settings
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
 from kernel.errors import ApplicationError
-from kernel.text import json_document, json_problems, text_problem
+from kernel.text import json_document, json_problems, json_text_is_clean, text_problem
 
 TOO_LARGE = "The body is larger than {limit} bytes: send less at a time."
 
@@ -63,7 +63,7 @@ class CleanJSONParser(JSONParser):
             data = json_document(text)
         except ValueError as exc:
             raise BodyRefused([f"body: {exc}"]) from None
-        if problems := json_problems(data):
+        if not json_text_is_clean(text) and (problems := json_problems(data)):
             raise BodyRefused(problems)
         return data
 

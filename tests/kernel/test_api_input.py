@@ -242,3 +242,42 @@ def test_logged_text_keeps_what_a_model_wrote_but_not_what_the_database_cannot_s
         BadCase._meta.get_field("model_reply").run_validators("x" * 8001)
     with pytest.raises(ValidationError, match="bidirectional"):
         BadCase._meta.get_field("gold_reply").run_validators("price \u202e0001")
+
+
+hostile_text = st.text(
+    alphabet=st.one_of(
+        st.characters(codec=None),  # any code point, lone surrogates included
+        st.sampled_from(["\x00", "\x07", "\x7f", "\x85", "\r", "\u202e", "\u200b", "\ufeff", "\\", '"', "[", "{"]),
+    ),
+    max_size=12,
+)
+hostile_json = st.recursive(
+    st.none() | st.integers() | hostile_text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(hostile_text, children, max_size=3),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(value=hostile_json, ascii_only=st.booleans(), indent=st.sampled_from([None, 1]))
+def test_the_parsers_fast_path_never_passes_what_the_walk_refuses(value, ascii_only, indent):
+    """``json_text_is_clean`` (regular expressions over the body) may send a clean body the slow way, but
+    must never call clean a body in which ``json_problems`` finds anything."""
+    from kernel.text import json_problems, json_text_is_clean
+
+    text = json.dumps(value, ensure_ascii=ascii_only, indent=indent)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return  # a raw lone surrogate: not UTF-8, the parser refuses the bytes before this point
+    if json_text_is_clean(text):
+        assert json_problems(json.loads(text)) == [], text
+
+
+def test_the_fast_path_and_the_walk_agree_on_the_nesting_limit():
+    from kernel.text import MAX_DEPTH, json_problems, json_text_is_clean
+
+    for depth in (MAX_DEPTH, MAX_DEPTH + 1):
+        text = "[" * depth + "]" * depth
+        assert json_text_is_clean(text) == (json_problems(json.loads(text)) == []) == (depth <= MAX_DEPTH)
+    assert json_text_is_clean('{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"]]"}')  # brackets inside a string do not count
