@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("deploy", "0003_intake"),
+        ("deploy", "0004_serving"),
     ]
 
     operations = [
