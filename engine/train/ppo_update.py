@@ -15,18 +15,17 @@ import torch
 from engine.rl import (
     clipped_policy_loss,
     clipped_value_loss,
-    entropy_from_logits,
     explained_variance,
     gae_advantages,
     kl_estimate,
     last_token_rewards,
-    logprobs_from_logits,
     masked_mean,
     masked_whiten,
 )
 from engine.rollout import RolloutBatch
+from engine.train.memory import reply_logprobs, update_mode
 from engine.train.ppo_dist import Distributed, all_reduce_gradients
-from engine.train.ppo_model import POLICY, VALUE, ActorCritic, critic_values, policy_logits
+from engine.train.ppo_model import POLICY, VALUE, ActorCritic, critic_values
 
 
 @dataclass
@@ -69,13 +68,12 @@ def experience_forward(ac: ActorCritic, rollout: RolloutBatch, *, config, micro_
     logprobs, values, ref = [], [], []
     for rows in _chunks(len(tokens), micro_batch):
         ids, att = input_ids[rows], attention_mask[rows]
-        logits = policy_logits(ac, ids, att, start=start, temperature=config.temperature)
-        logprobs.append(logprobs_from_logits(logits, tokens[rows]))
+        kwargs = {"start": start, "temperature": config.temperature, "chunk_size": config.logprob_chunk_size}
+        logprobs.append(reply_logprobs(ac, ids, att, tokens[rows], **kwargs)[0])
         values.append(critic_values(ac, ids, att, start=start))
         if want_ref:
             # The reference is the base itself: the same model with every adapter switched off.
-            ref_logits = policy_logits(ac, ids, att, start=start, temperature=config.temperature, adapter=None)
-            ref.append(logprobs_from_logits(ref_logits, tokens[rows]))
+            ref.append(reply_logprobs(ac, ids, att, tokens[rows], adapter=None, **kwargs)[0])
     old_logprobs, old_values = torch.cat(logprobs) * mask, torch.cat(values) * mask
     kl = kl_estimate(old_logprobs, torch.cat(ref), kind=config.kl_estimator) * mask if want_ref else None
     return Forward(rollout, old_logprobs, old_values, kl)
@@ -134,18 +132,19 @@ def ppo_update(
     size = exp.input_ids.shape[0]
     params = ac.trainable_parameters()
     stats: dict[str, list[float]] = {}
-    for _ in range(config.ppo_epochs):
-        order = torch.randperm(size)
-        for mini in order.chunk(config.num_mini_batches):
-            optimizer.zero_grad(set_to_none=True)
-            for micro in mini.split(micro_batch):
-                weight = len(micro) / len(mini)
-                for key, value in _backward_micro(ac, exp, micro, config=config, weight=weight).items():
-                    stats.setdefault(key, []).append(value)
-            all_reduce_gradients(params, ctx)
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-            stats.setdefault("ppo/grad_norm", []).append(float(grad_norm))
-            optimizer.step()
+    with update_mode(ac, gradient_checkpointing=config.gradient_checkpointing):  # engine/train/memory.py
+        for _ in range(config.ppo_epochs):
+            order = torch.randperm(size)
+            for mini in order.chunk(config.num_mini_batches):
+                optimizer.zero_grad(set_to_none=True)
+                for micro in mini.split(micro_batch):
+                    weight = len(micro) / len(mini)
+                    for key, value in _backward_micro(ac, exp, micro, config=config, weight=weight).items():
+                        stats.setdefault(key, []).append(value)
+                all_reduce_gradients(params, ctx)
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                stats.setdefault("ppo/grad_norm", []).append(float(grad_norm))
+                optimizer.step()
     ac.model.set_adapter(POLICY)
     return {key: sum(v) / len(v) for key, v in stats.items()}
 
@@ -153,10 +152,12 @@ def ppo_update(
 def _backward_micro(ac: ActorCritic, exp: Experience, rows: torch.Tensor, *, config, weight: float) -> dict:
     ids, att, mask = exp.input_ids[rows], exp.attention_mask[rows], exp.mask[rows]
     tokens = ids[:, exp.start :]
-    # -- policy: clipped surrogate, minus the entropy bonus
-    logits = policy_logits(ac, ids, att, start=exp.start, temperature=config.temperature)
-    logprobs = logprobs_from_logits(logits, tokens)
-    entropy = masked_mean(entropy_from_logits(logits), mask)
+    # -- policy: clipped surrogate, minus the entropy bonus (the entropy has a graph only when trained)
+    logprobs, token_entropy = reply_logprobs(
+        ac, ids, att, tokens, start=exp.start, temperature=config.temperature,
+        chunk_size=config.logprob_chunk_size, entropy=True, entropy_grad=config.ent_coef != 0,
+    )  # fmt: skip
+    entropy = masked_mean(token_entropy, mask)
     pg_loss, pg_clip = clipped_policy_loss(
         logprobs, exp.old_logprobs[rows], exp.advantages[rows], mask, clip_range=config.clip_range
     )
