@@ -183,12 +183,17 @@ def activation_bytes_per_token(shape: Shape, *, checkpointing: bool, base_bytes:
     return shape.layers * per_layer
 
 
-def logits_bytes_per_token(shape: Shape, *, chunked: bool, chunk_tokens: int = 0, tokens: int = 1) -> float:
-    """float32 logits the log-prob computation holds per reply token: the logits and their
-    log-softmax (2 V) when done at once; chunked, one chunk's worth spread over all ``tokens``."""
+def logits_bytes_per_token(
+    shape: Shape, *, chunked: bool, chunk_tokens: int = 0, tokens: int = 1, copies: int = 3
+) -> float:
+    """float32 vocabulary-sized tensors the log-prob computation holds at its peak, per reply token:
+    ``copies`` of them (the logits and their log-softmax in the graph, plus the softmax of the entropy
+    or the gradient in the backward pass: 3; 4 when the entropy's softmax is kept in the graph too).
+    Chunked, one chunk's worth, spread over all ``tokens``."""
+    per_token = copies * 4 * shape.vocab
     if not chunked:
-        return 2 * 4 * shape.vocab
-    return 2 * 4 * shape.vocab * min(chunk_tokens, tokens) / max(tokens, 1)
+        return per_token
+    return per_token * min(chunk_tokens, tokens) / max(tokens, 1)
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,7 @@ def estimate(
     checkpointing: bool = True,
     chunk_tokens: int = 128,
     base_bytes: int = BASE_BYTES,
+    logit_copies: int = 3,
 ) -> Estimate:
     """Peak bytes per rank of one PPO update micro-step: the frozen base, the trainable ``policy`` and
     ``value`` adapters (weights, gradients, AdamW) and the frozen ``reward`` adapter, the activations of
@@ -230,7 +236,7 @@ def estimate(
     activations = tokens * activation_bytes_per_token(shape, checkpointing=checkpointing, base_bytes=base_bytes)
     reply = micro_batch * reply_tokens
     logits = reply * logits_bytes_per_token(
-        shape, chunked=chunk_tokens > 0, chunk_tokens=chunk_tokens, tokens=reply_tokens
+        shape, chunked=chunk_tokens > 0, chunk_tokens=chunk_tokens, tokens=reply_tokens, copies=logit_copies
     )
     if parallel == "fsdp":  # one layer's full weights are gathered at a time
         base = shape.params() * base_bytes / shard + shape.layer_params() * base_bytes
@@ -242,7 +248,8 @@ def estimate(
 def fits_table(*, gpus=(80, 141), ranks=(1, 2, 4, 8), names=("qwen2.5-7b", "qwen3-14b", "qwen3-32b"), **kw) -> str:
     """The "what fits where" table in Markdown: GiB per rank (DDP / FSDP) and whether it fits in
     90% of each card (the rest for the CUDA context, the allocator's fragmentation and NCCL buffers)."""
-    lines = ["| model | ranks | DDP GiB/rank | FSDP GiB/rank | " + " | ".join(f"{g} GB card" for g in gpus) + " |"]
+    head = "| model | ranks | replicated (DDP) GiB/rank | sharded (FSDP) GiB/rank | "
+    lines = [head + " | ".join(f"{g} GB card" for g in gpus) + " |"]
     lines.append("|---" * (4 + len(gpus)) + "|")
     for name in names:
         shape = get_shape(name)
@@ -252,7 +259,7 @@ def fits_table(*, gpus=(80, 141), ranks=(1, 2, 4, 8), names=("qwen2.5-7b", "qwen
             cells = []
             for g in gpus:
                 usable = 0.9 * g * 1e9 / GIB
-                cells.append("DDP, FSDP" if ddp <= usable else "FSDP" if fsdp <= usable else "no")
+                cells.append("DDP or FSDP" if ddp <= usable else "FSDP only" if fsdp <= usable else "no")
             lines.append(f"| {name} | {n} | {ddp:.1f} | {fsdp:.1f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
