@@ -13,7 +13,9 @@ policy forward + backward, critic forward + backward, clip, optimiser step.
 - ``plain``: the current loop with both switches off (only the entropy is out of the graph);
 - ``ckpt``, ``chunk``, ``ckpt+chunk``: checkpointing, chunked log-probs, both (the paper preset).
 
-Memory: after a warm-up step (which allocates AdamW's state) the allocator's free memory is returned
+Memory: the measured processes run with glibc's ``MALLOC_MMAP_THRESHOLD_=65536`` (tensors of 64 KiB
+or more are their own mappings, unmapped when freed, so RSS follows the live tensors rather than the
+heap's fragmentation); after a warm-up step (which allocates AdamW's state) the allocator's free memory is returned
 to the system (``malloc_trim``) and the kernel's peak-RSS mark is reset (``/proc/self/clear_refs``);
 "step peak" is the peak RSS during the measured steps minus the RSS just before them, i.e. what a
 step adds on top of the model, adapters and optimiser. Linux only.
@@ -170,8 +172,8 @@ def model_prediction(args: argparse.Namespace) -> dict:
     out = {}
     for name, (ckpt, chunk, old) in VARIANTS.items():
         chunk_tokens = args.chunk if chunk else 0
-        est = estimate(shape, checkpointing=ckpt, chunk_tokens=chunk_tokens, logit_copies=4 if old else 3, **common)
-        out[name] = {"static_mb": (est.base + est.adapters) / 2**20, "step_mb": (est.activations + est.logits) / 2**20}
+        est = estimate(shape, checkpointing=ckpt, chunk_tokens=chunk_tokens, logit_copies=6 if old else 5, **common)
+        out[name] = {"static_mb": (est.base + est.adapters) / 2**20, "step_mb": est.step / 2**20}
     return out
 
 
@@ -185,6 +187,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--mmap-threshold", type=int, default=65536, help="glibc's, for the measured processes")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # one variant, in the child process
     args = parser.parse_args()
     if args.variant:
@@ -197,7 +200,9 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--variant", name] + [
             f"--{k}={getattr(args, k)}" for k in ("shape", "batch", "prompt", "reply", "chunk", "steps", "threads")
         ]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        # A fixed mmap threshold: every allocation of 64 KiB or more is its own mapping, returned to the
+        # system when freed, so peak RSS follows the live tensors instead of the heap's fragmentation.
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "MALLOC_MMAP_THRESHOLD_": str(args.mmap_threshold)}
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
         print(json.dumps(results[name]), flush=True)

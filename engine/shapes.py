@@ -184,12 +184,12 @@ def activation_bytes_per_token(shape: Shape, *, checkpointing: bool, base_bytes:
 
 
 def logits_bytes_per_token(
-    shape: Shape, *, chunked: bool, chunk_tokens: int = 0, tokens: int = 1, copies: int = 3
+    shape: Shape, *, chunked: bool, chunk_tokens: int = 0, tokens: int = 1, copies: int = 5
 ) -> float:
-    """float32 vocabulary-sized tensors the log-prob computation holds at its peak, per reply token:
-    ``copies`` of them (the logits and their log-softmax in the graph, plus the softmax of the entropy
-    or the gradient in the backward pass: 3; 4 when the entropy's softmax is kept in the graph too).
-    Chunked, one chunk's worth, spread over all ``tokens``."""
+    """float32 vocabulary-sized tensors alive at the log-prob computation's peak, per reply token:
+    ``copies`` of them (the LM head's output, its division by the temperature, the log-softmax, and
+    the entropy's softmax and product: 5; 6 when the entropy's are kept in the graph too). Chunked, one
+    chunk's worth (``chunk_tokens`` positions of each row), spread over all ``tokens``."""
     per_token = copies * 4 * shape.vocab
     if not chunked:
         return per_token
@@ -202,10 +202,16 @@ class Estimate:
     adapters: float
     activations: float
     logits: float
+    optimizer_step: float  # foreach AdamW's temporaries, alive after the activations are freed
+
+    @property
+    def step(self) -> float:
+        """What one update micro-step adds at its peak: the forward/backward or the optimiser step."""
+        return max(self.activations + self.logits, self.optimizer_step)
 
     @property
     def total(self) -> float:
-        return self.base + self.adapters + self.activations + self.logits
+        return self.base + self.adapters + self.step
 
 
 def estimate(
@@ -221,7 +227,7 @@ def estimate(
     checkpointing: bool = True,
     chunk_tokens: int = 128,
     base_bytes: int = BASE_BYTES,
-    logit_copies: int = 3,
+    logit_copies: int = 5,
 ) -> Estimate:
     """Peak bytes per rank of one PPO update micro-step: the frozen base, the trainable ``policy`` and
     ``value`` adapters (weights, gradients, AdamW) and the frozen ``reward`` adapter, the activations of
@@ -242,7 +248,10 @@ def estimate(
         base = shape.params() * base_bytes / shard + shape.layer_params() * base_bytes
     else:
         base = shape.params() * base_bytes
-    return Estimate(base=base, adapters=adapters / shard, activations=activations, logits=logits)
+    optimizer_step = 2 * lora * 8 / shard  # two float32 temporaries of the trainable size (sqrt(v), update)
+    return Estimate(
+        base=base, adapters=adapters / shard, activations=activations, logits=logits, optimizer_step=optimizer_step
+    )
 
 
 def fits_table(*, gpus=(80, 141), ranks=(1, 2, 4, 8), names=("qwen2.5-7b", "qwen3-14b", "qwen3-32b"), **kw) -> str:

@@ -37,7 +37,9 @@ def _chunk_stats(
 ) -> tuple[torch.Tensor, ...]:
     """Log-prob of each token of one chunk (and its entropy): ``z[token] - logsumexp(z)``, never the
     full log-softmax."""
-    logits = lm_head(hidden).float() / temperature
+    logits = lm_head(hidden).float()
+    if temperature != 1.0:  # no second (B, chunk, V) tensor for the common case
+        logits = logits / temperature
     lse = torch.logsumexp(logits, dim=-1)
     logprobs = logits.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - lse
     if not entropy:
