@@ -225,7 +225,7 @@ def estimate(
     seq_tokens: int = 1024,
     reply_tokens: int = 512,
     checkpointing: bool = True,
-    chunk_tokens: int = 128,
+    chunk_tokens: int = 64,
     base_bytes: int = BASE_BYTES,
     logit_copies: int = 5,
 ) -> Estimate:

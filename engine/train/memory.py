@@ -55,7 +55,7 @@ def chunked_logprobs(
     tokens: torch.Tensor,
     *,
     temperature: float = 1.0,
-    chunk_size: int = 128,
+    chunk_size: int = 64,
     entropy: bool = False,
     entropy_grad: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:

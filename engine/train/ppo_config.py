@@ -75,7 +75,7 @@ class PPOConfig(RLConfig):
         },
     )
     logprob_chunk_size: int = field(
-        default=128,
+        default=64,
         metadata={
             "help": "Reply positions per chunk of the LM head's logits and log-probs, so no whole "
             "(batch, reply, vocabulary) float32 tensor is held; 0 = all at once."
