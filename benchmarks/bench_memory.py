@@ -169,11 +169,15 @@ def model_prediction(args: argparse.Namespace) -> dict:
         "reply_tokens": args.reply,
         "base_bytes": 4,
     }
+    # The RSS the steps are measured from holds the previous step's gradients, which the step's
+    # zero_grad frees before its forward passes: the forward/backward phase counts from below them.
+    grads = 2 * shape.lora_params(64) * 4
     out = {}
     for name, (ckpt, chunk, old) in VARIANTS.items():
         chunk_tokens = args.chunk if chunk else 0
         est = estimate(shape, checkpointing=ckpt, chunk_tokens=chunk_tokens, logit_copies=6 if old else 5, **common)
-        out[name] = {"static_mb": (est.base + est.adapters) / 2**20, "step_mb": est.step / 2**20}
+        step = max(est.activations + est.logits - grads, est.optimizer_step)
+        out[name] = {"static_mb": (est.base + est.adapters) / 2**20, "step_mb": step / 2**20}
     return out
 
 
