@@ -168,6 +168,7 @@ def model_prediction(args: argparse.Namespace) -> dict:
         "seq_tokens": args.prompt + args.reply,
         "reply_tokens": args.reply,
         "base_bytes": 4,
+        "optimizer_temporaries": 0,  # AdamW on CPU tensors steps tensor by tensor
     }
     # The RSS the steps are measured from holds the previous step's gradients, which the step's
     # zero_grad frees before its forward passes: the forward/backward phase counts from below them.

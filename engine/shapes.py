@@ -202,7 +202,7 @@ class Estimate:
     adapters: float
     activations: float
     logits: float
-    optimizer_step: float  # foreach AdamW's temporaries, alive after the activations are freed
+    optimizer_step: float  # foreach AdamW's temporary, alive after the activations are freed
 
     @property
     def step(self) -> float:
@@ -228,6 +228,7 @@ def estimate(
     chunk_tokens: int = 64,
     base_bytes: int = BASE_BYTES,
     logit_copies: int = 5,
+    optimizer_temporaries: int = 1,
 ) -> Estimate:
     """Peak bytes per rank of one PPO update micro-step: the frozen base, the trainable ``policy`` and
     ``value`` adapters (weights, gradients, AdamW) and the frozen ``reward`` adapter, the activations of
@@ -248,7 +249,9 @@ def estimate(
         base = shape.params() * base_bytes / shard + shape.layer_params() * base_bytes
     else:
         base = shape.params() * base_bytes
-    optimizer_step = 2 * lora * 8 / shard  # two float32 temporaries of the trainable size (sqrt(v), update)
+    # foreach AdamW (torch's default for CUDA tensors) allocates one float32 temporary of the trainable
+    # size (sqrt(v)); on the CPU torch steps tensor by tensor and the temporaries are negligible.
+    optimizer_step = optimizer_temporaries * 2 * lora * 4 / shard
     return Estimate(
         base=base, adapters=adapters / shard, activations=activations, logits=logits, optimizer_step=optimizer_step
     )
