@@ -124,6 +124,21 @@ def ppo_update(
     micro_batch: int,
     ctx: Distributed,
 ) -> dict[str, float]:
+    """:func:`_ppo_update` in the update's mode: training mode with dropout 0 and, with
+    ``config.gradient_checkpointing``, checkpointed decoder layers (engine/train/memory.py)."""
+    with update_mode(ac, gradient_checkpointing=config.gradient_checkpointing):
+        return _ppo_update(ac, exp, optimizer, config=config, micro_batch=micro_batch, ctx=ctx)
+
+
+def _ppo_update(
+    ac: ActorCritic,
+    exp: Experience,
+    optimizer: torch.optim.Optimizer,
+    *,
+    config,
+    micro_batch: int,
+    ctx: Distributed,
+) -> dict[str, float]:
     """``ppo_epochs`` passes over the experience in ``num_mini_batches`` optimiser steps each.
 
     The policy and the critic run under different adapters of the same base, so their losses are
@@ -132,19 +147,18 @@ def ppo_update(
     size = exp.input_ids.shape[0]
     params = ac.trainable_parameters()
     stats: dict[str, list[float]] = {}
-    with update_mode(ac, gradient_checkpointing=config.gradient_checkpointing):  # engine/train/memory.py
-        for _ in range(config.ppo_epochs):
-            order = torch.randperm(size)
-            for mini in order.chunk(config.num_mini_batches):
-                optimizer.zero_grad(set_to_none=True)
-                for micro in mini.split(micro_batch):
-                    weight = len(micro) / len(mini)
-                    for key, value in _backward_micro(ac, exp, micro, config=config, weight=weight).items():
-                        stats.setdefault(key, []).append(value)
-                all_reduce_gradients(params, ctx)
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-                stats.setdefault("ppo/grad_norm", []).append(float(grad_norm))
-                optimizer.step()
+    for _ in range(config.ppo_epochs):
+        order = torch.randperm(size)
+        for mini in order.chunk(config.num_mini_batches):
+            optimizer.zero_grad(set_to_none=True)
+            for micro in mini.split(micro_batch):
+                weight = len(micro) / len(mini)
+                for key, value in _backward_micro(ac, exp, micro, config=config, weight=weight).items():
+                    stats.setdefault(key, []).append(value)
+            all_reduce_gradients(params, ctx)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            stats.setdefault("ppo/grad_norm", []).append(float(grad_norm))
+            optimizer.step()
     ac.model.set_adapter(POLICY)
     return {key: sum(v) / len(v) for key, v in stats.items()}
 
