@@ -85,13 +85,17 @@ class LockoutTokenAuthentication(TokenAuthentication):
         return f"parley:api-auth-failures:{client_ip(request)}"
 
     def authenticate(self, request):
+        return self._guarded(request, lambda: super(LockoutTokenAuthentication, self).authenticate(request))
+
+    def _guarded(self, request, attempt):
+        """Run ``attempt`` unless the address is locked out; count its failure."""
         limit = settings.AXES_FAILURE_LIMIT
         cooloff = int(settings.AXES_COOLOFF_TIME.total_seconds())
         key = self._key(request)
         if cache.get(key, 0) >= limit:
             raise _Locked(ERR_API_LOCKED.format(minutes=max(1, cooloff // 60)))
         try:
-            return super().authenticate(request)
+            return attempt()
         except exceptions.AuthenticationFailed:
             if cache.add(key, 1, timeout=cooloff) is False:
                 try:
@@ -99,6 +103,33 @@ class LockoutTokenAuthentication(TokenAuthentication):
                 except ValueError:  # expired between add and incr
                     cache.set(key, 1, timeout=cooloff)
             raise
+
+
+class ApiKeyAuthentication(LockoutTokenAuthentication):
+    """The API keys of ``kernel.api_keys`` (hashed, expiring, revocable) for ``/api/``: sent as
+    ``Authorization: Bearer pk_…`` (what OpenAI clients send) or ``Authorization: Token pk_…``. A header
+    that carries no API key (a legacy DRF token) is left to the next class. Wrong, revoked and expired keys
+    count towards the same lockout as wrong tokens."""
+
+    def authenticate(self, request):
+        from kernel.api_keys import looks_like_key
+
+        scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() not in ("bearer", "token") or not looks_like_key(value.strip()):
+            return None
+        return self._guarded(request, lambda: self.authenticate_credentials(value.strip()))
+
+    def authenticate_credentials(self, key):
+        from kernel.api_keys import KeyRefused, key_user
+
+        try:
+            user = key_user(key)
+        except KeyRefused as refused:
+            raise exceptions.AuthenticationFailed(refused.message) from None
+        return user, user.parley_api_key
+
+    def authenticate_header(self, request):
+        return "Bearer"
 
 
 class _Locked(exceptions.APIException):

@@ -169,7 +169,8 @@ CACHES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "kernel.security.LockoutTokenAuthentication",
+        "kernel.security.ApiKeyAuthentication",  # pk_… keys (kernel/api_keys.py), Bearer or Token
+        "kernel.security.LockoutTokenAuthentication",  # legacy DRF tokens
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kernel.roles.HasRole"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
