@@ -81,28 +81,42 @@ class LockoutTokenAuthentication(TokenAuthentication):
     address lock that address out of token authentication for ``AXES_COOLOFF_TIME`` (429), counted in
     the shared cache. A right token does not reset the count (a guesser may hold one valid token)."""
 
-    def _key(self, request) -> str:
-        return f"parley:api-auth-failures:{client_ip(request)}"
-
     def authenticate(self, request):
         return self._guarded(request, lambda: super(LockoutTokenAuthentication, self).authenticate(request))
 
     def _guarded(self, request, attempt):
         """Run ``attempt`` unless the address is locked out; count its failure."""
-        limit = settings.AXES_FAILURE_LIMIT
-        cooloff = int(settings.AXES_COOLOFF_TIME.total_seconds())
-        key = self._key(request)
-        if cache.get(key, 0) >= limit:
-            raise _Locked(ERR_API_LOCKED.format(minutes=max(1, cooloff // 60)))
+        ip = client_ip(request)
+        locked = api_locked_message(ip)
+        if locked:
+            raise _Locked(locked)
         try:
             return attempt()
         except exceptions.AuthenticationFailed:
-            if cache.add(key, 1, timeout=cooloff) is False:
-                try:
-                    cache.incr(key)
-                except ValueError:  # expired between add and incr
-                    cache.set(key, 1, timeout=cooloff)
+            api_auth_failed(ip)
             raise
+
+
+def _failures_key(ip: str) -> str:
+    return f"parley:api-auth-failures:{ip}"
+
+
+def api_locked_message(ip: str) -> str | None:
+    """Why ``ip`` may not authenticate now (too many wrong tokens or keys), or None. The gateway uses it too."""
+    if cache.get(_failures_key(ip), 0) >= settings.AXES_FAILURE_LIMIT:
+        cooloff = int(settings.AXES_COOLOFF_TIME.total_seconds())
+        return ERR_API_LOCKED.format(minutes=max(1, cooloff // 60))
+    return None
+
+
+def api_auth_failed(ip: str) -> None:
+    """Count one wrong token or key from ``ip`` (for ``AXES_COOLOFF_TIME``)."""
+    key, cooloff = _failures_key(ip), int(settings.AXES_COOLOFF_TIME.total_seconds())
+    if cache.add(key, 1, timeout=cooloff) is False:
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=cooloff)
 
 
 class ApiKeyAuthentication(LockoutTokenAuthentication):
