@@ -147,30 +147,33 @@ def _db_models() -> list[str]:
 
 
 class DbThreads:
-    """A fixed pool for the gateway's database reads; at shutdown each thread closes its connection."""
+    """A fixed pool for the gateway's database reads; at shutdown the connections its threads opened are
+    closed (from the closing thread, with Django's thread-sharing guard lifted for that)."""
 
     def __init__(self, size: int = DB_THREADS):
-        self.size = size
         self.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="gateway-db")
+        self.connections: dict[int, object] = {}
 
-    async def run(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
-
-    def close(self) -> None:
+    def _call(self, fn, *args):
         from django.db import connections
 
-        barrier = threading.Barrier(self.size)
+        try:
+            return fn(*args)
+        finally:
+            self.connections[threading.get_ident()] = connections["default"]  # this thread's wrapper
 
-        def close_mine() -> None:
-            try:
-                barrier.wait(timeout=5)
-            except threading.BrokenBarrierError:
-                pass
-            connections.close_all()
+    async def run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self._call, fn, *args)
 
-        for future in [self.pool.submit(close_mine) for _ in range(self.size)]:
-            future.result()
+    def close(self) -> None:
         self.pool.shutdown(wait=True)
+        for wrapper in self.connections.values():
+            wrapper.inc_thread_sharing()
+            try:
+                wrapper.close()
+            finally:
+                wrapper.dec_thread_sharing()
+        self.connections.clear()
 
 
 # -- the app -----------------------------------------------------------------------------------------------
@@ -192,8 +195,9 @@ class Gateway:
             yield
         finally:
             await self.http.aclose()
-            await asyncio.get_running_loop().run_in_executor(None, self.writer.stop)  # flushes what is queued
-            self.db.close()
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, self.writer.stop)  # writes what is still queued
+            await loop.run_in_executor(None, self.db.close)
 
     def app(self) -> Starlette:
         return Starlette(
