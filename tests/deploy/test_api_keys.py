@@ -108,3 +108,37 @@ def test_command_prints_the_key_once(role_users):
     assert ApiKey.objects.get(name="cron").key_hash == key_hash(key)
     with pytest.raises(CommandError, match="Only ML engineers"):
         call_command("api_key_create", "--user", "u_evaluator", "--name", "x", stdout=StringIO(), stderr=StringIO())
+
+
+def test_slot_routes_and_guardrail_through_the_api(role_users):
+    from deploy.gateway_models import SlotGuardrail, SlotRoute
+    from kernel.models import AuditEvent
+    from registry.services import version_register
+
+    version_register(name="p1", kind="policy", base_model="/m", method="repo")
+    version_register(name="p2", kind="policy", base_model="/m", method="repo")
+    version_register(name="rm", kind="reward_model", base_model="/m", method="rm")
+    _, key = api_key_create(owner=role_users["ml_engineer"], name="ops")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    url = "/api/deploy/slots/chase/routes/"
+    ok = api.put(url, {"routes": [{"version": "p1", "weight": 3}, {"version": "p2", "weight": 1}]}, format="json")
+    assert ok.status_code == 200 and ok.json()["routes"] == [
+        {"version": "p1", "weight": 3.0},
+        {"version": "p2", "weight": 1.0},
+    ]
+    for bad in ([{"version": "rm", "weight": 1}], [{"version": "p1", "weight": -1}], [{"version": "zz", "weight": 1}],
+                [{"version": "p1", "weight": 0}], "nope"):  # fmt: skip
+        answer = api.put(url, {"routes": bad}, format="json")
+        assert answer.status_code == 400, bad
+    assert SlotRoute.objects.count() == 2
+    guard = "/api/deploy/slots/chase/guardrail/"
+    assert api.put(guard, {"mode": "fallback", "fallback_reply": "Thanks, {hotel}."}, format="json").status_code == 200
+    assert SlotGuardrail.objects.get(slot="chase").mode == "fallback"
+    assert api.put(guard, {"mode": "block"}, format="json").status_code == 400
+    assert api.put(guard, {"rules": ["no_such_rule"]}, format="json").status_code == 400
+    assert api.put(guard, {"fallback_reply": "a\u0000b"}, format="json").status_code == 400
+    assert AuditEvent.objects.filter(object_type="deploy.slotroute", object_id="chase").exists()
+    evaluator = APIClient()
+    evaluator.force_authenticate(role_users["evaluator"])
+    assert evaluator.get(guard).status_code == 403
