@@ -47,6 +47,7 @@ from deploy.gateway.log import ExchangeWriter
 log = logging.getLogger("parley.gateway")
 DB_THREADS = 8
 UPSTREAM_TIMEOUT_S = 120.0
+PLAN_CACHE_S = 2.0  # routes, guardrails and live endpoints are re-read at most this often per worker
 ERR_KEY = "Missing API key: send 'Authorization: Bearer pk_…' (create one under API keys)."
 
 
@@ -87,8 +88,32 @@ def _db_guardrail(slot: str) -> Guardrail:
     )
 
 
-def _db_resolve(model: str, hotel_id: str) -> Target:
-    """The version answering ``model`` (a slot or a version name) for this hotel, and where it is served."""
+@dataclass(frozen=True)
+class Plan:
+    """How a model name is served right now: one target, or weighted targets (a slot's A/B routes)."""
+
+    model: str
+    slot: str
+    choices: tuple[tuple[Target | None, float, str], ...]  # (target or None when not live, weight, version)
+    weighted: bool
+
+    def pick(self, hotel_id: str) -> Target:
+        """The target for this hotel (sticky: a hash of slot and hotel id picks among weighted routes)."""
+        if self.weighted:
+            bucket = hotel_bucket(self.slot, hotel_id) if hotel_id else random.random()
+            target, name = pick_weighted([((t, n), w) for t, w, n in self.choices], bucket)
+        else:
+            target, _, name = self.choices[0]
+        if target is None:
+            where = f" (slot {self.slot})" if self.slot else ""
+            raise GatewayError(
+                503, f"No live deployment serves {name}{where}; try again later.", code="model_unavailable"
+            )
+        return target
+
+
+def _db_plan(model: str) -> Plan:
+    """What ``model`` (a slot or a version name) resolves to, and where each version is served."""
     from deploy import selectors
     from deploy.gateway_models import SlotRoute
     from registry.models import ModelVersion
@@ -96,33 +121,33 @@ def _db_resolve(model: str, hotel_id: str) -> Target:
     routes = [
         (r.version, r.weight) for r in SlotRoute.objects.filter(slot=model).select_related("version").order_by("pk")
     ]
-    slot = model
-    if routes and any(w > 0 for _, w in routes):
-        version = pick_weighted(routes, hotel_bucket(model, hotel_id) if hotel_id else random.random())
-    else:
+    slot, weighted = model, bool(routes) and any(w > 0 for _, w in routes)
+    if not weighted:
         version = ModelVersion.objects.filter(slot=model, stage=ModelVersion.Stage.PRODUCTION).first()
         if version is None:
             version = ModelVersion.objects.filter(name=model).first()
             slot = version.slot if version else ""
-    if version is None:
-        raise GatewayError(
-            404,
-            f"The model {model!r} does not exist: name a serving slot or a registered version (GET /v1/models).",
-            code="model_not_found",
-            param="model",
-        )
-    if version.kind != ModelVersion.Kind.POLICY:
-        raise GatewayError(
-            404, f"{version.name} is a {version.get_kind_display().lower()}, not a policy.", code="model_not_found"
-        )
-    endpoint = selectors.live_endpoint(version)
-    if endpoint is None:
-        raise GatewayError(
-            503,
-            f"No live deployment serves {version.name}" + (f" (slot {slot})" if slot else "") + "; try again later.",
-            code="model_unavailable",
-        )
-    return Target(version.pk, version.name, slot, endpoint.base_url.rstrip("/"), endpoint.model, _db_guardrail(slot))
+        if version is None:
+            raise GatewayError(
+                404,
+                f"The model {model!r} does not exist: name a serving slot or a registered version (GET /v1/models).",
+                code="model_not_found",
+                param="model",
+            )
+        routes = [(version, 1.0)]
+    guardrail = _db_guardrail(slot)
+    choices = []
+    for version, weight in routes:
+        if version.kind != ModelVersion.Kind.POLICY:
+            raise GatewayError(
+                404, f"{version.name} is a {version.get_kind_display().lower()}, not a policy.", code="model_not_found"
+            )
+        endpoint = selectors.live_endpoint(version) if weight > 0 or not weighted else None
+        target = None
+        if endpoint is not None:
+            target = Target(version.pk, version.name, slot, endpoint.base_url.rstrip("/"), endpoint.model, guardrail)
+        choices.append((target, float(weight), version.name))
+    return Plan(model, slot, tuple(choices), weighted)
 
 
 def _db_case(case_id: int) -> dict:
@@ -180,6 +205,7 @@ class DbThreads:
 class Gateway:
     def __init__(self, *, writer: ExchangeWriter | None = None):
         self.writer = writer or ExchangeWriter()
+        self.plans: dict[str, tuple[float, Plan]] = {}  # model name → (good until, plan)
         self.db: DbThreads | None = None
         self.http: httpx.AsyncClient | None = None
 
@@ -221,6 +247,19 @@ class Gateway:
             raise GatewayError(401, ERR_KEY, code="invalid_api_key")
         return await self.db.run(_db_authenticate, key.strip(), _client_ip(request))
 
+    async def _plan(self, model: str) -> Plan:
+        """The model's plan, read at most every ``PLAN_CACHE_S`` (a plan with a version not live is not kept)."""
+        now = time.monotonic()
+        cached = self.plans.get(model)
+        if cached and cached[0] > now:
+            return cached[1]
+        plan = await self.db.run(_db_plan, model)
+        if all(target is not None for target, weight, _ in plan.choices if weight > 0):
+            if len(self.plans) > 1000:
+                self.plans.clear()
+            self.plans[model] = (now + PLAN_CACHE_S, plan)
+        return plan
+
     async def models(self, request: Request) -> Response:
         try:
             await self._auth(request)
@@ -239,7 +278,7 @@ class Gateway:
             body = await _read_body(request)
             chat = check_request(parse_body(body))
             case = chat.case if chat.case is not None else await self.db.run(_db_case, chat.case_id)
-            target = await self.db.run(_db_resolve, chat.model, chat.hotel_id)
+            target = (await self._plan(chat.model)).pick(chat.hotel_id)
         except GatewayError as error:
             return _error(error)
         exchange_id = uuid.uuid4().hex
@@ -326,8 +365,19 @@ class Gateway:
 
     async def _stream_through(self, chat: ChatRequest, prompt: list[dict], target: Target, record: dict):
         """Flag mode, streaming: vLLM's chunks pass through as they come; the rules run on the whole reply
-        at the end (a final chunk carries the verdicts)."""
-        exchange_id, parts = record["exchange_id"], []
+        at the end (a final chunk carries the verdicts). A client that goes away mid-stream is logged
+        with status 499 and what it had been sent."""
+        parts: list[str] = []
+        try:
+            async for chunk in self._stream_chunks(chat, prompt, target, record, parts):
+                yield chunk
+        except (GeneratorExit, asyncio.CancelledError):
+            if "status" not in record:
+                self._log(record, reply="".join(parts), status=499, error="client closed the stream")
+            raise
+
+    async def _stream_chunks(self, chat, prompt, target: Target, record: dict, parts: list[str]):
+        exchange_id = record["exchange_id"]
         payload = self._payload(chat, prompt, target, stream=True)
         try:
             async with self.http.stream("POST", f"{target.base_url}/chat/completions", json=payload) as answer:

@@ -4,7 +4,8 @@ The request handler only puts a record on an in-memory queue (``ExchangeWriter.p
 background thread takes batches off it and writes them: a ``GatewayExchange`` row per exchange and, for
 every answered exchange, a production conversation through ``deploy.services.intake.intake_conversations``
 (source ``gateway``; its guardrail hits open bad cases linked to the version). At shutdown (uvicorn's
-lifespan, on SIGTERM or SIGINT) the thread drains the queue before the process exits. What can be lost:
+lifespan, on SIGTERM or SIGINT) the thread drains the queue before the process exits. The intake itself
+runs in a Celery task (``deploy.gateway_intake``) so that its work does not compete with the requests. What can be lost:
 the records still queued when the process is killed without a shutdown (SIGKILL, OOM, power) — at most
 the last ``FLUSH_EVERY_S`` seconds of exchanges plus one batch being written; and records put while the
 queue holds ``MAX_QUEUED`` (counted in ``dropped`` and logged).
@@ -89,58 +90,90 @@ class ExchangeWriter:
             connection.close()
 
 
-def _conversation(record: dict) -> dict:
+def _conversation(row) -> dict:
+    """The production conversation of a logged exchange (intake's shape): the dialogue so far plus the reply."""
     from deploy.services.intake import rule_category
 
-    chat, target = record["chat"], record["target"]
-    messages = [{"role": m["role"], "content": m["content"]} for m in chat.history]
-    messages.append({"role": "agent", "content": record["reply"]})
+    request = row.request
+    messages = [
+        {"role": "agent" if m["role"] == "assistant" else "hotel", "content": m["content"]} for m in request["messages"]
+    ]
+    messages.append({"role": "agent", "content": row.reply})
     turn = len(messages) - 1
     outcome = {"hotel_replied": True, "price_reduced_to_target": False, "ticket_closed": False}
-    outcome.update(chat.outcome or {})
+    outcome.update(request.get("outcome") or {})
     hits, seen = [], set()
-    for v in record["verdicts"]:
+    for v in row.verdicts:
         if v["rule"] in seen or rule_category(v["rule"]) is None:  # a rule without a bad-case category
             continue
         seen.add(v["rule"])
-        hits.append({"rule": v["rule"], "evidence": v["evidence"], "turn": turn, "reply": v.get("reply", "")})
-        if not hits[-1]["reply"] or hits[-1]["reply"] == record["reply"]:
-            del hits[-1]["reply"]
+        hit = {"rule": v["rule"], "evidence": v["evidence"], "turn": turn}
+        if v.get("reply") and v["reply"] != row.reply:
+            hit["reply"] = v["reply"]  # the reply the guardrail blocked
+        hits.append(hit)
     return {
-        "external_id": f"gateway-{record['exchange_id']}",
-        "version": target.version_id,
-        "slot": target.slot or target.version_name,
-        "hotel_id": chat.hotel_id,
-        "case": record["case"],
+        "external_id": f"gateway-{row.exchange_id}",
+        "version": row.version_id,
+        "slot": row.slot or row.version.name,
+        "hotel_id": row.hotel_id,
+        "case": request["case"] if request.get("case") is not None else row.case.to_task(),
         "messages": messages,
         "outcome": outcome,
         "guardrail_hits": hits,
-        "latency_ms": record["latency_ms"],
-        "occurred_at": datetime.fromtimestamp(record["at"], tz=UTC).isoformat(),
+        "latency_ms": row.latency_ms,
+        "occurred_at": row.at.isoformat(),
     }
 
 
-def write_exchanges(records: list[dict]) -> None:
-    """Write a batch: production conversations (one intake batch; one by one if the batch is refused),
-    then the exchange rows linked to them."""
+def intake_exchanges(exchange_ids: list[str]) -> int:
+    """Take the answered exchanges among ``exchange_ids`` in as production conversations (source
+    ``gateway``; one intake batch, one by one if the batch is refused) and link them. Idempotent: an
+    exchange already linked, or whose conversation exists, is skipped."""
     from deploy.gateway_models import GatewayExchange
+    from deploy.intake_models import ProductionConversation
     from deploy.services.intake import IntakeError, intake_conversations
 
-    answered = [r for r in records if r["status"] == 200 and r["reply"]]
-    conversations: dict[str, int] = {}
-    if answered:
-        bodies = [_conversation(r) for r in answered]
+    rows = list(
+        GatewayExchange.objects.filter(exchange_id__in=exchange_ids, status=200, conversation__isnull=True)
+        .exclude(reply="")
+        .select_related("version", "case")
+    )
+    if not rows:
+        return 0
+    bodies = []
+    for row in rows:
         try:
-            result = intake_conversations(bodies, source="gateway")
-            created = result.created
-        except IntakeError:
-            created = []
-            for body in bodies:
-                try:
-                    created += intake_conversations([body], source="gateway").created
-                except IntakeError as error:
-                    log.warning("gateway log: %s not taken in: %s", body["external_id"], error.message)
-        conversations = {c.external_id: c.pk for c in created}
+            bodies.append(_conversation(row))
+        except Exception:  # a case deleted since: the exchange stays in the log only
+            log.warning("gateway log: exchange %s has no case to take in", row.exchange_id)
+    try:
+        intake_conversations(bodies, source="gateway")
+    except IntakeError:
+        for body in bodies:
+            try:
+                intake_conversations([body], source="gateway")
+            except IntakeError as error:
+                log.warning("gateway log: %s not taken in: %s", body["external_id"], error.message)
+    linked = dict(
+        ProductionConversation.objects.filter(external_id__in=[f"gateway-{r.exchange_id}" for r in rows]).values_list(
+            "external_id", "pk"
+        )
+    )
+    for row in rows:
+        conversation = linked.get(f"gateway-{row.exchange_id}")
+        if conversation:
+            GatewayExchange.objects.filter(pk=row.pk).update(conversation_id=conversation)
+    return len(linked)
+
+
+def write_exchanges(records: list[dict]) -> None:
+    """Write a batch of exchange rows, then have them taken in as production conversations: by a Celery
+    task on the default queue (``PARLEY_GATEWAY_INTAKE = "task"``, the default: the intake's work stays
+    out of the gateway's process) or here (``"inline"``)."""
+    from django.conf import settings
+
+    from deploy.gateway_models import GatewayExchange
+
     rows = []
     for r in records:
         chat, target = r["chat"], r["target"]
@@ -163,8 +196,16 @@ def write_exchanges(records: list[dict]) -> None:
                 verdicts=r["verdicts"],
                 retries=r["retries"],
                 fallback=r["fallback"],
-                conversation_id=conversations.get(f"gateway-{r['exchange_id']}"),
                 at=datetime.fromtimestamp(r["at"], tz=UTC),
             )
         )
     GatewayExchange.objects.bulk_create(rows, ignore_conflicts=True)
+    answered = [r["exchange_id"] for r in records if r["status"] == 200 and r["reply"]]
+    if not answered:
+        return
+    if getattr(settings, "PARLEY_GATEWAY_INTAKE", "task") == "inline":
+        intake_exchanges(answered)
+    else:
+        from deploy.tasks import gateway_intake
+
+        gateway_intake.delay(answered)

@@ -190,9 +190,15 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"SnapshotKindEnum": "parley.api.SNAPSHOT_KIND_CHOICES"},
 }
 
+# The gateway's exchanges become production conversations in a Celery task ("task") or in the gateway's
+# log thread ("inline": no worker needed, but the intake's work then shares the gateway's process).
+PARLEY_GATEWAY_INTAKE = os.environ.get("PARLEY_GATEWAY_INTAKE", "task")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # httpx logs every request at INFO: one line per gateway call to vLLM is noise, not news
+    "loggers": {"httpx": {"level": "WARNING"}},
 }

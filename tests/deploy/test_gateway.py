@@ -51,7 +51,8 @@ def test_ab_split_is_within_tolerance_and_sticky_per_hotel():
 
 # -- served ------------------------------------------------------------------------------------------------
 @pytest.fixture
-def world(transactional_db, role_users):
+def world(transactional_db, role_users, settings):
+    settings.PARLEY_GATEWAY_INTAKE = "inline"  # the task path: test_intake_runs_in_a_celery_task
     version = version_register(name="repo-v1", kind="policy", base_model="/m/base", method="repo")
     version_stage_set(version=version, stage="staging", slot="chase")
     version_promote(version=version, slot="chase")
@@ -252,3 +253,13 @@ def test_the_log_is_flushed_at_shutdown(world, upstream):
         assert post(base, world["key"], chat_body()).status_code == 200
         assert not GatewayExchange.objects.exists()
     wait_for(lambda: GatewayExchange.objects.exists(), timeout_s=5)
+
+
+def test_intake_runs_in_a_celery_task(world, upstream, settings, celery_worker):
+    settings.PARLEY_GATEWAY_INTAKE = "task"
+    app = parley_asgi()
+    with serve_in_thread(app) as base:
+        assert post(base, world["key"], chat_body()).status_code == 200
+        app.gateway_obj.writer.flush()
+        exchange = wait_for(lambda: GatewayExchange.objects.filter(conversation__isnull=False).first())
+    assert exchange.conversation.source == "gateway" and exchange.conversation.version == world["version"]

@@ -50,7 +50,8 @@ def adapters(tiny_model, vllm_server, tmp_path_factory):
 
 
 @pytest.fixture
-def served(transactional_db, role_users, adapters, monkeypatch):
+def served(transactional_db, role_users, adapters, monkeypatch, settings):
+    settings.PARLEY_GATEWAY_INTAKE = "inline"
     a = version_register(name="repo-a", kind="policy", base_model="/m/tiny", method="repo")
     version_register(name="repo-b", kind="policy", base_model="/m/tiny", method="repo")
     version_stage_set(version=a, stage="staging", slot="chase")
