@@ -10,7 +10,8 @@ Set-up (all in this run): a throwaway PostgreSQL database (``BENCH_DATABASE_URL`
 and Parley's ASGI app (Django + gateway) under uvicorn in a forked process, so the load generator does
 not share its interpreter. Both paths send the same rendered prompt with greedy decoding, so they
 generate the same tokens; rounds alternate direct / gateway so that both see the same machine load.
-The baseline (direct) is measured in the same run.
+The baseline (direct) is measured in the same run. The exchanges' intake runs as in production, as Celery
+tasks (``PARLEY_GATEWAY_INTAKE=task``); no worker takes them here, and the run purges its broker at the end.
 """
 
 from __future__ import annotations
@@ -178,6 +179,9 @@ def main() -> None:
         )
         print(f"rules / generation: {rule_ms / gen_ms:.5f}")
     finally:
+        from parley.celery import app as celery_app
+
+        celery_app.control.purge()  # the intake tasks the run queued (no worker takes them here)
         if gateway is not None:
             gateway.terminate()
             gateway.join(timeout=30)

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QUICK: dict[str, list[str]] = {
     "bench_eval_bootstrap": ["--resamples", "500"],
     "bench_export": ["--rows", "5000"],
+    "bench_gateway": ["--requests", "8", "--max-tokens", "16"],
     "bench_import": ["--dialogues", "500"],
     "bench_job_list": ["--jobs", "1000", "--repeat", "5"],
     "bench_job_overhead": ["--steps", "2"],
