@@ -206,6 +206,7 @@ class Gateway:
     def __init__(self, *, writer: ExchangeWriter | None = None):
         self.writer = writer or ExchangeWriter()
         self.plans: dict[str, tuple[float, Plan]] = {}  # model name → (good until, plan)
+        self.keys: dict[str, tuple[float, int]] = {}  # key that worked → (good until, key id)
         self.db: DbThreads | None = None
         self.http: httpx.AsyncClient | None = None
 
@@ -242,10 +243,24 @@ class Gateway:
         return _error(GatewayError(405, f"{request.method} is not allowed here.", code="method_not_allowed"))
 
     async def _auth(self, request: Request) -> int:
+        """The key's id. A key that worked is trusted for ``PARLEY_GATEWAY_KEY_CACHE_S`` (2 s) in this
+        process, so a busy client costs one key check per interval; a revoke bites within that time."""
+        from django.conf import settings
+
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
             raise GatewayError(401, ERR_KEY, code="invalid_api_key")
-        return await self.db.run(_db_authenticate, key.strip(), _client_ip(request))
+        now, ttl = time.monotonic(), getattr(settings, "PARLEY_GATEWAY_KEY_CACHE_S", 2.0)
+        cached = self.keys.get(key)
+        if cached and cached[0] > now:
+            return cached[1]
+        key_id = await self.db.run(_db_authenticate, key, _client_ip(request))
+        if ttl > 0:
+            if len(self.keys) > 1000:
+                self.keys.clear()
+            self.keys[key] = (now + ttl, key_id)
+        return key_id
 
     async def _plan(self, model: str) -> Plan:
         """The model's plan, read at most every ``PLAN_CACHE_S`` (a plan with a version not live is not kept)."""

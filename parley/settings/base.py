@@ -193,6 +193,9 @@ SPECTACULAR_SETTINGS = {
 # The gateway's exchanges become production conversations in a Celery task ("task") or in the gateway's
 # log thread ("inline": no worker needed, but the intake's work then shares the gateway's process).
 PARLEY_GATEWAY_INTAKE = os.environ.get("PARLEY_GATEWAY_INTAKE", "task")
+# Seconds a gateway worker trusts a key that worked (a revoked key is refused within this time; 0: check
+# the database on every request).
+PARLEY_GATEWAY_KEY_CACHE_S = float(os.environ.get("PARLEY_GATEWAY_KEY_CACHE_S", "2"))
 
 LOGGING = {
     "version": 1,

@@ -117,7 +117,8 @@ def test_regenerate_mode_streams_through_the_guardrail(served):
     assert chunks[-1].model_extra["parley"]["guardrail"]["mode"] == "regenerate"
 
 
-def test_openai_client_errors(served):
+def test_openai_client_errors(served, settings):
+    settings.PARLEY_GATEWAY_KEY_CACHE_S = 0  # the revoke below bites at once (else within 2 s)
     client = served["client"]
     with pytest.raises(openai.NotFoundError):
         _ask(client, "no-such-model")
