@@ -352,9 +352,20 @@ class Gateway:
         except httpx.HTTPError as exc:
             raise _down(target, exc) from None
         _raise_upstream(answer, target)
-        data = answer.json()
-        choice = data["choices"][0]
-        return choice["message"].get("content") or "", choice.get("finish_reason") or "stop", data.get("usage") or {}
+        try:
+            data = answer.json()
+            choice = data["choices"][0]
+            return (
+                choice["message"].get("content") or "",
+                choice.get("finish_reason") or "stop",
+                data.get("usage") or {},
+            )
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise GatewayError(
+                503,
+                f"The model server for {target.version_name} answered something that is not a chat completion.",
+                code="model_unavailable",
+            ) from None
 
     async def _guarded_reply(self, chat: ChatRequest, prompt: list[dict], case: dict, target: Target):
         guard = target.guardrail
