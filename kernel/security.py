@@ -14,6 +14,7 @@ from __future__ import annotations
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.core.cache import cache
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
@@ -149,3 +150,13 @@ class ApiKeyAuthentication(LockoutTokenAuthentication):
 class _Locked(exceptions.APIException):
     status_code = 429
     default_code = "locked_out"
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """The API keys in the OpenAPI schema: a bearer scheme of its own (not DRF's ``tokenAuth``)."""
+
+    target_class = "kernel.security.ApiKeyAuthentication"
+    name = "apiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "An API key (pk_…) from the API keys page."}
