@@ -131,8 +131,8 @@ def check_request(data: dict) -> ChatRequest:
             )
         if role not in CHAT_ROLES:
             raise _bad(f"messages[{i}].role: must be user or assistant (got {role!r}).", param=f"messages[{i}].role")
-        if not isinstance(content, str):
-            raise _bad(f"messages[{i}].content: must be a string.", param=f"messages[{i}].content")
+        if not isinstance(content, str) or not content.strip():
+            raise _bad(f"messages[{i}].content: must be a non-empty string.", param=f"messages[{i}].content")
         if len(content) > MAX_MESSAGE_CHARS:
             raise GatewayError(
                 400,
