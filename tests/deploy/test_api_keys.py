@@ -14,6 +14,14 @@ from kernel.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _no_lockout_left():
+    from django.core.cache import cache
+
+    cache.clear()  # wrong keys count per address, in the process-wide cache
+
+
 LINEAGE_URL = "/api/deploy/ab/chase/"
 
 

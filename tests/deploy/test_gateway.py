@@ -9,6 +9,7 @@ from collections import Counter
 
 import httpx
 import pytest
+from django.core.cache import cache
 
 from annotation.models import BadCase, Dialogue
 from deploy import selectors
@@ -53,6 +54,7 @@ def test_ab_split_is_within_tolerance_and_sticky_per_hotel():
 @pytest.fixture
 def world(transactional_db, role_users, settings):
     settings.PARLEY_GATEWAY_INTAKE = "inline"  # the task path: test_intake_runs_in_a_celery_task
+    cache.clear()  # wrong keys of earlier tests count towards this address's lockout
     version = version_register(name="repo-v1", kind="policy", base_model="/m/base", method="repo")
     version_stage_set(version=version, stage="staging", slot="chase")
     version_promote(version=version, slot="chase")

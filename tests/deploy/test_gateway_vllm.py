@@ -7,6 +7,7 @@ import copy
 
 import openai
 import pytest
+from django.core.cache import cache
 
 from deploy import selectors
 from deploy.gateway_models import GatewayExchange, SlotGuardrail
@@ -52,6 +53,7 @@ def adapters(tiny_model, vllm_server, tmp_path_factory):
 @pytest.fixture
 def served(transactional_db, role_users, adapters, monkeypatch, settings):
     settings.PARLEY_GATEWAY_INTAKE = "inline"
+    cache.clear()  # wrong keys of earlier tests count towards this address's lockout
     a = version_register(name="repo-a", kind="policy", base_model="/m/tiny", method="repo")
     version_register(name="repo-b", kind="policy", base_model="/m/tiny", method="repo")
     version_stage_set(version=a, stage="staging", slot="chase")
