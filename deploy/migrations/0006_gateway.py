@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('annotation', '0009_status_row'),
-        ('deploy', '0004_serving'),
+        ('deploy', '0005_text_limits'),
         ('kernel', '0003_api_keys'),
         ('registry', '0004_mergejob'),
     ]
