@@ -24,7 +24,7 @@ def test_models_that_moved_between_apps_keep_their_grants():
         return set(groups[role].permissions.filter(content_type__app_label=app).values_list("codename", flat=True))
 
     assert {"view_auditevent", "add_auditevent"} <= grants("bd_expert", "kernel")
-    assert grants("ml_engineer", "kernel") == {"view_auditevent"}
+    assert grants("ml_engineer", "kernel") == {"view_auditevent", "view_apikey"}  # keys: read-only admin
     assert {"add_modelversion", "change_modelversion"} <= grants("ml_engineer", "registry")
     assert "delete_modelversion" in grants("admin", "registry")
     assert {"add_rulesetversion", "change_rewardconfig"} <= grants("ml_engineer", "rewards")
