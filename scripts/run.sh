@@ -40,6 +40,8 @@ if [ "${PARLEY_DEMO_JOBS:-1}" != "0" ]; then
   $PY manage.py seed_demo_jobs >var/seed-demo-jobs.log 2>&1 &
   SEED_JOBS=$!
 fi
+# A demo API key for the gateway and the REST API (a new one each run; revoke old ones on /deploy/keys/).
+DEMO_KEY=$($PY manage.py api_key_create --user mlengineer --name "make run demo" --days 7 2>/dev/null | tail -n 1 || true)
 
 cat <<MSG
 
@@ -49,6 +51,9 @@ cat <<MSG
   Worker log:     var/worker.log  (serve worker: var/serve-worker.log)
   Deployments:    http://127.0.0.1:${PORT}/deploy/deployments/  (the demo's vLLM server starts in ~1 min)
   Playground:     http://127.0.0.1:${PORT}/deploy/playground/
+  Gateway:        http://127.0.0.1:${PORT}/v1/  (OpenAI-compatible; model "demo" = the demo slot)
+  Demo API key:   ${DEMO_KEY:-(not created; see manage.py api_key_create)}
+                  curl -H "Authorization: Bearer \$KEY" http://127.0.0.1:${PORT}/v1/models
   Demo jobs:      var/seed-demo-jobs.log (an RM and a REPO job on the tiny model, then the demo-models
                   eval set's replies; the first run takes a few minutes, the job list shows them live)
 
@@ -58,4 +63,5 @@ cat <<MSG
     evaluator   evaluator           admin       admin (superuser)
 
 MSG
-$PY manage.py runserver "127.0.0.1:${PORT}" --noreload
+# uvicorn serves the ASGI app: the pages and the API, and the OpenAI-compatible gateway under /v1/.
+exec .venv/bin/uvicorn parley.asgi:application --host 127.0.0.1 --port "${PORT}" --log-level warning
