@@ -2,15 +2,30 @@
 or generate some from a model version), the bad-case editor and list, the excellent library, history panels
 and the guideline panel."""
 
+from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.kinds import kinds_comparing_candidates
-from annotation.models import AnnotationItem, AnnotationQueue, BadCase, Dialogue, ExcellentTurn, Guideline, SOPStage
+from annotation.models import (
+    AnnotationItem,
+    AnnotationQueue,
+    BadCase,
+    Candidate,
+    Dialogue,
+    ExcellentTurn,
+    Guideline,
+    Project,
+    SOPStage,
+)
 from annotation.selectors import (
+    DIALOGUES_PER_PAGE,
     bad_case_list,
     branch_generations,
+    dialogue_browse,
     excellent_library,
     guideline_html,
     item_history,
@@ -36,12 +51,37 @@ HISTORY_TYPES = {
 
 
 @role_required(*READ_ROLES)
+def dialogue_list(request) -> HttpResponse:
+    """The dialogue browser: search, filter, paginate; each row opens the dialogue page."""
+    q = request.GET.get("q", "").strip()[:200]
+    source, hotel_type = request.GET.get("source", ""), request.GET.get("hotel_type", "")
+    project_id = posted_number(request.GET.get("project"))
+    rows = dialogue_browse(q=q, source=source, hotel_type=hotel_type, project_id=project_id)
+    page = Paginator(rows, DIALOGUES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "q": q,
+        "source": source,
+        "hotel_type": hotel_type,
+        "project_id": project_id,
+        "projects": Project.objects.order_by("name"),
+        "sources": Dialogue.Source.choices,
+        "hotel_types": Dialogue._meta.get_field("case").related_model.HotelType.choices,
+        "query": query.urlencode(),
+    }
+    return render(request, "annotation/dialogues.html", context)
+
+
+@role_required(*READ_ROLES)
 def dialogue_detail(request, dialogue_id: int) -> HttpResponse:
     dialogue = get_object_or_404(Dialogue.objects.select_related("case", "sop"), pk=dialogue_id)
     flagged = set(ExcellentTurn.objects.filter(dialogue=dialogue).values_list("turn", flat=True))
     context = turn_context(item=AnnotationItem(dialogue=dialogue, turn=-1))
     bad_cases = visible_bad_cases(dialogue.bad_cases.select_related("clause"), viewer=request.user)
-    context.update(flagged=flagged, bad_cases=bad_cases)
+    alternatives = Candidate.objects.filter(dialogue=dialogue).select_related("author").order_by("turn", "id")
+    context.update(flagged=flagged, bad_cases=bad_cases, alternatives=alternatives)
     return render(request, "annotation/dialogue.html", context)
 
 
@@ -97,7 +137,11 @@ def branch(request, dialogue_id: int, turn: int) -> HttpResponse:
             )
         except ApplicationError as error:
             return render(request, "annotation/branch.html", {**context, "error": error.message}, status=error.status)
-        return redirect("annotation:dialogue", dialogue_id=dialogue.pk)
+        where = f" and added to the queue {queue.name}" if queue else ""
+        messages.success(
+            request, f"Alternative reply at turn #{turn} saved{where}; it is listed under that turn below."
+        )
+        return redirect(f"{reverse('annotation:dialogue', args=[dialogue.pk])}#turn-{turn}")
     return render(request, "annotation/branch.html", context)
 
 

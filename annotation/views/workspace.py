@@ -1,6 +1,7 @@
 """The annotator's workspace: queue list, queue creation, the next task, the turn view and its submission.
 Adapters only: parse, call one service or selector, render."""
 
+from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -8,10 +9,17 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.forms import QueueCreateForm
 from annotation.models import AnnotationQueue, Assignment
-from annotation.selectors import guideline_html, position_bias, queue_list_for_user, queue_progress, turn_context
+from annotation.selectors import (
+    guideline_html,
+    position_bias,
+    queue_list_for_user,
+    queue_progress,
+    queue_progress_for_user,
+    turn_context,
+)
 from annotation.selectors_agreement import queue_agreement
 from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, answer_submit
-from annotation.services.assignment import annotation_task_next
+from annotation.services.assignment import annotation_task_next, assignment_release
 from annotation.services.queues import dialogues_matching, queue_create, queue_set_active
 from kernel.errors import ApplicationError
 from kernel.refusals import refused
@@ -73,12 +81,46 @@ def queue_toggle(request, queue_id: int) -> HttpResponse:
 
 
 @role_required(*ANNOTATORS)
+@require_http_methods(["GET", "POST"])
 def task_next(request, queue_id: int) -> HttpResponse:
+    """POST reserves the next task (a reservation is a write: CSRF-protected, never on a GET). A GET goes
+    to the task the user already holds, or shows the queue with a *Start* button."""
     queue = get_object_or_404(AnnotationQueue, pk=queue_id)
+    if request.method == "GET":
+        held = Assignment.objects.filter(
+            queue=queue, user=request.user, status=Assignment.Status.RESERVED, expires_at__gt=timezone.now()
+        ).first()
+        if held is not None:
+            return redirect("annotation:task", assignment_id=held.pk)
+        context = {"queue": queue, "progress": queue_progress_for_user(user=request.user, queue=queue)}
+        return render(request, "annotation/queue_start.html", context)
+    return _next_or_done(request, queue)
+
+
+def _next_or_done(request, queue: AnnotationQueue) -> HttpResponse:
     assignment = annotation_task_next(user=request.user, queue=queue)
     if assignment is None:
-        return render(request, "annotation/queue_done.html", {"queue": queue})
+        return redirect("annotation:queue_done", queue_id=queue.pk)
     return redirect("annotation:task", assignment_id=assignment.pk)
+
+
+@role_required(*ANNOTATORS)
+def queue_done(request, queue_id: int) -> HttpResponse:
+    queue = get_object_or_404(AnnotationQueue, pk=queue_id)
+    context = {"queue": queue, "progress": queue_progress_for_user(user=request.user, queue=queue)}
+    return render(request, "annotation/queue_done.html", context)
+
+
+@role_required(*ANNOTATORS)
+@require_POST
+def task_release(request, assignment_id: int) -> HttpResponse:
+    """*Skip* (give this task back and take the next) or *Release* (give it back and stop)."""
+    assignment = assignment_release(assignment_id=assignment_id, user=request.user)
+    if request.POST.get("then") == "next":
+        messages.info(request, "Skipped: the task went back to the queue for someone else.")
+        return _next_or_done(request, assignment.queue)
+    messages.info(request, "Released: the task went back to the queue. Start again whenever you like.")
+    return redirect("annotation:workspace")
 
 
 def _answer_data(post) -> dict:
@@ -97,6 +139,11 @@ def _task_context(assignment: Assignment) -> dict:
         kind=kind,
         guideline_html=guideline_html(queue.guideline),
         scale=range(1, 6),
+        progress=queue_progress_for_user(user=assignment.user, queue=queue),
+        previous=Assignment.objects.filter(queue=queue, user=assignment.user, status=Assignment.Status.SUBMITTED)
+        .order_by("-submitted_at")
+        .values_list("item_id", flat=True)
+        .first(),
         **kind.task_context(item=item, lens=queue.lens),
     )
     return context
@@ -119,7 +166,8 @@ def task(request, assignment_id: int) -> HttpResponse:
                 raise
             context = {**_task_context(assignment), "error": error.message, "posted": request.POST}
             return render(request, "annotation/task.html", context, status=400)
-        return redirect("annotation:task_next", queue_id=assignment.queue_id)
+        messages.success(request, "Answer saved.")
+        return _next_or_done(request, assignment.queue)
     if assignment.user_id != request.user.pk:
         raise ApplicationError(NOT_YOURS, status=403)
     if assignment.status == Assignment.Status.SUBMITTED:

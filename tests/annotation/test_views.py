@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from annotation.kinds.pairwise import STRENGTH_REQUIRED
-from annotation.models import AnnotationItem, Answer, Assignment, ExcellentTurn, PreferencePair
+from annotation.models import AnnotationItem, Answer, Assignment, Dialogue, ExcellentTurn, PreferencePair
 from annotation.services.answers import ALREADY_SUBMITTED, NOT_YOURS, answer_submit
 from annotation.services.assignment import annotation_task_next
 from tests.annotation.factories import make_dialogue, make_queue, make_world, side_for
@@ -40,8 +40,11 @@ def test_task_page_escapes_content_and_shows_keys(client_for, role_users, world)
     make_dialogue(world, hotel_text=SCRIPT)
     queue = make_queue(world, dialogues=0)
     client = client_for("language_expert")
-    response = client.get(reverse("annotation:task_next", args=[queue.pk]))
+    start = client.get(reverse("annotation:task_next", args=[queue.pk]))
+    assert start.status_code == 200 and not Assignment.objects.exists()  # a GET reserves nothing
+    response = client.post(reverse("annotation:task_next", args=[queue.pk]))
     assert response.status_code == 302
+    assert client.get(reverse("annotation:task_next", args=[queue.pk]))["Location"] == response["Location"]
     page = client.get(response["Location"])
     html = page.content.decode()
     assert page.status_code == 200
@@ -76,7 +79,8 @@ def test_submit_statuses(client, role_users, world):
     assert response.status_code == 400 and STRENGTH_REQUIRED in response.content.decode()
     assert Answer.objects.count() == 0
     response = client.post(url, {"side": "A", "strength": "2", "reasons": ["tone", "leak"]})
-    assert response.status_code == 302 and response["Location"] == reverse("annotation:task_next", args=[queue.pk])
+    next_task = Assignment.objects.exclude(pk=assignment.pk).get(user=user)  # the next one, reserved at once
+    assert response.status_code == 302 and response["Location"] == reverse("annotation:task", args=[next_task.pk])
     assert PreferencePair.objects.get().reason_codes == ["tone", "leak"]
     response = client.post(url, {"side": "B", "strength": "1"})
     assert response.status_code == 409 and ALREADY_SUBMITTED in response.content.decode()
@@ -203,5 +207,98 @@ def test_queue_can_be_closed_and_reopened(client, role_users, world):
     queue.refresh_from_db()
     assert not queue.is_active
     client.force_login(role_users["language_expert"])
-    assert client.get(reverse("annotation:task_next", args=[queue.pk])).status_code == 409
+    assert client.post(reverse("annotation:task_next", args=[queue.pk])).status_code == 409
     assert queue.name not in client.get(reverse("annotation:workspace")).content.decode()
+
+
+def test_skip_gives_the_task_back_and_serves_the_next(client, role_users, world):
+    queue = make_queue(world, dialogues=2)
+    user, other = role_users["language_expert"], make_user("lang-c", "language_expert")
+    client.force_login(user)
+    first = Assignment.objects.get(pk=_start(client, queue))
+    response = client.post(reverse("annotation:task_release", args=[first.pk]), {"then": "next"})
+    first.refresh_from_db()
+    assert first.status == "expired" and response.status_code == 302
+    second = Assignment.objects.exclude(pk=first.pk).get(user=user)
+    assert second.item_id != first.item_id and response["Location"] == reverse("annotation:task", args=[second.pk])
+    assert AnnotationItem.objects.get(pk=first.item_id).slots_taken == 0
+    # Releasing twice, or someone else's task, is a 409 in words, never a 500.
+    again = client.post(reverse("annotation:task_release", args=[first.pk]), {"then": "stop"})
+    assert again.status_code == 409 and "nothing to release" in again.content.decode()
+    client.force_login(other)
+    assert client.post(reverse("annotation:task_release", args=[second.pk])).status_code == 409
+    # The skipped item goes to someone else.
+    assert Assignment.objects.get(pk=_start(client, queue)).item_id == first.item_id
+
+
+def test_release_and_stop_goes_back_to_the_queues_with_a_message(client, role_users, world):
+    queue = make_queue(world, dialogues=1)
+    client.force_login(role_users["language_expert"])
+    held = _start(client, queue)
+    response = client.post(reverse("annotation:task_release", args=[held]), {"then": "stop"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("annotation:workspace")
+    assert "Released: the task went back to the queue" in response.content.decode()
+
+
+def test_task_page_shows_progress_and_the_previous_answer(client, role_users, world):
+    queue = make_queue(world, dialogues=2)
+    client.force_login(role_users["language_expert"])
+    held = _start(client, queue)
+    html = client.get(reverse("annotation:task", args=[held])).content.decode()
+    assert "You answered 0 items here" in html and "Skip <kbd>S</kbd>" in html and "go-back" not in html
+    response = client.post(reverse("annotation:task", args=[held]), {"side": "equal"}, follow=True)
+    html = response.content.decode()
+    assert "Answer saved." in html and "You answered 1 item here" in html and 'id="go-back"' in html
+
+
+def test_bad_case_nothing_wrong_makes_no_bad_case(client, role_users, world):
+    from annotation.models import BadCase
+
+    queue = make_queue(world, dialogues=1, kind="bad_case", lens="bd")
+    client.force_login(role_users["bd_expert"])
+    held = _start(client, queue)
+    html = client.get(reverse("annotation:task", args=[held])).content.decode()
+    assert "Nothing wrong: this reply is fine" in html and "<kbd>N</kbd>" in html
+    assert client.post(reverse("annotation:task", args=[held]), {"verdict": "nothing_wrong"}).status_code == 302
+    answer = Answer.objects.get()
+    assert answer.scores["category"] == "nothing_wrong" and answer.bad_case is None
+    assert not BadCase.objects.exists()
+
+
+def _start(client, queue) -> int:
+    response = client.post(reverse("annotation:task_next", args=[queue.pk]))
+    assert response.status_code == 302, response
+    return int(response["Location"].rstrip("/").split("/")[-1])
+
+
+def test_dialogue_browser_searches_filters_and_paginates(client, role_users, world):
+    from annotation.selectors import DIALOGUES_PER_PAGE
+
+    for _ in range(DIALOGUES_PER_PAGE + 2):
+        make_dialogue(world)
+    client.force_login(role_users["language_expert"])
+    first = client.get(reverse("annotation:dialogues"))
+    html = first.content.decode()
+    assert first.status_code == 200 and f"{DIALOGUES_PER_PAGE + 2} dialogues" in html and "Page 1 of 2" in html
+    dialogue = Dialogue.objects.order_by("id").first()
+    assert (
+        reverse("annotation:dialogue", args=[dialogue.pk])
+        in client.get("/annotation/dialogues/?page=2").content.decode()
+    )
+    found = client.get(reverse("annotation:dialogues"), {"q": dialogue.external_id}).content.decode()
+    assert "1 dialogue matches the filter" in found
+    assert "0 dialogues" in client.get(reverse("annotation:dialogues"), {"source": "nonsense"}).content.decode()
+    assert client.get(reverse("annotation:dialogues"), {"page": "abc", "project": "x"}).status_code == 200
+    client.force_login(role_users["evaluator"])
+    assert client.get(reverse("annotation:dialogues")).status_code == 403
+
+
+def test_saving_a_branch_alternative_flashes_and_lists_it(client, role_users, world):
+    dialogue = make_dialogue(world)
+    client.force_login(role_users["language_expert"])
+    turn = dialogue.messages.filter(role="agent").order_by("index").first().index
+    url = reverse("annotation:branch", args=[dialogue.pk, turn])
+    response = client.post(url, {"text": "A better reply, with the price at 650."}, follow=True)
+    html = response.content.decode()
+    assert f"Alternative reply at turn #{turn} saved" in html
+    assert 'id="alternatives"' in html and "A better reply, with the price at 650." in html
