@@ -4,7 +4,15 @@ import pytest
 from django.urls import reverse
 
 from annotation.kinds.pairwise import STRENGTH_REQUIRED
-from annotation.models import AnnotationItem, Answer, Assignment, Dialogue, ExcellentTurn, PreferencePair
+from annotation.models import (
+    AnnotationItem,
+    Answer,
+    Assignment,
+    Dialogue,
+    ExcellentTurn,
+    GoldDecision,
+    PreferencePair,
+)
 from annotation.services.answers import ALREADY_SUBMITTED, NOT_YOURS, answer_submit
 from annotation.services.assignment import annotation_task_next
 from tests.annotation.factories import make_dialogue, make_queue, make_world, side_for
@@ -101,11 +109,16 @@ def test_review_flow_through_pages(client, role_users, world):
     assert "lx0" in page and "lx1" in page
     response = client.post(reverse("annotation:review_item", args=[item.pk]), {"decision": "reject"})
     assert response.status_code == 400 and "Say why" in response.content.decode()
-    response = client.post(
-        reverse("annotation:review_item", args=[item.pk]),
-        {"decision": "fix", "choice": "b", "reason": "B follows §2.1"},
-    )
-    assert response.status_code == 302
+    assert 'id="tie-notice"' in page and 'value="accept" required disabled' in page and " checked" not in page
+    response = client.post(reverse("annotation:review_item", args=[item.pk]), {"decision": "accept"})
+    assert response.status_code == 400 and "tied 1–1" in response.content.decode()
+    fix = {"decision": "fix", "choice": "b", "reason": "B follows §2.1"}
+    confirm = client.post(reverse("annotation:review_item", args=[item.pk]), fix)  # whose pair goes, asked first
+    body = confirm.content.decode()
+    assert confirm.status_code == 200 and "removes the pair of lx0" in body and "keeps the pair of lx1" in body
+    assert not GoldDecision.objects.exists()
+    response = client.post(reverse("annotation:review_item", args=[item.pk]), {**fix, "confirm": "yes"}, follow=True)
+    assert "“Fix” saved. The decision keeps the pair of lx1; removes the pair of lx0." in response.content.decode()
     item.refresh_from_db()
     assert item.gold.choice == "b" and item.status == "resolved"
     disagreements = client.get(reverse("annotation:queue_disagreements", args=[queue.pk])).content.decode()
