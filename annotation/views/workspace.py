@@ -20,7 +20,7 @@ from annotation.selectors import (
 from annotation.selectors_agreement import queue_agreement
 from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, answer_submit
 from annotation.services.assignment import annotation_task_next, assignment_release
-from annotation.services.queues import dialogues_matching, queue_create, queue_set_active
+from annotation.services.queues import dialogues_matching, queue_create, queue_preview, queue_set_active
 from kernel.errors import ApplicationError
 from kernel.refusals import refused
 from kernel.roles import ANNOTATORS, Role, role_required
@@ -38,6 +38,11 @@ def workspace(request) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def queue_new(request) -> HttpResponse:
     form = QueueCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and "preview" in request.POST:
+        data = form.cleaned_data
+        dialogues = dialogues_matching(project=data["project"], filters=form.filters())
+        preview = queue_preview(kind=data["kind"], dialogues=dialogues, stage=data.get("stage") or "")
+        return render(request, "annotation/queue_new.html", {"form": form, "preview": preview})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -59,6 +64,7 @@ def queue_new(request) -> HttpResponse:
             )
         except ApplicationError as error:
             return refused(request, error, template="annotation/queue_new.html", context={"form": form})
+        messages.success(request, f"Queue {queue.name} created with {queue.items.count()} items.")
         return redirect("annotation:queue_detail", queue_id=queue.pk)
     return render(request, "annotation/queue_new.html", {"form": form}, status=400 if form.errors else 200)
 

@@ -190,6 +190,35 @@ def test_queue_creation_page(client, role_users, world):
     assert Assignment.objects.count() == 0
 
 
+def test_queue_form_speaks_words_preselects_the_project_and_previews_the_count(client, role_users, world):
+    from annotation.models import AnnotationQueue, Project
+
+    for _ in range(3):
+        make_dialogue(world)
+    Project.objects.exclude(pk=world["project"].pk).delete()
+    client.force_login(role_users["ml_engineer"])
+    html = client.get(reverse("annotation:queue_new")).content.decode()
+    assert "Annotators per item" in html and "Target overlap" not in html and "Sop:" not in html
+    project_select = html.split('name="project"')[1].split("</select>")[0]
+    assert f'<option value="{world["project"].pk}" selected>' in project_select and "-----" not in project_select
+    stage_select = html.split('name="stage"')[1].split("</select>")[0]
+    assert "<option" in stage_select and "any stage" in stage_select  # the SOP's stages, not free text
+    data = {
+        "project": world["project"].pk,
+        "name": "preview me",
+        "kind": "pairwise",
+        "lens": "language",
+        "target_overlap": 2,
+        "reservation_minutes": 30,
+        "review_sample_rate": 0.1,
+        "preview": "1",
+    }
+    preview = client.post(reverse("annotation:queue_new"), data).content.decode()
+    assert "match <strong>3 dialogues</strong> and make <strong>3 items</strong>" in preview
+    assert not AnnotationQueue.objects.filter(name="preview me").exists()
+    assert client.post(reverse("annotation:queue_new"), {**data, "stage": "no-such-stage"}).status_code == 400
+
+
 def test_queue_creation_filters_by_hotel_type(client, role_users, world):
     """The hotel-type filter offers the values cases are stored with (it offered "Business" for "business",
     so filtering by hotel type refused every choice or matched nothing)."""
