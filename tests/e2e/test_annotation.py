@@ -21,7 +21,7 @@ def test_pairwise_with_the_keyboard_only_and_script_shown_as_text(page, login, l
     login(annotator)
     page.goto(f"{live_server.url}/annotation/")
     screenshot("workspace")
-    page.click("a.start")
+    page.click("button.start")
     page.wait_for_selector("#answer-form")
     hotel = page.locator(".bubble.hotel", has_text="window.pwned").first
     assert "<script>window.pwned = 1</script>" in hotel.inner_text()
@@ -51,7 +51,7 @@ def test_rubric_scores_with_the_keyboard_only(page, login, live_server, screensh
     make_queue(world, dialogues=1, kind="rubric", lens="bd")
     login(make_user("bo", "bd_expert"))
     page.goto(f"{live_server.url}/annotation/")
-    page.click("a.start")
+    page.click("button.start")
     page.wait_for_selector("#answer-form fieldset.score")
     assert page.locator(".keys kbd", has_text="5").count() == 1  # the legend: 1–5 score
     for key in ("4", "5", "3", "2"):
@@ -68,7 +68,8 @@ def test_bad_case_gold_reply(page, login, live_server, screenshot):
     queue = make_queue(world, dialogues=1, kind="bad_case", lens="bd")
     expert = make_user("bo", "bd_expert")
     login(expert)
-    page.goto(f"{live_server.url}/annotation/queues/{queue.pk}/next/")
+    page.goto(f"{live_server.url}/annotation/queues/{queue.pk}/next/")  # a GET: the start page, no reservation
+    page.click("#start")
     editor = page.locator("#gold-reply")
     assert editor.input_value().startswith("Candidate")  # starts from the model's reply
     editor.fill("Thank you! Could you reach 690 for the Deluxe King this week?")
