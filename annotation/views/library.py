@@ -80,7 +80,14 @@ def dialogue_detail(request, dialogue_id: int) -> HttpResponse:
     flagged = set(ExcellentTurn.objects.filter(dialogue=dialogue).values_list("turn", flat=True))
     context = turn_context(item=AnnotationItem(dialogue=dialogue, turn=-1))
     bad_cases = visible_bad_cases(dialogue.bad_cases.select_related("clause"), viewer=request.user)
-    alternatives = Candidate.objects.filter(dialogue=dialogue).select_related("author").order_by("turn", "id")
+    # Model candidates and branch alternatives; a bad case's gold reply ("gold:<id>") is an annotator's answer
+    # and is shown only through the bad-case list, which keeps blind answers hidden until the item is done.
+    alternatives = (
+        Candidate.objects.filter(dialogue=dialogue)
+        .exclude(key__startswith="gold:")
+        .select_related("author")
+        .order_by("turn", "id")
+    )
     context.update(flagged=flagged, bad_cases=bad_cases, alternatives=alternatives)
     return render(request, "annotation/dialogue.html", context)
 
