@@ -202,7 +202,10 @@ def item_history(*, item: AnnotationItem, viewer) -> QuerySet:
 def object_history(*, object_type: str, object_id: int, viewer) -> QuerySet:
     """Audit events of one object; a bad case still blind to ``viewer`` shows only the viewer's events."""
     events = AuditEvent.objects.filter(object_type=object_type, object_id=str(object_id))
-    if object_type == "annotation.badcase" and hidden_bad_cases(viewer=viewer).filter(bad_case_id=object_id).exists():
+    hidden = object_type == "annotation.badcase" and (
+        BadCase.objects.filter(pk=object_id, pk__in=hidden_bad_cases(viewer=viewer)).exists()
+    )
+    if hidden:
         events = events.filter(actor=viewer)
     return events.select_related("actor")[:100]
 

@@ -137,7 +137,8 @@ def branch(request, dialogue_id: int, turn: int) -> HttpResponse:
     if request.htmx and request.method == "GET":  # the generations list polls itself while any is running
         return render(request, "annotation/partials/branch_generations.html", context)
     if request.method == "POST":
-        queue = context["queues"].filter(pk=request.POST.get("queue") or None).first()
+        queue_id = posted_number(request.POST.get("queue"))
+        queue = context["queues"].filter(pk=queue_id).first() if queue_id else None
         try:
             branch_create(
                 dialogue=dialogue, turn=turn, text=request.POST.get("text", ""), author=request.user, queue=queue

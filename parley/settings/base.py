@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "kernel.refusals.ApplicationErrorMiddleware",  # a service's refusal as a 4xx page or htmx fragment
+    "kernel.refusals.RefuseNulMiddleware",  # NUL in a form or query value: a 400, never a database error
     "kernel.security.ContentSecurityPolicyMiddleware",  # PARLEY_CSP below
     "axes.middleware.AxesMiddleware",  # a locked-out login gets the lockout page (429)
 ]
