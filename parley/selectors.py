@@ -50,3 +50,50 @@ def home_stats(user=None) -> list[dict]:
         }
         for value, singular, plural, url_name, roles, query in rows
     ]
+
+
+def next_steps(user) -> list[dict]:
+    """What each of the user's roles can do now, in words, with the page to do it on: the home page leads
+    with these so a first login never ends at an empty dashboard."""
+    from annotation.models import AnnotationItem
+    from annotation.services.assignment import LENS_ROLES
+
+    steps = []
+    lenses = [lens for lens, role in LENS_ROLES.items() if has_role(user, (role,))]
+    if lenses and not user.is_superuser:
+        open_items = AnnotationItem.objects.filter(
+            queue__lens__in=lenses, queue__is_active=True, status=AnnotationItem.Status.OPEN
+        ).count()
+        if open_items:
+            text = f"{open_items} item{'s' if open_items != 1 else ''} waiting in your lens's queues."
+            steps.append({"text": text, "action": "Start annotating", "url": reverse("annotation:workspace")})
+        else:
+            text = "No open item in your lens's queues: ask a reviewer or ML engineer for a queue."
+            steps.append({"text": text, "action": "See the queues", "url": reverse("annotation:workspace")})
+    if has_role(user, (Role.REVIEWER,)):
+        in_review = AnnotationItem.objects.filter(status=AnnotationItem.Status.IN_REVIEW).count()
+        open_cases = BadCase.objects.filter(status=BadCase.Status.OPEN).count()
+        if in_review:
+            text = f"{in_review} item{'s' if in_review != 1 else ''} wait for your review."
+            steps.append({"text": text, "action": "Review", "url": reverse("annotation:review_queue")})
+        else:
+            cases = f"{open_cases} open bad case{'s' if open_cases != 1 else ''}"
+            text = f"Nothing to review yet (disagreements appear here); {cases}."
+            steps.append({"text": text, "action": "Open bad cases", "url": reverse("annotation:bad_cases")})
+    if has_role(user, (Role.ML_ENGINEER,)):
+        steps.append(
+            {
+                "text": "Create an annotation queue, freeze a dataset snapshot, or start a training job.",
+                "action": "New queue",
+                "url": reverse("annotation:queue_new"),
+            }
+        )
+    if has_role(user, (Role.EVALUATOR,)) and not user.is_superuser:
+        steps.append(
+            {
+                "text": "Rate system replies blind in the panel.",
+                "action": "Open the panel",
+                "url": _link(user, "evaluation:panel_home", (Role.EVALUATOR,)),
+            }
+        )
+    return [s for s in steps if s["url"]]

@@ -6,13 +6,17 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
 from kernel.roles import EVERYONE, Role, public, role_required, user_roles
-from parley.selectors import home_stats
+from parley.selectors import home_stats, next_steps
 
 
 @role_required(*EVERYONE)
 def home(request):
     labels = [Role(r).label for r in sorted(user_roles(request.user)) if r in Role.values]
-    return render(request, "parley/home.html", {"stats": home_stats(request.user), "role_labels": labels})
+    return render(
+        request,
+        "parley/home.html",
+        {"stats": home_stats(request.user), "role_labels": labels, "next_steps": next_steps(request.user)},
+    )
 
 
 @public
