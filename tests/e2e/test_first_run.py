@@ -22,7 +22,7 @@ FIRST_ACTION = {
     "reviewer": "#bad-cases, table, .card",
     "mlengineer": "#queue-form",
     "evaluator": "form button.primary",
-    "admin": "#queue-form",
+    "admin": "table, .card",  # every role: the reviewer's step comes first
 }
 
 
