@@ -105,6 +105,8 @@ def test_reviewer_resolves_a_disagreement(page, login, live_server, screenshot):
     page.select_option("select[name=choice]", "b")
     page.fill("textarea[name=reason]", "B asks for the target price politely (§2.1).")
     page.click("#review-form button[type=submit]")
+    assert "removes the pair of l1" in page.locator("#confirm-effect").inner_text()  # whose pair goes, asked first
+    page.click("#confirm")
     page.wait_for_selector("text=Nothing to review")
     gold = GoldDecision.objects.get()
     assert gold.decision == "fix" and gold.choice == "b"
@@ -136,7 +138,8 @@ def test_branch_at_a_turn_writes_an_alternative_and_queues_a_generation(
     page.locator("form:has(textarea[name=text]) select[name=queue]").select_option(str(queue.pk))
     screenshot("branch")
     page.click("form:has(textarea[name=text]) button[type=submit]")
-    page.wait_for_url(f"**/annotation/dialogues/{dialogue.pk}/")
+    page.wait_for_url(f"**/annotation/dialogues/{dialogue.pk}/#turn-3")
+    assert "Alternative reply at turn #3 saved" in page.content()
     written = Candidate.objects.get(dialogue=dialogue, source="human")
     item = AnnotationItem.objects.get(queue=queue, candidate_b=written)
     assert item.turn == 3 and item.candidate_a.turn == 3
