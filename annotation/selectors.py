@@ -7,6 +7,7 @@ from functools import lru_cache
 
 import bleach
 import markdown
+from django.core.cache import cache
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from annotation.models import (
@@ -90,10 +91,23 @@ def queue_progress(*, queue: AnnotationQueue) -> dict:
     }
 
 
+PROGRESS_CACHE_S = 15
+
+
 def queue_progress_for_user(*, user, queue: AnnotationQueue) -> dict:
-    """The task page's progress line: items, items with all their answers, and the user's own answers."""
-    counts = queue.items.aggregate(items=Count("id"), finished=Count("id", filter=Q(answers_count__gte=F("overlap"))))
-    mine = Answer.objects.filter(item__queue=queue, user=user).count()
+    """The task page's progress line: items, items with all their answers, and the user's own answers.
+
+    The queue-wide counts read every item of the queue (10–20 ms on a 100k-item queue), so they are cached
+    for ``PROGRESS_CACHE_S`` seconds per queue; the user's own count is one index lookup and always fresh.
+    """
+    key = f"annotation:queue-progress:{queue.pk}"
+    counts = cache.get(key)
+    if counts is None:
+        counts = queue.items.aggregate(
+            items=Count("id"), finished=Count("id", filter=Q(answers_count__gte=F("overlap")))
+        )
+        cache.set(key, counts, PROGRESS_CACHE_S)
+    mine = Assignment.objects.filter(queue=queue, user=user, status=Assignment.Status.SUBMITTED).count()
     items, finished = counts["items"] or 0, counts["finished"] or 0
     return {
         "items": items,

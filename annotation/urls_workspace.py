@@ -11,6 +11,7 @@ urlpatterns = [
     path("queues/<int:queue_id>/toggle/", workspace.queue_toggle, name="queue_toggle"),
     path("queues/<int:queue_id>/next/", workspace.task_next, name="task_next"),
     path("queues/<int:queue_id>/done/", workspace.queue_done, name="queue_done"),
+    path("queues/<int:queue_id>/mine/", workspace.answer_previous, name="answer_previous"),
     path("queues/<int:queue_id>/disagreements/", review.queue_disagreements, name="queue_disagreements"),
     path("tasks/<int:assignment_id>/", workspace.task, name="task"),
     path("tasks/<int:assignment_id>/release/", workspace.task_release, name="task_release"),

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.forms import QueueCreateForm
-from annotation.models import AnnotationQueue, Assignment
+from annotation.models import AnnotationQueue, Answer, Assignment
 from annotation.selectors import (
     guideline_html,
     position_bias,
@@ -118,6 +118,18 @@ def queue_done(request, queue_id: int) -> HttpResponse:
 
 
 @role_required(*ANNOTATORS)
+def answer_previous(request, queue_id: int) -> HttpResponse:
+    """*Go back*: the user's own last answers in this queue (read only), and the way back to the task."""
+    queue = get_object_or_404(AnnotationQueue, pk=queue_id)
+    answers = (
+        Answer.objects.filter(item__queue=queue, user=request.user)
+        .select_related("item__dialogue", "item__candidate_a", "item__candidate_b", "bad_case")
+        .order_by("-created_at", "-id")[:10]
+    )
+    return render(request, "annotation/answer_previous.html", {"queue": queue, "answers": answers})
+
+
+@role_required(*ANNOTATORS)
 @require_POST
 def task_release(request, assignment_id: int) -> HttpResponse:
     """*Skip* (give this task back and take the next) or *Release* (give it back and stop)."""
@@ -173,7 +185,11 @@ def task(request, assignment_id: int) -> HttpResponse:
             context = {**_task_context(assignment), "error": error.message, "posted": request.POST}
             return render(request, "annotation/task.html", context, status=400)
         messages.success(request, "Answer saved.")
-        return _next_or_done(request, assignment.queue)
+        try:
+            return _next_or_done(request, assignment.queue)
+        except ApplicationError as error:  # saved, but no next task here (the queue was closed meanwhile)
+            messages.info(request, error.message)
+            return redirect("annotation:workspace")
     if assignment.user_id != request.user.pk:
         raise ApplicationError(NOT_YOURS, status=403)
     if assignment.status == Assignment.Status.SUBMITTED:

@@ -291,6 +291,8 @@ def test_task_page_shows_progress_and_the_previous_answer(client, role_users, wo
     response = client.post(reverse("annotation:task", args=[held]), {"side": "equal"}, follow=True)
     html = response.content.decode()
     assert "Answer saved." in html and "You answered 1 item here" in html and 'id="go-back"' in html
+    mine = client.get(reverse("annotation:answer_previous", args=[queue.pk])).content.decode()
+    assert "Equal" in mine and 'id="back-to-task"' in mine
 
 
 def test_bad_case_nothing_wrong_makes_no_bad_case(client, role_users, world):
