@@ -205,6 +205,7 @@ def bad_case_edit(request, bad_case_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             bad_case_edit_gold(bad_case=bad_case, data=request.POST.dict(), actor=request.user)
+            messages.success(request, f"Bad case #{bad_case.pk}: gold reply saved; its diff is updated below.")
             return redirect("annotation:bad_case", bad_case_id=bad_case.pk)
         except ApplicationError as error:
             context["error"], status = error.message, error.status
@@ -215,9 +216,10 @@ def bad_case_edit(request, bad_case_id: int) -> HttpResponse:
 @require_POST
 def bad_case_status(request, bad_case_id: int) -> HttpResponse:
     bad_case = get_object_or_404(BadCase, pk=bad_case_id)
-    bad_case_transition(
+    bad_case = bad_case_transition(
         bad_case=bad_case, to=request.POST.get("to", ""), actor=request.user, note=request.POST.get("note", "")
     )
+    messages.success(request, f"Bad case #{bad_case.pk} is now “{bad_case.get_status_display()}”.")
     return redirect("annotation:bad_case", bad_case_id=bad_case.pk)
 
 

@@ -82,7 +82,11 @@ def queue_detail(request, queue_id: int) -> HttpResponse:
 @require_POST
 def queue_toggle(request, queue_id: int) -> HttpResponse:
     queue = get_object_or_404(AnnotationQueue, pk=queue_id)
-    queue_set_active(queue=queue, active=not queue.is_active, actor=request.user)
+    queue = queue_set_active(queue=queue, active=not queue.is_active, actor=request.user)
+    if queue.is_active:
+        messages.success(request, f"Queue {queue.name} reopened: annotators get tasks from it again.")
+    else:
+        messages.success(request, f"Queue {queue.name} closed: nobody gets new tasks from it; answers stay.")
     return redirect("annotation:queue_detail", queue_id=queue.pk)
 
 

@@ -346,3 +346,12 @@ def test_saving_a_branch_alternative_flashes_and_lists_it(client, role_users, wo
     html = response.content.decode()
     assert f"Alternative reply at turn #{turn} saved" in html
     assert 'id="alternatives"' in html and "A better reply, with the price at 650." in html
+
+
+def test_closing_a_queue_says_so_in_words(client, role_users, world):
+    queue = make_queue(world, dialogues=1)
+    client.force_login(role_users["reviewer"])
+    closed = client.post(reverse("annotation:queue_toggle", args=[queue.pk]), follow=True).content.decode()
+    assert f"Queue {queue.name} closed: nobody gets new tasks from it" in closed
+    reopened = client.post(reverse("annotation:queue_toggle", args=[queue.pk]), follow=True).content.decode()
+    assert f"Queue {queue.name} reopened" in reopened
