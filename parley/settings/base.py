@@ -129,6 +129,18 @@ WHITENOISE_USE_FINDERS = True
 ARTIFACTS_ROOT = Path(os.environ.get("ARTIFACTS_ROOT", VAR_DIR / "artifacts"))
 # The base model every job and server starts from unless told otherwise.
 PARLEY_BASE_MODEL = os.environ.get("PARLEY_BASE_MODEL", str(VAR_DIR / "models" / "tiny"))
+# Deployments (docs/deploy.md): one directory per deployment (the vLLM log), and how servers are reached.
+PARLEY_DEPLOY_ROOT = Path(os.environ.get("PARLEY_DEPLOY_ROOT", VAR_DIR / "deployments"))
+PARLEY_SERVE_HOST = os.environ.get("PARLEY_SERVE_HOST", "127.0.0.1")
+PARLEY_SERVE_QUEUE = os.environ.get("PARLEY_SERVE_QUEUE", "serve")  # the Celery queue new deployments go to
+PARLEY_SERVE_DTYPE = os.environ.get("PARLEY_SERVE_DTYPE", "float32")  # "auto" on a GPU node
+PARLEY_SERVE_MAX_MODEL_LEN = int(os.environ.get("PARLEY_SERVE_MAX_MODEL_LEN", "1024"))
+PARLEY_SERVE_MEMORY_SHARE = float(os.environ.get("PARLEY_SERVE_MEMORY_SHARE", "0.3"))
+PARLEY_SERVE_EXTRA = os.environ.get("PARLEY_SERVE_EXTRA", "")  # e.g. "--enable-prefix-caching" on a GPU
+PARLEY_SERVE_START_TIMEOUT_S = float(os.environ.get("PARLEY_SERVE_START_TIMEOUT_S", "420"))
+PARLEY_SERVE_HEALTH_S = float(os.environ.get("PARLEY_SERVE_HEALTH_S", "3"))  # /health every this many seconds
+PARLEY_SERVE_UNHEALTHY_RESTART_S = float(os.environ.get("PARLEY_SERVE_UNHEALTHY_RESTART_S", "60"))
+PARLEY_SERVE_BACKOFF_MAX_S = float(os.environ.get("PARLEY_SERVE_BACKOFF_MAX_S", "60"))
 PARLEY_PYTHON = os.environ.get("PARLEY_PYTHON", "")  # interpreter for engine subprocesses
 PARLEY_DEMO_PASSWORD = os.environ.get("PARLEY_DEMO_PASSWORD", "parley-demo")  # seed_demo's users
 
