@@ -24,12 +24,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Every bench_*.py has an entry (tests/test_packaging.py checks), so a new benchmark picks its quick size.
 QUICK: dict[str, list[str]] = {
+    "bench_adapter_swap": ["--swaps", "2", "--restarts", "1"],
+    "bench_api_input": ["--conversations", "100", "--repeat", "3"],
     "bench_eval_bootstrap": ["--resamples", "500"],
     "bench_export": ["--rows", "5000"],
     "bench_import": ["--dialogues", "500"],
     "bench_job_list": ["--jobs", "1000", "--repeat", "5"],
     "bench_job_overhead": ["--steps", "2"],
     "bench_judge": ["--calls", "8"],
+    "bench_memory": [
+        "--batch",
+        "1",
+        "--prompt",
+        "8",
+        "--reply",
+        "8",
+        "--chunk",
+        "4",
+        "--steps",
+        "1",
+        "--variants",
+        "before,ckpt+chunk",
+    ],
     "bench_next_task": ["--dialogues", "2000", "--annotators", "4", "--tasks", "5", "--think-ms", "50"],
     "bench_repo_learns": ["--seeds", "0", "--eval-samples", "2", "--set", "max_steps=2"],
     "bench_repo_vs_ppo": ["--steps", "2", "--batch", "4"],

@@ -69,8 +69,8 @@ class BadCaseLineage(APIView):
 
 
 class StageSerializer(serializers.Serializer):
-    stage = serializers.CharField()
-    slot = serializers.CharField(required=False, allow_blank=True)
+    stage = serializers.CharField(max_length=20)
+    slot = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
 
 class VersionStage(APIView):

@@ -47,29 +47,21 @@ class ApplicationErrorMiddleware:
         return None
 
 
-NUL_REFUSED = "{field}: contains a NUL character (U+0000), which cannot be stored; nothing was saved."
-
-
-class RefuseNulMiddleware:
-    """A form or query value holding NUL is refused with a 400 before any view runs: PostgreSQL's text and
-    jsonb cannot hold it, so every view would otherwise fail on it in its own way (a 500 at the query).
-    Other unstorable text (controls, bidi, lengths) is each field's own check (``kernel.text``)."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        for data in (request.GET, request.POST) if request.method == "POST" else (request.GET,):
-            for field, values in data.lists():
-                if "\x00" in field or any("\x00" in value for value in values if isinstance(value, str)):
-                    name = field.replace("\x00", "\\0")[:60]
-                    return refused(request, ApplicationError(NUL_REFUSED.format(field=name)))
-        return self.get_response(request)
-
-
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response({"detail": exc.message, "errors": exc.messages}, status=exc.status)
     if isinstance(exc, ValidationError):
-        return Response({"detail": " ".join(exc.messages), "errors": exc.messages}, status=400)
+        messages = validation_messages(exc)
+        return Response({"detail": " ".join(messages), "errors": messages}, status=400)
     return exception_handler(exc, context)
+
+
+def validation_messages(exc: ValidationError) -> list[str]:
+    """A model's ``ValidationError`` as messages that name their field (``note: Ensure this value …``)."""
+    if hasattr(exc, "error_dict"):
+        return [
+            f"{field}: {message}" if field != "__all__" else message
+            for field, messages in exc.message_dict.items()
+            for message in messages
+        ]
+    return list(exc.messages)

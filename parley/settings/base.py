@@ -18,7 +18,7 @@ ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "kernel.admin_apps.ParleyAdminConfig",  # django.contrib.admin, for admins only (kernel/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -51,7 +51,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "kernel.refusals.ApplicationErrorMiddleware",  # a service's refusal as a 4xx page or htmx fragment
-    "kernel.refusals.RefuseNulMiddleware",  # NUL in a form or query value: a 400, never a database error
+    "kernel.form_input.PostedNulMiddleware",  # a NUL in a posted page form or a query: 400 naming the field
     "kernel.security.ContentSecurityPolicyMiddleware",  # PARLEY_CSP below
     "axes.middleware.AxesMiddleware",  # a locked-out login gets the lockout page (429)
 ]
@@ -179,12 +179,18 @@ CACHES = {
     )
 }
 
+PARLEY_API_MAX_BODY_BYTES = int(os.environ.get("PARLEY_API_MAX_BODY_BYTES", str(20 * 1024 * 1024)))  # else 413
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "kernel.security.LockoutTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kernel.roles.HasRole"],
+    "DEFAULT_PARSER_CLASSES": [  # bounded JSON, NUL/surrogates/controls/bidi refused (kernel/api_input.py)
+        "kernel.api_input.CleanJSONParser",
+        "kernel.api_input.CleanFormParser",
+        "kernel.api_input.CleanMultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

@@ -20,6 +20,8 @@ PAGES = [
     "/admin/",
     "/admin/kernel/auditevent/",
 ]
+# the rewards overview seeds the default rule set that the row editor then opens
+PAGES += ["/jobs/rewards/", "/jobs/rewards/rule-sets/default/rows/"]
 
 
 def test_main_pages_raise_no_csp_violation(page, login, live_server):

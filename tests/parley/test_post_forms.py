@@ -167,5 +167,5 @@ def test_a_nul_in_any_form_value_is_a_400_in_words(client_for):
     client = client_for("ml_engineer")
     response = client.post("/jobs/rewards/playground/", {"reply": "fine\x00"})
     assert response.status_code == 400
-    assert "reply: contains a NUL character (U+0000)" in response.content.decode()
+    assert "reply: contains a NUL character (U+0000); remove it" in response.content.decode()
     assert client.get("/annotation/dialogues/", {"q": "\x00"}).status_code == 400
