@@ -28,6 +28,7 @@ QUICK: dict[str, list[str]] = {
     "bench_api_input": ["--conversations", "100", "--repeat", "3"],
     "bench_eval_bootstrap": ["--resamples", "500"],
     "bench_export": ["--rows", "5000"],
+    "bench_gateway": ["--requests", "8", "--max-tokens", "16"],
     "bench_import": ["--dialogues", "500"],
     "bench_job_list": ["--jobs", "1000", "--repeat", "5"],
     "bench_job_overhead": ["--steps", "2"],

@@ -29,3 +29,11 @@ def serve_deployment(self, deployment_id: int) -> str:
             state=Deployment.State.STOPPED,
         )
         raise
+
+
+@shared_task(name="deploy.gateway_intake", acks_late=True)
+def gateway_intake(exchange_ids: list[str]) -> int:
+    """Take logged gateway exchanges in as production conversations (idempotent; queue ``default``)."""
+    from deploy.gateway.log import intake_exchanges
+
+    return intake_exchanges(exchange_ids)

@@ -183,7 +183,8 @@ PARLEY_API_MAX_BODY_BYTES = int(os.environ.get("PARLEY_API_MAX_BODY_BYTES", str(
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "kernel.security.LockoutTokenAuthentication",
+        "kernel.security.ApiKeyAuthentication",  # pk_… keys (kernel/api_keys.py), Bearer or Token
+        "kernel.security.LockoutTokenAuthentication",  # legacy DRF tokens
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kernel.roles.HasRole"],
     "DEFAULT_PARSER_CLASSES": [  # bounded JSON, NUL/surrogates/controls/bidi refused (kernel/api_input.py)
@@ -208,9 +209,18 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"SnapshotKindEnum": "parley.api.SNAPSHOT_KIND_CHOICES"},
 }
 
+# The gateway's exchanges become production conversations in a Celery task ("task") or in the gateway's
+# log thread ("inline": no worker needed, but the intake's work then shares the gateway's process).
+PARLEY_GATEWAY_INTAKE = os.environ.get("PARLEY_GATEWAY_INTAKE", "task")
+# Seconds a gateway worker trusts a key that worked (a revoked key is refused within this time; 0: check
+# the database on every request).
+PARLEY_GATEWAY_KEY_CACHE_S = float(os.environ.get("PARLEY_GATEWAY_KEY_CACHE_S", "2"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # httpx logs every request at INFO: one line per gateway call to vLLM is noise, not news
+    "loggers": {"httpx": {"level": "WARNING"}},
 }

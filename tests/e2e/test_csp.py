@@ -16,6 +16,7 @@ PAGES = [
     "/deploy/",
     "/deploy/deployments/",
     "/deploy/playground/",
+    "/deploy/keys/",
     "/api/docs/",
     "/admin/",
     "/admin/kernel/auditevent/",
