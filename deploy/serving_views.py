@@ -24,7 +24,7 @@ def _version(request, field: str, *, kind: str, what: str, required: bool = True
     raw = request.POST.get(field, "").strip()
     if not raw and not required:
         return None
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 18:  # int() refuses 4300+ digits; no id has 19
         raise ApplicationError(BAD_VERSION.format(what=what, field=field))
     version = ModelVersion.objects.filter(pk=int(raw), kind=kind).first()
     if version is None:
@@ -36,7 +36,7 @@ def _int(request, field: str, default: int) -> int:
     raw = request.POST.get(field, "").strip()
     if not raw:
         return default
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 18:
         raise ApplicationError(f"{field} must be a whole number (got {raw[:20]!r}).")
     return int(raw)
 
@@ -64,7 +64,7 @@ def deployment_list(request):
 def deployment_new(request):
     base = _version(request, "base", kind=ModelVersion.Kind.BASE, what="base model")
     ids = request.POST.getlist("adapters")
-    if not all(i.isdigit() for i in ids):
+    if not all(i.isdigit() and len(i) <= 18 for i in ids):  # a 5000-digit "id" is refused, not int()'ed
         raise ApplicationError(BAD_VERSION.format(what="policy version", field="adapters"))
     found = {v.pk: v for v in ModelVersion.objects.filter(pk__in=[int(i) for i in ids])}
     missing = [i for i in ids if int(i) not in found]

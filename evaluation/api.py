@@ -79,8 +79,9 @@ def _blind(assignment: PanelAssignment) -> dict:
 class PanelNextApi(APIView):
     required_roles = (Role.EVALUATOR,)
 
-    @extend_schema(responses={200: PanelItemSerializer})
-    def get(self, request):
+    @extend_schema(request=None, responses={200: PanelItemSerializer})
+    def post(self, request):
+        """Reserve the next item for the caller (a POST: a reservation is a write)."""
         assignment = panel_assignment_next(user=request.user)
         if assignment is None:
             return ApiResponse({"detail": "Nothing left to rate."}, status=status.HTTP_404_NOT_FOUND)

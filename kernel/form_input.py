@@ -1,4 +1,5 @@
-"""Posted page forms: a NUL character in any field is a 400 naming the field, before a view sees it
+"""Posted page forms and query strings: a NUL character in any field is a 400 naming the field, before a
+view sees it
 (docs/operations.md, "Length limits and hostile text").
 
 Django's form fields already refuse NUL, but many views read ``request.POST`` directly and PostgreSQL's
@@ -20,8 +21,12 @@ class PostedNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Query strings too (a search box's NUL reached an icontains lookup), on every path.
+        sources = [request.GET]
         if request.method == "POST" and not request.path.startswith("/api/"):
-            for key, values in request.POST.lists():
+            sources.append(request.POST)
+        for data in sources:
+            for key, values in data.lists():
                 if "\x00" in key or any("\x00" in value for value in values):
                     field = key.replace("\x00", "\\0")
                     return refused(request, ApplicationError(NUL_IN_FIELD.format(field=field)))

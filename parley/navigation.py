@@ -14,6 +14,12 @@ NAV = [
     ),
     ("annotation:review_queue", "Review", "Disagreements to adjudicate and gold decisions.", (Role.REVIEWER,)),
     (
+        "annotation:dialogues",
+        "Dialogues",
+        "Browse and search every dialogue; branch, flag excellent turns.",
+        (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER),
+    ),
+    (
         "annotation:dashboard",
         "Projects",
         "Progress, throughput, agreement and bad cases per project.",

@@ -11,6 +11,8 @@ from parley.api import SchemaDocsView, SchemaView
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health, name="health"),
+    # Browsers ask for /favicon.ico whatever the page says: send them to the static icon (no 404).
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/login/", public(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path("admin/", admin.site.urls),

@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from annotation.kinds.base import Hint, ItemRow, TaskKind
+from annotation.kinds.base import Hint, ItemRow, Key, TaskKind
 from annotation.kinds.common import agent_turn_items
 from annotation.models import AnnotationItem, Answer, Assignment, BadCase, Candidate, GoldDecision, Message
 from annotation.services.bad_cases import bad_case_create, bad_case_transition
 from engine.vocab import SEVERITY_RANK
 from kernel.models import AuditEvent
+
+# "This reply is fine": the answer records that nothing is wrong and makes no bad case. Its category in
+# the agreement values is this word, so a "fine" against a category is a disagreement sent to review.
+NOTHING_WRONG = "nothing_wrong"
 
 
 class BadCaseKind(TaskKind):
@@ -24,7 +28,9 @@ class BadCaseKind(TaskKind):
     label = "Bad case at a turn"
     items_help = "every model candidate, or every agent turn (of the chosen stage) when the dialogues have none"
     template = "annotation/kinds/bad_case.html"
+    keys = (Key("n", "check", "verdict", NOTHING_WRONG),)
     hints = (
+        Hint(("N",), "nothing wrong (then Enter)"),
         Hint(("Ctrl", "Enter"), "submit from the editor", sep="+"),
         Hint(("Esc",), "leave the editor"),
     )
@@ -40,6 +46,9 @@ class BadCaseKind(TaskKind):
 
     def answer(self, *, answer: Answer, assignment: Assignment, data: dict, actor) -> list[AuditEvent]:
         item = assignment.item
+        if data.get("verdict") == NOTHING_WRONG:
+            answer.scores = {"category": NOTHING_WRONG, "severity": 0}
+            return []
         answer.bad_case = bad_case_create(  # audited by the bad-case service itself
             dialogue=item.dialogue,
             turn=item.turn,

@@ -25,7 +25,7 @@ class Key:
 
     ``check`` ticks the input ``name`` with ``value``; ``score`` answers the current 1–5 question with
     ``value`` and moves to the next; ``turn`` moves ``value`` turns through the dialogue; ``guidelines``
-    shows or hides them; ``submit`` submits the answer.
+    shows or hides them; ``skip`` gives the task back and takes the next; ``submit`` submits the answer.
     """
 
     key: str
@@ -48,11 +48,13 @@ COMMON_KEYS = (
     Key("j", "turn", value="1"),
     Key("k", "turn", value="-1"),
     Key("g", "guidelines"),
+    Key("s", "skip"),
     Key("enter", "submit"),
 )
 COMMON_HINTS = (
     Hint(("J", "K"), "next/previous turn"),
     Hint(("G",), "guidelines"),
+    Hint(("S",), "skip"),
     Hint(("Enter",), "submit"),
 )
 

@@ -69,10 +69,10 @@ class Pairwise(TaskKind):
     def answer(self, *, answer: Answer, assignment: Assignment, data: dict, actor) -> list[AuditEvent]:
         for name, value in _clean(assignment=assignment, data=data).items():
             setattr(answer, name, value)
-        answer.preference_pair = _pair_for(answer=answer, item=assignment.item)
-        if answer.preference_pair is None:
+        pair, created = _pair_for(answer=answer, item=assignment.item)
+        answer.preference_pair = pair
+        if pair is None or not created:
             return []
-        pair = answer.preference_pair
         return [audit_event(actor=actor, action="create", instance=pair, after=audit_snapshot(pair))]
 
     def values(self, answer: Answer) -> dict[str, object]:
@@ -126,12 +126,21 @@ def _clean(*, assignment: Assignment, data: dict) -> dict:
     }
 
 
-def _pair_for(*, answer: Answer, item: AnnotationItem) -> PreferencePair | None:
+def _pair_for(*, answer: Answer, item: AnnotationItem) -> tuple[PreferencePair | None, bool]:
+    """(the answer's pair, whether it was created). A pair with the same chosen, rejected, provenance and
+    annotator may already exist (seeded or imported under this annotator's name): the answer agrees with
+    it, so it is reused rather than duplicated (the unique constraint would refuse a second)."""
     if answer.choice not in (Answer.Choice.A, Answer.Choice.B):
-        return None
+        return None, False
     chosen, rejected = item.candidate_a_id, item.candidate_b_id
     if answer.choice == Answer.Choice.B:
         chosen, rejected = rejected, chosen
+    provenance = pair_provenance(dialogue_source=item.dialogue.source, lens=answer.lens)
+    existing = PreferencePair.objects.filter(
+        chosen_id=chosen, rejected_id=rejected, provenance=provenance, annotator=answer.user
+    ).first()
+    if existing is not None:
+        return existing, False
     pair = PreferencePair(
         dialogue_id=item.dialogue_id,
         turn=item.turn,
@@ -140,14 +149,14 @@ def _pair_for(*, answer: Answer, item: AnnotationItem) -> PreferencePair | None:
         strength=answer.strength,
         reason_codes=answer.reason_codes,
         note=answer.note,
-        provenance=pair_provenance(dialogue_source=item.dialogue.source, lens=answer.lens),
+        provenance=provenance,
         annotator=answer.user,
         guideline_id=answer.guideline_id,
         sop_id=answer.sop_id,
     )
     pair.full_clean(exclude=PAIR_RELATIONS, validate_unique=False)
     pair.save()
-    return pair
+    return pair, True
 
 
 def pair_provenance(*, dialogue_source: str, lens: str) -> str:

@@ -216,3 +216,26 @@ def _reserve_with_orm(*, user, queue: AnnotationQueue, now, flip: bool) -> Take:
             item.status = AnnotationItem.Status.FULL
         item.save(update_fields=["slots_taken", "status"])
     return Take(assignment.pk)
+
+
+NOT_RELEASABLE = "This task is not held by you any more: nothing to release."
+
+
+@transaction.atomic
+def assignment_release(*, assignment_id: int, user) -> Assignment:
+    """The user gives a held task back (skip or release): its slot returns to the item for someone else,
+    and the item is never served to this user again (the selector skips items the user ever held)."""
+    item_of = Assignment.objects.filter(pk=assignment_id).values("item_id")[:1]
+    AnnotationItem.objects.select_for_update().filter(pk__in=item_of).values_list("pk").first()  # lock order
+    assignment = Assignment.objects.select_for_update().filter(pk=assignment_id).select_related("item").first()
+    if assignment is None or assignment.user_id != user.pk or assignment.status != Assignment.Status.RESERVED:
+        raise ApplicationError(NOT_RELEASABLE, status=409)
+    assignment.status = Assignment.Status.EXPIRED
+    assignment.expires_at = min(assignment.expires_at, timezone.now())
+    assignment.save(update_fields=["status", "expires_at"])
+    item = assignment.item
+    item.slots_taken -= 1
+    if item.status == AnnotationItem.Status.FULL:
+        item.status = AnnotationItem.Status.OPEN
+    item.save(update_fields=["slots_taken", "status"])
+    return assignment

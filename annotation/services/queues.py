@@ -29,6 +29,12 @@ def dialogues_matching(*, project: Project, filters: dict) -> QuerySet:
     return qs.order_by("id")
 
 
+def queue_preview(*, kind: str, dialogues: QuerySet, stage: str = "") -> dict:
+    """How many dialogues the filters match and how many items the kind would make of them; writes nothing."""
+    ids = list(dialogues.values_list("id", flat=True))
+    return {"dialogues": len(ids), "items": sum(1 for _ in kind_for(kind).items(ids, stage=stage))}
+
+
 @transaction.atomic
 def queue_create(
     *,

@@ -2,15 +2,30 @@
 or generate some from a model version), the bad-case editor and list, the excellent library, history panels
 and the guideline panel."""
 
+from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.kinds import kinds_comparing_candidates
-from annotation.models import AnnotationItem, AnnotationQueue, BadCase, Dialogue, ExcellentTurn, Guideline, SOPStage
+from annotation.models import (
+    AnnotationItem,
+    AnnotationQueue,
+    BadCase,
+    Candidate,
+    Dialogue,
+    ExcellentTurn,
+    Guideline,
+    Project,
+    SOPStage,
+)
 from annotation.selectors import (
+    DIALOGUES_PER_PAGE,
     bad_case_list,
     branch_generations,
+    dialogue_browse,
     excellent_library,
     guideline_html,
     item_history,
@@ -36,12 +51,44 @@ HISTORY_TYPES = {
 
 
 @role_required(*READ_ROLES)
+def dialogue_list(request) -> HttpResponse:
+    """The dialogue browser: search, filter, paginate; each row opens the dialogue page."""
+    q = request.GET.get("q", "").strip()[:200]
+    source, hotel_type = request.GET.get("source", ""), request.GET.get("hotel_type", "")
+    project_id = posted_number(request.GET.get("project"))
+    rows = dialogue_browse(q=q, source=source, hotel_type=hotel_type, project_id=project_id)
+    page = Paginator(rows, DIALOGUES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "q": q,
+        "source": source,
+        "hotel_type": hotel_type,
+        "project_id": project_id,
+        "projects": Project.objects.order_by("name"),
+        "sources": Dialogue.Source.choices,
+        "hotel_types": Dialogue._meta.get_field("case").related_model.HotelType.choices,
+        "query": query.urlencode(),
+    }
+    return render(request, "annotation/dialogues.html", context)
+
+
+@role_required(*READ_ROLES)
 def dialogue_detail(request, dialogue_id: int) -> HttpResponse:
     dialogue = get_object_or_404(Dialogue.objects.select_related("case", "sop"), pk=dialogue_id)
     flagged = set(ExcellentTurn.objects.filter(dialogue=dialogue).values_list("turn", flat=True))
     context = turn_context(item=AnnotationItem(dialogue=dialogue, turn=-1))
     bad_cases = visible_bad_cases(dialogue.bad_cases.select_related("clause"), viewer=request.user)
-    context.update(flagged=flagged, bad_cases=bad_cases)
+    # Model candidates and branch alternatives; a bad case's gold reply ("gold:<id>") is an annotator's answer
+    # and is shown only through the bad-case list, which keeps blind answers hidden until the item is done.
+    alternatives = (
+        Candidate.objects.filter(dialogue=dialogue)
+        .exclude(key__startswith="gold:")
+        .select_related("author")
+        .order_by("turn", "id")
+    )
+    context.update(flagged=flagged, bad_cases=bad_cases, alternatives=alternatives)
     return render(request, "annotation/dialogue.html", context)
 
 
@@ -90,14 +137,19 @@ def branch(request, dialogue_id: int, turn: int) -> HttpResponse:
     if request.htmx and request.method == "GET":  # the generations list polls itself while any is running
         return render(request, "annotation/partials/branch_generations.html", context)
     if request.method == "POST":
-        queue = context["queues"].filter(pk=request.POST.get("queue") or None).first()
+        queue_id = posted_number(request.POST.get("queue"))
+        queue = context["queues"].filter(pk=queue_id).first() if queue_id else None
         try:
             branch_create(
                 dialogue=dialogue, turn=turn, text=request.POST.get("text", ""), author=request.user, queue=queue
             )
         except ApplicationError as error:
             return render(request, "annotation/branch.html", {**context, "error": error.message}, status=error.status)
-        return redirect("annotation:dialogue", dialogue_id=dialogue.pk)
+        where = f" and added to the queue {queue.name}" if queue else ""
+        messages.success(
+            request, f"Alternative reply at turn #{turn} saved{where}; it is listed under that turn below."
+        )
+        return redirect(f"{reverse('annotation:dialogue', args=[dialogue.pk])}#turn-{turn}")
     return render(request, "annotation/branch.html", context)
 
 
@@ -153,6 +205,7 @@ def bad_case_edit(request, bad_case_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             bad_case_edit_gold(bad_case=bad_case, data=request.POST.dict(), actor=request.user)
+            messages.success(request, f"Bad case #{bad_case.pk}: gold reply saved; its diff is updated below.")
             return redirect("annotation:bad_case", bad_case_id=bad_case.pk)
         except ApplicationError as error:
             context["error"], status = error.message, error.status
@@ -163,9 +216,10 @@ def bad_case_edit(request, bad_case_id: int) -> HttpResponse:
 @require_POST
 def bad_case_status(request, bad_case_id: int) -> HttpResponse:
     bad_case = get_object_or_404(BadCase, pk=bad_case_id)
-    bad_case_transition(
+    bad_case = bad_case_transition(
         bad_case=bad_case, to=request.POST.get("to", ""), actor=request.user, note=request.POST.get("note", "")
     )
+    messages.success(request, f"Bad case #{bad_case.pk} is now “{bad_case.get_status_display()}”.")
     return redirect("annotation:bad_case", bad_case_id=bad_case.pk)
 
 

@@ -1,18 +1,26 @@
 """The annotator's workspace: queue list, queue creation, the next task, the turn view and its submission.
 Adapters only: parse, call one service or selector, render."""
 
+from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.forms import QueueCreateForm
-from annotation.models import AnnotationQueue, Assignment
-from annotation.selectors import guideline_html, position_bias, queue_list_for_user, queue_progress, turn_context
+from annotation.models import AnnotationQueue, Answer, Assignment
+from annotation.selectors import (
+    guideline_html,
+    position_bias,
+    queue_list_for_user,
+    queue_progress,
+    queue_progress_for_user,
+    turn_context,
+)
 from annotation.selectors_agreement import queue_agreement
 from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, answer_submit
-from annotation.services.assignment import annotation_task_next
-from annotation.services.queues import dialogues_matching, queue_create, queue_set_active
+from annotation.services.assignment import annotation_task_next, assignment_release
+from annotation.services.queues import dialogues_matching, queue_create, queue_preview, queue_set_active
 from kernel.errors import ApplicationError
 from kernel.refusals import refused
 from kernel.roles import ANNOTATORS, Role, role_required
@@ -30,6 +38,11 @@ def workspace(request) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def queue_new(request) -> HttpResponse:
     form = QueueCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and "preview" in request.POST:
+        data = form.cleaned_data
+        dialogues = dialogues_matching(project=data["project"], filters=form.filters())
+        preview = queue_preview(kind=data["kind"], dialogues=dialogues, stage=data.get("stage") or "")
+        return render(request, "annotation/queue_new.html", {"form": form, "preview": preview})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -51,6 +64,7 @@ def queue_new(request) -> HttpResponse:
             )
         except ApplicationError as error:
             return refused(request, error, template="annotation/queue_new.html", context={"form": form})
+        messages.success(request, f"Queue {queue.name} created with {queue.items.count()} items.")
         return redirect("annotation:queue_detail", queue_id=queue.pk)
     return render(request, "annotation/queue_new.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -68,17 +82,67 @@ def queue_detail(request, queue_id: int) -> HttpResponse:
 @require_POST
 def queue_toggle(request, queue_id: int) -> HttpResponse:
     queue = get_object_or_404(AnnotationQueue, pk=queue_id)
-    queue_set_active(queue=queue, active=not queue.is_active, actor=request.user)
+    queue = queue_set_active(queue=queue, active=not queue.is_active, actor=request.user)
+    if queue.is_active:
+        messages.success(request, f"Queue {queue.name} reopened: annotators get tasks from it again.")
+    else:
+        messages.success(request, f"Queue {queue.name} closed: nobody gets new tasks from it; answers stay.")
     return redirect("annotation:queue_detail", queue_id=queue.pk)
 
 
 @role_required(*ANNOTATORS)
+@require_http_methods(["GET", "POST"])
 def task_next(request, queue_id: int) -> HttpResponse:
+    """POST reserves the next task (a reservation is a write: CSRF-protected, never on a GET). A GET goes
+    to the task the user already holds, or shows the queue with a *Start* button."""
     queue = get_object_or_404(AnnotationQueue, pk=queue_id)
+    if request.method == "GET":
+        held = Assignment.objects.filter(
+            queue=queue, user=request.user, status=Assignment.Status.RESERVED, expires_at__gt=timezone.now()
+        ).first()
+        if held is not None:
+            return redirect("annotation:task", assignment_id=held.pk)
+        context = {"queue": queue, "progress": queue_progress_for_user(user=request.user, queue=queue)}
+        return render(request, "annotation/queue_start.html", context)
+    return _next_or_done(request, queue)
+
+
+def _next_or_done(request, queue: AnnotationQueue) -> HttpResponse:
     assignment = annotation_task_next(user=request.user, queue=queue)
     if assignment is None:
-        return render(request, "annotation/queue_done.html", {"queue": queue})
+        return redirect("annotation:queue_done", queue_id=queue.pk)
     return redirect("annotation:task", assignment_id=assignment.pk)
+
+
+@role_required(*ANNOTATORS)
+def queue_done(request, queue_id: int) -> HttpResponse:
+    queue = get_object_or_404(AnnotationQueue, pk=queue_id)
+    context = {"queue": queue, "progress": queue_progress_for_user(user=request.user, queue=queue)}
+    return render(request, "annotation/queue_done.html", context)
+
+
+@role_required(*ANNOTATORS)
+def answer_previous(request, queue_id: int) -> HttpResponse:
+    """*Go back*: the user's own last answers in this queue (read only), and the way back to the task."""
+    queue = get_object_or_404(AnnotationQueue, pk=queue_id)
+    answers = (
+        Answer.objects.filter(item__queue=queue, user=request.user)
+        .select_related("item__dialogue", "item__candidate_a", "item__candidate_b", "bad_case")
+        .order_by("-created_at", "-id")[:10]
+    )
+    return render(request, "annotation/answer_previous.html", {"queue": queue, "answers": answers})
+
+
+@role_required(*ANNOTATORS)
+@require_POST
+def task_release(request, assignment_id: int) -> HttpResponse:
+    """*Skip* (give this task back and take the next) or *Release* (give it back and stop)."""
+    assignment = assignment_release(assignment_id=assignment_id, user=request.user)
+    if request.POST.get("then") == "next":
+        messages.info(request, "Skipped: the task went back to the queue for someone else.")
+        return _next_or_done(request, assignment.queue)
+    messages.info(request, "Released: the task went back to the queue. Start again whenever you like.")
+    return redirect("annotation:workspace")
 
 
 def _answer_data(post) -> dict:
@@ -97,6 +161,11 @@ def _task_context(assignment: Assignment) -> dict:
         kind=kind,
         guideline_html=guideline_html(queue.guideline),
         scale=range(1, 6),
+        progress=queue_progress_for_user(user=assignment.user, queue=queue),
+        previous=Assignment.objects.filter(queue=queue, user=assignment.user, status=Assignment.Status.SUBMITTED)
+        .order_by("-submitted_at")
+        .values_list("item_id", flat=True)
+        .first(),
         **kind.task_context(item=item, lens=queue.lens),
     )
     return context
@@ -119,7 +188,12 @@ def task(request, assignment_id: int) -> HttpResponse:
                 raise
             context = {**_task_context(assignment), "error": error.message, "posted": request.POST}
             return render(request, "annotation/task.html", context, status=400)
-        return redirect("annotation:task_next", queue_id=assignment.queue_id)
+        messages.success(request, "Answer saved.")
+        try:
+            return _next_or_done(request, assignment.queue)
+        except ApplicationError as error:  # saved, but no next task here (the queue was closed meanwhile)
+            messages.info(request, error.message)
+            return redirect("annotation:workspace")
     if assignment.user_id != request.user.pk:
         raise ApplicationError(NOT_YOURS, status=403)
     if assignment.status == Assignment.Status.SUBMITTED:

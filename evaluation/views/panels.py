@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from engine.vocab import FIX_STATUSES, SKILLS
 from evaluation.models import Expertise, FixStatus, PanelAssignment
@@ -48,7 +48,16 @@ def panel_expertise(request):
 
 
 @role_required(Role.EVALUATOR)
+@require_http_methods(["GET", "POST"])
 def panel_next(request):
+    """POST reserves the next item (a reservation is a write: CSRF-protected, never on a GET); a GET goes
+    back to the panel's start page and its *Start rating* button."""
+    if request.method == "GET":
+        return redirect("evaluation:panel_home")
+    return _panel_next(request)
+
+
+def _panel_next(request):
     try:
         assignment = panel_assignment_next(user=request.user)
     except (ApplicationError, ValidationError) as exc:
@@ -84,7 +93,7 @@ def panel_item(request, pk: int):
         except (ApplicationError, ValidationError) as exc:
             error, status = exc.messages[0], 400
         else:
-            return redirect("evaluation:panel_next")
+            return _panel_next(request)
     else:  # systems run after the assignment was made join it
         assignment = panel_assignment_refresh(assignment=assignment)
     full_context = request.GET.get("context") == "full"

@@ -129,7 +129,8 @@ def rm_dir_of(version: ModelVersion) -> str:
 @role_required(Role.ML_ENGINEER)
 @require_POST
 def eval_run_create_view(request, pk: int):
-    ids = [int(i) for i in request.POST.getlist("systems") if i.isdigit()]
+    # posted_number: a 5000-digit id is "not a number" (int() refuses it), not a 500.
+    ids = [n for n in map(posted_number, request.POST.getlist("systems")) if n is not None and 0 < n < 2**63]
     systems = list(EvalSystem.objects.filter(pk__in=ids))
     rm_dir = request.POST.get("rm_dir", "").strip()  # the API's way; the page picks an RM by name
     rm_pick = request.POST.get("rm_version", "").strip()

@@ -51,7 +51,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "kernel.refusals.ApplicationErrorMiddleware",  # a service's refusal as a 4xx page or htmx fragment
-    "kernel.form_input.PostedNulMiddleware",  # a NUL in a posted page form: 400 naming the field
+    "kernel.form_input.PostedNulMiddleware",  # a NUL in a posted page form or a query: 400 naming the field
     "kernel.security.ContentSecurityPolicyMiddleware",  # PARLEY_CSP below
     "axes.middleware.AxesMiddleware",  # a locked-out login gets the lockout page (429)
 ]

@@ -190,6 +190,29 @@ def test_hostile_answer_text_is_a_400_and_nothing_is_written(world, role_users, 
     assert snapshot() == before
 
 
+def test_agreeing_with_a_pair_already_attributed_to_the_annotator_reuses_it(world, role_users):
+    """A seeded (or imported) pair with the same chosen/rejected/provenance/annotator exists: the answer
+    links to it instead of failing on the unique constraint (it was a 500)."""
+    user = role_users["language_expert"]
+    queue = make_queue(world, dialogues=1)
+    assignment = annotation_task_next(user=user, queue=queue)
+    item = assignment.item
+    existing = PreferencePair.objects.create(
+        dialogue_id=item.dialogue_id,
+        turn=item.turn,
+        chosen_id=item.candidate_a_id,
+        rejected_id=item.candidate_b_id,
+        provenance=pairwise.pair_provenance(dialogue_source=item.dialogue.source, lens=queue.lens),
+        annotator=user,
+    )
+    pairs = PreferencePair.objects.count()
+    answer = answer_submit(
+        assignment_id=assignment.pk, user=user, data={"side": side_for(assignment, "a"), "strength": "2"}
+    )
+    assert answer.preference_pair_id == existing.pk
+    assert PreferencePair.objects.count() == pairs
+
+
 def test_a_1mb_note_is_refused_naming_the_note_not_cut(world, role_users):
     """Rating and rubric notes, and excellent-turn notes, are refused past their limit (they used to be cut
     silently at 2,000 characters), with the field named; nothing is written."""

@@ -32,6 +32,7 @@ def test_one_lookup_finds_every_kind_in_the_registry_order():
         kinds.kind_for("thumbs")
 
 
+@pytest.mark.django_db  # the form preselects the project when there is only one
 def test_the_model_and_the_queue_form_offer_the_registry():
     assert list(AnnotationQueue._meta.get_field("kind").choices) == kinds.kind_choices()
     assert list(QueueCreateForm().fields["kind"].choices) == kinds.kind_choices()
@@ -62,7 +63,7 @@ def _keys_named(hint) -> set[str]:
 def test_the_key_map_binds_what_the_legend_shows(kind):
     keymap = kind.keymap()
     assert json.loads(json.dumps(keymap)) == keymap
-    assert {binding["do"] for binding in keymap.values()} <= {"check", "score", "turn", "guidelines", "submit"}
+    assert {binding["do"] for binding in keymap.values()} <= {"check", "score", "turn", "guidelines", "skip", "submit"}
     assert {k.key for k in COMMON_KEYS} <= set(keymap)
     for hint in kind.legend():
         assert _keys_named(hint) <= set(keymap), hint

@@ -67,6 +67,19 @@ def test_fix_sets_the_gold_choice_and_creates_a_reviewer_pair(world, role_users)
     assert pair.annotator == role_users["reviewer"]
 
 
+def test_a_tie_has_no_majority_to_accept_and_the_plan_names_whose_pair_goes(world, role_users):
+    queue = make_queue(world, dialogues=1, target_overlap=2, review_sample_rate=0)
+    item = answered(queue, [{"side": "a", "strength": "2"}, {"side": "b", "strength": "2"}])
+    assert review.majority_tie(item=item) == "1–1"
+    with pytest.raises(ApplicationError, match="tied 1–1"):
+        review.gold_decide(item=item, reviewer=role_users["reviewer"], decision="accept")
+    assert PreferencePair.objects.count() == 2 and not GoldDecision.objects.exists()  # nothing removed
+    plan = review.gold_plan(item=item, decision="fix", choice="a")
+    first, second = (a.user.username for a in item.answers.order_by("id"))
+    assert plan.kept == [first] and plan.removed == [second]
+    assert plan.summary() == f"keeps the pair of {first}; removes the pair of {second}"
+
+
 def test_unfinished_items_cannot_be_reviewed(world, role_users):
     queue = make_queue(world, dialogues=1, target_overlap=2)
     item = AnnotationItem.objects.get(queue=queue)

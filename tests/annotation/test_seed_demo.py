@@ -50,3 +50,31 @@ def test_a_larger_scale_adds_only_the_new_dialogues(capsys):
     assert Dialogue.objects.count() == 12
     sop = SOP.objects.get()
     assert sop.stages.count() == 7 and sop.clauses.count() == 18
+
+
+@pytest.mark.django_db
+def test_seed_demo_gives_each_lens_two_annotators_and_a_queue_with_overlap_2(capsys):
+    from annotation.models import AnnotationQueue
+    from annotation.services.answers import answer_submit
+    from annotation.services.assignment import annotation_task_next
+
+    call_command("seed_demo", scale=6, world_only=True)
+    out = capsys.readouterr().out
+    assert "language2" in out and "bd2" in out
+    users = get_user_model().objects
+    assert users.get(username="language2").groups.filter(name=Role.LANGUAGE_EXPERT).exists()
+    assert users.get(username="bd2").check_password("parley-demo")
+    for lens in ("language", "bd"):
+        queue = AnnotationQueue.objects.get(lens=lens, kind="pairwise")
+        assert queue.target_overlap == 2 and queue.items.exists()
+    # Two annotators of one lens get the same first item and can split 1–1: it goes to review.
+    queue = AnnotationQueue.objects.get(lens="language", kind="pairwise")
+    a, b = users.get(username="language"), users.get(username="language2")
+    held_a, held_b = annotation_task_next(user=a, queue=queue), annotation_task_next(user=b, queue=queue)
+    assert held_a.item_id == held_b.item_id
+    answer_submit(assignment_id=held_a.pk, user=a, data={"side": "equal"})
+    answer_submit(assignment_id=held_b.pk, user=b, data={"side": "both_bad"})
+    held_a.item.refresh_from_db()
+    assert held_a.item.status == "in_review"
+    call_command("seed_demo", scale=6, world_only=True)
+    assert AnnotationQueue.objects.count() == 3

@@ -4,7 +4,15 @@ import pytest
 from django.urls import reverse
 
 from annotation.kinds.pairwise import STRENGTH_REQUIRED
-from annotation.models import AnnotationItem, Answer, Assignment, ExcellentTurn, PreferencePair
+from annotation.models import (
+    AnnotationItem,
+    Answer,
+    Assignment,
+    Dialogue,
+    ExcellentTurn,
+    GoldDecision,
+    PreferencePair,
+)
 from annotation.services.answers import ALREADY_SUBMITTED, NOT_YOURS, answer_submit
 from annotation.services.assignment import annotation_task_next
 from tests.annotation.factories import make_dialogue, make_queue, make_world, side_for
@@ -40,8 +48,11 @@ def test_task_page_escapes_content_and_shows_keys(client_for, role_users, world)
     make_dialogue(world, hotel_text=SCRIPT)
     queue = make_queue(world, dialogues=0)
     client = client_for("language_expert")
-    response = client.get(reverse("annotation:task_next", args=[queue.pk]))
+    start = client.get(reverse("annotation:task_next", args=[queue.pk]))
+    assert start.status_code == 200 and not Assignment.objects.exists()  # a GET reserves nothing
+    response = client.post(reverse("annotation:task_next", args=[queue.pk]))
     assert response.status_code == 302
+    assert client.get(reverse("annotation:task_next", args=[queue.pk]))["Location"] == response["Location"]
     page = client.get(response["Location"])
     html = page.content.decode()
     assert page.status_code == 200
@@ -76,7 +87,8 @@ def test_submit_statuses(client, role_users, world):
     assert response.status_code == 400 and STRENGTH_REQUIRED in response.content.decode()
     assert Answer.objects.count() == 0
     response = client.post(url, {"side": "A", "strength": "2", "reasons": ["tone", "leak"]})
-    assert response.status_code == 302 and response["Location"] == reverse("annotation:task_next", args=[queue.pk])
+    next_task = Assignment.objects.exclude(pk=assignment.pk).get(user=user)  # the next one, reserved at once
+    assert response.status_code == 302 and response["Location"] == reverse("annotation:task", args=[next_task.pk])
     assert PreferencePair.objects.get().reason_codes == ["tone", "leak"]
     response = client.post(url, {"side": "B", "strength": "1"})
     assert response.status_code == 409 and ALREADY_SUBMITTED in response.content.decode()
@@ -97,11 +109,16 @@ def test_review_flow_through_pages(client, role_users, world):
     assert "lx0" in page and "lx1" in page
     response = client.post(reverse("annotation:review_item", args=[item.pk]), {"decision": "reject"})
     assert response.status_code == 400 and "Say why" in response.content.decode()
-    response = client.post(
-        reverse("annotation:review_item", args=[item.pk]),
-        {"decision": "fix", "choice": "b", "reason": "B follows §2.1"},
-    )
-    assert response.status_code == 302
+    assert 'id="tie-notice"' in page and 'value="accept" required disabled' in page and " checked" not in page
+    response = client.post(reverse("annotation:review_item", args=[item.pk]), {"decision": "accept"})
+    assert response.status_code == 400 and "tied 1–1" in response.content.decode()
+    fix = {"decision": "fix", "choice": "b", "reason": "B follows §2.1"}
+    confirm = client.post(reverse("annotation:review_item", args=[item.pk]), fix)  # whose pair goes, asked first
+    body = confirm.content.decode()
+    assert confirm.status_code == 200 and "removes the pair of lx0" in body and "keeps the pair of lx1" in body
+    assert not GoldDecision.objects.exists()
+    response = client.post(reverse("annotation:review_item", args=[item.pk]), {**fix, "confirm": "yes"}, follow=True)
+    assert "“Fix” saved. The decision keeps the pair of lx1; removes the pair of lx0." in response.content.decode()
     item.refresh_from_db()
     assert item.gold.choice == "b" and item.status == "resolved"
     disagreements = client.get(reverse("annotation:queue_disagreements", args=[queue.pk])).content.decode()
@@ -173,6 +190,35 @@ def test_queue_creation_page(client, role_users, world):
     assert Assignment.objects.count() == 0
 
 
+def test_queue_form_speaks_words_preselects_the_project_and_previews_the_count(client, role_users, world):
+    from annotation.models import AnnotationQueue, Project
+
+    for _ in range(3):
+        make_dialogue(world)
+    Project.objects.exclude(pk=world["project"].pk).delete()
+    client.force_login(role_users["ml_engineer"])
+    html = client.get(reverse("annotation:queue_new")).content.decode()
+    assert "Annotators per item" in html and "Target overlap" not in html and "Sop:" not in html
+    project_select = html.split('name="project"')[1].split("</select>")[0]
+    assert f'<option value="{world["project"].pk}" selected>' in project_select and "-----" not in project_select
+    stage_select = html.split('name="stage"')[1].split("</select>")[0]
+    assert "<option" in stage_select and "any stage" in stage_select  # the SOP's stages, not free text
+    data = {
+        "project": world["project"].pk,
+        "name": "preview me",
+        "kind": "pairwise",
+        "lens": "language",
+        "target_overlap": 2,
+        "reservation_minutes": 30,
+        "review_sample_rate": 0.1,
+        "preview": "1",
+    }
+    preview = client.post(reverse("annotation:queue_new"), data).content.decode()
+    assert "match <strong>3 dialogues</strong> and make <strong>3 items</strong>" in preview
+    assert not AnnotationQueue.objects.filter(name="preview me").exists()
+    assert client.post(reverse("annotation:queue_new"), {**data, "stage": "no-such-stage"}).status_code == 400
+
+
 def test_queue_creation_filters_by_hotel_type(client, role_users, world):
     """The hotel-type filter offers the values cases are stored with (it offered "Business" for "business",
     so filtering by hotel type refused every choice or matched nothing)."""
@@ -203,5 +249,109 @@ def test_queue_can_be_closed_and_reopened(client, role_users, world):
     queue.refresh_from_db()
     assert not queue.is_active
     client.force_login(role_users["language_expert"])
-    assert client.get(reverse("annotation:task_next", args=[queue.pk])).status_code == 409
+    assert client.post(reverse("annotation:task_next", args=[queue.pk])).status_code == 409
     assert queue.name not in client.get(reverse("annotation:workspace")).content.decode()
+
+
+def test_skip_gives_the_task_back_and_serves_the_next(client, role_users, world):
+    queue = make_queue(world, dialogues=2)
+    user, other = role_users["language_expert"], make_user("lang-c", "language_expert")
+    client.force_login(user)
+    first = Assignment.objects.get(pk=_start(client, queue))
+    response = client.post(reverse("annotation:task_release", args=[first.pk]), {"then": "next"})
+    first.refresh_from_db()
+    assert first.status == "expired" and response.status_code == 302
+    second = Assignment.objects.exclude(pk=first.pk).get(user=user)
+    assert second.item_id != first.item_id and response["Location"] == reverse("annotation:task", args=[second.pk])
+    assert AnnotationItem.objects.get(pk=first.item_id).slots_taken == 0
+    # Releasing twice, or someone else's task, is a 409 in words, never a 500.
+    again = client.post(reverse("annotation:task_release", args=[first.pk]), {"then": "stop"})
+    assert again.status_code == 409 and "nothing to release" in again.content.decode()
+    client.force_login(other)
+    assert client.post(reverse("annotation:task_release", args=[second.pk])).status_code == 409
+    # The skipped item goes to someone else.
+    assert Assignment.objects.get(pk=_start(client, queue)).item_id == first.item_id
+
+
+def test_release_and_stop_goes_back_to_the_queues_with_a_message(client, role_users, world):
+    queue = make_queue(world, dialogues=1)
+    client.force_login(role_users["language_expert"])
+    held = _start(client, queue)
+    response = client.post(reverse("annotation:task_release", args=[held]), {"then": "stop"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("annotation:workspace")
+    assert "Released: the task went back to the queue" in response.content.decode()
+
+
+def test_task_page_shows_progress_and_the_previous_answer(client, role_users, world):
+    queue = make_queue(world, dialogues=2)
+    client.force_login(role_users["language_expert"])
+    held = _start(client, queue)
+    html = client.get(reverse("annotation:task", args=[held])).content.decode()
+    assert "You answered 0 items here" in html and "Skip <kbd>S</kbd>" in html and "go-back" not in html
+    response = client.post(reverse("annotation:task", args=[held]), {"side": "equal"}, follow=True)
+    html = response.content.decode()
+    assert "Answer saved." in html and "You answered 1 item here" in html and 'id="go-back"' in html
+    mine = client.get(reverse("annotation:answer_previous", args=[queue.pk])).content.decode()
+    assert "Equal" in mine and 'id="back-to-task"' in mine
+
+
+def test_bad_case_nothing_wrong_makes_no_bad_case(client, role_users, world):
+    from annotation.models import BadCase
+
+    queue = make_queue(world, dialogues=1, kind="bad_case", lens="bd")
+    client.force_login(role_users["bd_expert"])
+    held = _start(client, queue)
+    html = client.get(reverse("annotation:task", args=[held])).content.decode()
+    assert "Nothing wrong: this reply is fine" in html and "<kbd>N</kbd>" in html
+    assert client.post(reverse("annotation:task", args=[held]), {"verdict": "nothing_wrong"}).status_code == 302
+    answer = Answer.objects.get()
+    assert answer.scores["category"] == "nothing_wrong" and answer.bad_case is None
+    assert not BadCase.objects.exists()
+
+
+def _start(client, queue) -> int:
+    response = client.post(reverse("annotation:task_next", args=[queue.pk]))
+    assert response.status_code == 302, response
+    return int(response["Location"].rstrip("/").split("/")[-1])
+
+
+def test_dialogue_browser_searches_filters_and_paginates(client, role_users, world):
+    from annotation.selectors import DIALOGUES_PER_PAGE
+
+    for _ in range(DIALOGUES_PER_PAGE + 2):
+        make_dialogue(world)
+    client.force_login(role_users["language_expert"])
+    first = client.get(reverse("annotation:dialogues"))
+    html = first.content.decode()
+    assert first.status_code == 200 and f"{DIALOGUES_PER_PAGE + 2} dialogues" in html and "Page 1 of 2" in html
+    dialogue = Dialogue.objects.order_by("id").first()
+    assert (
+        reverse("annotation:dialogue", args=[dialogue.pk])
+        in client.get("/annotation/dialogues/?page=2").content.decode()
+    )
+    found = client.get(reverse("annotation:dialogues"), {"q": dialogue.external_id}).content.decode()
+    assert "1 dialogue matches the filter" in found
+    assert "0 dialogues" in client.get(reverse("annotation:dialogues"), {"source": "nonsense"}).content.decode()
+    assert client.get(reverse("annotation:dialogues"), {"page": "abc", "project": "x"}).status_code == 200
+    client.force_login(role_users["evaluator"])
+    assert client.get(reverse("annotation:dialogues")).status_code == 403
+
+
+def test_saving_a_branch_alternative_flashes_and_lists_it(client, role_users, world):
+    dialogue = make_dialogue(world)
+    client.force_login(role_users["language_expert"])
+    turn = dialogue.messages.filter(role="agent").order_by("index").first().index
+    url = reverse("annotation:branch", args=[dialogue.pk, turn])
+    response = client.post(url, {"text": "A better reply, with the price at 650."}, follow=True)
+    html = response.content.decode()
+    assert f"Alternative reply at turn #{turn} saved" in html
+    assert 'id="alternatives"' in html and "A better reply, with the price at 650." in html
+
+
+def test_closing_a_queue_says_so_in_words(client, role_users, world):
+    queue = make_queue(world, dialogues=1)
+    client.force_login(role_users["reviewer"])
+    closed = client.post(reverse("annotation:queue_toggle", args=[queue.pk]), follow=True).content.decode()
+    assert f"Queue {queue.name} closed: nobody gets new tasks from it" in closed
+    reopened = client.post(reverse("annotation:queue_toggle", args=[queue.pk]), follow=True).content.decode()
+    assert f"Queue {queue.name} reopened" in reopened

@@ -21,7 +21,7 @@ def test_pairwise_with_the_keyboard_only_and_script_shown_as_text(page, login, l
     login(annotator)
     page.goto(f"{live_server.url}/annotation/")
     screenshot("workspace")
-    page.click("a.start")
+    page.click("button.start")
     page.wait_for_selector("#answer-form")
     hotel = page.locator(".bubble.hotel", has_text="window.pwned").first
     assert "<script>window.pwned = 1</script>" in hotel.inner_text()
@@ -51,7 +51,7 @@ def test_rubric_scores_with_the_keyboard_only(page, login, live_server, screensh
     make_queue(world, dialogues=1, kind="rubric", lens="bd")
     login(make_user("bo", "bd_expert"))
     page.goto(f"{live_server.url}/annotation/")
-    page.click("a.start")
+    page.click("button.start")
     page.wait_for_selector("#answer-form fieldset.score")
     assert page.locator(".keys kbd", has_text="5").count() == 1  # the legend: 1–5 score
     for key in ("4", "5", "3", "2"):
@@ -68,7 +68,8 @@ def test_bad_case_gold_reply(page, login, live_server, screenshot):
     queue = make_queue(world, dialogues=1, kind="bad_case", lens="bd")
     expert = make_user("bo", "bd_expert")
     login(expert)
-    page.goto(f"{live_server.url}/annotation/queues/{queue.pk}/next/")
+    page.goto(f"{live_server.url}/annotation/queues/{queue.pk}/next/")  # a GET: the start page, no reservation
+    page.click("#start")
     editor = page.locator("#gold-reply")
     assert editor.input_value().startswith("Candidate")  # starts from the model's reply
     editor.fill("Thank you! Could you reach 690 for the Deluxe King this week?")
@@ -104,6 +105,8 @@ def test_reviewer_resolves_a_disagreement(page, login, live_server, screenshot):
     page.select_option("select[name=choice]", "b")
     page.fill("textarea[name=reason]", "B asks for the target price politely (§2.1).")
     page.click("#review-form button[type=submit]")
+    assert "removes the pair of l1" in page.locator("#confirm-effect").inner_text()  # whose pair goes, asked first
+    page.click("#confirm")
     page.wait_for_selector("text=Nothing to review")
     gold = GoldDecision.objects.get()
     assert gold.decision == "fix" and gold.choice == "b"
@@ -135,7 +138,8 @@ def test_branch_at_a_turn_writes_an_alternative_and_queues_a_generation(
     page.locator("form:has(textarea[name=text]) select[name=queue]").select_option(str(queue.pk))
     screenshot("branch")
     page.click("form:has(textarea[name=text]) button[type=submit]")
-    page.wait_for_url(f"**/annotation/dialogues/{dialogue.pk}/")
+    page.wait_for_url(f"**/annotation/dialogues/{dialogue.pk}/#turn-3")
+    assert "Alternative reply at turn #3 saved" in page.content()
     written = Candidate.objects.get(dialogue=dialogue, source="human")
     item = AnnotationItem.objects.get(queue=queue, candidate_b=written)
     assert item.turn == 3 and item.candidate_a.turn == 3

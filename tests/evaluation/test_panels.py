@@ -113,14 +113,17 @@ def test_blindness_no_system_name_in_any_evaluator_page_or_api(client, online):
     user = evaluator("blind", "task")
     client.force_login(user)
     bodies = [client.get(reverse("evaluation:panel_home")), client.get(reverse("evaluation:eval_set_list"))]
-    page = client.get(reverse("evaluation:panel_next"), follow=True)
+    assert client.get(reverse("evaluation:panel_next"))["Location"] == reverse("evaluation:panel_home")
+    assert not PanelAssignment.objects.filter(rater=user).exists()  # a GET reserves nothing
+    assert client.get("/api/eval/panel/next/").status_code == 405
+    page = client.post(reverse("evaluation:panel_next"), follow=True)
     bodies.append(page)
     assignment = PanelAssignment.objects.get(rater=user)
     assert page.request["PATH_INFO"] == reverse("evaluation:panel_item", args=[assignment.pk])
     assert 'data-label="A"' in page.content.decode()
     bodies.append(client.post(reverse("evaluation:panel_item", args=[assignment.pk]), {"A-rating": "9"}))
     assert bodies[-1].status_code == 400
-    bodies.append(client.get("/api/eval/panel/next/"))
+    bodies.append(client.post("/api/eval/panel/next/"))
     api = bodies[-1].json()
     assert api["labels"] == ["A", "B", "C"] and api["assignment"] == assignment.pk
     form = {f"{label}-rating": "4" for label in "ABC"}
@@ -140,7 +143,7 @@ def test_blindness_no_system_name_in_any_evaluator_page_or_api(client, online):
 def test_panel_api_submit(client, online):
     user = evaluator("apiev", "linguistics")
     client.force_login(user)
-    data = client.get("/api/eval/panel/next/").json()
+    data = client.post("/api/eval/panel/next/").json()
     body = {"answers": {label: {"rating": 5, "skills": ALL_SKILLS} for label in data["labels"]}}
     url = f"/api/eval/panel/{data['assignment']}/"
     assert client.post(url, json.dumps(body), content_type="application/json").status_code == 201

@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from kernel.roles import PUBLIC, Role
 
-PUBLIC_NAMES = {"login", "logout", "health"}
+PUBLIC_NAMES = {"login", "logout", "health", "favicon"}
 SAMPLE = {"int": "999999", "slug": "x", "str": "x", "uuid": "00000000-0000-0000-0000-000000000000", "path": "x"}
 
 

@@ -3,7 +3,13 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.services.demo import demo_password, demo_world_seed
+from annotation.services.demo import (
+    DEMO_SECOND_ANNOTATORS,
+    demo_password,
+    demo_queues_ensure,
+    demo_second_annotators_ensure,
+    demo_world_seed,
+)
 from engine.demo.world import DEMO_USERS
 
 
@@ -31,13 +37,22 @@ class Command(BaseCommand):
             f"Project {result.project.name!r}: {result.dialogues_added} dialogues added "
             f"({result.imported.counts or 'already seeded'})."
         )
+        created = result.created_users + self._seed_annotation_work(result.project)
         if not world_only:
             self._seed_the_rest()
         password = demo_password()
         self.stdout.write("Demo logins (username / password / role):")
-        for username, role in DEMO_USERS:
-            note = "" if username in result.created_users else "  (existed; password unchanged)"
+        for username, role in (*DEMO_USERS, *DEMO_SECOND_ANNOTATORS):
+            note = "" if username in created else "  (existed; password unchanged)"
             self.stdout.write(f"  {username:<11} {password}  {role}{note}")
+
+    def _seed_annotation_work(self, project) -> list[str]:
+        """A second annotator per lens and the demo queues (overlap 2): every annotator has work on first
+        login, and two of them can disagree or tie 1–1 on the same item. Returns the users created."""
+        created = demo_second_annotators_ensure(password=demo_password())
+        queues = demo_queues_ensure(project=project)
+        self.stdout.write(f"Annotation queues added: {', '.join(queues) or 'none (already seeded)'}.")
+        return created
 
     def _seed_the_rest(self) -> None:
         """What the other areas need for a usable demo: the tiny base model registered for jobs, the

@@ -1,7 +1,8 @@
 // Keyboard-first answering on the turn view. The keys are the task kind's (annotation/kinds/, rendered into
 // the page as the JSON script "task-keys") and are shown on screen beside each control. Each key does one
 // of: "check" tick the input name=value, "score" answer the current 1–5 question and move to the next,
-// "turn" move through the dialogue's turns, "guidelines" show or hide them, "submit" submit.
+// "turn" move through the dialogue's turns, "guidelines" show or hide them, "skip" give the task back and
+// take the next, "submit" submit.
 (function () {
   "use strict";
   const form = document.getElementById("answer-form");
@@ -44,7 +45,16 @@
     turn: (binding) => focusTurn(Number(binding.value)),
     guidelines: toggleGuidelines,
     submit: () => form.requestSubmit(),
+    skip: () => { const skip = document.getElementById("skip-form"); if (skip) skip.requestSubmit(); },
   };
+  // Bad case: "nothing wrong" folds the editor away (its fields are ignored by the server then).
+  function showEditor() {
+    const fine = document.getElementById("verdict-fine");
+    const editor = form.querySelector(".bad-case-editor");
+    if (fine && editor) editor.hidden = fine.checked;
+  }
+  form.addEventListener("change", showEditor);
+  showEditor();
   form.addEventListener("change", markChosen);
 
   document.addEventListener("keydown", (event) => {
