@@ -21,7 +21,7 @@ from engine.checkpoint import load_checkpoint, seed_everything, set_rng_state
 from engine.rundir import ADAPTER_DIR, LOOP_LAYOUT, RunWriter, latest_checkpoint, run_result, trim_metrics
 from engine.train.ppo_checkpoint import save_training_state
 from engine.train.ppo_config import PPOConfig, REPOConfig
-from engine.train.ppo_data import PromptStream, encode_prompt, read_prompt_rows, total_steps
+from engine.train.ppo_data import PromptStream, encode_prompt, fit_prompt, read_prompt_rows, total_steps
 from engine.train.ppo_dist import (
     Distributed,
     barrier,
@@ -106,9 +106,10 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
             # --------------------------------------------------------------------------------------
             global_rows = stream.next_batch(batch_size * ctx.world_size)
             batch_rows = global_rows[ctx.rank * batch_size : (ctx.rank + 1) * batch_size]
-            prompt_ids = [
-                encode_prompt(ac.tokenizer, row["prompt"], max_length=config.max_prompt_length) for row in batch_rows
+            fitted = [
+                fit_prompt(ac.tokenizer, row["prompt"], max_length=config.max_prompt_length) for row in batch_rows
             ]
+            prompt_ids = [ids for ids, _ in fitted]
             sample = rollout.generate(ac, prompt_ids)
             t1 = time.perf_counter()
             # --------------------------------------------------------------------------------------
@@ -149,6 +150,8 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                 **push,
                 "rollout/response_length": float(sample.lengths.mean()),
                 "rollout/eos_rate": float(sample.ended.float().mean()),
+                # share of prompts over max_prompt_length, shortened by dropping their oldest turns
+                "rollout/truncated_prompts": sum(1 for _, dropped in fitted if dropped) / len(fitted),
                 "lr": scheduler.get_last_lr()[0],
             }
             metrics = mean_over_ranks(metrics, ctx)

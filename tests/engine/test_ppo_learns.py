@@ -87,6 +87,7 @@ def test_short_repo_run_logs_the_probe_from_the_starting_policy(tiny_model, tmp_
     assert rows[0]["step"] == 0 and rows[0]["probe/size"] == 4  # the starting policy's probe
     assert "probe/score" in rows[-1] and 0 <= rows[-1]["probe/rule_violation_rate"] <= 1
     assert {"reward/r_total", "reward/e_func", "rules/mixed_language", "kl/to_initial"} <= rows[1].keys()
+    assert rows[1]["rollout/truncated_prompts"] > 0  # demo prompts are longer than 128 tokens
     samples = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     assert {s["step"] for s in samples} == {1, 2} and len(samples) == 2 * config.samples_per_log
     assert {"reply", "prompt_text", "r_model", "e_judge", "e_func", "r_total", "rules"} <= samples[0].keys()
