@@ -55,7 +55,7 @@ FAIL_TOO_LONG, FAIL_CUT, FAIL_SERVER, FAIL_INVALID = "too_long", "cut", "server"
 
 @dataclass
 class JudgeVerdict:
-    ok: bool  # False = a failed call: e_judge is the neutral 0
+    ok: bool  # False = a failed call: e_judge 0 here, the batch mean of successes in the reward (judge_terms)
     e_judge: float
     hits: list[str] = field(default_factory=list)  # rule ids found hit (deductions and bonuses)
     evidence: dict[str, str] = field(default_factory=dict)
