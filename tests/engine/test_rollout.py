@@ -90,3 +90,17 @@ def test_hf_rollouts_ignore_the_checkpoints_generation_defaults(tiny_model):
     model.generation_config.min_new_tokens = 16
     assert sample() == clean
     assert model.generation_config.repetition_penalty == 3.0  # the model's own config is left as it was
+
+
+def test_vllm_rollout_requests_name_every_sampling_field():
+    """Unset fields would be filled from the server's or the checkpoint's defaults (Qwen3: top_k 20)."""
+    import engine.rollout.vllm as vllm_rollout
+
+    assert doctest.testmod(vllm_rollout).failed == 0
+    sampled = vllm_rollout.sampling_fields(greedy=False, temperature=0.7, top_p=0.9, seed=3)
+    assert sampled == {
+        "n": 1, "top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
+        "frequency_penalty": 0.0, "min_tokens": 0, "ignore_eos": False, "temperature": 0.7, "top_p": 0.9, "seed": 3,
+    }  # fmt: skip
+    greedy = vllm_rollout.sampling_fields(greedy=True, temperature=0.7, top_p=0.9, seed=None)
+    assert greedy["temperature"] == 0.0 and greedy["top_k"] == -1 and "seed" not in greedy
