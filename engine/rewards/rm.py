@@ -49,8 +49,8 @@ class RewardModelScorer:
     """Scores (prompt messages, reply) pairs with base + RM adapter: ``score`` returns centred floats.
 
     The text scored is the chat template over ``prompt + [assistant reply]``, tokenised exactly as TRL's
-    ``RewardTrainer`` tokenised the training rows; over-long inputs keep their last ``max_length``
-    tokens (the reply and the latest turns).
+    ``RewardTrainer`` tokenised the training rows; over-long inputs drop their oldest whole turns and
+    keep the system message with the case, the latest turns and the reply (``encode``).
     """
 
     def __init__(
@@ -64,6 +64,7 @@ class RewardModelScorer:
     ):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.offset, self.max_length = offset, max_length
+        self.truncated = 0  # inputs over max_length, shortened by dropping their oldest turns
         if batch_size is None:
             # benchmarks/bench_rm_scoring.py: on one CPU thread batches of 16 were 0.84x one at a time
             # (padding and masks, no idle compute to fill); a GPU is what batches are for.
@@ -96,9 +97,23 @@ class RewardModelScorer:
         )
 
     def encode(self, prompt: list[dict], reply: str) -> list[int]:
+        """The tokens scored; an over-long dialogue drops its oldest whole turns first and keeps the
+        system message with the case and the reply (``truncated`` counts such inputs); only when those
+        alone do not fit are the last ``max_length`` tokens kept."""
         from trl.data_utils import _tokenize  # the RewardTrainer's own tokenisation of a conversation
 
-        ids = _tokenize(self.tokenizer, list(prompt) + [{"role": "assistant", "content": reply}])["input_ids"]
+        answer = {"role": "assistant", "content": reply}
+        messages = list(prompt)
+        ids = _tokenize(self.tokenizer, messages + [answer])["input_ids"]
+        if len(ids) <= self.max_length:
+            return ids
+        self.truncated += 1
+        head = 1 if messages and messages[0].get("role") == "system" else 0
+        while len(messages) > head + 1:
+            messages = messages[:head] + messages[head + 1 :]
+            ids = _tokenize(self.tokenizer, messages + [answer])["input_ids"]
+            if len(ids) <= self.max_length:
+                return ids
         return ids[-self.max_length :]
 
     @torch.inference_mode()
