@@ -154,11 +154,35 @@ def _pairs(rows: list[dict]) -> list[dict]:
     return [{**{k: r[k] for k in keys}, **({"margin": float(r["margin"])} if "margin" in r else {})} for r in rows]
 
 
+def _dialogue_key(row: dict) -> str:
+    """Which conversation a preference row comes from: its ``dialogue_id`` when the export has one,
+    else its opening (the system message with the case and the first turn), which every later turn of
+    the same conversation repeats."""
+    if row.get("dialogue_id") is not None:
+        return str(row["dialogue_id"])
+    prompt = row.get("prompt")
+    return json.dumps(prompt[:2] if isinstance(prompt, list) else prompt, sort_keys=True, ensure_ascii=False)
+
+
 def _split(rows: list[dict], *, seed: int) -> tuple[list[dict], list[dict]]:
-    shuffled = rows[:]
-    random.Random(seed).shuffle(shuffled)
-    held = max(1, int(len(rows) * HELDOUT_FRACTION)) if len(rows) > 1 else 0
-    return shuffled[held:], shuffled[:held]
+    """Train and held-out rows, split by *dialogue*: turns of one conversation share its case and
+    history, so a row-level split would score the RM on near-copies of its training rows.
+
+    >>> rows = [{"dialogue_id": d, "prompt": [], "i": i} for d in "aabbccddee" for i in range(2)]
+    >>> train, held = _split(rows, seed=0)
+    >>> {r["dialogue_id"] for r in train} & {r["dialogue_id"] for r in held}, len(held) >= 1
+    (set(), True)
+    """
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(_dialogue_key(row), []).append(row)
+    keys = list(groups)
+    random.Random(seed).shuffle(keys)
+    target = max(1, int(len(rows) * HELDOUT_FRACTION)) if len(groups) > 1 else 0
+    held: list[dict] = []
+    while keys and len(held) < target and len(keys) > 1:
+        held += groups[keys.pop()]
+    return [r for k in keys for r in groups[k]], held
 
 
 def _reply(messages: list[dict]) -> str:
