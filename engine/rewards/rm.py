@@ -156,12 +156,12 @@ def _pairs(rows: list[dict]) -> list[dict]:
 
 def _dialogue_key(row: dict) -> str:
     """Which conversation a preference row comes from: its ``dialogue_id`` when the export has one,
-    else its opening (the system message with the case and the first turn), which every later turn of
-    the same conversation repeats."""
+    else its first message (the system message with the case), which every turn of the same
+    conversation repeats (two conversations on one case fall together: harmless for a split)."""
     if row.get("dialogue_id") is not None:
         return str(row["dialogue_id"])
     prompt = row.get("prompt")
-    return json.dumps(prompt[:2] if isinstance(prompt, list) else prompt, sort_keys=True, ensure_ascii=False)
+    return json.dumps(prompt[:1] if isinstance(prompt, list) else prompt, sort_keys=True, ensure_ascii=False)
 
 
 def _split(rows: list[dict], *, seed: int) -> tuple[list[dict], list[dict]]:

@@ -19,3 +19,5 @@ def test_no_dialogue_has_turns_on_both_sides_of_the_split():
     assert held and len(train) + len(held) == len(rows)
     assert not {_dialogue_key(r) for r in train} & {_dialogue_key(r) for r in held}
     assert 0.1 <= len(held) / len(rows) <= 0.4
+    world = generate_world(seed=0, n_dialogues=24)
+    assert len({_dialogue_key(r) for r in rows}) == len(world["dialogues"])  # one key per conversation
