@@ -69,8 +69,7 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
         max_steps=config.max_steps,
     )
     rewards = build_reward_source(config, ac=ac)
-    params = ac.trainable_parameters()
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, eps=1e-5)
+    optimizer = build_optimizer(ac, config)
     scheduler = warmup_schedule(optimizer, warmup_steps=config.warmup_steps)
     check_prompt = encode_prompt(ac.tokenizer, rows[0]["prompt"], max_length=config.max_prompt_length)
     rollout = make_rollout_backend(config, ac, run_dir=run_dir, ctx=ctx, check_prompt=check_prompt)
@@ -195,6 +194,17 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                 parameter_digests=digests,
             )
         )
+
+
+def build_optimizer(ac: ActorCritic, config: PPOConfig) -> torch.optim.AdamW:
+    """AdamW with two parameter groups: the actor at ``learning_rate``, the critic (value adapter and
+    head) at ``critic_learning_rate`` (default: the same)."""
+    critic_lr = config.critic_learning_rate or config.learning_rate
+    groups = [
+        {"params": ac.policy_parameters(), "lr": config.learning_rate},
+        {"params": ac.critic_parameters(), "lr": critic_lr},
+    ]
+    return torch.optim.AdamW(groups, lr=config.learning_rate, eps=1e-5)
 
 
 def warmup_schedule(optimizer: torch.optim.Optimizer, *, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:

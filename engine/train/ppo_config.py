@@ -71,6 +71,13 @@ class PPOConfig(RLConfig):
             "policy exceeds 1.5 x this (Stable-Baselines3's rule); null = never stop early."
         },
     )
+    critic_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "Learning rate of the critic (value adapter and head), its own optimiser group; null = "
+            "learning_rate. OpenRLHF's example: actor 5e-7, critic 9e-6."
+        },
+    )
     gamma: float = field(default=1.0, metadata={"help": "Discount within a reply; 1 = none (one reward at the end)."})
     lam: float = field(default=0.95, metadata={"help": "GAE lambda; 1 = Monte-Carlo returns."})
     clip_range: float = field(default=0.2, metadata={"help": "Clip of the policy's probability ratio (PPO's epsilon)."})
@@ -155,6 +162,8 @@ class PPOConfig(RLConfig):
                 "the rollout batch (per_device_batch_size x gradient_accumulation_steps) must be a multiple "
                 "of num_mini_batches"
             )
+        if self.critic_learning_rate is not None and self.critic_learning_rate <= 0:
+            errors.append("critic_learning_rate must be > 0 or null")
         if self.target_kl is not None and self.target_kl <= 0:
             errors.append("target_kl must be > 0 or null")
         if not 0 <= self.gamma <= 1 or not 0 <= self.lam <= 1:

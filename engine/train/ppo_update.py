@@ -160,8 +160,11 @@ def ppo_update(
             for key, values in mini_stats.items():
                 stats.setdefault(key, []).extend(values)
             all_reduce_gradients(params, ctx)
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            # actor and critic clipped apart: a large value loss must not shrink the policy's step
+            grad_norm = torch.nn.utils.clip_grad_norm_(ac.policy_parameters(), config.max_grad_norm)
+            critic_norm = torch.nn.utils.clip_grad_norm_(ac.critic_parameters(), config.max_grad_norm)
             stats.setdefault("ppo/grad_norm", []).append(float(grad_norm))
+            stats.setdefault("ppo/critic_grad_norm", []).append(float(critic_norm))
             optimizer.step()
             updates += 1
         if stopped:

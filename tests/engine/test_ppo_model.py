@@ -138,3 +138,23 @@ def test_the_first_warm_up_step_learns():
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
     warmup_schedule(optimizer, warmup_steps=2)
     assert optimizer.param_groups[0]["lr"] > 0  # transformers' constant-with-warm-up starts at 0
+
+
+def test_the_critic_has_its_own_learning_rate_and_gradient_clip(rollout_setup):
+    from engine.train.ppo import build_optimizer
+
+    config, ac, sample = rollout_setup
+    saved = ac.trainable_state()
+    cfg = dataclasses.replace(config, learning_rate=1e-2, critic_learning_rate=1e-7, max_grad_norm=0.5)
+    optimizer = build_optimizer(ac, cfg)
+    assert [g["lr"] for g in optimizer.param_groups] == [1e-2, 1e-7]
+    assert len(ac.policy_parameters()) + len(ac.critic_parameters()) == len(ac.trainable_parameters())
+    policy_before = [p.detach().clone() for p in ac.policy_parameters()]
+    critic_before = [p.detach().clone() for p in ac.critic_parameters()]
+    exp = make_experience(ac, sample, torch.tensor([1.0, -1.0, 0.5, -0.5]), config=cfg, micro_batch=2)
+    stats = ppo_update(ac, exp, optimizer, config=cfg, micro_batch=2, ctx=Distributed())
+    policy_move = max(float((p - q).abs().max()) for p, q in zip(ac.policy_parameters(), policy_before, strict=True))
+    critic_move = max(float((p - q).abs().max()) for p, q in zip(ac.critic_parameters(), critic_before, strict=True))
+    ac.load_trainable_state(saved)
+    assert policy_move > 1e-3 > 1e-5 > critic_move > 0
+    assert "ppo/critic_grad_norm" in stats and stats["ppo/grad_norm"] > 0
