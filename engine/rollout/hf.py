@@ -20,7 +20,7 @@ def sampling_config(
     (and ``top_p``) from the whole vocabulary (``top_k`` 0), no repetition penalty, no n-gram ban, no
     minimum length, one beam, so that the loss's log-probs are the sampler's."""
     fields = {
-        "max_new_tokens": max_new_tokens, "min_new_tokens": 0, "min_length": 0, "num_beams": 1,
+        "max_new_tokens": max_new_tokens, "min_new_tokens": 0, "num_beams": 1,
         "num_return_sequences": 1, "pad_token_id": pad_id, "eos_token_id": eos_id,
         "repetition_penalty": 1.0, "encoder_repetition_penalty": 1.0, "no_repeat_ngram_size": 0,
         "length_penalty": 1.0, "renormalize_logits": False, "remove_invalid_values": False, "use_cache": True,
