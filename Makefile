@@ -10,7 +10,7 @@ STAMP := .venv/.installed-$(shell cat requirements.txt requirements-vllm.txt pac
 EDITABLE := .venv/.editable-$(shell cat pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-quick lint format services chromium bootstrap seed bench clean
+.PHONY: help venv run test test-quick lint format services chromium bootstrap seed seed-jobs bench clean
 
 help:
 	@echo "make run        set up, migrate, seed the demo world, build the tiny model, serve on :8000"
@@ -67,6 +67,11 @@ bootstrap: venv
 seed: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+
+# The demo RM and REPO jobs and the demo-models eval set, run on the tiny model (make run does this in
+# the background; minutes the first time, instant afterwards).
+seed-jobs: seed bootstrap
+	$(PY) manage.py seed_demo_jobs
 
 run: venv
 	bash scripts/run.sh

@@ -4,6 +4,18 @@ from django.contrib import admin
 
 from annotation import models as m
 from annotation.admin_exports import export_actions
+from annotation.selectors import visible_bad_cases, visible_pairs
+
+
+class BlindAdmin(admin.ModelAdmin):
+    """A change list that keeps blind annotation blind: a non-superuser sees what the app's own pages show
+    them (only staff with a role that sees every answer reach the admin at all: kernel/admin_site.py)."""
+
+    visible = staticmethod(lambda qs, *, viewer: qs)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else self.visible(qs, viewer=request.user)
 
 
 class StageInline(admin.TabularInline):
@@ -108,7 +120,8 @@ class CandidateAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.PreferencePair)
-class PreferencePairAdmin(admin.ModelAdmin):
+class PreferencePairAdmin(BlindAdmin):
+    visible = staticmethod(visible_pairs)
     actions = export_actions(m.PreferencePair)
     list_display = ("id", "dialogue", "turn", "provenance", "strength", "annotator", "reviewed", "created_at")
     list_filter = ("provenance", "strength", "reviewed")
@@ -119,7 +132,8 @@ class PreferencePairAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.BadCase)
-class BadCaseAdmin(admin.ModelAdmin):
+class BadCaseAdmin(BlindAdmin):
+    visible = staticmethod(visible_bad_cases)
     actions = export_actions(m.BadCase)
     list_display = ("id", "dialogue", "turn", "category", "clause", "severity", "status", "fixed_in")
     list_filter = ("category", "severity", "status")

@@ -165,6 +165,14 @@ def hidden_bad_cases(*, viewer) -> QuerySet:
     return blind.exclude(user=viewer).values("bad_case_id")
 
 
+def visible_pairs(qs: QuerySet, *, viewer) -> QuerySet:
+    """Preference pairs less those written as another annotator's answer on an item still blind to ``viewer``."""
+    if sees_all_answers(viewer):
+        return qs
+    blind = Answer.objects.filter(preference_pair__isnull=False, item__in=AnnotationItem.objects.filter(_blind_items()))
+    return qs.exclude(pk__in=blind.exclude(user=viewer).values("preference_pair_id"))
+
+
 def visible_bad_cases(qs: QuerySet, *, viewer) -> QuerySet:
     return qs if sees_all_answers(viewer) else qs.exclude(pk__in=hidden_bad_cases(viewer=viewer))
 

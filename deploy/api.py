@@ -9,7 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import BadCase
+from deploy.gateway_models import SlotGuardrail, SlotRoute
 from deploy.services.abtest import ab_report, ab_report_json
+from deploy.services.gateway_config import slot_guardrail_set, slot_routes_set
 from deploy.services.intake import IntakeError, intake_conversations
 from deploy.services.lineage import bad_case_lineage, version_lineage
 from kernel.roles import Role
@@ -69,8 +71,8 @@ class BadCaseLineage(APIView):
 
 
 class StageSerializer(serializers.Serializer):
-    stage = serializers.CharField()
-    slot = serializers.CharField(required=False, allow_blank=True)
+    stage = serializers.CharField(max_length=20)
+    slot = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
 
 class VersionStage(APIView):
@@ -114,3 +116,42 @@ class ABPromote(APIView):
         version = get_object_or_404(ModelVersion, pk=data.validated_data["version"])
         version = version_promote(version=version, slot=slot, actor=request.user, note="A/B report")
         return Response({"id": version.pk, "name": version.name, "stage": version.stage, "slot": version.slot})
+
+
+class SlotRoutes(APIView):
+    """GET / PUT a slot's A/B routes: ``[{"version": ID or name, "weight": 1}, ...]`` (docs/deploy.md)."""
+
+    required_roles = ML
+
+    def _answer(self, slot: str) -> Response:
+        rows = SlotRoute.objects.filter(slot=slot).select_related("version")
+        return Response({"slot": slot, "routes": [{"version": r.version.name, "weight": r.weight} for r in rows]})
+
+    @extend_schema(request=None, responses={200: dict})
+    def get(self, request, slot: str):
+        return self._answer(slot)
+
+    @extend_schema(request=None, responses={200: dict})
+    def put(self, request, slot: str):
+        routes = request.data.get("routes") if isinstance(request.data, dict) else request.data
+        slot_routes_set(slot=slot, routes=routes, actor=request.user)
+        return self._answer(slot)
+
+
+class SlotGuardrailView(APIView):
+    """GET / PUT a slot's guardrail: ``{"mode": "regenerate", "retries": 2, "rules": [], "fallback_reply": ""}``."""
+
+    required_roles = ML
+
+    @staticmethod
+    def _body(row) -> dict:
+        return {"slot": row.slot, "mode": row.mode, "retries": row.retries, "rules": row.rules,
+                "fallback_reply": row.fallback_reply}  # fmt: skip
+
+    @extend_schema(request=None, responses={200: dict})
+    def get(self, request, slot: str):
+        return Response(self._body(SlotGuardrail.objects.filter(slot=slot).first() or SlotGuardrail(slot=slot)))
+
+    @extend_schema(request=None, responses={200: dict})
+    def put(self, request, slot: str):
+        return Response(self._body(slot_guardrail_set(slot=slot, data=request.data, actor=request.user)))

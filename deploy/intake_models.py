@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from kernel.fields import JSON_SMALL_BYTES, JSONLimitValidator
+
 
 class ProductionConversation(models.Model):
     external_id = models.CharField(
@@ -26,7 +28,12 @@ class ProductionConversation(models.Model):
     price_reduced_to_target = models.BooleanField()
     ticket_closed = models.BooleanField()
     latency_ms = models.FloatField(null=True, blank=True, help_text="Mean reply latency, when the sender knows it.")
-    guardrail_hits = models.JSONField(default=list, blank=True, help_text='[{"rule", "evidence", "turn"}]')
+    guardrail_hits = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[JSONLimitValidator(JSON_SMALL_BYTES)],
+        help_text='[{"rule", "evidence", "turn"}]',
+    )
     sampled = models.BooleanField(default=False, help_text="Sent to an annotation queue by the slot's rule.")
     occurred_at = models.DateTimeField(db_index=True)
     received_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -2,7 +2,7 @@
 
     python -m engine train {sft,dpo,rm,ppo,grpo,repo} --config RUN/config.json [--run-dir DIR] [--resume]
     python -m engine train METHOD --help      (every key of METHOD's config file: type, default, help)
-    python -m engine bootstrap --out DIR [--seed S]
+    python -m engine bootstrap --out DIR [--seed S] [--shape qwen3-0.6b]
     python -m engine generate --model DIR [--adapter DIR] --prompts FILE.jsonl --out FILE.jsonl ...
     python -m engine score --replies FILE.jsonl --out FILE.jsonl [--rules ...] [--judge-url ...] [--rm DIR]
     python -m engine merge --base DIR --adapter DIR --out DIR [--force]
@@ -69,8 +69,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    from engine.bootstrap import install_tiny_model
+    from engine.bootstrap import ensure_tiny_model, install_tiny_model
 
+    if args.shape:
+        import torch
+
+        from engine.shapes import get_shape, write_shape_model
+
+        try:
+            shape = get_shape(args.shape)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if Path(args.out).exists() and any(Path(args.out).iterdir()) and not args.force:
+            raise UsageError(f"{args.out} is not empty (use --force to write into it)")
+        out = write_shape_model(shape, out=Path(args.out), tokenizer_dir=ensure_tiny_model(seed=args.seed),
+                                dtype=torch.bfloat16, seed=args.seed)  # fmt: skip
+        print(f"random {shape.name} ({shape.params() / 1e9:.2f}B parameters, bf16) with the tiny tokenizer at {out}")
+        return 0
     out = install_tiny_model(out=Path(args.out), seed=args.seed, force=args.force)
     print(f"tiny model ready at {out}")
     return 0
@@ -141,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("--out", required=True)
     boot.add_argument("--seed", type=int, default=0)
     boot.add_argument("--force", action="store_true", help="rebuild even when cached")
+    boot.add_argument(
+        "--shape",
+        help="instead: random weights with a real architecture's dimensions (engine/shapes.py: qwen3-0.6b, "
+        "qwen2.5-1.5b, qwen2.5-7b, qwen3-32b, ...) and the tiny tokenizer, for memory and speed measurements",
+    )
     boot.set_defaults(func=cmd_bootstrap)
 
     gen = sub.add_parser("generate", help="write one agent reply per prompt row")

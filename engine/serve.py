@@ -110,9 +110,10 @@ def vllm_command(*, model: Path | str, port: int, options: ServeOptions | None =
     return command + list(opts.extra)
 
 
-def vllm_env(*, cpus: str | None = None) -> dict[str, str]:
+def vllm_env(*, cpus: str | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
     return {
         **os.environ,
+        **(extra or {}),
         **({"VLLM_CPU_OMP_THREADS_BIND": cpus} if cpus else {}),
         "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
         "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
@@ -159,8 +160,10 @@ def spawn_vllm(
     cpus: str | None = None,
     die_with_parent: bool = False,
     python: str = "",
+    env: dict[str, str] | None = None,
 ) -> VLLMServer:
-    """Start the server in its own process group and return at once (see :func:`wait_healthy`)."""
+    """Start the server in its own process group and return at once (see :func:`wait_healthy`).
+    ``env`` adds variables to the server's environment (a deployment marks its processes with one)."""
     opts = options or ServeOptions()
     port = opts.port or free_port()
     log_path = Path(log_path)
@@ -170,7 +173,7 @@ def spawn_vllm(
             vllm_command(model=model, port=port, options=opts, python=python),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=vllm_env(cpus=cpus),
+            env=vllm_env(cpus=cpus, extra=env),
             start_new_session=True,  # its own process group: stop_vllm kills the workers too
             preexec_fn=_child_setup(cpus, die_with_parent),
         )

@@ -44,3 +44,8 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events are append-only.")
+
+
+from kernel.api_keys import ApiKey  # noqa: E402  (the API keys' model lives beside its services)
+
+__all__ = ["ApiKey", "AppendOnlyError", "AuditEvent"]

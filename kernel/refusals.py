@@ -51,5 +51,17 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response({"detail": exc.message, "errors": exc.messages}, status=exc.status)
     if isinstance(exc, ValidationError):
-        return Response({"detail": " ".join(exc.messages), "errors": exc.messages}, status=400)
+        messages = validation_messages(exc)
+        return Response({"detail": " ".join(messages), "errors": messages}, status=400)
     return exception_handler(exc, context)
+
+
+def validation_messages(exc: ValidationError) -> list[str]:
+    """A model's ``ValidationError`` as messages that name their field (``note: Ensure this value …``)."""
+    if hasattr(exc, "error_dict"):
+        return [
+            f"{field}: {message}" if field != "__all__" else message
+            for field, messages in exc.message_dict.items()
+            for message in messages
+        ]
+    return list(exc.messages)

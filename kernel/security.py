@@ -14,6 +14,7 @@ from __future__ import annotations
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.core.cache import cache
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
@@ -81,26 +82,81 @@ class LockoutTokenAuthentication(TokenAuthentication):
     address lock that address out of token authentication for ``AXES_COOLOFF_TIME`` (429), counted in
     the shared cache. A right token does not reset the count (a guesser may hold one valid token)."""
 
-    def _key(self, request) -> str:
-        return f"parley:api-auth-failures:{client_ip(request)}"
+    def authenticate(self, request):
+        return self._guarded(request, lambda: super(LockoutTokenAuthentication, self).authenticate(request))
+
+    def _guarded(self, request, attempt):
+        """Run ``attempt`` unless the address is locked out; count its failure."""
+        ip = client_ip(request)
+        locked = api_locked_message(ip)
+        if locked:
+            raise _Locked(locked)
+        try:
+            return attempt()
+        except exceptions.AuthenticationFailed:
+            api_auth_failed(ip)
+            raise
+
+
+def _failures_key(ip: str) -> str:
+    return f"parley:api-auth-failures:{ip}"
+
+
+def api_locked_message(ip: str) -> str | None:
+    """Why ``ip`` may not authenticate now (too many wrong tokens or keys), or None. The gateway uses it too."""
+    if cache.get(_failures_key(ip), 0) >= settings.AXES_FAILURE_LIMIT:
+        cooloff = int(settings.AXES_COOLOFF_TIME.total_seconds())
+        return ERR_API_LOCKED.format(minutes=max(1, cooloff // 60))
+    return None
+
+
+def api_auth_failed(ip: str) -> None:
+    """Count one wrong token or key from ``ip`` (for ``AXES_COOLOFF_TIME``)."""
+    key, cooloff = _failures_key(ip), int(settings.AXES_COOLOFF_TIME.total_seconds())
+    if cache.add(key, 1, timeout=cooloff) is False:
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=cooloff)
+
+
+class ApiKeyAuthentication(LockoutTokenAuthentication):
+    """The API keys of ``kernel.api_keys`` (hashed, expiring, revocable) for ``/api/``: sent as
+    ``Authorization: Bearer pk_…`` (what OpenAI clients send) or ``Authorization: Token pk_…``. A header
+    that carries no API key (a legacy DRF token) is left to the next class. Wrong, revoked and expired keys
+    count towards the same lockout as wrong tokens."""
 
     def authenticate(self, request):
-        limit = settings.AXES_FAILURE_LIMIT
-        cooloff = int(settings.AXES_COOLOFF_TIME.total_seconds())
-        key = self._key(request)
-        if cache.get(key, 0) >= limit:
-            raise _Locked(ERR_API_LOCKED.format(minutes=max(1, cooloff // 60)))
+        from kernel.api_keys import looks_like_key
+
+        scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() not in ("bearer", "token") or not looks_like_key(value.strip()):
+            return None
+        return self._guarded(request, lambda: self.authenticate_credentials(value.strip()))
+
+    def authenticate_credentials(self, key):
+        from kernel.api_keys import KeyRefused, key_user
+
         try:
-            return super().authenticate(request)
-        except exceptions.AuthenticationFailed:
-            if cache.add(key, 1, timeout=cooloff) is False:
-                try:
-                    cache.incr(key)
-                except ValueError:  # expired between add and incr
-                    cache.set(key, 1, timeout=cooloff)
-            raise
+            user = key_user(key)
+        except KeyRefused as refused:
+            raise exceptions.AuthenticationFailed(refused.message) from None
+        return user, user.parley_api_key
+
+    def authenticate_header(self, request):
+        return "Bearer"
 
 
 class _Locked(exceptions.APIException):
     status_code = 429
     default_code = "locked_out"
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """The API keys in the OpenAPI schema: a bearer scheme of its own (not DRF's ``tokenAuth``)."""
+
+    target_class = "kernel.security.ApiKeyAuthentication"
+    name = "apiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "An API key (pk_…) from the API keys page."}

@@ -105,6 +105,11 @@ def json_line(text: str) -> Any:
     if "\r" in text:
         column = text.index("\r") + 1
         raise ValueError(f"a carriage return (\\r) inside the line at column {column}; lines end with \\n or \\r\\n")
+    return json_document(text)
+
+
+def json_document(text: str) -> Any:
+    """A whole JSON document (an API body: any whitespace between values) parsed with ``json_line``'s bounds."""
     try:
         return json.loads(
             text,
@@ -113,9 +118,41 @@ def json_line(text: str) -> Any:
             parse_constant=_no_constant,
         )
     except json.JSONDecodeError as exc:
-        raise ValueError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+        where = f"line {exc.lineno} column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+        raise ValueError(f"malformed JSON: {exc.msg} at {where}") from None
     except RecursionError:
         raise ValueError(f"objects and lists are nested more than {MAX_DEPTH} deep") from None
+
+
+# The fast path for a whole JSON document (an API body): escapes that could stand for a refused character,
+# refused characters written as themselves (C0 controls cannot be: JSON forbids them raw inside strings).
+_REFUSED_ESCAPE = re.compile(
+    r"\\(?:u(?:00[01][0-9a-f]|007f|00[89][0-9a-f]|d[89a-f]|200[b-f]|202[a-e]|206[0-9]|feff|061c|180e)|[bfr])",
+    re.IGNORECASE,
+)
+_REFUSED_RAW = re.compile("[\x7f-\x9f\ud800-\udfff" + "".join(INVISIBLE) + "]")
+_ESCAPE_PAIR = re.compile(r"\\.")
+_BARE_STRING = re.compile(r'"[^"]*"')  # once every escape pair is gone
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_text_is_clean(text: str) -> bool:
+    """True when the JSON document ``text`` (already parsed without error) has no string or key that
+    ``text_problem`` could refuse and nests at most ``MAX_DEPTH`` deep: regular expressions over the text,
+    several times faster than ``json_problems``' walk. False means "walk it" (an emoji written as a
+    surrogate-pair escape, or a tab written ``\\u0009``, also goes the slow way)."""
+    if _REFUSED_ESCAPE.search(text):
+        return False
+    if ("\x7f" in text) if text.isascii() else bool(_REFUSED_RAW.search(text)):
+        return False
+    depth = deepest = 0
+    for bracket in _BRACKET.findall(_BARE_STRING.sub("", _ESCAPE_PAIR.sub("", text))):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest <= MAX_DEPTH
 
 
 def json_problems(value: Any, *, path: str = "") -> list[str]:

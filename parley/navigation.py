@@ -40,6 +40,7 @@ NAV = [
         (Role.ML_ENGINEER, Role.REVIEWER, Role.EVALUATOR),
     ),
     ("registry:model_list", "Models", "Model registry, deployments and the playground.", (Role.ML_ENGINEER,)),
+    ("deploy:key_list", "API keys", "Keys for the REST API and the gateway: create, revoke.", (Role.ML_ENGINEER,)),
     ("admin:index", "Admin", "Users, roles, raw data and exports.", (Role.ADMIN,)),
 ]
 

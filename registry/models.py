@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from engine.vocab import MODEL_KIND_CHOICES, MODEL_STAGE_CHOICES
 from kernel.choices import text_choices
+from kernel.fields import DESCRIPTION_CHARS, JSON_SMALL_BYTES, JSONLimitValidator, LimitedTextField
 from kernel.status import StatusRow
 
 
@@ -33,8 +34,8 @@ class ModelVersion(models.Model):
     method = models.CharField(max_length=20, blank=True, help_text="base, sft, dpo, ppo, grpo, repo, rm …")
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.CANDIDATE, db_index=True)
     slot = models.CharField(max_length=100, blank=True, help_text="The serving slot this version is staged for.")
-    tags = models.JSONField(default=list, blank=True)
-    description = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True, validators=[JSONLimitValidator(JSON_SMALL_BYTES)])
+    description = LimitedTextField(max_length=DESCRIPTION_CHARS, blank=True)
     lineage = models.JSONField(default=dict, blank=True, help_text="job, snapshots, reward config versions.")
     created_at = models.DateTimeField(auto_now_add=True)
 

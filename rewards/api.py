@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine.task import message_errors, task_errors
+from kernel.fields import NOTE_CHARS
 from kernel.roles import Role
 from rewards.models import RubricVersion, RuleSetVersion
 from rewards.selectors import DEFAULT_NAME, document_version_get, document_versions
@@ -35,7 +36,7 @@ class VersionDetailSerializer(VersionSerializer):
 
 class VersionCreateSerializer(serializers.Serializer):
     document = serializers.JSONField()
-    note = serializers.CharField(allow_blank=True)
+    note = serializers.CharField(allow_blank=True, max_length=NOTE_CHARS)
     base_version = serializers.IntegerField(required=False, allow_null=True, min_value=1)
 
 
@@ -43,7 +44,9 @@ class ScoreRequestSerializer(serializers.Serializer):
     reply = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=8000)
     task = serializers.JSONField()
     history = serializers.ListField(child=serializers.DictField(), required=False, default=list)
-    rule_set = serializers.CharField(required=False, default=DEFAULT_NAME, help_text="name, or name@version")
+    rule_set = serializers.CharField(
+        required=False, default=DEFAULT_NAME, max_length=200, help_text="name, or name@version"
+    )
 
     def validate_task(self, value):
         if problems := task_errors(value):

@@ -9,6 +9,7 @@ from django import forms
 
 from annotation.models import Message, NegotiationCase
 from engine.rewards.rules import EXAMPLE_TASKS
+from kernel.fields import NOTE_CHARS
 from registry.models import ModelVersion
 from rewards.models import RewardConfig, RubricVersion, RuleSetVersion
 from rewards.selectors import DEFAULT_NAME, dialogue_by_external_id, playground_cases
@@ -28,7 +29,7 @@ class DocumentForm(forms.Form):
     """The whole document as JSON (what the engine reads), a required note, and the version it started from."""
 
     document = forms.CharField(widget=forms.Textarea(attrs={"rows": 30, "spellcheck": "false", "class": "code"}))
-    note = forms.CharField(max_length=2000, widget=forms.TextInput(attrs={"placeholder": "What changed and why"}))
+    note = forms.CharField(max_length=NOTE_CHARS, widget=forms.TextInput(attrs={"placeholder": "What changed and why"}))
     base_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def clean_document(self) -> dict:

@@ -10,12 +10,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from kernel.fields import JSON_DOCUMENT_BYTES, NOTE_CHARS, JSONLimitValidator, LimitedTextField
+
 
 class _VersionedDocument(models.Model):
     name = models.SlugField(max_length=100)
     version = models.PositiveIntegerField()
-    document = models.JSONField()
-    note = models.TextField(blank=True, help_text="What changed in this version and why.")
+    document = models.JSONField(validators=[JSONLimitValidator(JSON_DOCUMENT_BYTES)])
+    note = LimitedTextField(max_length=NOTE_CHARS, blank=True, help_text="What changed in this version and why.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

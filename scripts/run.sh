@@ -17,17 +17,40 @@ if [ ! -f var/models/tiny/config.json ]; then
   $PY -m engine bootstrap --out var/models/tiny
 fi
 
-.venv/bin/celery -A parley worker -Q default,gpu,serve --concurrency 1 --beat --schedule var/celerybeat-schedule \
-  --loglevel INFO >var/worker.log 2>&1 &
+.venv/bin/celery -A parley worker -Q default,gpu --concurrency 1 --beat --schedule var/celerybeat-schedule \
+  --loglevel INFO -n main@%h >var/worker.log 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+SEED_JOBS=""
+# The `serve` worker owns the vLLM servers of deployments (a task per deployment, running until stopped),
+# so it never shares a process with jobs. Its servers die with it (PR_SET_PDEATHSIG).
+.venv/bin/celery -A parley worker -Q serve --concurrency "${PARLEY_SERVE_CONCURRENCY:-2}" \
+  --loglevel INFO -n serve@%h >var/serve-worker.log 2>&1 &
+SERVE_WORKER=$!
+# SIGQUIT: a cold shutdown ends the serve worker's tasks at once (a warm one would wait for a deployment to
+# end, which it never does); their vLLM servers die with them. The next `make run` restarts the demo.
+trap 'kill $WORKER $SEED_JOBS 2>/dev/null; kill -QUIT $SERVE_WORKER 2>/dev/null || true' EXIT INT TERM
+# The demo deployment: the tiny base in slot "demo", so the playground answers on first login. A slot that
+# already has one (an earlier `make run`) keeps it: the sweep hands it to the new serve worker. If vLLM
+# cannot start here, the deployment page and the playground say why (the server's log tail).
+$PY manage.py deployment_start tiny-default --slot demo || echo "(demo deployment not started; see above)"
+if [ "${PARLEY_DEMO_JOBS:-1}" != "0" ]; then
+  # The demo RM and REPO jobs and the demo-models eval set, run for real on the tiny model (about 2-4 min
+  # on a laptop CPU the first time, instant once done): in the background, so the pages are up meanwhile
+  # and the job list shows them running. PARLEY_DEMO_JOBS=0 skips it.
+  $PY manage.py seed_demo_jobs >var/seed-demo-jobs.log 2>&1 &
+  SEED_JOBS=$!
+fi
 
 cat <<MSG
 
   Parley is up:   http://127.0.0.1:${PORT}/
   Admin:          http://127.0.0.1:${PORT}/admin/
   API schema:     http://127.0.0.1:${PORT}/api/docs/
-  Worker log:     var/worker.log
+  Worker log:     var/worker.log  (serve worker: var/serve-worker.log)
+  Deployments:    http://127.0.0.1:${PORT}/deploy/deployments/  (the demo's vLLM server starts in ~1 min)
+  Playground:     http://127.0.0.1:${PORT}/deploy/playground/
+  Demo jobs:      var/seed-demo-jobs.log (an RM and a REPO job on the tiny model, then the demo-models
+                  eval set's replies; the first run takes a few minutes, the job list shows them live)
 
   Demo logins (password: ${PARLEY_DEMO_PASSWORD:-parley-demo}):
     language    language expert     bd          BD expert

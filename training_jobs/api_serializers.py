@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from annotation.services.exports import export_kind_choices
+from kernel.fields import NOTE_CHARS
 from registry.models import ModelVersion
 from rewards.models import RewardConfig
 from training_jobs.models import DatasetSnapshot, Method, TrainingJob
@@ -32,7 +33,7 @@ class SnapshotCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=export_kind_choices())
     filters = serializers.DictField(required=False, default=dict)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_CHARS)
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -85,7 +86,7 @@ class JobCreateSerializer(serializers.Serializer):
     hyperparameters = serializers.DictField(required=False, default=dict)
     preset = serializers.ChoiceField(choices=PRESET_CHOICES, required=False, default=PRESET_AUTO)
     processes = serializers.IntegerField(required=False, default=1)
-    queue = serializers.CharField(required=False, default="gpu")
+    queue = serializers.CharField(required=False, default="gpu", max_length=50)
     priority = serializers.IntegerField(required=False, default=0)
     budget_from = serializers.PrimaryKeyRelatedField(
         queryset=TrainingJob.objects.all(), required=False, allow_null=True, default=None

@@ -24,7 +24,7 @@ class ScoreKind(TaskKind):
 
     def answer(self, *, answer: Answer, assignment: Assignment, data: dict, actor) -> list[AuditEvent]:
         answer.scores = clean_scores(names=self.questions(lens=answer.lens), data=data)
-        answer.note = clean_text((data.get("note") or "")[:NOTE_MAX], field="note", max_len=NOTE_MAX)
+        answer.note = clean_text(data.get("note") or "", field="note", max_len=NOTE_MAX)  # refused, not cut
         return []
 
     def values(self, answer: Answer) -> dict[str, object]:

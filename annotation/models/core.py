@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from engine.task import MAX_MESSAGE_CHARS
 from engine.vocab import (
     CANDIDATE_SOURCE_CHOICES,
     DIALOGUE_SOURCE_CHOICES,
@@ -13,11 +14,19 @@ from engine.vocab import (
     MESSAGE_ROLES,
 )
 from kernel.choices import text_choices
+from kernel.fields import (
+    CLAUSE_CHARS,
+    DESCRIPTION_CHARS,
+    GUIDELINE_CHARS,
+    JSON_SMALL_BYTES,
+    JSONLimitValidator,
+    LimitedTextField,
+)
 
 
 class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
+    description = LimitedTextField(max_length=DESCRIPTION_CHARS, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -85,7 +94,7 @@ class SOPClause(models.Model):
     stage = models.ForeignKey(SOPStage, on_delete=models.CASCADE, related_name="clauses")
     sop = models.ForeignKey(SOP, on_delete=models.CASCADE, related_name="clauses")
     code = models.CharField(max_length=20)
-    text = models.TextField()
+    text = LimitedTextField(max_length=CLAUSE_CHARS)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["sop", "code"], name="sopclause_unique_code")]
@@ -101,7 +110,7 @@ class Guideline(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="guidelines")
     version = models.PositiveIntegerField()
     title = models.CharField(max_length=200)
-    body_markdown = models.TextField()
+    body_markdown = LimitedTextField(max_length=GUIDELINE_CHARS)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -123,7 +132,7 @@ class NegotiationCase(models.Model):
     hotel_name = models.CharField(max_length=200)
     hotel_type = models.CharField(max_length=20, choices=HotelType.choices)
     city = models.CharField(max_length=100, blank=True)
-    benefits = models.JSONField(default=list, blank=True)
+    benefits = models.JSONField(default=list, blank=True, validators=[JSONLimitValidator(JSON_SMALL_BYTES)])
     language = models.CharField(max_length=5, choices=Language.choices, default="en")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -154,7 +163,7 @@ class Ticket(models.Model):
     net_price = models.DecimalField(max_digits=12, decimal_places=2)
     target_price = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=8, default="CNY")
-    competitors = models.JSONField(default=list, blank=True)
+    competitors = models.JSONField(default=list, blank=True, validators=[JSONLimitValidator(JSON_SMALL_BYTES)])
 
     class Meta:
         ordering = ["case", "position"]
@@ -195,7 +204,7 @@ class Dialogue(models.Model):
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.CURATED)
     # {"hotel_replied": bool, "price_reduced": "target"|"partial"|"refused"|"none", "tickets_closed": int,
     #  "follow_up_needed": bool}
-    outcome = models.JSONField(default=dict, blank=True)
+    outcome = models.JSONField(default=dict, blank=True, validators=[JSONLimitValidator(JSON_SMALL_BYTES)])
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -215,7 +224,7 @@ class Message(models.Model):
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="messages")
     index = models.PositiveIntegerField()
     role = models.CharField(max_length=10, choices=Role.choices)
-    content = models.TextField()
+    content = LimitedTextField(max_length=MAX_MESSAGE_CHARS, logged=True)
     stage = models.CharField(max_length=50, blank=True)
 
     class Meta:
@@ -239,7 +248,7 @@ class Candidate(models.Model):
 
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="candidates")
     turn = models.PositiveIntegerField()
-    text = models.TextField()
+    text = LimitedTextField(max_length=MAX_MESSAGE_CHARS, logged=True)
     source = models.CharField(max_length=10, choices=Source.choices)
     model_version = models.ForeignKey(
         "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates"

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from engine.task import MAX_MESSAGE_CHARS
 from engine.vocab import (
     BAD_CASE_CATEGORY_CHOICES,
     MARGINS,
@@ -12,6 +13,7 @@ from engine.vocab import (
     STRENGTH_CHOICES,
 )
 from kernel.choices import text_choices
+from kernel.fields import JSON_SMALL_BYTES, NOTE_CHARS, JSONLimitValidator, LimitedTextField
 
 from .core import SOP, Candidate, Dialogue, Guideline, SOPClause
 
@@ -27,8 +29,8 @@ class PreferencePair(models.Model):
     chosen = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="chosen_in")
     rejected = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="rejected_in")
     strength = models.CharField(max_length=10, choices=Strength.choices, default=Strength.CLEAR)
-    reason_codes = models.JSONField(default=list, blank=True)
-    note = models.TextField(blank=True)
+    reason_codes = models.JSONField(default=list, blank=True, validators=[JSONLimitValidator(JSON_SMALL_BYTES)])
+    note = LimitedTextField(max_length=NOTE_CHARS, blank=True)
     provenance = models.CharField(max_length=20, choices=Provenance.choices)
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     guideline = models.ForeignKey(Guideline, null=True, blank=True, on_delete=models.SET_NULL)
@@ -68,14 +70,14 @@ class BadCase(models.Model):
 
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="bad_cases")
     turn = models.PositiveIntegerField()
-    model_reply = models.TextField()
+    model_reply = LimitedTextField(max_length=MAX_MESSAGE_CHARS, logged=True)
     model_version = models.ForeignKey(
         "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="bad_cases"
     )
     category = models.CharField(max_length=40, choices=Category.choices)
     clause = models.ForeignKey(SOPClause, null=True, blank=True, on_delete=models.PROTECT, related_name="bad_cases")
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MAJOR)
-    gold_reply = models.TextField(blank=True)
+    gold_reply = LimitedTextField(max_length=MAX_MESSAGE_CHARS, blank=True)
     gold_diff = models.TextField(blank=True, help_text="Unified diff from the model reply to the gold reply.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
     fixed_in = models.ForeignKey(
@@ -105,7 +107,7 @@ class ExcellentTurn(models.Model):
     dialogue = models.ForeignKey(Dialogue, on_delete=models.CASCADE, related_name="excellent_turns")
     turn = models.PositiveIntegerField(help_text="Index of the excellent agent message.")
     flagged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    note = models.TextField(blank=True)
+    note = LimitedTextField(max_length=NOTE_CHARS, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

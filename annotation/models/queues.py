@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from annotation.kinds import TaskKind, kind_choices, kind_for
 from engine.vocab import LENS_CHOICES
 from kernel.choices import text_choices
+from kernel.fields import JSON_SMALL_BYTES, NOTE_CHARS, REASON_CHARS, JSONLimitValidator, LimitedTextField
 
 from .core import SOP, Candidate, Dialogue, Guideline, Project, SOPClause
 
@@ -139,9 +140,14 @@ class Answer(models.Model):
     sop = models.ForeignKey(SOP, null=True, blank=True, on_delete=models.PROTECT)
     choice = models.CharField(max_length=10, choices=Choice.choices, blank=True)
     strength = models.CharField(max_length=10, blank=True)
-    reason_codes = models.JSONField(default=list, blank=True)
-    note = models.TextField(blank=True)
-    scores = models.JSONField(default=dict, blank=True, help_text="Rubric dimension → 1–5, or {'rating': n}.")
+    reason_codes = models.JSONField(default=list, blank=True, validators=[JSONLimitValidator(JSON_SMALL_BYTES)])
+    note = LimitedTextField(max_length=NOTE_CHARS, blank=True)
+    scores = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[JSONLimitValidator(JSON_SMALL_BYTES)],
+        help_text="Rubric dimension → 1–5, or {'rating': n}.",
+    )
     shown_left = models.ForeignKey(Candidate, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     preference_pair = models.ForeignKey(
         "annotation.PreferencePair", null=True, blank=True, on_delete=models.SET_NULL, related_name="answers"
@@ -169,7 +175,7 @@ class GoldDecision(models.Model):
     item = models.OneToOneField(AnnotationItem, on_delete=models.CASCADE, related_name="gold")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decision = models.CharField(max_length=10, choices=Decision.choices)
-    reason = models.TextField(blank=True)
+    reason = LimitedTextField(max_length=REASON_CHARS, blank=True)
     choice = models.CharField(max_length=10, choices=Answer.Choice.choices, blank=True)
     scores = models.JSONField(default=dict, blank=True)
     clause = models.ForeignKey(SOPClause, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

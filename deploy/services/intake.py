@@ -12,7 +12,8 @@ conversation is a dict::
       "case": {...},                                 # the negotiation case, engine/task.py's shape
       "messages": [{"role": "agent"|"hotel"|"system", "content": "...", "stage": null}, ...],
       "outcome": {"hotel_replied": true, "price_reduced_to_target": false, "ticket_closed": false},
-      "guardrail_hits": [{"rule": "internal_term_leak", "evidence": "target price", "turn": 2}],  # optional
+      "guardrail_hits": [{"rule": "internal_term_leak", "evidence": "target price", "turn": 2,
+                          "reply": "..."}],  # optional; reply: the reply a guardrail blocked, if replaced
       "latency_ms": 840.0,                           # optional, mean reply latency
       "occurred_at": "2026-12-05T10:00:00Z"          # optional, defaults to now
     }
@@ -191,6 +192,8 @@ def _hits_errors(hits: Any, *, messages: Any) -> list[str]:
             errors.append(f"guardrail_hits[{j}].rule: {hit.get('rule')!r} is not a known rule or bad-case category")
         if not _str(hit.get("evidence", ""), limit=MAX_MESSAGE_CHARS, required=False):
             errors.append(f"guardrail_hits[{j}].evidence: a string")
+        if not _str(hit.get("reply", ""), limit=MAX_MESSAGE_CHARS, required=False):
+            errors.append(f"guardrail_hits[{j}].reply: a string of at most {MAX_MESSAGE_CHARS} characters")
         turn = hit.get("turn")
         if turn is not None and (
             isinstance(turn, bool)
@@ -283,6 +286,12 @@ def _bad_cases(c: dict, *, dialogue: Dialogue, version: ModelVersion, user) -> t
         {"rule": h["rule"], "evidence": h.get("evidence", ""), "turn": _hit_turn(h, messages)}
         for h in c.get("guardrail_hits", [])
     ]
+    # A hit may carry the reply it blocked (the gateway replaced it): the bad case is about that reply.
+    blocked = {
+        (h["turn"], rule_category(h["rule"])): given["reply"]
+        for h, given in zip(hits, c.get("guardrail_hits", []), strict=True)
+        if given.get("reply")
+    }
     found = [(h["turn"], rule_category(h["rule"])) for h in hits]
     if not c["outcome"]["price_reduced_to_target"]:
         for i, m in enumerate(messages):
@@ -301,7 +310,7 @@ def _bad_cases(c: dict, *, dialogue: Dialogue, version: ModelVersion, user) -> t
             BadCase(
                 dialogue=dialogue,
                 turn=turn,
-                model_reply=messages[turn]["content"],
+                model_reply=blocked.get((turn, category)) or messages[turn]["content"],
                 model_version=version,
                 category=category,
                 created_by=user if getattr(user, "is_authenticated", False) else None,

@@ -92,6 +92,21 @@ class PPOConfig(RLConfig):
     whiten_advantages: bool = field(
         default=True, metadata={"help": "Normalise the advantages over the batch (mean 0, variance 1)."}
     )
+    # -- memory (engine/train/memory.py; docs/engine.md, "Memory model") ----------------------------
+    gradient_checkpointing: bool = field(
+        default=True,
+        metadata={
+            "help": "Recompute the decoder layers' activations in the update's backward pass (non-reentrant, "
+            "training mode with dropout 0): less memory, about one more forward pass of time."
+        },
+    )
+    logprob_chunk_size: int = field(
+        default=64,
+        metadata={
+            "help": "Reply positions per chunk of the LM head's logits and log-probs, so no whole "
+            "(batch, reply, vocabulary) float32 tensor is held; 0 = all at once."
+        },
+    )
     # -- the reference and KL ----------------------------------------------------------------------
     kl_coef: float = field(
         default=0.0,
@@ -170,6 +185,8 @@ class PPOConfig(RLConfig):
             errors.append("gamma and lam must be in [0, 1]")
         if self.clip_range <= 0 or self.clip_range_value <= 0:
             errors.append("clip_range and clip_range_value must be > 0")
+        if self.logprob_chunk_size < 0:
+            errors.append("logprob_chunk_size must be >= 0 (0 = no chunking)")
         if self.kl_coef < 0:
             errors.append("kl_coef must be >= 0")
         if self.kl_estimator not in ("k1", "k3"):

@@ -141,7 +141,9 @@ def response_hidden(
     position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
     context = ac.model.disable_adapter() if adapter is None else nullcontext()
     with context:
-        out = ac.backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
+        out = ac.backbone(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+        )
     return out.last_hidden_state[:, start - 1 : -1]
 
 

@@ -15,18 +15,17 @@ import torch
 from engine.rl import (
     clipped_policy_loss,
     clipped_value_loss,
-    entropy_from_logits,
     explained_variance,
     gae_advantages,
     kl_estimate,
     last_token_rewards,
-    logprobs_from_logits,
     masked_mean,
     masked_whiten,
 )
 from engine.rollout import RolloutBatch
+from engine.train.memory import reply_logprobs, update_mode
 from engine.train.ppo_dist import Distributed, all_reduce_gradients, mean_over_ranks
-from engine.train.ppo_model import POLICY, VALUE, ActorCritic, critic_values, policy_logits
+from engine.train.ppo_model import POLICY, VALUE, ActorCritic, critic_values
 
 
 @dataclass
@@ -69,13 +68,12 @@ def experience_forward(ac: ActorCritic, rollout: RolloutBatch, *, config, micro_
     logprobs, values, ref = [], [], []
     for rows in _chunks(len(tokens), micro_batch):
         ids, att = input_ids[rows], attention_mask[rows]
-        logits = policy_logits(ac, ids, att, start=start, temperature=config.temperature)
-        logprobs.append(logprobs_from_logits(logits, tokens[rows]))
+        kwargs = {"start": start, "temperature": config.temperature, "chunk_size": config.logprob_chunk_size}
+        logprobs.append(reply_logprobs(ac, ids, att, tokens[rows], **kwargs)[0])
         values.append(critic_values(ac, ids, att, start=start))
         if want_ref:
             # The reference is the base itself: the same model with every adapter switched off.
-            ref_logits = policy_logits(ac, ids, att, start=start, temperature=config.temperature, adapter=None)
-            ref.append(logprobs_from_logits(ref_logits, tokens[rows]))
+            ref.append(reply_logprobs(ac, ids, att, tokens[rows], adapter=None, **kwargs)[0])
     old_logprobs, old_values = torch.cat(logprobs) * mask, torch.cat(values) * mask
     kl = kl_estimate(old_logprobs, torch.cat(ref), kind=config.kl_estimator) * mask if want_ref else None
     return Forward(rollout, old_logprobs, old_values, kl)
@@ -118,6 +116,21 @@ def make_experience(
 
 
 def ppo_update(
+    ac: ActorCritic,
+    exp: Experience,
+    optimizer: torch.optim.Optimizer,
+    *,
+    config,
+    micro_batch: int,
+    ctx: Distributed,
+) -> dict[str, float]:
+    """:func:`_ppo_update` in the update's mode: training mode with dropout 0 and, with
+    ``config.gradient_checkpointing``, checkpointed decoder layers (engine/train/memory.py)."""
+    with update_mode(ac, gradient_checkpointing=config.gradient_checkpointing):
+        return _ppo_update(ac, exp, optimizer, config=config, micro_batch=micro_batch, ctx=ctx)
+
+
+def _ppo_update(
     ac: ActorCritic,
     exp: Experience,
     optimizer: torch.optim.Optimizer,
@@ -179,10 +192,12 @@ def ppo_update(
 def _backward_micro(ac: ActorCritic, exp: Experience, rows: torch.Tensor, *, config, weight: float) -> dict:
     ids, att, mask = exp.input_ids[rows], exp.attention_mask[rows], exp.mask[rows]
     tokens = ids[:, exp.start :]
-    # -- policy: clipped surrogate, minus the entropy bonus
-    logits = policy_logits(ac, ids, att, start=exp.start, temperature=config.temperature)
-    logprobs = logprobs_from_logits(logits, tokens)
-    entropy = masked_mean(entropy_from_logits(logits), mask)
+    # -- policy: clipped surrogate, minus the entropy bonus (the entropy has a graph only when trained)
+    logprobs, token_entropy = reply_logprobs(
+        ac, ids, att, tokens, start=exp.start, temperature=config.temperature,
+        chunk_size=config.logprob_chunk_size, entropy=True, entropy_grad=config.ent_coef != 0,
+    )  # fmt: skip
+    entropy = masked_mean(token_entropy, mask)
     pg_loss, pg_clip = clipped_policy_loss(
         logprobs, exp.old_logprobs[rows], exp.advantages[rows], mask, clip_range=config.clip_range
     )

@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from engine.vocab import FIX_STATUS_CHOICES
 from kernel.choices import text_choices
+from kernel.fields import JSON_SMALL_BYTES, NOTE_CHARS, JSONLimitValidator, LimitedTextField
 
 from .sets import EvalItem, EvalSystem
 
@@ -72,11 +73,11 @@ class Judgment(models.Model):
     expertise = models.CharField(max_length=20, choices=Expertise.choices, blank=True)
     consensus = models.BooleanField(default=False)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
-    excellent_turns = models.JSONField(default=list, blank=True)
-    skills = models.JSONField(default=dict, blank=True)
+    excellent_turns = models.JSONField(default=list, blank=True, validators=[JSONLimitValidator(JSON_SMALL_BYTES)])
+    skills = models.JSONField(default=dict, blank=True, validators=[JSONLimitValidator(JSON_SMALL_BYTES)])
     fix_status = models.CharField(max_length=20, choices=FixStatus.choices, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.PANEL)
-    note = models.TextField(blank=True)
+    note = LimitedTextField(max_length=NOTE_CHARS, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

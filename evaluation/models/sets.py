@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from engine.vocab import EVAL_SET_KIND_CHOICES, EVAL_SET_KINDS
 from kernel.choices import text_choices
+from kernel.fields import DESCRIPTION_CHARS, JSON_SMALL_BYTES, JSONLimitValidator, LimitedTextField
 
 
 class EvalSet(models.Model):
@@ -16,7 +17,7 @@ class EvalSet(models.Model):
     name = models.CharField(max_length=200)
     version = models.PositiveIntegerField(default=1)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    description = models.TextField(blank=True)
+    description = LimitedTextField(max_length=DESCRIPTION_CHARS, blank=True)
     frozen_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -49,7 +50,7 @@ class EvalItem(models.Model):
     bad_case = models.ForeignKey(
         "annotation.BadCase", null=True, blank=True, on_delete=models.PROTECT, related_name="eval_items"
     )
-    turns = models.JSONField(default=list, blank=True)
+    turns = models.JSONField(default=list, blank=True, validators=[JSONLimitValidator(JSON_SMALL_BYTES)])
     position = models.PositiveIntegerField(default=0)
 
     class Meta:

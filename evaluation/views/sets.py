@@ -12,6 +12,7 @@ from evaluation.services.runs import eval_run_create
 from evaluation.services.sets import eval_set_create, eval_set_freeze, eval_set_new_version, eval_system_get_or_create
 from kernel.errors import ApplicationError
 from kernel.forms import posted_number
+from kernel.refusals import validation_messages
 from kernel.roles import Role, has_role, role_required
 from registry.models import ModelVersion
 
@@ -58,7 +59,7 @@ def eval_set_create_view(request):
             created_by=request.user,
         )
     except (ApplicationError, ValidationError) as exc:
-        context["error"] = exc.messages[0]
+        context["error"] = validation_messages(exc)[0] if isinstance(exc, ValidationError) else exc.messages[0]
         return render(request, "evaluation/eval_set_form.html", context, status=400)
     return redirect("evaluation:eval_set_detail", pk=eval_set.pk)
 

@@ -18,7 +18,7 @@ ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "kernel.admin_apps.ParleyAdminConfig",  # django.contrib.admin, for admins only (kernel/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "kernel.refusals.ApplicationErrorMiddleware",  # a service's refusal as a 4xx page or htmx fragment
+    "kernel.form_input.PostedNulMiddleware",  # a NUL in a posted page form: 400 naming the field
     "kernel.security.ContentSecurityPolicyMiddleware",  # PARLEY_CSP below
     "axes.middleware.AxesMiddleware",  # a locked-out login gets the lockout page (429)
 ]
@@ -128,6 +129,18 @@ WHITENOISE_USE_FINDERS = True
 ARTIFACTS_ROOT = Path(os.environ.get("ARTIFACTS_ROOT", VAR_DIR / "artifacts"))
 # The base model every job and server starts from unless told otherwise.
 PARLEY_BASE_MODEL = os.environ.get("PARLEY_BASE_MODEL", str(VAR_DIR / "models" / "tiny"))
+# Deployments (docs/deploy.md): one directory per deployment (the vLLM log), and how servers are reached.
+PARLEY_DEPLOY_ROOT = Path(os.environ.get("PARLEY_DEPLOY_ROOT", VAR_DIR / "deployments"))
+PARLEY_SERVE_HOST = os.environ.get("PARLEY_SERVE_HOST", "127.0.0.1")
+PARLEY_SERVE_QUEUE = os.environ.get("PARLEY_SERVE_QUEUE", "serve")  # the Celery queue new deployments go to
+PARLEY_SERVE_DTYPE = os.environ.get("PARLEY_SERVE_DTYPE", "float32")  # "auto" on a GPU node
+PARLEY_SERVE_MAX_MODEL_LEN = int(os.environ.get("PARLEY_SERVE_MAX_MODEL_LEN", "1024"))
+PARLEY_SERVE_MEMORY_SHARE = float(os.environ.get("PARLEY_SERVE_MEMORY_SHARE", "0.3"))
+PARLEY_SERVE_EXTRA = os.environ.get("PARLEY_SERVE_EXTRA", "")  # e.g. "--enable-prefix-caching" on a GPU
+PARLEY_SERVE_START_TIMEOUT_S = float(os.environ.get("PARLEY_SERVE_START_TIMEOUT_S", "420"))
+PARLEY_SERVE_HEALTH_S = float(os.environ.get("PARLEY_SERVE_HEALTH_S", "3"))  # /health every this many seconds
+PARLEY_SERVE_UNHEALTHY_RESTART_S = float(os.environ.get("PARLEY_SERVE_UNHEALTHY_RESTART_S", "60"))
+PARLEY_SERVE_BACKOFF_MAX_S = float(os.environ.get("PARLEY_SERVE_BACKOFF_MAX_S", "60"))
 PARLEY_PYTHON = os.environ.get("PARLEY_PYTHON", "")  # interpreter for engine subprocesses
 PARLEY_DEMO_PASSWORD = os.environ.get("PARLEY_DEMO_PASSWORD", "parley-demo")  # seed_demo's users
 
@@ -166,12 +179,19 @@ CACHES = {
     )
 }
 
+PARLEY_API_MAX_BODY_BYTES = int(os.environ.get("PARLEY_API_MAX_BODY_BYTES", str(20 * 1024 * 1024)))  # else 413
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "kernel.security.LockoutTokenAuthentication",
+        "kernel.security.ApiKeyAuthentication",  # pk_… keys (kernel/api_keys.py), Bearer or Token
+        "kernel.security.LockoutTokenAuthentication",  # legacy DRF tokens
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kernel.roles.HasRole"],
+    "DEFAULT_PARSER_CLASSES": [  # bounded JSON, NUL/surrogates/controls/bidi refused (kernel/api_input.py)
+        "kernel.api_input.CleanJSONParser",
+        "kernel.api_input.CleanFormParser",
+        "kernel.api_input.CleanMultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -189,9 +209,18 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"SnapshotKindEnum": "parley.api.SNAPSHOT_KIND_CHOICES"},
 }
 
+# The gateway's exchanges become production conversations in a Celery task ("task") or in the gateway's
+# log thread ("inline": no worker needed, but the intake's work then shares the gateway's process).
+PARLEY_GATEWAY_INTAKE = os.environ.get("PARLEY_GATEWAY_INTAKE", "task")
+# Seconds a gateway worker trusts a key that worked (a revoked key is refused within this time; 0: check
+# the database on every request).
+PARLEY_GATEWAY_KEY_CACHE_S = float(os.environ.get("PARLEY_GATEWAY_KEY_CACHE_S", "2"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # httpx logs every request at INFO: one line per gateway call to vLLM is noise, not news
+    "loggers": {"httpx": {"level": "WARNING"}},
 }

@@ -33,6 +33,8 @@ class RuleVerdict:
     fired: bool
     evidence: str = ""
     span: tuple[int, int] | None = None
+    spans: tuple[tuple[int, int], ...] = ()  # every evidence span (the first is ``span``)
+    pieces: tuple[tuple[str, int, int], ...] = ()  # ``(text, start, end)`` per span, for the page
 
 
 @dataclass(frozen=True)
@@ -113,12 +115,15 @@ def rule_verdicts(
 ) -> list[RuleVerdict]:
     """Every enabled rule of ``document`` with whether it fired on ``reply`` and where."""
     rule_set = _rule_set(document)
-    hits = {v.rule: v for v in rule_set.compiled().check(reply, task=task, history=history)}
+    compiled = rule_set.compiled()
+    hits = {v.rule: v for v in compiled.check(reply, task=task, history=history)}
+    every = compiled.evidence_spans(reply, task=task, history=history) if hits else {}
     verdicts = []
     for spec in rule_set.rules:
         if not spec.enabled:
             continue
         hit = hits.get(spec.id)
+        spans = tuple(every.get(spec.id) or [tuple(hit.span)]) if hit else ()
         verdicts.append(
             RuleVerdict(
                 rule=spec.id,
@@ -127,6 +132,8 @@ def rule_verdicts(
                 fired=hit is not None,
                 evidence=hit.evidence if hit else "",
                 span=tuple(hit.span) if hit else None,
+                spans=spans,
+                pieces=tuple((reply[s:e], s, e) for s, e in spans),
             )
         )
     return verdicts
@@ -167,7 +174,7 @@ def playground_evaluate(
         r_model=None if r_model_assumed else rm.score, e_judge=judge.e_judge, e_func=e_func, n=n,
         r_model_without_rm=assumed_r_model,
     )  # fmt: skip
-    spans = [(v.rule, v.span) for v in verdicts if v.fired and v.span]
+    spans = [(v.rule, span) for v in verdicts if v.fired for span in (v.spans or ([v.span] if v.span else []))]
     return PlaygroundResult(
         reply=reply,
         rules=verdicts,

@@ -10,10 +10,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
 from kernel.audit import audit_record
 from kernel.errors import ApplicationError
+from kernel.refusals import validation_messages
 from rewards.models import RubricVersion, RuleSetVersion
 from rewards.selectors import stage_keys
 from rewards.services.diff import document_diff
@@ -62,7 +64,10 @@ def _save(
             # The document names its own version so the engine (logs, the judge's cache key) can cite it.
             document = {"version": f"{name}@{number}", **document}
             row = model(name=name, version=number, document=document, note=note.strip(), created_by=user)
-            row.full_clean()
+            try:
+                row.full_clean()
+            except ValidationError as exc:  # the fields' limits (kernel/fields.py): a 400 naming the field
+                raise RewardDocumentError(validation_messages(exc)) from None
             row.save()
             changes = document_diff(old=latest.document, new=document) if latest else []
             audit_record(

@@ -18,6 +18,14 @@ from kernel.errors import ApplicationError
 from kernel.roles import Role, role_required
 from rewards.forms import DiffForm, DocumentForm, RewardConfigForm
 from rewards.models import RewardConfig, RubricVersion, RuleSetVersion
+from rewards.row_forms import (
+    RowNoteForm,
+    RubricRowForm,
+    RubricRowFormSet,
+    RuleRowForm,
+    RuleRowFormSet,
+    attach_save_errors,
+)
 from rewards.selectors import (
     document_names,
     document_version_get,
@@ -47,7 +55,7 @@ class Kind:
     @property
     def names(self) -> dict[str, str]:
         """URL names per view, for ``{% url kind.names.diff name %}`` in templates."""
-        return {view: f"rewards:{self.key}_{view}" for view in ("detail", "version", "edit", "diff")}
+        return {view: f"rewards:{self.key}_{view}" for view in ("detail", "version", "edit", "rows", "diff")}
 
     def url(self, view: str, **kwargs) -> str:
         return reverse(self.names[view], kwargs=kwargs)
@@ -188,3 +196,61 @@ def reward_config_new(request):
             return redirect("rewards:config_list")
     status = 400 if form.is_bound else 200
     return render(request, "rewards/config_new.html", {"form": form}, status=status)
+
+
+def _row_formset(spec: Kind, data=None, *, rules: list[dict] = ()):
+    """The row formset of ``spec``'s kind, bound to ``data`` or filled from ``rules``."""
+    if spec.key == "rule_set":
+        initial = [RuleRowForm.initial_for(r) for r in rules]
+        return RuleRowFormSet(data, initial=None if data else initial, prefix="rule")
+    keys = sorted(stage_keys())
+    initial = [RubricRowForm.initial_for(r) for r in rules]
+    return RubricRowFormSet(data, initial=None if data else initial, prefix="rule", form_kwargs={"stage_keys": keys})
+
+
+@role_required(*REWARD_ROLES)
+def document_edit_rows(request, kind: str, name: str):
+    """The same save as :func:`document_edit`, one form per rule: validation messages land on their row."""
+    spec = KINDS[kind]
+    latest = document_version_get(model=spec.model, name=name)
+    general: list[str] = []
+    if request.method == "POST":
+        formset = _row_formset(spec, request.POST)
+        note = RowNoteForm(request.POST)
+        rows_ok, note_ok = formset.is_valid(), note.is_valid()
+        if rows_ok and note_ok:
+            started = document_version_get(
+                model=spec.model, name=name, version=note.cleaned_data["base_version"] or latest.version
+            )
+            base = {r.get("id"): r for r in started.document.get("rules", []) if isinstance(r, dict)}
+            document = {k: v for k, v in started.document.items() if k not in ("version", "rules")}
+            document["rules"] = [form.rule(base=base) for form in formset.live_forms()]
+            try:
+                row = spec.create(
+                    name=name,
+                    document=document,
+                    note=note.cleaned_data["note"],
+                    user=request.user,
+                    base_version=note.cleaned_data["base_version"],
+                )
+            except RewardDocumentError as exc:
+                general = attach_save_errors(formset, exc.messages)
+            else:
+                messages.success(request, f"Saved {spec.label.lower()} {row.name} v{row.version}.")
+                return redirect(spec.url("diff", name=name) + f"?a={started.version}&b={row.version}")
+        general += list(formset.non_form_errors())
+        status = 400
+    else:
+        formset = _row_formset(spec, rules=[r for r in latest.document.get("rules", []) if isinstance(r, dict)])
+        note = RowNoteForm(initial={"base_version": latest.version})
+        status = 200
+    row_errors = sum(1 for f in formset.forms if f.errors)
+    context = {
+        "kind": spec,
+        "latest": latest,
+        "formset": formset,
+        "note_form": note,
+        "general_errors": general,
+        "row_errors": row_errors,
+    }
+    return render(request, "rewards/edit_rows.html", context, status=status)

@@ -188,3 +188,19 @@ def test_hostile_answer_text_is_a_400_and_nothing_is_written(world, role_users, 
     with pytest.raises(ApplicationError, match=expected):
         answer_submit(assignment_id=held.pk, user=bd, data=data)
     assert snapshot() == before
+
+
+def test_a_1mb_note_is_refused_naming_the_note_not_cut(world, role_users):
+    """Rating and rubric notes, and excellent-turn notes, are refused past their limit (they used to be cut
+    silently at 2,000 characters), with the field named; nothing is written."""
+    from annotation.services.excellent import excellent_flag
+
+    user = role_users["bd_expert"]
+    queue = make_queue(world, dialogues=1, kind="rating", lens="bd")
+    assignment = annotation_task_next(user=user, queue=queue)
+    before = snapshot()
+    with pytest.raises(ApplicationError) as err:
+        answer_submit(assignment_id=assignment.pk, user=user, data={"rating": "4", "note": "n" * 2**20})
+    assert err.value.message == "note: 1048576 characters, the limit is 2000" and snapshot() == before
+    with pytest.raises(ApplicationError, match="note: 2001 characters, the limit is 2000"):
+        excellent_flag(dialogue=queue.items.get().dialogue, turn=5, user=user, note="n" * 2001)

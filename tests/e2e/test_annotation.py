@@ -108,7 +108,7 @@ def test_reviewer_resolves_a_disagreement(page, login, live_server, screenshot):
     gold = GoldDecision.objects.get()
     assert gold.decision == "fix" and gold.choice == "b"
     page.goto(f"{live_server.url}/annotation/dashboard/{world['project'].pk}/")
-    page.wait_for_function("document.querySelector('#trend-chart').width > 0")
+    page.wait_for_function("() => document.querySelector('#trend-chart').width > 0")
     screenshot("dashboard")
 
 

@@ -8,7 +8,21 @@ from tests.fixtures.services import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PAGES = ["/", "/annotation/", "/jobs/", "/eval/", "/deploy/", "/api/docs/", "/admin/", "/admin/kernel/auditevent/"]
+PAGES = [
+    "/",
+    "/annotation/",
+    "/jobs/",
+    "/eval/",
+    "/deploy/",
+    "/deploy/deployments/",
+    "/deploy/playground/",
+    "/deploy/keys/",
+    "/api/docs/",
+    "/admin/",
+    "/admin/kernel/auditevent/",
+]
+# the rewards overview seeds the default rule set that the row editor then opens
+PAGES += ["/jobs/rewards/", "/jobs/rewards/rule-sets/default/rows/"]
 
 
 def test_main_pages_raise_no_csp_violation(page, login, live_server):

@@ -17,10 +17,15 @@ def test_report_charts_and_comparison(page, login, live_server, role_users, scre
     judgments_import(lines=[json.dumps(r) for r in rows])
     eval_set = EvalSet.objects.get()
     login(role_users["ml_engineer"])
+    page.set_viewport_size({"width": 1440, "height": 900})
     page.goto(f"{live_server.url}/eval/sets/{eval_set.pk}/report/")
     page.wait_for_function("() => window.Chart && Chart.getChart('chart-main') && Chart.getChart('chart-skills')")
     assert page.evaluate("Chart.getChart('chart-main').data.datasets.length") == 2
     assert "93.33" in page.locator("table.report").inner_text()
+    # The page fits a 1,440-px window: a wide table scrolls inside its own container, not the page.
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1440
+    assert page.evaluate("() => document.getElementById('report-scroll').getBoundingClientRect().right") <= 1440
+    assert page.evaluate("() => getComputedStyle(document.getElementById('report-scroll')).overflowX") == "auto"
     page.select_option("select[name=a]", "REPO")
     page.select_option("select[name=b]", "SFT")
     page.select_option("select[name=metric]", "clean_fix_rate")

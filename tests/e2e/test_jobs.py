@@ -76,10 +76,10 @@ def test_job_page_and_comparison(page, login, live_server, role_users, screensho
     page.goto(f"{live_server.url}/jobs/{running.pk}/")
     assert "ETA 42 s" in page.inner_text("#live")
     TrainingJob.objects.filter(pk=running.pk).update(progress={"step": 6, "total": 10, "fraction": 0.6, "eta_s": 9})
-    page.wait_for_function("document.querySelector('#live').innerText.includes('step 6 / 10')", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('#live').innerText.includes('step 6 / 10')", timeout=10_000)
 
     page.goto(f"{live_server.url}/jobs/{repo.pk}/")
-    page.wait_for_function("document.getElementById('charts').dataset.count === '6'", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('charts').dataset.count === '6'", timeout=10_000)
     groups = page.locator("#charts details.panel-group > summary").all_inner_texts()
     assert groups == ["reward (1, 1 hidden)", "train (4)", "rules (1)"]  # W&B-style panels, key group first
     assert page.locator("#charts canvas").count() == 6  # reward/e_judge (all zero) is hidden
@@ -88,7 +88,7 @@ def test_job_page_and_comparison(page, login, live_server, role_users, screensho
     assert "Hide the 1" in page.inner_text("#show-hidden")
     page.click("#show-hidden")
     page.fill("#smoothing", "0.6")  # smoothing: each chart gains its faint raw curve
-    page.wait_for_function("document.getElementById('smoothing-value').textContent === '0.60'")
+    page.wait_for_function("() => document.getElementById('smoothing-value').textContent === '0.60'")
     page.click("#charts details.panel-group[data-group=rules] > summary")  # a group folds away
     assert not page.locator("[data-metric='rules/internal_term_leak'] canvas").is_visible()
     samples = page.inner_text("table.samples")
@@ -101,7 +101,7 @@ def test_job_page_and_comparison(page, login, live_server, role_users, screensho
     page.check(f"input[name=jobs][value='{ppo.pk}']")
     page.keyboard.press("Enter")  # submits the compare form from the focused checkbox
     page.wait_for_url("**/jobs/compare/**")
-    page.wait_for_function("document.getElementById('charts').dataset.count === '7'", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('charts').dataset.count === '7'", timeout=10_000)
     final = page.inner_text("table.final")
     assert f"#{repo.pk} REPO" in final and f"#{ppo.pk} PPO" in final
     assert final.index("r_total") < final.index("loss")  # key metrics first, not alphabetical

@@ -26,7 +26,7 @@ def test_edit_diff_and_playground(page, login, live_server, role_users, screensh
     page.goto(f"{live_server.url}/jobs/rewards/")
     screenshot("rewards-list")
     page.click("text=default >> nth=0")
-    page.click("text=Edit (saves v2)")
+    page.click("#edit-json")  # the advanced JSON editor
     assert page.locator("#json-status").inner_text().startswith("JSON is well-formed")
 
     # A bad regex: refused with the rule named, nothing saved.
@@ -72,3 +72,33 @@ def test_edit_diff_and_playground(page, login, live_server, role_users, screensh
     page.wait_for_url("**/diff/?a=2&b=3")
     assert "examples.trigger" in page.inner_text(".diff")
     screenshot("one-click-example")
+
+
+def test_edit_a_rule_row_bad_regex_refused_then_saved(page, login, live_server, role_users, screenshot):
+    """A non-engineer's path: the rule-by-rule editor, a bad regex refused on its row in words, then saved."""
+    login(role_users["ml_engineer"])
+    page.goto(f"{live_server.url}/jobs/rewards/")
+    page.click("text=default >> nth=0")
+    page.click("#edit-rows")
+    page.wait_for_selector("#rows-editor")
+    screenshot("rows-editor")
+    row = page.locator("fieldset.rule-row", has=page.locator("legend", has_text="forbidden_word"))
+    row.locator("textarea[name$='-patterns']").fill("(unclosed")
+    page.fill("#id_note", "catch unfinished threats")
+    page.click("#save")
+    page.wait_for_selector("#save-errors")
+    row = page.locator("fieldset.rule-row", has=page.locator("legend", has_text="forbidden_word"))
+    assert "has-errors" in row.get_attribute("class")
+    message = row.locator(".field-patterns .field-error").inner_text()
+    assert "bad regex '(unclosed'" in message
+    assert "1 rule needs a change" in page.inner_text("#save-errors")
+    screenshot("rows-editor-bad-regex")
+
+    row.locator("textarea[name$='-patterns']").fill(r"you will regret\b")
+    row.locator("input[name$='-points']").fill("-25")
+    page.fill("#id_note", "catch threats; forbidden words cost 25")
+    page.click("#save")
+    page.wait_for_url("**/diff/?a=1&b=2")
+    diff = page.inner_text(".diff")
+    assert "forbidden_word" in diff and "-20.0 → -25" in diff
+    screenshot("rows-editor-saved-diff")

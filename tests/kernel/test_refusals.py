@@ -65,5 +65,5 @@ def test_the_api_answers_a_refusal_with_its_status_message_and_problems(role_use
 
 def test_the_api_handler_also_answers_a_models_validation_error_with_a_400():
     response = api_exception_handler(ValidationError({"name": ["Too long."]}), {})
-    assert response.status_code == 400 and response.data == {"detail": "Too long.", "errors": ["Too long."]}
+    assert response.status_code == 400 and response.data == {"detail": "name: Too long.", "errors": ["name: Too long."]}
     assert api_exception_handler(KeyError("x"), {}) is None  # DRF's own handler: not an API error

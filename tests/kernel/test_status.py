@@ -137,7 +137,12 @@ def test_the_sweep_leaves_live_and_queued_rows_alone_and_catches_rows_that_never
 
 def test_every_status_row_model_is_swept():
     labels = {m._meta.label for m in status_row_models()}
-    assert {"training_jobs.TrainingJob", "evaluation.EvalRun", "annotation.BranchGeneration"} <= labels
+    assert {
+        "training_jobs.TrainingJob",
+        "evaluation.EvalRun",
+        "annotation.BranchGeneration",
+        "deploy.Deployment",
+    } <= labels
 
 
 def test_the_sweep_resends_a_row_queued_too_long_once_per_period(

@@ -61,6 +61,24 @@ def test_urls_point_at_the_compose_services():
     assert SERVICES["db"]["environment"]["POSTGRES_USER"] == "parley_owner"
 
 
+def test_migrate_runs_as_the_owner_then_creates_the_app_role():
+    """The separate DATABASE_URL for migrations: ``migrate`` as parley_owner, then ``pg_roles`` (whose
+    default role names are the ones the URLs use) creates parley_app with its password and grants."""
+    from kernel.management.commands.pg_roles import Command
+
+    script = command(APP["migrate"])
+    assert script[:2] == ["sh", "-c"]
+    steps = [shlex.split(step) for step in script[2].split("&&")]
+    assert steps == [["python", "manage.py", "migrate", "--noinput"], ["python", "manage.py", "pg_roles"]]
+    assert APP["migrate"]["environment"]["PARLEY_APP_DB_PASSWORD"].startswith("${PARLEY_APP_DB_PASSWORD:?")
+    parser = Command().create_parser("manage.py", "pg_roles")
+    defaults = vars(parser.parse_args([]))
+    assert (defaults["owner"], defaults["app"]) == ("parley_owner", "parley_app")
+    for name, service in APP.items():
+        if name != "migrate":
+            assert "parley_app:" in service["environment"]["DATABASE_URL"], name
+
+
 def test_workers_consume_every_queue_and_one_beat_runs_the_sweep():
     consumed = set()
     beats = []
@@ -97,3 +115,64 @@ def test_the_image_collects_static_files_and_runs_unprivileged():
     assert "collectstatic --noinput" in dockerfile
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
     assert "requirements.txt" in dockerfile
+
+
+def test_dependencies_wait_on_real_health_checks_and_one_shot_steps():
+    """Every ``service_healthy`` dependency has a health check, every ``service_completed_successfully``
+    one runs once (no restart), and every long-running service either has a health check or waits on
+    services that do: a schema check of what ``docker compose config`` cannot tell."""
+    for name, service in SERVICES.items():
+        for target, rule in (service.get("depends_on") or {}).items():
+            assert target in SERVICES, f"{name} depends on a missing {target}"
+            if rule["condition"] == "service_healthy":
+                check = SERVICES[target].get("healthcheck")
+                assert check and check["test"] and check.get("interval"), f"{target} has no health check"
+            elif rule["condition"] == "service_completed_successfully":
+                assert SERVICES[target].get("restart") == "no", f"{target} must run once"
+            else:
+                pytest.fail(f"{name}: unexpected condition {rule['condition']}")
+    for name in ("web", "db", "redis"):
+        assert SERVICES[name]["healthcheck"]["test"][0] == "CMD", name
+    for name, service in APP.items():
+        if name != "migrate":
+            assert service.get("restart") == "unless-stopped", name
+
+
+def test_every_required_variable_is_in_the_env_example():
+    text = (ROOT / "compose.yaml").read_text()
+    required = set(re.findall(r"\$\{(\w+):\?", text))
+    example = {line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines() if "=" in line}
+    assert required and required <= example, required - example
+
+
+def _compose_cli() -> list[str] | None:
+    import shutil
+    import subprocess
+
+    for cli in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(cli[0]) and subprocess.run([*cli, "version"], capture_output=True).returncode == 0:
+            return cli
+    return None
+
+
+def test_docker_compose_config_accepts_the_file_when_compose_is_installed():
+    """``docker compose config`` where the compose plugin exists (not on the development machine: there
+    the schema checks above stand in for it); it also refuses to run without the required variables."""
+    import os
+    import subprocess
+
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("docker compose is not installed here")
+    env = {
+        **os.environ,
+        "DJANGO_SECRET_KEY": "k" * 60,
+        "DJANGO_ALLOWED_HOSTS": "parley.example.org",
+        "PARLEY_OWNER_DB_PASSWORD": "owner",
+        "PARLEY_APP_DB_PASSWORD": "app",
+    }
+    ok = subprocess.run([*cli, "-f", str(ROOT / "compose.yaml"), "config", "-q"], env=env, capture_output=True)
+    assert ok.returncode == 0, ok.stderr.decode()
+    del env["PARLEY_APP_DB_PASSWORD"]
+    refused = subprocess.run([*cli, "-f", str(ROOT / "compose.yaml"), "config", "-q"], env=env, capture_output=True)
+    assert refused.returncode != 0 and b"PARLEY_APP_DB_PASSWORD" in refused.stderr

@@ -88,6 +88,27 @@ def test_production_settings_values():
     )
 
 
+def test_production_keeps_the_input_checks_and_the_admin_fence():
+    """What the hardening relies on is in force under production too: the API's checking parsers and body
+    limit, the page-form NUL check, and the admin site that only admins reach (docs/operations.md)."""
+    script = (
+        "import django; django.setup(); from django.conf import settings as s; from django.contrib import admin; "
+        "print(s.REST_FRAMEWORK['DEFAULT_PARSER_CLASSES']); print(s.PARLEY_API_MAX_BODY_BYTES); "
+        "print('kernel.form_input.PostedNulMiddleware' in s.MIDDLEWARE); print(admin.site.__class__.__name__)"
+    )
+    result = run(["-c", script], production_env(PARLEY_API_MAX_BODY_BYTES="1000"))
+    assert result.returncode == 0, result.stderr
+    parsers, limit, nul, site = result.stdout.split("\n")[:4]
+    assert parsers == str(
+        [
+            "kernel.api_input.CleanJSONParser",
+            "kernel.api_input.CleanFormParser",
+            "kernel.api_input.CleanMultiPartParser",
+        ]
+    )
+    assert (limit, nul, site) == ("1000", "True", "ParleyAdminSite")
+
+
 # -- Content-Security-Policy ------------------------------------------------------------------------
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 INLINE_STYLE = re.compile(r"<style\b|\sstyle\s*=|\son[a-z]+\s*=\s*[\"']|hx-on", re.IGNORECASE)

@@ -81,9 +81,12 @@ def test_evaluate_a_dialogue_turn_with_rules_only():
     assert not result.judge.available and result.judge.note == remote.JUDGE_NOT_CONFIGURED
     assert not result.rm.available and result.rm.note == remote.RM_NOT_CONFIGURED
     marked = [(s.text, s.rules) for s in result.segments if s.rules]
+    # every evidence span, not only each rule's first: the push, and both prices below the hotel's 680
     assert marked == [
         ("go a bit lower", ("continued_after_acceptable_offer",)),
+        ("650", ("continued_after_acceptable_offer",)),
         ("target price", ("internal_term_leak",)),
+        ("650", ("continued_after_acceptable_offer",)),
     ]
 
 
@@ -269,3 +272,32 @@ def test_a_config_link_preselects_the_config_and_its_rule_set(ml):
     form = ml.get(PLAYGROUND, {"config": cfg.pk}).context["form"]
     assert form.initial["rule_set"] == "default@1" and str(form.initial["config"]) == str(cfg.pk)
     assert not form.is_bound  # a link only preselects; nothing is scored until asked
+
+
+@pytest.mark.django_db
+def test_every_evidence_span_of_a_rule_is_highlighted_not_only_the_first(ml):
+    reward_defaults_seed()
+    document = RuleSetVersion.objects.get(name="default").document
+    reply = "The target price is 500; the ticket says so, and the target price will not move."
+    from engine.rewards.rules import EXAMPLE_TASKS
+
+    result = playground_evaluate(reply=reply, task=EXAMPLE_TASKS["en"], history=[], rule_document=document)
+    leak = {v.rule: v for v in result.fired}["internal_term_leak"]
+    assert [text.lower() for text, _, _ in leak.pieces] == ["target price", "ticket", "target price"]
+    assert leak.span == leak.spans[0]  # the first span is still the one training logs
+    marked = [s.text.lower() for s in result.segments if "internal_term_leak" in s.rules]
+    assert marked == ["target price", "ticket", "target price"]
+    page = ml.post(PLAYGROUND, {"reply": reply, "case": "example:en", "rule_set": "default@1"}).content.decode()
+    assert page.count('data-rules="internal_term_leak"') == 3 and "3 places" in page
+
+
+def test_evidence_spans_stop_at_blank_rest_and_respect_the_limit():
+    from engine.rewards.rules import EXAMPLE_TASKS, RuleSet
+
+    rules = RuleSet.from_dict(
+        {"version": "t", "rules": [{"id": "p", "kind": "pattern", "points": -1, "params": {"terms": ["x"]}}]}
+    ).compiled()
+    task = EXAMPLE_TASKS["en"]
+    assert rules.evidence_spans("x y x  ", task=task) == {"p": [(0, 1), (4, 5)]}
+    assert len(rules.evidence_spans(" ".join(["x"] * 50), task=task, limit=5)["p"]) == 5
+    assert rules.evidence_spans("nothing", task=task) == {}

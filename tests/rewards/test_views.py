@@ -217,3 +217,13 @@ def test_rubric_page_links_to_the_playground_and_says_when_no_judge_is_configure
         name="with-judge", rule_set=RuleSetVersion.objects.first(), judge_base_url="http://127.0.0.1:8001/v1"
     )
     assert "No judge configured" not in ml.get(url).content.decode()
+
+
+@pytest.mark.parametrize(("char", "words"), [("\\u0000", "NUL character"), ("\\u202e", "bidirectional control")])
+def test_a_document_with_unstorable_text_is_a_400_naming_the_document(ml, char, words):
+    """Stored as jsonb, which refuses a NUL: the model's limit (kernel/fields.py) refuses it first, in words."""
+    document = edited(too_long=-12).replace('"too_long"', f'"too_long{char}"', 1)
+    response = ml.post(EDIT, {"document": document, "note": "x", "base_version": 1})
+    assert response.status_code == 400
+    assert "document:" in response.content.decode() and words in response.content.decode()
+    assert RuleSetVersion.objects.count() == 1

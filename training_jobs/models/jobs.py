@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotation.services.exports import export_kind_choices
+from kernel.fields import JSON_DOCUMENT_BYTES, JSON_SMALL_BYTES, NOTE_CHARS, JSONLimitValidator, LimitedTextField
 from kernel.status import Status, StatusRow
 
 
@@ -19,7 +20,7 @@ class DatasetSnapshot(models.Model):
     name = models.CharField(max_length=200)
     # A snapshot is a frozen export: its kinds are the export kinds (a new one needs no migration).
     kind = models.CharField(max_length=30, choices=export_kind_choices)
-    filters = models.JSONField(default=dict, blank=True)
+    filters = models.JSONField(default=dict, blank=True, validators=[JSONLimitValidator(JSON_SMALL_BYTES)])
     path = models.CharField(max_length=500, help_text="The JSONL training file.")
     sidecar_path = models.CharField(max_length=500, help_text="Provenance JSONL joined by row number.")
     sha256 = models.CharField(max_length=64, db_index=True)
@@ -27,7 +28,7 @@ class DatasetSnapshot(models.Model):
     counts_by_provenance = models.JSONField(default=dict, blank=True)
     pairs = models.ManyToManyField("annotation.PreferencePair", blank=True, related_name="snapshots")
     bad_cases = models.ManyToManyField("annotation.BadCase", blank=True, related_name="snapshots")
-    note = models.TextField(blank=True)
+    note = LimitedTextField(max_length=NOTE_CHARS, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -68,6 +69,7 @@ class TrainingJob(StatusRow):
     )
     config = models.JSONField(
         default=dict,
+        validators=[JSONLimitValidator(JSON_DOCUMENT_BYTES)],
         help_text="The engine config.json as written (preset auto: the chosen values until a worker claims it).",
     )
     preset = models.CharField(

@@ -6,6 +6,7 @@ from django import forms
 
 from annotation.models.labels import Provenance
 from annotation.services.exports import export_kind_choices
+from kernel.fields import NOTE_CHARS
 from registry.models import ModelVersion
 from rewards.models import RewardConfig
 from training_jobs.models import DatasetSnapshot, Method, TrainingJob
@@ -55,7 +56,7 @@ class SnapshotForm(forms.Form):
     reviewed_only = forms.BooleanField(required=False)
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(required=False, max_length=NOTE_CHARS, widget=forms.Textarea(attrs={"rows": 2}))
 
     def filters(self) -> dict:
         data = self.cleaned_data

@@ -13,6 +13,7 @@ from engine.rewards.rules.text import (
     LengthChecker,
     MixedLanguageChecker,
     RepetitionChecker,
+    Span,
     TermChecker,
     join_patterns,
 )
@@ -82,4 +83,30 @@ class CompiledRuleSet:
             span = find(reply, low, task, history)
             if span is not None:
                 out.append(Violation(rule_id, points, span, reply[span[0] : span[1]]))
+        return out
+
+    def evidence_spans(
+        self, reply: str, *, task: dict, history: Sequence[dict] = (), limit: int = 20
+    ) -> dict[str, list[Span]]:
+        """Every evidence span of every rule that fires (up to ``limit`` per rule), for showing a reply
+        with all its evidence marked (the playground); training only needs :meth:`check`'s first span.
+        After each span the rule's checker looks again in the rest of the reply."""
+        low = reply.lower()
+        if len(low) != len(reply):
+            low = "".join(c.lower() if len(c.lower()) == 1 else c for c in reply)
+        out: dict[str, list[Span]] = {}
+        for rule_id, _points, find, _gated in self.rules:
+            spans: list[Span] = []
+            offset = 0
+            while len(spans) < limit and offset <= len(reply):
+                if spans and not reply[offset:].strip():
+                    break  # only blank text left: nothing more to mark (an empty-reply check would fire)
+                span = find(reply[offset:], low[offset:], task, history)
+                if span is None:
+                    break
+                start, end = span[0] + offset, span[1] + offset
+                spans.append((start, end))
+                offset = max(end, start + 1)
+            if spans:
+                out[rule_id] = spans
         return out
