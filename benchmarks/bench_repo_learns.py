@@ -1,22 +1,25 @@
-"""Does a short REPO run learn? Held-out violation rate and mean R_total after / before.
+"""Does a short REPO run learn, over several training seeds? Held-out violation rate and R_total.
 
-The baseline is the starting policy (the tiny base model; LoRA's B starts at 0), measured in the
-same run: sampled replies to held-out demo prompts (other dialogues than the training prompts),
-``--eval-samples`` per prompt with a fixed sampling seed, scored by the real ``RepoReward`` (default
-rules, R_model = 1 without an RM, so R_total = 1 + E_func / 100). The run in between is
-``engine.train.ppo.train`` with the REPO config the slow test uses (tests/engine/ppo_support.py).
+The baseline is the start policy (the tiny base model; LoRA's B starts at 0), measured in the same
+run: sampled replies to held-out demo prompts (other dialogues than the training prompts),
+``--eval-samples`` per prompt with one fixed sampling seed, scored by the real ``RepoReward`` (default
+rules, R_model = 1 without an RM, so R_total = 1 + E_func / 100). In between, one
+``engine.train.ppo.train`` run per training seed with the REPO config the slow test uses
+(tests/engine/ppo_support.py, ``learning_runs``): same start policy, same prompts.
 
     python benchmarks/bench_repo_learns.py [--seeds 0 1 2] [--set key=value ...]
 
-Target: violation rate after / before well below 1 and mean R_total up, each by more than twice the
-standard error of the difference, on every seed.
+Prints one JSON line per seed and a summary line: the improvement pooled over the seeds, paired by
+prompt and clustered by prompt (the replies to one prompt are not independent), its clustered
+standard error, z and 95% bootstrap interval over prompts, and each seed's improvement
+(tests/engine/learning_stats.py). Target (the slow test's criterion): pooled improvement > 2
+clustered s.e. and the median seed improved, for the violation rate and for R_total.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 import time
@@ -40,59 +43,59 @@ def main() -> None:
     parser.add_argument("--eval-seed", type=int, default=1234)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (one process)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides (JSON values)")
-    parser.add_argument("--show", type=int, default=0, help="print this many replies before and after")
     args = parser.parse_args()
 
     import torch
 
-    from engine.bootstrap import ensure_tiny_model
-    from tests.engine.ppo_support import learning_run
+    from engine.bootstrap import cached_path, ensure_tiny_model
+    from tests.engine.learning_stats import learned
+    from tests.engine.ppo_support import learning_runs
+    from tests.fixtures.engine import TINY_SEED
 
     torch.set_num_threads(args.threads)
-    overrides = dict(item.split("=", 1) for item in args.set)
-    overrides = {key: parse_value(value) for key, value in overrides.items()}
-    model = ensure_tiny_model()
-    print(f"model: {model}  threads: {args.threads}  overrides: {overrides or 'none'}")
-    for seed in args.seeds:
-        work = Path(tempfile.mkdtemp(prefix=f"bench-learns-s{seed}-"))
-        t0 = time.perf_counter()
-        run = learning_run(
-            model, work, seed=seed, eval_samples=args.eval_samples, eval_seed=args.eval_seed, **overrides
-        )
-        wall = time.perf_counter() - t0
-        if seed == args.seeds[0]:
-            print(describe(run, args.eval_samples))
-        report(seed, run, wall=wall, work=work, show=args.show)
-        sys.stdout.flush()
+    overrides = {key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)}
+    model = ensure_tiny_model(seed=TINY_SEED)
+    print(f"# model: {model} (build seed {TINY_SEED}, {cached_path(seed=TINY_SEED)})  overrides: {overrides or 'none'}")
+    work = Path(tempfile.mkdtemp(prefix="bench-learns-"))
+    t0 = time.perf_counter()
 
+    def on_seed(run: dict, before: dict) -> None:
+        a = run["after"]
+        line = {
+            "seed": run["seed"],
+            "violation_before": round(before["violation_rate"], 4),
+            "violation_after": round(a["violation_rate"], 4),
+            "r_total_before": round(before["r_total"], 5),
+            "r_total_after": round(a["r_total"], 5),
+            "rules_before": before["rules"],
+            "rules_after": a["rules"],
+            "kl_to_base": round(run["result"]["metrics"].get("kl/to_initial", float("nan")), 3),
+            "clip_fraction": round(run["result"]["metrics"].get("ppo/clip_fraction", float("nan")), 4),
+            "train_s": round(run["train_s"], 1),
+        }
+        print(json.dumps(line), flush=True)
 
-def describe(run: dict, eval_samples: int) -> str:
-    c = run["config"]
-    return (
-        f"REPO: batch {c.per_device_batch_size * c.gradient_accumulation_steps} x {c.max_steps} steps, "
-        f"lr {c.learning_rate}, lam {c.lam}, replies <= {c.max_response_length} tokens, prompts <= "
-        f"{c.max_prompt_length} tokens; {run['train_rows']} training prompts; {run['heldout_rows']} held-out "
-        f"prompts x {eval_samples} samples (baseline: the starting policy, same sampling seed)"
+    out = learning_runs(
+        model, work, seeds=args.seeds, eval_samples=args.eval_samples, eval_seed=args.eval_seed,
+        on_seed=on_seed, **overrides,
+    )  # fmt: skip
+    summary = {"summary": True, "build_seed": TINY_SEED, "wall_s": round(time.perf_counter() - t0, 1)}
+    for key, pooled in out["pooled"].items():
+        summary[key] = {
+            "improvement": round(pooled["improvement"], 5),
+            "clustered_se": round(pooled["se"], 5),
+            "z": round(pooled["z"], 2),
+            "ci95": [round(x, 5) for x in pooled["ci95"]],
+            "per_seed": [round(x, 5) for x in pooled["per_seed"]],
+            "learned": learned(pooled),
+        }
+    c = out["config"]
+    summary["demo"] = (
+        f"batch {c.per_device_batch_size} x {c.max_steps} steps, lr {c.learning_rate}, epochs {c.ppo_epochs} x "
+        f"mini-batches {c.num_mini_batches}, prompts <= {c.max_prompt_length}, replies <= {c.max_response_length}; "
+        f"{out['train_rows']} training prompts, {out['heldout_rows']} held-out x {args.eval_samples} samples"
     )
-
-
-def report(seed: int, run: dict, *, wall: float, work: Path, show: int) -> None:
-    b, a = run["before"], run["after"]
-    for key, se, label, fmt in (
-        ("violation_rate", "violation_se", "violation rate", ".3f"),
-        ("r_total", "r_total_se", "mean R_total  ", ".4f"),
-    ):
-        change = (a[key] - b[key]) / math.hypot(b[se], a[se])
-        print(
-            f"seed {seed}: {label} {b[key]:{fmt}} ± {b[se]:{fmt}} -> {a[key]:{fmt}} ± {a[se]:{fmt}}  "
-            f"after/before {a[key] / max(b[key], 1e-9):.3f}  change {change:+.1f} s.e."
-        )
-    kl = run["result"]["metrics"].get("kl/to_initial", float("nan"))
-    print(f"        rule hits before {b['rules']}, after {a['rules']}")
-    print(f"        KL to the base at the last step {kl:.2f}; train {run['train_s']:.0f} s, all {wall:.0f} s; {work}")
-    for label, quality in (("before", b), ("after", a)):
-        for reply in quality["replies"][:show]:
-            print(f"   [{label}] {reply!r}")
+    print(json.dumps(summary), flush=True)
 
 
 if __name__ == "__main__":

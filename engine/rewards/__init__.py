@@ -18,6 +18,8 @@ from typing import Any
 _EXPORTS = {
     "enhanced_reward": "engine.rewards.enhancement",
     "enhanced_reward_batch": "engine.rewards.enhancement",
+    "training_reward": "engine.rewards.enhancement",
+    "NO_RM_R_MODEL": "engine.rewards.enhancement",
     "DEFAULT_N": "engine.rewards.enhancement",
     "rules": "engine.rewards.rules",
     "check": "engine.rewards.rules",

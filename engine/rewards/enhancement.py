@@ -57,3 +57,45 @@ def enhanced_reward_batch(
 
     ratio = torch.clamp(e_judge + e_func, min=-n, max=n) / n
     return r_model * (1.0 + torch.sign(r_model) * ratio)
+
+
+# Without a reward model, R_model is this constant and is enhanced like a real score, so that the
+# judge's and the rules' points still rank replies: R = c (1 + E_enh / n). One policy for every trainer.
+NO_RM_R_MODEL = 1.0
+
+
+def training_reward(
+    *,
+    r_model: float | None,
+    e_judge: float,
+    e_func: float,
+    n: float = DEFAULT_N,
+    use_enhanced: bool = True,
+    r_model_without_rm: float | None = NO_RM_R_MODEL,
+) -> float:
+    """The one number a trainer is rewarded with for one reply: PPO/REPO, GRPO and the reward playground
+    all call this, so the playground shows exactly what training uses.
+
+    - with an RM (``r_model`` given): R_total = ``enhanced_reward(r_model, e_judge, e_func, n)`` when
+      ``use_enhanced`` (REPO), else R_model alone (the paper's PPO and GRPO baselines);
+    - without an RM (``r_model`` None): R_model is the constant ``r_model_without_rm`` (default 1),
+      always enhanced (R_model alone would be that constant: nothing to learn), i.e. the judge's and
+      the rules' points decide; ``r_model_without_rm = None`` gives 0 (the multiplicative formula with
+      R_model = 0: nothing to learn either).
+
+    >>> training_reward(r_model=2.0, e_judge=-10.0, e_func=-40.0, n=100.0)
+    1.0
+    >>> training_reward(r_model=2.0, e_judge=-10.0, e_func=-40.0, n=100.0, use_enhanced=False)
+    2.0
+    >>> training_reward(r_model=None, e_judge=0.0, e_func=-15.0, n=100.0)
+    0.85
+    >>> training_reward(r_model=None, e_judge=0.0, e_func=-15.0, n=100.0, use_enhanced=False)
+    0.85
+    >>> training_reward(r_model=None, e_judge=0.0, e_func=-15.0, n=100.0, r_model_without_rm=None)
+    0.0
+    """
+    if r_model is None:
+        if r_model_without_rm is None:
+            return 0.0
+        return enhanced_reward(r_model_without_rm, e_judge, e_func, n)
+    return enhanced_reward(r_model, e_judge, e_func, n) if use_enhanced else float(r_model)

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.rewards import judge_prompt
 from engine.rewards.judge_budget import ContextBudget, verdict_max_tokens
 from engine.rewards.judge_prompt import judge_messages
 from engine.rewards.rubric import EVIDENCE_MAX_CHARS, Rubric, default_rubric
@@ -54,7 +55,7 @@ FAIL_TOO_LONG, FAIL_CUT, FAIL_SERVER, FAIL_INVALID = "too_long", "cut", "server"
 
 @dataclass
 class JudgeVerdict:
-    ok: bool  # False = a failed call: e_judge is the neutral 0
+    ok: bool  # False = a failed call: e_judge 0 here, the batch mean of successes in the reward (judge_terms)
     e_judge: float
     hits: list[str] = field(default_factory=list)  # rule ids found hit (deductions and bonuses)
     evidence: dict[str, str] = field(default_factory=dict)
@@ -105,7 +106,7 @@ class RewardJudge:
     ``concurrency`` calls run at once (measured: 16 concurrent calls were 12x faster than serial on
     vLLM); each call gets ``timeout`` seconds and up to ``retries`` retries with exponential backoff.
     Verdicts are cached in memory (LRU, ``cache_size``) and, with ``cache_dir``, on disk, keyed by the
-    rubric's version and content, the model and the inputs.
+    rubric's version and content, the prompt template's version, the model and the inputs.
 
     ``max_tokens`` 0 (the default) = the longest verdict the schema allows, so no verdict is cut off;
     ``context_tokens`` 0 = ask the server for its context length (see :mod:`engine.rewards.judge_budget`).
@@ -195,6 +196,7 @@ class RewardJudge:
             [
                 self.rubric.version,
                 self.rubric.fingerprint(),
+                judge_prompt.PROMPT_VERSION,
                 self.model,
                 item.task,
                 list(item.history),

@@ -15,8 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 from engine.rewards.rubric import Rubric
+
+# The prompt's version for the verdict cache: a digest of this module's source, so that any change to
+# the templates or to how the messages are built invalidates verdicts cached under the old prompt.
+PROMPT_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 FENCE_OPEN = "<<<"
 FENCE_CLOSE = ">>>"

@@ -13,6 +13,7 @@ is multiplicative by design); a rules-only or judge-only baseline must use E_jud
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,25 @@ from engine.prompting import history_from_chat
 from engine.rewards.enhancement import DEFAULT_N, enhanced_reward
 from engine.rewards.judge import FAIL_TOO_LONG, JudgeItem, JudgeVerdict, RewardJudge
 from engine.rewards.rules import RulesLike, compile_rules
+
+log = logging.getLogger(__name__)
+
+# Share of a batch's judge calls that may fail before ``judge/failure_alarm`` is raised (and logged).
+JUDGE_FAILURE_ALARM = 0.2
+
+
+def judge_terms(verdicts: Sequence[JudgeVerdict]) -> list[float]:
+    """E_judge per reply, where a failed call is *not* a free pass: under a deduction rubric a failed
+    verdict's 0 would be about the best score, so it gets the mean E_judge of the batch's successful
+    verdicts instead (0 when none succeeded; ``judge/failure_alarm`` is then raised).
+
+    >>> ok, bad = JudgeVerdict(ok=True, e_judge=-20.0), JudgeVerdict.failed("timeout")
+    >>> judge_terms([ok, JudgeVerdict(ok=True, e_judge=-10.0), bad])
+    [-20.0, -10.0, -15.0]
+    """
+    succeeded = [v.e_judge for v in verdicts if v.ok]
+    fill = sum(succeeded) / len(succeeded) if succeeded else 0.0
+    return [v.e_judge if v.ok else fill for v in verdicts]
 
 
 @dataclass
@@ -50,6 +70,16 @@ class RewardBatch:
             for rule_id in ids:
                 metrics[f"{prefix}/{rule_id}"] = sum(rule_id in h for h in hits) / size
         metrics["judge/failures"] = float(self.judge_failures)
+        metrics["judge/failure_rate"] = self.judge_failures / size if self.judge_ids else 0.0
+        alarm = metrics["judge/failure_rate"] > JUDGE_FAILURE_ALARM
+        metrics["judge/failure_alarm"] = float(alarm)
+        if alarm:
+            log.warning(
+                "judge failures %.0f%% of the batch (over %.0f%%): their judge terms are the batch mean of the "
+                "successful verdicts; check the judge server",
+                100 * metrics["judge/failure_rate"],
+                100 * JUDGE_FAILURE_ALARM,
+            )
         metrics["judge/too_long"] = float(self.judge_too_long)
         metrics["judge/truncated"] = float(self.judge_truncated)
         return metrics
@@ -144,7 +174,7 @@ class RepoReward:
         ]
         if judge_thread is not None:
             judge_thread.join()
-        e_judge = [v.e_judge for v in verdicts] if verdicts else [0.0] * len(replies)
+        e_judge = judge_terms(verdicts) if verdicts else [0.0] * len(replies)
         e_func = [float(sum(v.points for v in vs)) for vs in violations]
         return RewardBatch(
             r_model=r_model,

@@ -49,8 +49,8 @@ class RewardModelScorer:
     """Scores (prompt messages, reply) pairs with base + RM adapter: ``score`` returns centred floats.
 
     The text scored is the chat template over ``prompt + [assistant reply]``, tokenised exactly as TRL's
-    ``RewardTrainer`` tokenised the training rows; over-long inputs keep their last ``max_length``
-    tokens (the reply and the latest turns).
+    ``RewardTrainer`` tokenised the training rows; over-long inputs drop their oldest whole turns and
+    keep the system message with the case, the latest turns and the reply (``encode``).
     """
 
     def __init__(
@@ -64,6 +64,7 @@ class RewardModelScorer:
     ):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.offset, self.max_length = offset, max_length
+        self.truncated = 0  # inputs over max_length, shortened by dropping their oldest turns
         if batch_size is None:
             # benchmarks/bench_rm_scoring.py: on one CPU thread batches of 16 were 0.84x one at a time
             # (padding and masks, no idle compute to fill); a GPU is what batches are for.
@@ -96,9 +97,23 @@ class RewardModelScorer:
         )
 
     def encode(self, prompt: list[dict], reply: str) -> list[int]:
+        """The tokens scored; an over-long dialogue drops its oldest whole turns first and keeps the
+        system message with the case and the reply (``truncated`` counts such inputs); only when those
+        alone do not fit are the last ``max_length`` tokens kept."""
         from trl.data_utils import _tokenize  # the RewardTrainer's own tokenisation of a conversation
 
-        ids = _tokenize(self.tokenizer, list(prompt) + [{"role": "assistant", "content": reply}])["input_ids"]
+        answer = {"role": "assistant", "content": reply}
+        messages = list(prompt)
+        ids = _tokenize(self.tokenizer, messages + [answer])["input_ids"]
+        if len(ids) <= self.max_length:
+            return ids
+        self.truncated += 1
+        head = 1 if messages and messages[0].get("role") == "system" else 0
+        while len(messages) > head + 1:
+            messages = messages[:head] + messages[head + 1 :]
+            ids = _tokenize(self.tokenizer, messages + [answer])["input_ids"]
+            if len(ids) <= self.max_length:
+                return ids
         return ids[-self.max_length :]
 
     @torch.inference_mode()
@@ -139,11 +154,35 @@ def _pairs(rows: list[dict]) -> list[dict]:
     return [{**{k: r[k] for k in keys}, **({"margin": float(r["margin"])} if "margin" in r else {})} for r in rows]
 
 
+def _dialogue_key(row: dict) -> str:
+    """Which conversation a preference row comes from: its ``dialogue_id`` when the export has one,
+    else its first message (the system message with the case), which every turn of the same
+    conversation repeats (two conversations on one case fall together: harmless for a split)."""
+    if row.get("dialogue_id") is not None:
+        return str(row["dialogue_id"])
+    prompt = row.get("prompt")
+    return json.dumps(prompt[:1] if isinstance(prompt, list) else prompt, sort_keys=True, ensure_ascii=False)
+
+
 def _split(rows: list[dict], *, seed: int) -> tuple[list[dict], list[dict]]:
-    shuffled = rows[:]
-    random.Random(seed).shuffle(shuffled)
-    held = max(1, int(len(rows) * HELDOUT_FRACTION)) if len(rows) > 1 else 0
-    return shuffled[held:], shuffled[:held]
+    """Train and held-out rows, split by *dialogue*: turns of one conversation share its case and
+    history, so a row-level split would score the RM on near-copies of its training rows.
+
+    >>> rows = [{"dialogue_id": d, "prompt": [], "i": i} for d in "aabbccddee" for i in range(2)]
+    >>> train, held = _split(rows, seed=0)
+    >>> {r["dialogue_id"] for r in train} & {r["dialogue_id"] for r in held}, len(held) >= 1
+    (set(), True)
+    """
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(_dialogue_key(row), []).append(row)
+    keys = list(groups)
+    random.Random(seed).shuffle(keys)
+    target = max(1, int(len(rows) * HELDOUT_FRACTION)) if len(groups) > 1 else 0
+    held: list[dict] = []
+    while keys and len(held) < target and len(keys) > 1:
+        held += groups[keys.pop()]
+    return [r for k in keys for r in groups[k]], held
 
 
 def _reply(messages: list[dict]) -> str:

@@ -8,8 +8,29 @@ have. The prompts go to the model's device and the batch comes back on it.
 from __future__ import annotations
 
 import torch
+from transformers import GenerationConfig
 
 from engine.rollout import RolloutBatch, cut_replies, left_pad
+
+
+def sampling_config(
+    *, greedy: bool, temperature: float, top_p: float, max_new_tokens: int, pad_id: int, eos_id: int
+) -> GenerationConfig:
+    """Every field that shapes the sampled distribution, explicit: plain sampling at ``temperature``
+    (and ``top_p``) from the whole vocabulary (``top_k`` 0), no repetition penalty, no n-gram ban, no
+    minimum length, one beam, so that the loss's log-probs are the sampler's."""
+    fields = {
+        "max_new_tokens": max_new_tokens, "min_new_tokens": 0, "num_beams": 1,
+        "num_return_sequences": 1, "pad_token_id": pad_id, "eos_token_id": eos_id,
+        "repetition_penalty": 1.0, "encoder_repetition_penalty": 1.0, "no_repeat_ngram_size": 0,
+        "length_penalty": 1.0, "renormalize_logits": False, "remove_invalid_values": False, "use_cache": True,
+    }  # fmt: skip
+    if greedy:
+        return GenerationConfig(do_sample=False, **fields)
+    return GenerationConfig(
+        do_sample=True, temperature=temperature, top_p=top_p, top_k=0, typical_p=1.0, epsilon_cutoff=0.0,
+        eta_cutoff=0.0, **fields,
+    )  # fmt: skip
 
 
 @torch.no_grad()
@@ -31,18 +52,19 @@ def generate_hf(
     query_ids, query_mask = query_ids.to(device), query_mask.to(device)
     was_training = model.training
     model.eval()
-    # top_k=0: sample from the whole distribution, so that the loss's log-probs are the sampler's.
-    sampling = (
-        {"do_sample": False} if greedy else {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+    config = sampling_config(
+        greedy=greedy, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, pad_id=pad_id, eos_id=eos_id
     )
-    output = model.generate(
-        input_ids=query_ids,
-        attention_mask=query_mask,
-        max_new_tokens=max_new_tokens,
-        pad_token_id=pad_id,
-        eos_token_id=eos_id,
-        **sampling,
-    )
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    saved = inner.generation_config
+    # transformers fills every field our config leaves unset from the model's own generation config
+    # (a checkpoint's generation_config.json: top_k 20, repetition_penalty 1.05, ...); with a blank one
+    # in its place for the call, only what sampling_config says shapes the distribution.
+    inner.generation_config = GenerationConfig()
+    try:
+        output = model.generate(input_ids=query_ids, attention_mask=query_mask, generation_config=config)
+    finally:
+        inner.generation_config = saved
     model.train(was_training)
     replies = output[:, query_ids.shape[1] :].tolist()
     response_ids, response_mask, ended = cut_replies(replies, eos_id=eos_id, pad_id=pad_id, max_tokens=max_new_tokens)

@@ -26,6 +26,24 @@ import torch
 from engine.rollout import RolloutBatch, cut_replies, left_pad
 
 
+def sampling_fields(*, greedy: bool, temperature: float, top_p: float, seed: int | None) -> dict:
+    """Every sampling field of a rollout request, explicit, so that neither the server's defaults nor a
+    checkpoint's generation_config.json (Qwen3 ships ``top_k: 20``) can reshape the distribution the
+    loss assumes: plain sampling at ``temperature`` / ``top_p`` over the whole vocabulary, no penalties,
+    no minimum length, one choice per prompt. (The server also runs with ``--generation-config vllm``.)
+
+    >>> sampling_fields(greedy=False, temperature=1.0, top_p=1.0, seed=7)["top_k"]
+    -1
+    """
+    fields = {
+        "n": 1, "top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
+        "frequency_penalty": 0.0, "min_tokens": 0, "ignore_eos": False,
+    }  # fmt: skip
+    if greedy:
+        return {**fields, "temperature": 0.0, "top_p": 1.0}
+    return {**fields, "temperature": temperature, "top_p": top_p, "seed": seed}
+
+
 class AdapterDriftError(RuntimeError):
     """The server's log-probs do not match the trainer's: it is not serving the trained policy."""
 
@@ -87,9 +105,8 @@ class VLLMRollout:
         cfg, tok = self.config, self.tokenizer
         max_tokens = max_tokens or cfg.max_response_length
         # vLLM's sampler has its own RNG; seeding it from torch's keeps a resumed run reproducible.
-        sampling = {"temperature": 0.0} if greedy else {
-            "temperature": cfg.temperature, "top_p": cfg.top_p, "seed": int(torch.randint(0, 2**31 - 1, ()).item()),
-        }  # fmt: skip
+        seed = None if greedy else int(torch.randint(0, 2**31 - 1, ()).item())
+        sampling = sampling_fields(greedy=greedy, temperature=cfg.temperature, top_p=cfg.top_p, seed=seed)
         choices = self.client.complete(model=self.lora_name, prompts=prompts, max_tokens=max_tokens, **sampling)
         self.last_prompts = prompts
         replies = [list(c["token_ids"]) for c in choices]

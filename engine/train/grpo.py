@@ -5,8 +5,9 @@ baseline and the ablation "GRPO with the enhanced REPO reward" differ by one fla
 
 - ``use_enhanced_reward=True``: R_total = R_model + |R_model| * E_enh / n (docs/method.md);
 - ``use_enhanced_reward=False``: R_model alone (the paper's GRPO);
-- no RM configured: the auxiliary points alone (E_judge + E_func), since R_model = 0 would zero the
-  enhanced reward whatever the rules say: rules-only GRPO for a first run before any RM exists.
+- no RM configured: the enhanced constant R_model = 1, i.e. 1 + E_enh / n, so the judge's and the
+  rules' points decide: rules-only GRPO for a first run before any RM exists. All three cases are
+  ``engine.rewards.enhancement.training_reward``, the function PPO/REPO and the playground use too.
 
 Rows are prompt-only conversations plus the case (``engine.prompting.prompt_row``); the case travels
 as a JSON string column so the rules can check prices against it.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import GRPOConfig
+from engine.rewards.enhancement import DEFAULT_N, training_reward
 from engine.score import reward_source
 
 
@@ -47,12 +49,13 @@ class RepoRewardFunction:
     def __call__(self, prompts, completions, task_json, log_metric=None, **_: Any) -> list[float]:
         replies = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
         scored = self.source.score(prompts=prompts, replies=replies, tasks=[json.loads(t) for t in task_json])
-        if not self.has_rm:
-            rewards = [j + f for j, f in zip(scored.e_judge, scored.e_func, strict=True)]
-        elif self.use_enhanced:
-            rewards = list(scored.r_total)
-        else:
-            rewards = list(scored.r_model)
+        n = getattr(self.source, "n", DEFAULT_N)
+        rewards = [
+            training_reward(
+                r_model=r if self.has_rm else None, e_judge=j, e_func=f, n=n, use_enhanced=self.use_enhanced
+            )
+            for r, j, f in zip(scored.r_model, scored.e_judge, scored.e_func, strict=True)
+        ]
         if log_metric is not None:  # reward/* means, rules/<id> and judge/<id> hit rates
             for name, value in scored.as_metrics().items():
                 log_metric(name, value)

@@ -6,7 +6,7 @@ calls run beside the forward passes, (4) clipped updates,
 (5) push the new adapter to the rollout server, (6) log, probe, checkpoint.
 
 REPO (docs/method.md) = ``REPOConfig``: the enhanced reward R_total, no KL, no reference. The paper's PPO
-baseline = ``PPOConfig``: ``kl_coef > 0`` against the base with the adapters disabled, RM score alone.
+baseline = ``PPOConfig``: the RM score alone, the same KL setting (``kl_coef``, 0 by default for both).
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import get_constant_schedule_with_warmup
 
 from engine.checkpoint import load_checkpoint, seed_everything, set_rng_state
 from engine.rundir import ADAPTER_DIR, LOOP_LAYOUT, RunWriter, latest_checkpoint, run_result, trim_metrics
 from engine.train.ppo_checkpoint import save_training_state
 from engine.train.ppo_config import PPOConfig, REPOConfig
-from engine.train.ppo_data import PromptStream, encode_prompt, read_prompt_rows, total_steps
+from engine.train.ppo_data import PromptStream, encode_prompt, fit_prompt, read_prompt_rows, total_steps
 from engine.train.ppo_dist import (
     Distributed,
     barrier,
@@ -70,9 +69,8 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
         max_steps=config.max_steps,
     )
     rewards = build_reward_source(config, ac=ac)
-    params = ac.trainable_parameters()
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, eps=1e-5)
-    scheduler = get_constant_schedule_with_warmup(optimizer, num_warmup_steps=config.warmup_steps)
+    optimizer = build_optimizer(ac, config)
+    scheduler = warmup_schedule(optimizer, warmup_steps=config.warmup_steps)
     check_prompt = encode_prompt(ac.tokenizer, rows[0]["prompt"], max_length=config.max_prompt_length)
     rollout = make_rollout_backend(config, ac, run_dir=run_dir, ctx=ctx, check_prompt=check_prompt)
     probe = Probe.from_config(config, rewards=rewards)
@@ -107,9 +105,10 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
             # --------------------------------------------------------------------------------------
             global_rows = stream.next_batch(batch_size * ctx.world_size)
             batch_rows = global_rows[ctx.rank * batch_size : (ctx.rank + 1) * batch_size]
-            prompt_ids = [
-                encode_prompt(ac.tokenizer, row["prompt"], max_length=config.max_prompt_length) for row in batch_rows
+            fitted = [
+                fit_prompt(ac.tokenizer, row["prompt"], max_length=config.max_prompt_length) for row in batch_rows
             ]
+            prompt_ids = [ids for ids, _ in fitted]
             sample = rollout.generate(ac, prompt_ids)
             t1 = time.perf_counter()
             # --------------------------------------------------------------------------------------
@@ -150,6 +149,8 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                 **push,
                 "rollout/response_length": float(sample.lengths.mean()),
                 "rollout/eos_rate": float(sample.ended.float().mean()),
+                # share of prompts over max_prompt_length, shortened by dropping their oldest turns
+                "rollout/truncated_prompts": sum(1 for _, dropped in fitted if dropped) / len(fitted),
                 "lr": scheduler.get_last_lr()[0],
             }
             metrics = mean_over_ranks(metrics, ctx)
@@ -193,6 +194,33 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                 parameter_digests=digests,
             )
         )
+
+
+def build_optimizer(ac: ActorCritic, config: PPOConfig) -> torch.optim.AdamW:
+    """AdamW with two parameter groups: the actor at ``learning_rate``, the critic (value adapter and
+    head) at ``critic_learning_rate`` (default: the same)."""
+    critic_lr = config.critic_learning_rate or config.learning_rate
+    groups = [
+        {"params": ac.policy_parameters(), "lr": config.learning_rate},
+        {"params": ac.critic_parameters(), "lr": critic_lr},
+    ]
+    return torch.optim.AdamW(groups, lr=config.learning_rate, eps=1e-5)
+
+
+def warmup_schedule(optimizer: torch.optim.Optimizer, *, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up to the peak learning rate, then constant; step ``k`` (from 1) runs at
+    ``k / (warmup_steps + 1)`` of the peak, so the first step already learns (transformers'
+    ``get_constant_schedule_with_warmup`` runs it at 0).
+
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    >>> sched = warmup_schedule(opt, warmup_steps=1)
+    >>> lrs = []
+    >>> for _ in range(3):
+    ...     lrs.append(opt.param_groups[0]["lr"]); opt.step(); sched.step()
+    >>> lrs
+    [0.5, 1.0, 1.0]
+    """
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: min(1.0, (done + 1) / (warmup_steps + 1)))
 
 
 def reply_samples(rows: list[dict], replies: list[str], scored, *, limit: int) -> list[dict[str, Any]]:

@@ -32,13 +32,40 @@ def read_prompt_rows(paths: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def encode_prompt(tokenizer, messages: list[dict[str, str]], *, max_length: int) -> list[int]:
-    """The chat template with the generation prompt; an over-long prompt keeps its end (the
-    latest turns are what the reply answers)."""
+def _chat_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
     ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     if isinstance(ids, dict) or hasattr(ids, "input_ids"):
         ids = ids["input_ids"]
-    return list(ids)[-max_length:]
+    return list(ids)
+
+
+def fit_prompt(tokenizer, messages: list[dict[str, str]], *, max_length: int) -> tuple[list[int], int]:
+    """The chat template with the generation prompt, at most ``max_length`` tokens, and how many
+    whole messages were dropped to get there (0 = untruncated).
+
+    An over-long dialogue drops its *oldest whole turns* after the system message, never the system
+    message itself (it holds the case: rooms, prices, rivals, the SOP) nor the last message (what the
+    reply answers). Only when the system message and the last message alone do not fit is the prompt
+    cut to its last ``max_length`` tokens, counted as every message but the last dropped.
+    """
+    ids = _chat_ids(tokenizer, messages)
+    if len(ids) <= max_length:
+        return ids, 0
+    head = 1 if messages[0].get("role") == "system" else 0
+    kept = list(messages)
+    dropped = 0
+    while len(kept) > head + 1:
+        kept = kept[:head] + kept[head + 1 :]
+        dropped += 1
+        ids = _chat_ids(tokenizer, kept)
+        if len(ids) <= max_length:
+            return ids, dropped
+    return _chat_ids(tokenizer, messages)[-max_length:], len(messages) - 1
+
+
+def encode_prompt(tokenizer, messages: list[dict[str, str]], *, max_length: int) -> list[int]:
+    """:func:`fit_prompt`'s token ids: the case kept, the oldest turns dropped first."""
+    return fit_prompt(tokenizer, messages, max_length=max_length)[0]
 
 
 class PromptStream:

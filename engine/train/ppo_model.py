@@ -48,6 +48,15 @@ class ActorCritic:
         lora = [p for name, p in self.model.named_parameters() if _adapter_of(name) in (POLICY, VALUE)]
         return lora + list(self.value_head.parameters())
 
+    def policy_parameters(self) -> list[nn.Parameter]:
+        """The actor: the policy adapter's LoRA weights."""
+        return [p for name, p in self.model.named_parameters() if _adapter_of(name) == POLICY]
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """The critic: the value adapter's LoRA weights and the value head."""
+        lora = [p for name, p in self.model.named_parameters() if _adapter_of(name) == VALUE]
+        return lora + list(self.value_head.parameters())
+
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """Everything training changes, by name: what a checkpoint must hold to resume exactly."""
         state = {n: p.detach().clone() for n, p in self.model.named_parameters() if _adapter_of(n) in (POLICY, VALUE)}

@@ -14,7 +14,7 @@ import dataclasses
 
 import torch
 
-from engine.rewards.enhancement import enhanced_reward
+from engine.rewards.enhancement import training_reward
 
 
 class ConstantRModel:
@@ -35,7 +35,8 @@ class ConstantRModel:
     def _constant(self, scored):
         r_model = [self.r_model] * len(scored.r_total)
         r_total = [
-            enhanced_reward(self.r_model, j, f, self.n) for j, f in zip(scored.e_judge, scored.e_func, strict=True)
+            training_reward(r_model=None, e_judge=j, e_func=f, n=self.n, r_model_without_rm=self.r_model)
+            for j, f in zip(scored.e_judge, scored.e_func, strict=True)
         ]
         return dataclasses.replace(scored, r_model=r_model, r_total=r_total)
 
@@ -63,11 +64,19 @@ def build_reward_source(config, *, ac=None):
 
 
 def reply_scores(scored, ended: torch.Tensor, *, config) -> torch.Tensor:
-    """One reward per reply: R_total with the enhancement, else R_model alone; times
+    """One reward per reply, decided by ``engine.rewards.enhancement.training_reward`` (R_total with the
+    enhancement, else R_model alone; without an RM the enhanced constant); times
     ``reward_scale``; minus ``missing_eos_penalty`` where the reply hit the length limit (a reply
     cut mid-sentence must not look as good as a finished one). On the device of ``ended`` (the
     rollout's)."""
-    raw = scored.r_total if config.use_enhanced_reward else scored.r_model
+    has_rm = bool(config.rewards.rm_path)
+    raw = [
+        training_reward(
+            r_model=r if has_rm else None, e_judge=j, e_func=f, n=config.rewards.n,
+            use_enhanced=config.use_enhanced_reward, r_model_without_rm=config.r_model_without_rm,
+        )
+        for r, j, f in zip(scored.r_model, scored.e_judge, scored.e_func, strict=True)
+    ]  # fmt: skip
     scores = torch.tensor(raw, dtype=torch.float32, device=ended.device) * config.reward_scale
     if config.missing_eos_penalty is not None:
         scores = scores - config.missing_eos_penalty * (~ended).float()

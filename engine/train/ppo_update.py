@@ -24,7 +24,7 @@ from engine.rl import (
 )
 from engine.rollout import RolloutBatch
 from engine.train.memory import reply_logprobs, update_mode
-from engine.train.ppo_dist import Distributed, all_reduce_gradients
+from engine.train.ppo_dist import Distributed, all_reduce_gradients, mean_over_ranks
 from engine.train.ppo_model import POLICY, VALUE, ActorCritic, critic_values
 
 
@@ -139,7 +139,9 @@ def _ppo_update(
     micro_batch: int,
     ctx: Distributed,
 ) -> dict[str, float]:
-    """``ppo_epochs`` passes over the experience in ``num_mini_batches`` optimiser steps each.
+    """``ppo_epochs`` passes over the experience in ``num_mini_batches`` optimiser steps each, stopped
+    early when the policy has left the trust region (``target_kl``). The first mini-batch is always
+    stepped (its ratio is 1); the statistics are those of the mini-batches that were stepped.
 
     The policy and the critic run under different adapters of the same base, so their losses are
     back-propagated one after the other (peft freezes the inactive adapter) and stepped together.
@@ -147,20 +149,44 @@ def _ppo_update(
     size = exp.input_ids.shape[0]
     params = ac.trainable_parameters()
     stats: dict[str, list[float]] = {}
+    updates, stopped = 0, False
     for _ in range(config.ppo_epochs):
         order = torch.randperm(size)
         for mini in order.chunk(config.num_mini_batches):
             optimizer.zero_grad(set_to_none=True)
+            mini_stats: dict[str, list[float]] = {}
             for micro in mini.split(micro_batch):
                 weight = len(micro) / len(mini)
                 for key, value in _backward_micro(ac, exp, micro, config=config, weight=weight).items():
-                    stats.setdefault(key, []).append(value)
+                    mini_stats.setdefault(key, []).append(value)
+            # The trust region's early stop (Stable-Baselines3's rule): once the policy has moved more
+            # than 1.5 x target_kl from the rollout policy on this mini-batch, drop its step and the rest.
+            target_kl = getattr(config, "target_kl", None)
+            if target_kl is not None and updates > 0:
+                approx_kl = mean_over_ranks(
+                    {"kl": sum(mini_stats["ppo/approx_kl"]) / len(mini_stats["ppo/approx_kl"])}, ctx
+                )
+                if approx_kl["kl"] > 1.5 * target_kl:
+                    optimizer.zero_grad(set_to_none=True)
+                    stopped = True
+                    break
+            for key, values in mini_stats.items():
+                stats.setdefault(key, []).extend(values)
             all_reduce_gradients(params, ctx)
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            # actor and critic clipped apart: a large value loss must not shrink the policy's step
+            grad_norm = torch.nn.utils.clip_grad_norm_(ac.policy_parameters(), config.max_grad_norm)
+            critic_norm = torch.nn.utils.clip_grad_norm_(ac.critic_parameters(), config.max_grad_norm)
             stats.setdefault("ppo/grad_norm", []).append(float(grad_norm))
+            stats.setdefault("ppo/critic_grad_norm", []).append(float(critic_norm))
             optimizer.step()
+            updates += 1
+        if stopped:
+            break
     ac.model.set_adapter(POLICY)
-    return {key: sum(v) / len(v) for key, v in stats.items()}
+    out = {key: sum(v) / len(v) for key, v in stats.items()}
+    out["ppo/optimizer_steps"] = float(updates)
+    out["ppo/early_stopped"] = float(stopped)
+    return out
 
 
 def _backward_micro(ac: ActorCritic, exp: Experience, rows: torch.Tensor, *, config, weight: float) -> dict:

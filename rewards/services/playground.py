@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.rewards.enhancement import enhanced_reward
+from engine.rewards.enhancement import enhanced_reward, training_reward
 from engine.rewards.rules import RuleSet, RuleSetError
 from rewards.models import RewardConfig
 from rewards.services.remote import JudgeResult, RMResult, judge_score, rm_score
@@ -168,7 +168,12 @@ def playground_evaluate(
     r_model_assumed = rm.score is None
     r_model = assumed_r_model if r_model_assumed else rm.score
     n = config.n if config is not None else 100.0
-    e_enh, r_total = _enhance(r_model=r_model, e_judge=judge.e_judge, e_func=e_func, n=n)
+    e_enh, _ = _enhance(r_model=r_model, e_judge=judge.e_judge, e_func=e_func, n=n)
+    # exactly the number a REPO job is rewarded with (one function for every trainer)
+    r_total = training_reward(
+        r_model=None if r_model_assumed else rm.score, e_judge=judge.e_judge, e_func=e_func, n=n,
+        r_model_without_rm=assumed_r_model,
+    )  # fmt: skip
     spans = [(v.rule, span) for v in verdicts if v.fired for span in (v.spans or ([v.span] if v.span else []))]
     return PlaygroundResult(
         reply=reply,

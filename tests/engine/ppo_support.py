@@ -100,6 +100,9 @@ def sampled_quality(
         "e_func": sum(scored.e_func) / n,
         "violation_rate": rate,
         "violation_se": _standard_error(violated),
+        "violated": violated,
+        "r_totals": list(scored.r_total),
+        "n_prompts": len(rows),
         "rules": rules,
         "replies": texts,
     }
@@ -109,22 +112,34 @@ def _standard_error(values: list[float]) -> float:
     return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
 
 
-# The learning demo (docs/engine.md, "Does it learn?"): the tiny preset with 32 rollouts per update
-# and prompts cut to their last 128 tokens, so that ten REPO steps fit a few minutes on two CPU cores.
+# The learning demo (docs/engine.md, "Does it learn?"): the tiny preset with 32 rollouts per update and
+# prompts that keep the system message with the case (the oldest turns are dropped first), so that ten
+# REPO steps per seed fit about a minute and a half on two CPU cores.
 LEARNING_DEMO: dict = {
     "per_device_batch_size": 32,
     "max_steps": 10,
-    "max_prompt_length": 128,
+    "max_prompt_length": 384,
     "save_every": 10,
     "probe_every": 0,
 }
+LEARNING_SEEDS = (0, 1, 2)
 
 
-def learning_run(
-    tiny_model: Path, work: Path, *, seed: int = 0, eval_samples: int = 8, eval_seed: int = 1234, **overrides
+def learning_runs(
+    tiny_model: Path,
+    work: Path,
+    *,
+    seeds=LEARNING_SEEDS,
+    eval_samples: int = 8,
+    eval_seed: int = 1234,
+    on_seed=None,
+    **overrides,
 ) -> dict:
-    """One REPO run through ``engine.train.ppo.train`` on the demo prompts, with the sampled quality
-    of the starting policy and of the trained one on held-out prompts (other dialogues), same seed."""
+    """The multi-seed learning demo: REPO runs through ``engine.train.ppo.train`` from one start
+    policy on the same training prompts, one per training seed, and the sampled quality of the start
+    policy and of each trained one on held-out prompts (other dialogues), with one sampling seed.
+    ``pooled`` holds the violation rate's and R_total's improvement pooled over the seeds, paired and
+    clustered by prompt (tests/engine/learning_stats.py)."""
     import time
 
     import torch
@@ -135,24 +150,40 @@ def learning_run(
     from engine.train.ppo_data import read_prompt_rows
     from engine.train.ppo_model import build_actor_critic
     from engine.train.ppo_rewards import build_reward_source
+    from tests.engine.learning_stats import pooled_improvement
 
     train_path, heldout_path = split_prompts(work / "data")
-    fields = {"base_model": str(tiny_model), "dataset": str(train_path), "seed": seed, **LEARNING_DEMO}
-    config = REPOConfig.preset("tiny", **{**fields, **overrides})
+    fields = {"base_model": str(tiny_model), "dataset": str(train_path), **LEARNING_DEMO, **overrides}
+    base_config = REPOConfig.preset("tiny", **{**fields, "seed": seeds[0]})
     rows = read_prompt_rows([str(heldout_path)])
-    rewards = build_reward_source(config)
+    rewards = build_reward_source(base_config)
     quality = {
         "rewards": rewards, "samples": eval_samples, "seed": eval_seed,
-        "max_new_tokens": config.max_response_length, "max_prompt_length": config.max_prompt_length,
+        "max_new_tokens": base_config.max_response_length, "max_prompt_length": base_config.max_prompt_length,
     }  # fmt: skip
-    torch.manual_seed(config.seed)
-    ac = build_actor_critic(config)  # LoRA B = 0: exactly the starting policy
+    torch.manual_seed(0)
+    ac = build_actor_critic(base_config)  # LoRA B = 0: exactly the start policy, whatever the seed
     before = sampled_quality(ac, rows, **quality)
-    start = time.perf_counter()
-    result = train(config, run_dir=work / "run")
-    train_s = time.perf_counter() - start
-    ac.load_trainable_state(load_checkpoint(latest_checkpoint(work / "run").path)["trainable"])
-    after = sampled_quality(ac, rows, **quality)
-    return {"config": config, "before": before, "after": after, "train_s": train_s, "result": result,
+    runs = []
+    for seed in seeds:
+        config = REPOConfig.preset("tiny", **{**fields, "seed": seed})
+        start = time.perf_counter()
+        result = train(config, run_dir=work / f"run-s{seed}")
+        train_s = time.perf_counter() - start
+        ac.load_trainable_state(load_checkpoint(latest_checkpoint(work / f"run-s{seed}").path)["trainable"])
+        run = {"seed": seed, "after": sampled_quality(ac, rows, **quality), "train_s": train_s, "result": result}
+        runs.append(run)
+        if on_seed is not None:
+            on_seed(run, before)
+    n = len(rows)
+    pooled = {
+        "violation_rate": pooled_improvement(
+            before["violated"], [r["after"]["violated"] for r in runs], n_prompts=n, lower_is_better=True
+        ),
+        "r_total": pooled_improvement(
+            before["r_totals"], [r["after"]["r_totals"] for r in runs], n_prompts=n, lower_is_better=False
+        ),
+    }
+    return {"config": base_config, "before": before, "runs": runs, "pooled": pooled,
             "train_path": str(train_path), "heldout_path": str(heldout_path),
-            "train_rows": len(read_prompt_rows([str(train_path)])), "heldout_rows": len(rows)}  # fmt: skip
+            "train_rows": len(read_prompt_rows([str(train_path)])), "heldout_rows": n}  # fmt: skip

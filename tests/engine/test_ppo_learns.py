@@ -1,13 +1,13 @@
 """Does it learn? The REPO update, fed by the real reward pipeline (rules through ``RepoReward`` and
 the enhancement), moves probability from replies that break rules (RF) to clean ones on held-out
 prompts, so the policy's expected R_total rises and its expected violation rate falls; the base
-weights stay as they were (LoRA). A short sampled run through ``train`` then lowers the violation
-rate of fresh replies to held-out prompts and raises their mean R_total, each by more than twice the
-standard error of the change. (The figures and what mattered: docs/engine.md, "Does it learn?")"""
+weights stay as they were (LoRA). Short sampled runs through ``train`` on several training seeds then
+lower the violation rate of fresh replies to held-out prompts and raise their mean R_total: pooled over
+the seeds, paired and clustered by prompt, each by more than two clustered standard errors, with the
+median seed improving. (The figures and what mattered: docs/engine.md, "Does it learn?")"""
 
 import hashlib
 import json
-import math
 
 import pytest
 import torch
@@ -20,7 +20,14 @@ from engine.train.ppo_dist import Distributed
 from engine.train.ppo_model import build_actor_critic, policy_logits
 from engine.train.ppo_rewards import build_reward_source, reply_scores
 from engine.train.ppo_update import make_experience, ppo_update
-from tests.engine.ppo_support import LEARNING_DEMO, assert_finite_metrics, learning_run, tiny_config
+from tests.engine.learning_stats import learned
+from tests.engine.ppo_support import (
+    LEARNING_DEMO,
+    LEARNING_SEEDS,
+    assert_finite_metrics,
+    learning_runs,
+    tiny_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -80,24 +87,34 @@ def test_short_repo_run_logs_the_probe_from_the_starting_policy(tiny_model, tmp_
     assert rows[0]["step"] == 0 and rows[0]["probe/size"] == 4  # the starting policy's probe
     assert "probe/score" in rows[-1] and 0 <= rows[-1]["probe/rule_violation_rate"] <= 1
     assert {"reward/r_total", "reward/e_func", "rules/mixed_language", "kl/to_initial"} <= rows[1].keys()
+    assert rows[1]["rollout/truncated_prompts"] > 0  # demo prompts are longer than 128 tokens
     samples = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     assert {s["step"] for s in samples} == {1, 2} and len(samples) == 2 * config.samples_per_log
     assert {"reply", "prompt_text", "r_model", "e_judge", "e_func", "r_total", "rules"} <= samples[0].keys()
 
 
-def test_short_sampled_repo_run_lowers_heldout_violations_and_raises_r_total(tiny_model, tmp_path):
-    """The learning demo (``LEARNING_DEMO``, seed 0): fresh replies sampled with the same seed from
-    the starting policy and from the trained one, to held-out prompts of dialogues never trained on."""
+def test_short_sampled_repo_runs_lower_heldout_violations_and_raise_r_total_over_seeds(tiny_model, tmp_path):
+    """The learning demo (``LEARNING_DEMO``) on every seed of ``LEARNING_SEEDS``: one start policy,
+    the same training prompts, fresh replies sampled with one sampling seed to held-out prompts of
+    dialogues never trained on. The improvement pooled over the seeds, paired and clustered by prompt,
+    must clear two clustered standard errors, and the median seed must improve, for the violation
+    rate and for R_total: no seed is singled out."""
     base_hash = _sha(tiny_model / "model.safetensors")
-    run = learning_run(tiny_model, tmp_path, seed=0)
-    train_rows, heldout_rows = (read_prompt_rows([path]) for path in (run["train_path"], run["heldout_path"]))
+    out = learning_runs(tiny_model, tmp_path)
+    train_rows, heldout_rows = (read_prompt_rows([path]) for path in (out["train_path"], out["heldout_path"]))
     trained_on = {json.dumps(r["prompt"]) for r in train_rows} | {json.dumps(r["task"]) for r in train_rows}
     assert not trained_on & {json.dumps(r["prompt"]) for r in heldout_rows}
     assert not trained_on & {json.dumps(r["task"]) for r in heldout_rows}  # other dialogues, other cases
-    before, after = run["before"], run["after"]
-    assert run["result"]["steps"] == LEARNING_DEMO["max_steps"] and before["n"] == after["n"] >= 200
-    violations_se = math.hypot(before["violation_se"], after["violation_se"])
-    r_total_se = math.hypot(before["r_total_se"], after["r_total_se"])
-    assert before["violation_rate"] - after["violation_rate"] > 2 * violations_se, (before, after)
-    assert after["r_total"] - before["r_total"] > 2 * r_total_se, (before, after)
+    assert len(out["runs"]) == len(LEARNING_SEEDS) >= 3
+    assert all(run["result"]["steps"] == LEARNING_DEMO["max_steps"] for run in out["runs"])
+    assert out["before"]["n"] == out["runs"][0]["after"]["n"] >= 200
+    figures = {
+        "per_seed": [
+            (run["seed"], run["after"]["violation_rate"], round(run["after"]["r_total"], 4)) for run in out["runs"]
+        ],
+        "before": (out["before"]["violation_rate"], round(out["before"]["r_total"], 4)),
+        "pooled": out["pooled"],
+    }
+    assert learned(out["pooled"]["violation_rate"]), figures
+    assert learned(out["pooled"]["r_total"]), figures
     assert _sha(tiny_model / "model.safetensors") == base_hash

@@ -64,3 +64,43 @@ def test_hf_generate_on_tiny_model(tiny_model):
     greedy = generate_hf(model, tokenizer, prompts, max_new_tokens=8, greedy=True)
     alone = generate_hf(model, tokenizer, prompts[:1], max_new_tokens=8, greedy=True)
     assert greedy.texts[0] == alone.texts[0]
+
+
+def test_hf_rollouts_ignore_the_checkpoints_generation_defaults(tiny_model):
+    """A checkpoint's generation_config.json (Qwen3: top_k 20; others: a repetition penalty) must not
+    reshape the rollout distribution: the sampler draws exactly what the loss's log-probs assume."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine.rollout.hf import generate_hf
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    chats = [[{"role": "user", "content": "hi, yes?"}], [{"role": "user", "content": "The price is 780 now."}]]
+    prompts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=True) for c in chats]
+    prompts = [list(p["input_ids"] if hasattr(p, "keys") else p) for p in prompts] * 4
+
+    def sample():
+        torch.manual_seed(0)
+        return generate_hf(model, tokenizer, prompts, max_new_tokens=16).response_ids.tolist()
+
+    clean = sample()
+    model.generation_config.repetition_penalty = 3.0
+    model.generation_config.no_repeat_ngram_size = 1
+    model.generation_config.top_k = 2
+    model.generation_config.min_new_tokens = 16
+    assert sample() == clean
+    assert model.generation_config.repetition_penalty == 3.0  # the model's own config is left as it was
+
+
+def test_vllm_rollout_requests_name_every_sampling_field():
+    """Unset fields would be filled from the server's or the checkpoint's defaults (Qwen3: top_k 20)."""
+    import engine.rollout.vllm as vllm_rollout
+
+    assert doctest.testmod(vllm_rollout).failed == 0
+    sampled = vllm_rollout.sampling_fields(greedy=False, temperature=0.7, top_p=0.9, seed=3)
+    assert sampled == {
+        "n": 1, "top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
+        "frequency_penalty": 0.0, "min_tokens": 0, "ignore_eos": False, "temperature": 0.7, "top_p": 0.9, "seed": 3,
+    }  # fmt: skip
+    greedy = vllm_rollout.sampling_fields(greedy=True, temperature=0.7, top_p=0.9, seed=None)
+    assert greedy["temperature"] == 0.0 and greedy["top_k"] == -1 and "seed" not in greedy

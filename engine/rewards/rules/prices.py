@@ -179,9 +179,36 @@ class PriceMismatchChecker:
         return False
 
 
+def _sentence(low: str, pos: int) -> tuple[int, int]:
+    """The clause (between sentence ends) that holds position ``pos``."""
+    start = _sentence_start(low, 0, pos)
+    m = _BOUNDARY.search(low, pos)
+    return start, m.start() if m else len(low)
+
+
+def _ticket_named_near(low: str, pos: int, tickets) -> dict | None:
+    """The ticket whose room type the clause around ``pos`` names, the mention nearest before ``pos``
+    first, else the first one after it; None when the clause names no room type."""
+    start, end = _sentence(low, pos)
+    best: tuple[int, dict] | None = None
+    for ticket in tickets:
+        room = str(ticket.get("room_type", "")).lower()
+        if not room:
+            continue
+        before = low.rfind(room, start, pos)
+        after = low.find(room, pos, end)
+        distance = pos - before if before >= 0 else (after - pos + len(low) if after >= 0 else None)
+        if distance is not None and (best is None or distance < best[0]):
+            best = (distance, ticket)
+    return best[1] if best else None
+
+
 class AcceptableOfferChecker:
     """The hotel's latest message offers a price at or below a ticket's target, and the reply asks for
-    less (a push cue, or a lower price proposed) instead of accepting at once (docs/method.md hard rule)."""
+    less *on that ticket* (a push cue, or a lower price proposed) instead of accepting at once
+    (docs/method.md hard rule). Moving on to the next room of a multi-room case is not pushing: a push
+    cue or a number counts only when it is about the offered ticket, by the room type named in its
+    clause, else (for a number) by the ticket whose target it is nearest."""
 
     __slots__ = ("cues", "push", "tolerance", "_offers")
 
@@ -189,10 +216,15 @@ class AcceptableOfferChecker:
         self.cues = _Cues(rule_id, params)
         self.push = Terms(_str_list(rule_id, params, "push_cues"))
         self.tolerance = _number(rule_id, params, "tolerance", 0.01)
-        self._offers: dict[tuple[int, str], tuple[dict, float | None]] = {}
+        self._offers: dict[tuple[int, str], tuple[dict, tuple[float, dict] | None]] = {}
 
     def offer(self, task: dict, history) -> float | None:
-        """The hotel's latest price, if it is at or below the target of the ticket it is about.
+        """The hotel's latest price, if it is at or below the target of the ticket it is about."""
+        found = self.offered_ticket(task, history)
+        return found[0] if found else None
+
+    def offered_ticket(self, task: dict, history) -> tuple[float, dict] | None:
+        """The hotel's latest price and its ticket, if the price is at or below that ticket's target.
 
         The ticket is the one whose room type the message names, else the one whose target is nearest
         (a hotel answering "600" to asks of 690 and 580 is talking about the second room).
@@ -202,7 +234,7 @@ class AcceptableOfferChecker:
                 return self._offer_in(task, message.get("content", ""))
         return None
 
-    def _offer_in(self, task: dict, content: str) -> float | None:
+    def _offer_in(self, task: dict, content: str) -> tuple[float, dict] | None:
         # Cached per (task, message): every later turn of a dialogue reads the same hotel message.
         key = (id(task), content)
         hit = self._offers.get(key)
@@ -214,28 +246,42 @@ class AcceptableOfferChecker:
         self._offers[key] = (task, value)  # holding the task keeps its id from being reused
         return value
 
-    def _find_offer(self, task: dict, content: str) -> float | None:
+    def _find_offer(self, task: dict, content: str) -> tuple[float, dict] | None:
         tickets = task.get("tickets", ())
         named = [t for t in tickets if t.get("room_type", "").lower() in content.lower()] or tickets
         for value in reversed(self.cues.message_prices(content)):
             fitting = [t for t in named if 0.5 * t["target_price"] <= value <= t["current_price"] * 1.2]
             if fitting:
                 ticket = min(fitting, key=lambda t: abs(value - t["target_price"]))
-                return value if value <= ticket["target_price"] * (1 + self.tolerance) else None
+                return (value, ticket) if value <= ticket["target_price"] * (1 + self.tolerance) else None
         return None
+
+    def _number_ticket(self, low: str, start: int, value: float, tickets) -> dict | None:
+        named = _ticket_named_near(low, start, tickets)
+        if named is not None:
+            return named
+        fitting = [t for t in tickets if 0.5 * t["target_price"] <= value <= t["current_price"] * 1.2]
+        return min(fitting, key=lambda t: abs(value - t["target_price"])) if fitting else None
 
     def find(self, reply: str, low: str, task: dict, history) -> Span | None:
         if not history:
             return None
-        offer = self.offer(task, history)
-        if offer is None:
+        found = self.offered_ticket(task, history)
+        if found is None:
             return None
-        if self.push and (m := self.push.search(low)):
-            return m.span()
+        offer, offered = found
+        tickets = task.get("tickets", ())
+        if self.push:
+            for m in self.push.finditer(low):
+                about = _ticket_named_near(low, m.start(), tickets)
+                if about is None or about is offered:
+                    return m.span()
         numbers = self.cues.numbers(reply, low)
         claimed = {start for _, start, _, _, _ in self.cues.claims(reply, low, task, numbers)}
-        lowest = min(t["target_price"] for t in task.get("tickets", ())) * 0.5
+        lowest = offered["target_price"] * 0.5
         for value, start, end in numbers:
-            if start not in claimed and lowest <= value < offer * (1 - self.tolerance):
+            if start in claimed or not lowest <= value < offer * (1 - self.tolerance):
+                continue
+            if self._number_ticket(low, start, value, tickets) is offered:
                 return (start, end)
         return None

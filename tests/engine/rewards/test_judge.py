@@ -148,6 +148,16 @@ def test_cache_key_depends_on_rubric_version_model_and_inputs():
     assert a.cache_key(item) != a.cache_key(JudgeItem(task=TASK, history=[], reply="Hi!"))
 
 
+def test_cache_key_depends_on_the_prompt_template_version(monkeypatch):
+    from engine.rewards import judge_prompt
+
+    judge = RewardJudge(base_url="http://x/v1", model="m")
+    item = JudgeItem(task=TASK, history=[], reply="Hello")
+    before = judge.cache_key(item)
+    monkeypatch.setattr(judge_prompt, "PROMPT_VERSION", judge_prompt.PROMPT_VERSION + "-changed")
+    assert judge.cache_key(item) != before  # verdicts cached under an older prompt are not reused
+
+
 def test_docstring_examples():
     assert doctest.testmod(judge_prompt).failed == 0
 

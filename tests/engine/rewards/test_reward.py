@@ -148,3 +148,29 @@ def test_from_config_builds_rules_only_and_reads_a_rule_file(tmp_path):
     reward = RepoReward.from_config(RewardSourcesConfig(rules=str(path), n=50.0))
     batch = reward.score(prompts=[PROMPT], replies=["Our target price is 690."], tasks=[TASK])
     assert batch.e_func == [-1.0] and reward.n == 50.0 and reward.rm is None and reward.judge is None
+
+
+def test_a_failed_judge_call_is_not_a_free_pass():
+    """A failed verdict scores 0, about the best outcome under a deduction rubric; in the reward it
+    takes the batch mean of the successful verdicts, and the failure rate is logged with an alarm."""
+    import doctest
+
+    from engine.rewards import reward as reward_module
+    from engine.rewards.judge import JudgeVerdict
+    from engine.rewards.reward import JUDGE_FAILURE_ALARM, RewardBatch, judge_terms
+
+    assert doctest.testmod(reward_module).failed == 0
+    verdicts = [JudgeVerdict(ok=True, e_judge=-30.0), JudgeVerdict(ok=True, e_judge=0.0), JudgeVerdict.failed("x")]
+    assert judge_terms(verdicts) == [-30.0, 0.0, -15.0]
+    assert judge_terms([JudgeVerdict.failed("x")]) == [0.0]
+
+    def batch(failures: int, size: int = 10) -> dict:
+        return RewardBatch(
+            r_model=[1.0] * size, e_judge=[0.0] * size, e_func=[0.0] * size, r_total=[1.0] * size,
+            rule_hits=[[] for _ in range(size)], judge_hits=[[] for _ in range(size)],
+            judge_failures=failures, judge_ids=("over_promise",),
+        ).as_metrics()  # fmt: skip
+
+    calm, alarming = batch(1), batch(int(JUDGE_FAILURE_ALARM * 10) + 1)
+    assert calm["judge/failure_rate"] == 0.1 and calm["judge/failure_alarm"] == 0.0
+    assert alarming["judge/failure_rate"] > JUDGE_FAILURE_ALARM and alarming["judge/failure_alarm"] == 1.0

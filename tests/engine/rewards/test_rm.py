@@ -59,3 +59,24 @@ def test_reloaded_scorer_matches_and_is_centred_on_the_reference(trained_rm, pre
 def test_pairwise_accuracy():
     assert pairwise_accuracy([1.0, 2.0], [0.0, 3.0]) == 0.5
     assert math.isnan(pairwise_accuracy([], []))
+
+
+def test_over_long_inputs_keep_the_case_and_are_counted(tiny_model):
+    """RM scoring truncates like the RL prompts: the oldest whole turns go, the system message with the
+    case and the reply stay; a plain tail cut would score the reply without its case."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    prompt = [{"role": "system", "content": "CASE: Deluxe King now 780, target 690."}]
+    prompt += [{"role": "user" if i % 2 else "assistant", "content": f"turn {i}: " + "words " * 20} for i in range(10)]
+    wide = RewardModelScorer(model=model, tokenizer=tokenizer, max_length=100_000)
+    full = wide.encode(prompt, "Could 690 work?")
+    assert wide.truncated == 0
+    scorer = RewardModelScorer(model=model, tokenizer=tokenizer, max_length=len(full) // 2)
+    text = tokenizer.decode(scorer.encode(prompt, "Could 690 work?"))
+    assert "CASE: Deluxe King now 780" in text and "Could 690 work?" in text and "turn 9:" in text
+    assert "turn 0:" not in text and scorer.truncated == 1
+    scores = scorer.raw_scores(prompts=[prompt, prompt[:2]], replies=["Could 690 work?", "Hi"])
+    assert len(scores) == 2 and scorer.truncated == 2  # the long one again, the short one fits

@@ -1,0 +1,68 @@
+"""The learning test's statistics: paired and clustered by prompt, pooled over training seeds."""
+
+import doctest
+import math
+import random
+import statistics
+
+import pytest
+
+from tests.engine import learning_stats
+from tests.engine.learning_stats import learned, pooled_improvement, prompt_means
+
+
+def test_doctests():
+    assert doctest.testmod(learning_stats).failed == 0
+
+
+def test_replies_are_grouped_by_prompt_in_sampling_order():
+    # 2 prompts x 3 samples, laid out prompts * samples: reply i answers prompt i % 2
+    assert prompt_means([1, 0, 1, 0, 0, 0], 2) == pytest.approx([2 / 3, 0.0])
+    with pytest.raises(ValueError, match="divide"):
+        prompt_means([1, 0, 1], 2)
+
+
+def test_the_standard_error_is_over_prompts_not_replies():
+    """Eight identical replies per prompt carry one prompt's worth of information: the clustered s.e.
+    must not shrink by sqrt(8) as a per-reply s.e. would."""
+    rng = random.Random(0)
+    n_prompts, samples = 30, 8
+    per_prompt_before = [rng.random() < 0.5 for _ in range(n_prompts)]
+    per_prompt_after = [rng.random() < 0.4 for _ in range(n_prompts)]
+    before = [float(per_prompt_before[i % n_prompts]) for i in range(n_prompts * samples)]
+    after = [float(per_prompt_after[i % n_prompts]) for i in range(n_prompts * samples)]
+    one = pooled_improvement(before[:n_prompts], [after[:n_prompts]], n_prompts=n_prompts, lower_is_better=True)
+    many = pooled_improvement(before, [after], n_prompts=n_prompts, lower_is_better=True)
+    assert many["se"] == pytest.approx(one["se"])  # copies of a prompt's reply add nothing
+    naive = statistics.stdev([a - b for a, b in zip(after, before, strict=True)]) / math.sqrt(len(after))
+    assert many["se"] > 2 * naive  # what treating the 8 samples as independent would claim
+
+
+def test_a_real_improvement_passes_and_noise_or_one_lucky_seed_does_not():
+    rng = random.Random(1)
+    n_prompts, samples = 40, 8
+
+    def draw(rate_of_prompt):
+        return [float(rng.random() < rate_of_prompt[i % n_prompts]) for i in range(n_prompts * samples)]
+
+    base_rates = [rng.uniform(0.1, 0.5) for _ in range(n_prompts)]
+    before = draw(base_rates)
+    better = [draw([r * 0.4 for r in base_rates]) for _ in range(3)]
+    same = [draw(base_rates) for _ in range(3)]
+    result = pooled_improvement(before, better, n_prompts=n_prompts, lower_is_better=True)
+    assert learned(result) and result["ci95"][0] > 0 and result["p_value"] < 0.05
+    assert all(x > 0 for x in result["per_seed"])
+
+    assert not learned(pooled_improvement(before, same, n_prompts=n_prompts, lower_is_better=True))
+    # one seed that learned a lot, two that got worse: the pooled mean may look fine, the median seed does not
+    worse = [draw([min(1.0, r * 1.8) for r in base_rates]) for _ in range(2)]
+    lucky = pooled_improvement(before, [draw([0.0] * n_prompts), *worse], n_prompts=n_prompts, lower_is_better=True)
+    assert lucky["median_seed"] < 0 and not learned(lucky)
+
+
+def test_higher_is_better_flips_the_sign():
+    result = pooled_improvement([0.9, 0.8], [[1.0, 0.9]], n_prompts=2, lower_is_better=False)
+    assert result["improvement"] == pytest.approx(0.1)
+    assert result["ci95"][0] == pytest.approx(0.1) and result["ci95"][1] == pytest.approx(0.1)
+    down = pooled_improvement([0.9, 0.8], [[0.8, 0.7]], n_prompts=2, lower_is_better=False)
+    assert down["improvement"] == pytest.approx(-0.1) and not learned(down)
