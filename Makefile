@@ -10,12 +10,13 @@ STAMP := .venv/.installed-$(shell cat requirements.txt requirements-vllm.txt pac
 EDITABLE := .venv/.editable-$(shell cat pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-quick lint format services chromium bootstrap seed seed-jobs bench clean
+.PHONY: help venv run test test-quick test-learning lint format services chromium bootstrap seed seed-jobs bench clean
 
 help:
 	@echo "make run        set up, migrate, seed the demo world, build the tiny model, serve on :8000"
 	@echo "make test       the whole suite on PostgreSQL + Redis with a real Celery worker, vLLM and Chromium"
 	@echo "make test-quick the suite without slow, vLLM, worker and browser tests"
+	@echo "make test-learning  the multi-seed learning claim alone (slow; see docs/engine.md)"
 	@echo "make lint       ruff"
 	@echo "make bench      every benchmark at a quick size (FULL=1: the sizes of docs/benchmarks.md, hours)"
 
@@ -52,6 +53,10 @@ test: venv services chromium
 test-quick: venv services
 	set +e; $(PY) -m pytest -m "not slow and not vllm and not worker and not browser" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+# The multi-seed learning claim (three REPO runs on the tiny model; tens of minutes on a CPU).
+test-learning: venv services
+	PARLEY_LEARNING_CLAIM=1 $(PY) -m pytest -m learning_claim $(PYTEST_ARGS)
 
 lint: venv
 	.venv/bin/ruff check .

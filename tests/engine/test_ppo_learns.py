@@ -93,6 +93,7 @@ def test_short_repo_run_logs_the_probe_from_the_starting_policy(tiny_model, tmp_
     assert {"reply", "prompt_text", "r_model", "e_judge", "e_func", "r_total", "rules"} <= samples[0].keys()
 
 
+@pytest.mark.learning_claim
 def test_short_sampled_repo_runs_lower_heldout_violations_and_raise_r_total_over_seeds(tiny_model, tmp_path):
     """The learning demo (``LEARNING_DEMO``) on every seed of ``LEARNING_SEEDS``: one start policy,
     the same training prompts, fresh replies sampled with one sampling seed to held-out prompts of
