@@ -113,9 +113,13 @@ def test_scores_and_token_rewards_follow_the_rollout_device():
     from engine.rl import last_token_rewards
     from engine.train.ppo_rewards import reply_scores
 
-    config = SimpleNamespace(use_enhanced_reward=True, reward_scale=1.0, missing_eos_penalty=0.5)
+    config = SimpleNamespace(
+        use_enhanced_reward=True, reward_scale=1.0, missing_eos_penalty=0.5, r_model_without_rm=1.0,
+        rewards=SimpleNamespace(rm_path="rm", n=100.0),
+    )  # fmt: skip
     ended = torch.tensor([True, False])
-    scores = reply_scores(SimpleNamespace(r_total=[1.0, 2.0], r_model=[0.0, 0.0]), ended, config=config)
+    scored = SimpleNamespace(r_model=[2.0, 2.0], e_judge=[-10.0, 0.0], e_func=[-40.0, 0.0])  # R_total 1.0 and 2.0
+    scores = reply_scores(scored, ended, config=config)
     assert scores.device == ended.device and scores.tolist() == [1.0, 1.5]
     rewards = last_token_rewards(scores, torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
     assert rewards.tolist() == [[0.0, 1.0], [1.5, 0.0]]
