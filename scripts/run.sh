@@ -37,7 +37,9 @@ if [ "${PARLEY_DEMO_JOBS:-1}" != "0" ]; then
   # The demo RM and REPO jobs and the demo-models eval set, run for real on the tiny model (about 2-4 min
   # on a laptop CPU the first time, instant once done): in the background, so the pages are up meanwhile
   # and the job list shows them running. PARLEY_DEMO_JOBS=0 skips it.
-  $PY manage.py seed_demo_jobs >var/seed-demo-jobs.log 2>&1 &
+  # Then the demo REPO policy goes behind the gateway: an adapter of the demo deployment, production
+  # in slot "demo" (so `model: "demo"` answers on /v1/chat/completions).
+  { $PY manage.py seed_demo_jobs && $PY manage.py deployment_demo_policy; } >var/seed-demo-jobs.log 2>&1 &
   SEED_JOBS=$!
 fi
 # A demo API key for the gateway and the REST API (a new one each run; revoke old ones on /deploy/keys/).
@@ -51,7 +53,8 @@ cat <<MSG
   Worker log:     var/worker.log  (serve worker: var/serve-worker.log)
   Deployments:    http://127.0.0.1:${PORT}/deploy/deployments/  (the demo's vLLM server starts in ~1 min)
   Playground:     http://127.0.0.1:${PORT}/deploy/playground/
-  Gateway:        http://127.0.0.1:${PORT}/v1/  (OpenAI-compatible; model "demo" = the demo slot)
+  Gateway:        http://127.0.0.1:${PORT}/v1/  (OpenAI-compatible; model "demo" answers once the demo
+                  REPO job has finished and joined the demo deployment: see var/seed-demo-jobs.log)
   Demo API key:   ${DEMO_KEY:-(not created; see manage.py api_key_create)}
                   curl -H "Authorization: Bearer \$KEY" http://127.0.0.1:${PORT}/v1/models
   Demo jobs:      var/seed-demo-jobs.log (an RM and a REPO job on the tiny model, then the demo-models
