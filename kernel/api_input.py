@@ -16,22 +16,14 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
-from kernel.errors import ApplicationError
+from kernel.errors import ApplicationErrors
 from kernel.text import json_document, json_problems, json_text_is_clean, text_problem
 
 TOO_LARGE = "The body is larger than {limit} bytes: send less at a time."
 
 
-class BodyRefused(ApplicationError):
+class BodyRefused(ApplicationErrors):
     """Every problem of a refused body (the API answers ``{"detail", "errors"}``)."""
-
-    def __init__(self, errors: list[str], *, status: int = 400):
-        super().__init__("; ".join(errors), status=status)
-        self.errors = errors
-
-    @property
-    def messages(self) -> list[str]:
-        return self.errors
 
 
 def _limit() -> int:

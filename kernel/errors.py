@@ -21,3 +21,16 @@ class ApplicationError(Exception):
     @property
     def messages(self) -> list[str]:
         return [self.message]
+
+
+class ApplicationErrors(ApplicationError):
+    """A refusal with several problems, each a line a person reads (an import's or a batch's rows, a
+    body's fields): ``messages`` lists them, ``message`` joins them."""
+
+    def __init__(self, errors: list[str], *, status: int = 400):
+        super().__init__("; ".join(errors), status=status)
+        self.errors = errors
+
+    @property
+    def messages(self) -> list[str]:
+        return self.errors

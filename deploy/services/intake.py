@@ -46,7 +46,7 @@ from deploy.intake_models import ProductionConversation, SamplingRule
 from engine.rewards.rules import check as rules_check
 from engine.task import MAX_MESSAGE_CHARS, message_errors, task_errors
 from kernel.audit import audit_event, audit_record_many, audit_snapshot
-from kernel.errors import ApplicationError
+from kernel.errors import ApplicationErrors
 from registry.models import ModelVersion
 
 PRODUCTION_PROJECT = "Production"
@@ -73,16 +73,8 @@ RULE_CATEGORY = {
 }
 
 
-class IntakeError(ApplicationError):
+class IntakeError(ApplicationErrors):
     """Every problem of a refused batch, each naming its conversation's index."""
-
-    def __init__(self, errors: list[str], *, status: int = 400):
-        super().__init__("; ".join(errors), status=status)
-        self.errors = errors
-
-    @property
-    def messages(self) -> list[str]:
-        return self.errors
 
 
 @dataclass
