@@ -94,9 +94,19 @@ def kill_run_tree(run_dir: Path | str, *, wait_s: float = 10.0) -> list[int]:
         except (ProcessLookupError, PermissionError):
             pass
     deadline = time.monotonic() + wait_s
-    while run_processes(run_dir) and time.monotonic() < deadline:
+    # Until every killed process has exited (a dying process stops showing its mark before it is a
+    # zombie) and no process of the run is left.
+    while (run_processes(run_dir) or not all(map(_exited, killed))) and time.monotonic() < deadline:
         time.sleep(0.05)
     return killed
+
+
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie (it has exited; only its parent's wait is missing)."""
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
 
 
 def _die_with_parent() -> None:
