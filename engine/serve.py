@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 DEFAULT_SERVED_NAME = "tiny"
 START_TIMEOUT_S = 420.0
 STOP_GRACE_S = 30.0
@@ -247,3 +249,44 @@ def stop_pgid(pgid: int, *, grace_s: float = STOP_GRACE_S, process: subprocess.P
 
 def stop_vllm(server: VLLMServer, *, grace_s: float = STOP_GRACE_S) -> None:
     stop_pgid(server.process.pid, grace_s=grace_s, process=server.process)
+
+
+# -- a running server's adapters (the one owner of vLLM's runtime LoRA endpoints) ---------------------
+# The trainer's push (``engine.rollout.vllm.VLLMClient.push_adapter``) and the deployments' supervisor
+# (``deploy.services.supervisor``) both go through these; ``api_url`` is the OpenAI base URL (``…/v1``).
+
+LORA_TIMEOUT_S = 120.0
+
+
+class LoraError(RuntimeError):
+    """The server refused or did not answer an adapter load or unload (the message holds why)."""
+
+
+def _lora_post(api_url: str, path: str, payload: dict, *, ok_missing: bool = False, client=None) -> None:
+    url = f"{api_url.rstrip('/')}/{path}"
+    try:
+        response = (client or httpx).post(url, json=payload, timeout=LORA_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        raise LoraError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    # vLLM answers an unload of an adapter it does not hold with 400 or 404, by version.
+    if response.status_code >= 400 and not (ok_missing and response.status_code in (400, 404)):
+        raise LoraError(f"{path}: HTTP {response.status_code}: {response.text[:500]}")
+
+
+def lora_load(api_url: str, *, name: str, path: str | Path, client=None) -> None:
+    _lora_post(api_url, "load_lora_adapter", {"lora_name": name, "lora_path": str(path)}, client=client)
+
+
+def lora_unload(api_url: str, *, name: str, client=None) -> None:
+    """Unload ``name``; an adapter the server does not hold is fine."""
+    _lora_post(api_url, "unload_lora_adapter", {"lora_name": name}, ok_missing=True, client=client)
+
+
+def served_models(api_url: str, *, timeout_s: float = 5.0) -> set[str] | None:
+    """The model names ``/v1/models`` lists (the base and every loaded adapter); None when it does not answer."""
+    try:
+        response = httpx.get(f"{api_url.rstrip('/')}/models", timeout=timeout_s)
+        response.raise_for_status()
+        return {m["id"] for m in response.json().get("data", [])}
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None

@@ -31,7 +31,6 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from deploy.services.lora import LoraError, lora_load, lora_unload, served_models
 from deploy.serving_models import Deployment, DeploymentAdapter
 from engine import serve
 from kernel.launcher import RUN_MARK, kill_leftover, log_text_tail
@@ -140,7 +139,7 @@ class Supervisor:
         if now < self.next_health:
             return
         self.next_health = now + settings.PARLEY_SERVE_HEALTH_S
-        models = served_models(self.server.root_url) if serve.is_healthy(self.server.root_url) else None
+        models = serve.served_models(f"{self.server.root_url}/v1") if serve.is_healthy(self.server.root_url) else None
         if models is not None:
             self.crashes_in_row = 0
             self.unhealthy_since = None
@@ -167,14 +166,14 @@ class Supervisor:
         for adapter in DeploymentAdapter.objects.filter(deployment=self.row).select_related("version"):
             try:
                 if adapter.state == A.REMOVING:
-                    lora_unload(root, name=adapter.served_name)
+                    serve.lora_unload(f"{root}/v1", name=adapter.served_name)
                     adapter.delete()
                     self.set_state(self.state, f"adapter {adapter.served_name} removed")
                 elif adapter.state == A.LOADING or (adapter.state == A.LOADED and adapter.served_name not in models):
                     started = time.monotonic()
                     if adapter.loaded_path or adapter.served_name in models:
-                        lora_unload(root, name=adapter.served_name)
-                    lora_load(root, name=adapter.served_name, path=adapter.version.adapter_path)
+                        serve.lora_unload(f"{root}/v1", name=adapter.served_name)
+                    serve.lora_load(f"{root}/v1", name=adapter.served_name, path=adapter.version.adapter_path)
                     seconds = time.monotonic() - started
                     # Only if nobody replaced or removed it meanwhile (else the next round applies that).
                     current = DeploymentAdapter.objects.filter(pk=adapter.pk, version=adapter.version)
@@ -184,7 +183,7 @@ class Supervisor:
                     self.set_state(
                         self.state, f"adapter {adapter.served_name} loaded ({adapter.version.name}, {seconds:.2f} s)"
                     )
-            except LoraError as exc:
+            except serve.LoraError as exc:
                 DeploymentAdapter.objects.filter(pk=adapter.pk).update(state=A.FAILED, error=str(exc)[-2000:])
 
     # -- the loop --------------------------------------------------------------------------------------
