@@ -24,6 +24,7 @@ import httpx
 import torch
 
 from engine.rollout import RolloutBatch, cut_replies, left_pad
+from engine.serve import lora_load, lora_unload
 
 
 def sampling_fields(*, greedy: bool, temperature: float, top_p: float, seed: int | None) -> dict:
@@ -68,18 +69,16 @@ class VLLMClient:
         self.base_url = base_url.rstrip("/")
         self.http = httpx.Client(timeout=timeout)
 
-    def _post(self, path: str, payload: dict, *, ok_missing: bool = False) -> httpx.Response:
+    def _post(self, path: str, payload: dict) -> httpx.Response:
         response = self.http.post(f"{self.base_url}{path}", json=payload)
-        if response.status_code == 404 and ok_missing:
-            return response
         if response.status_code >= 400:
             raise VLLMError(f"POST {path} -> {response.status_code}: {response.text[:500]}")
         return response
 
     def push_adapter(self, *, name: str, path: str) -> None:
         """Unload ``name`` (absent is fine), then load it from ``path``."""
-        self._post("/unload_lora_adapter", {"lora_name": name}, ok_missing=True)
-        self._post("/load_lora_adapter", {"lora_name": name, "lora_path": str(path)})
+        lora_unload(self.base_url, name=name, client=self.http)
+        lora_load(self.base_url, name=name, path=path, client=self.http)
 
     def complete(self, *, model: str, prompts: list[list[int]], **params) -> list[dict]:
         """One completion per token-id prompt, in prompt order, with token ids and log-probs."""
