@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from annotation.models import BadCase
@@ -82,9 +83,52 @@ def test_base_model_must_be_a_registered_base():
 
 def test_same_budget_copies_budget_keys_only():
     first = submit(hyperparameters={"max_steps": "5", "per_device_batch_size": "4", "learning_rate": "0.01"})
-    second = submit(method="grpo", budget_from=first)
+    second = submit(budget_from=first)
     assert second.config["max_steps"] == 5 and second.config["per_device_batch_size"] == 4
     assert "learning_rate" not in second.config  # how it learns stays the method's own (its preset's)
+
+
+def test_same_budget_counts_grpo_completions_not_prompts():
+    """GRPO answers each prompt num_generations times: a REPO run of 8 prompts x 1 reply per step and a
+    GRPO run copied from it consume the same 8 replies per step, not 8 x the group."""
+    first = submit(hyperparameters={"max_steps": "5", "per_device_batch_size": "8"})
+    grpo = submit(method="grpo", budget_from=first, hyperparameters={"num_generations": "4"})
+    assert grpo.config["max_steps"] == 5
+    assert grpo.config["per_device_batch_size"] * grpo.config["num_generations"] == 8
+    assert grpo.config["per_device_batch_size"] == 2
+    # No group chosen: the largest up to the engine's default (8) that divides the budget.
+    default = submit(method="grpo", budget_from=first)
+    assert default.config["per_device_batch_size"] == 1 and default.config["num_generations"] == 8
+    # And back: a REPO run copied from the GRPO run gets its 8 replies as 8 prompts.
+    back = submit(budget_from=grpo)
+    assert back.config["per_device_batch_size"] == 8
+    with pytest.raises(ApplicationError, match="not a multiple"):
+        submit(method="grpo", budget_from=first, hyperparameters={"num_generations": "3"})
+
+
+def many_prompts(rows: int = 100):
+    snap = factories.snapshot(kind="prompts", rows=1, name="many")
+    folder = Path(settings.ARTIFACTS_ROOT) / "test-snapshots" / "many"
+    folder.mkdir(parents=True, exist_ok=True)
+    row = json.loads(Path(snap.path).read_text())
+    lines = [json.dumps({**row, "prompt": [{"role": "user", "content": f"turn {i}"}]}) for i in range(rows)]
+    (folder / "data.jsonl").write_text("".join(line + "\n" for line in lines))
+    snap.path = str(folder / "data.jsonl")
+    snap.save()
+    return snap
+
+
+def test_platform_ppo_and_repo_jobs_get_a_probe_set():
+    """The dashboard's jobs had no probe_dataset (and no eval_dataset), so /eval/probe/ stayed empty."""
+    job = submit(snapshots=[many_prompts()])
+    probe = Path(job.config["probe_dataset"])
+    rows = [json.loads(line) for line in probe.read_text().splitlines()]
+    assert len(rows) == snapshots.PROBE_ROWS and {"prompt", "task"} <= set(rows[0])
+    assert not os.access(probe, os.W_OK) or os.geteuid() == 0  # frozen like a snapshot
+    again = submit(snapshots=[many_prompts()])
+    assert again.config["probe_dataset"] == job.config["probe_dataset"]  # same snapshots, same probe
+    grpo = submit(method="grpo")
+    assert grpo.config.get("probe_dataset") is None  # GRPO's trainer has no probe
 
 
 def test_the_preset_is_decided_on_the_worker_that_claims_the_job(settings, monkeypatch):

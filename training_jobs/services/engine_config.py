@@ -22,6 +22,7 @@ from engine.config import PRESETS, ConfigError, config_class, config_from_dict
 from kernel.errors import ApplicationError
 from rewards.models import RewardConfig
 from training_jobs.models import DatasetSnapshot, Method
+from training_jobs.services.snapshots import probe_file_for
 
 PRESET_AUTO = "auto"  # the worker that runs the job picks tiny or paper
 PRESET_CHOICES = (PRESET_AUTO, *PRESETS)
@@ -46,6 +47,7 @@ METHOD_SNAPSHOT_KINDS: dict[str, tuple[str, ...]] = {
     method: tuple(kind.name for kind in EXPORT_KINDS if method in kind.trainers) for method in Method.values
 }
 RL_METHODS = (Method.PPO, Method.GRPO, Method.REPO)
+PROBED_METHODS = (Method.PPO, Method.REPO)  # the methods whose trainer runs the training-time probe
 
 ERR_SNAPSHOT_KIND = "A {method} job trains on {kinds} snapshots; {name!r} is {kind}."
 ERR_NO_SNAPSHOT = "Choose at least one dataset snapshot."
@@ -54,6 +56,10 @@ ERR_REWARD_REQUIRED = "A {method} job needs a reward configuration."
 ERR_RM_REQUIRED = "The PPO baseline is rewarded by the RM alone: its reward configuration needs a reward model."
 ERR_BAD_HYPER = "Hyperparameter {key!r}: {error}"
 ERR_CONFIG = "The engine rejects this configuration: {error}"
+ERR_GRPO_GROUP = (
+    "GRPO samples {group} replies per prompt: {completions} completions per step is not a multiple of it "
+    "(choose a batch that is, or another group size)."
+)
 
 
 def preset_for_this_worker() -> str:
@@ -174,6 +180,8 @@ def engine_config_build(
     }
     if method in RL_METHODS:
         data["rewards"] = reward_sources(reward_config)
+    if method in PROBED_METHODS:
+        data["probe_dataset"] = probe_file_for(snapshots=snapshots)
     if preset != PRESET_AUTO:
         return engine_config_resolve(method=method, config=data, preset=preset)
     for name in PRESETS:
@@ -189,3 +197,52 @@ def engine_config_resolve(*, method: str, config: dict[str, Any], preset: str) -
         return config_from_dict({**base, **data, "method": method}).to_dict()
     except ConfigError as exc:
         raise ApplicationError(ERR_CONFIG.format(error=exc)) from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# equal budgets: counted in completions (replies, or training rows for SFT/DPO/RM) per optimiser step
+# ---------------------------------------------------------------------------------------------------
+def grpo_group_default() -> int:
+    """GRPO's group size when a budget names none: the engine's default (the paper's preset)."""
+    return int(config_class(Method.GRPO).preset("paper", base_model="-", dataset="-").num_generations)
+
+
+def completions_per_device_step(*, method: str, config: dict[str, Any]) -> int | None:
+    """Replies one process consumes per forward pass: ``per_device_batch_size`` prompts, each answered
+    once, except GRPO, which samples ``num_generations`` replies per prompt (the engine multiplies its
+    prompt batch by the group). None when the config leaves the batch to the preset."""
+    if config.get("per_device_batch_size") is None:
+        return None
+    batch = int(config["per_device_batch_size"])
+    if method == Method.GRPO:
+        batch *= int(config.get("num_generations") or grpo_group_default())
+    return batch
+
+
+def batch_for_completions(*, method: str, completions: int, num_generations: int | None = None) -> dict[str, int]:
+    """The ``per_device_batch_size`` (and, for GRPO, ``num_generations``) that make one process consume
+    ``completions`` replies per forward pass: the prompt count for every method but GRPO, whose prompts
+    are ``completions / num_generations`` so that its group does not multiply the budget. With no group
+    chosen, GRPO gets the largest one up to the engine's default that divides ``completions``."""
+    if method != Method.GRPO:
+        return {"per_device_batch_size": int(completions)}
+    if num_generations:
+        group = int(num_generations)
+    else:  # none chosen: the largest group up to the engine's default that divides the budget
+        group = next((g for g in range(grpo_group_default(), 1, -1) if completions % g == 0), 0)
+        group = group or grpo_group_default()
+    if group < 2 or completions % group:
+        raise ApplicationError(ERR_GRPO_GROUP.format(group=group, completions=completions))
+    return {"per_device_batch_size": completions // group, "num_generations": group}
+
+
+def budget_copy(*, source_method: str, source_config: dict[str, Any], method: str, hyper: dict[str, Any]) -> dict:
+    """``hyper`` with the budget of another run (``BUDGET_KEYS``), its batch converted so that both consume
+    the same completions per step (a GRPO run copied from a PPO run of 8 prompts gets 8 / group prompts)."""
+    copied = {k: v for k, v in source_config.items() if k in BUDGET_KEYS}
+    completions = completions_per_device_step(method=source_method, config=source_config)
+    if completions is not None:
+        copied.update(
+            batch_for_completions(method=method, completions=completions, num_generations=hyper.get("num_generations"))
+        )
+    return {**hyper, **copied}

@@ -18,9 +18,9 @@ from registry.models import ModelVersion
 from rewards.models import RewardConfig
 from training_jobs.models import DatasetSnapshot, Method, TrainingJob
 from training_jobs.services.engine_config import (
-    BUDGET_KEYS,
     PRESET_AUTO,
     PRESET_CHOICES,
+    budget_copy,
     coerce_hyperparameters,
     engine_config_build,
 )
@@ -64,7 +64,9 @@ def job_create(
         raise ApplicationError(ERR_PRESET.format(preset=preset, presets=", ".join(PRESET_CHOICES)))
     hyper = coerce_hyperparameters(method=method, raw=hyperparameters or {}, preset=preset)
     if budget_from is not None:
-        hyper.update({k: v for k, v in budget_from.config.items() if k in BUDGET_KEYS})
+        hyper = budget_copy(
+            source_method=budget_from.method, source_config=budget_from.config, method=method, hyper=hyper
+        )
     config = engine_config_build(
         method=method,
         base_model_path=base_model.base_model,

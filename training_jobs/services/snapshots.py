@@ -202,3 +202,30 @@ def _record(
         after={"sha256": digest, "rows": rows, "kind": kind, "bad_cases_in_dataset": moved},
     )
     return snapshot
+
+
+PROBE_FILE = "probe.jsonl"
+PROBE_ROWS = 64  # more than the engine's probe_size (the paper: 20), so a larger probe_size still finds rows
+
+
+def probe_file_for(*, snapshots: list[DatasetSnapshot], rows: int = PROBE_ROWS) -> str:
+    """A fixed probe set for a PPO/REPO job launched from the platform: ``rows`` prompt rows of its
+    snapshots, picked by the hash of each row (the same snapshots always give the same probe, spread over
+    the file rather than its first dialogues), written once, read-only, under
+    ``ARTIFACTS_ROOT/probes/<sha256>/``. The engine answers them greedily every ``probe_every`` steps; the
+    rows are also training prompts, so the probe tracks the policy, it is not a held-out score."""
+    lines = []
+    for snapshot in snapshots:
+        with Path(snapshot.path).open(encoding="utf-8") as handle:
+            lines += [line.rstrip("\n") for line in handle if line.strip()]
+    chosen = sorted(set(lines), key=lambda line: hashlib.sha256(line.encode("utf-8")).hexdigest())[:rows]
+    text = "".join(line + "\n" for line in chosen)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    final = Path(settings.ARTIFACTS_ROOT) / "probes" / digest / PROBE_FILE
+    if not final.exists():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".tmp-{os.getpid()}-{PROBE_FILE}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, final)
+        final.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    return str(final)

@@ -14,7 +14,13 @@ from kernel.roles import Role, role_required
 from kernel.status import Status
 from training_jobs import selectors
 from training_jobs.models import Method, TrainingJob
-from training_jobs.services.engine_config import BUDGET_KEYS, PRESET_AUTO, PRESET_CHOICES, hyperparameter_defaults
+from training_jobs.services.engine_config import (
+    BUDGET_KEYS,
+    PRESET_AUTO,
+    PRESET_CHOICES,
+    budget_copy,
+    hyperparameter_defaults,
+)
 from training_jobs.services.jobs import job_cancel, job_create
 from training_jobs.views.jobs_forms import JobForm, hyperparameters_from
 
@@ -38,7 +44,13 @@ def _hyper_context(*, method: str, preset: str, budget_from: TrainingJob | None,
     first = presets[PRESETS[0]]
     values = dict(presets[preset]) if preset in presets else dict.fromkeys(first, "")
     if budget_from is not None:
-        values.update({k: v for k, v in budget_from.config.items() if k in BUDGET_KEYS and k in values})
+        try:  # the budget in completions: a GRPO form shows the prompts that match the source's replies
+            copied = budget_copy(
+                source_method=budget_from.method, source_config=budget_from.config, method=method, hyper={}
+            )
+        except ApplicationError:  # the submit says why in words; the form shows the raw budget meanwhile
+            copied = {k: v for k, v in budget_from.config.items() if k in BUDGET_KEYS}
+        values.update({k: v for k, v in copied.items() if k in values})
     if posted:
         values.update({k: v for k, v in posted.items() if k in values})
     helps = field_help(config_class(method))
