@@ -14,3 +14,11 @@ def eval_run_execute_task(self, run_id: int) -> str:
     if run is None:  # deleted, finished, or running under another worker (the sweep watches that one)
         return "skip"
     return eval_run_execute(run=run, owner=lease_owner_name(task_id=self.request.id or "eager")).status
+
+
+@shared_task(name="evaluation.studies_advance")
+def studies_advance_task() -> int:
+    """Celery beat's tick: queue the eval runs of every study whose jobs registered new versions."""
+    from evaluation.services.studies import studies_advance
+
+    return studies_advance()

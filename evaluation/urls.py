@@ -1,8 +1,9 @@
-"""Pages of the evaluation app: the evaluator's panel, eval sets and runs, consensus, reports, probes, exports."""
+"""Pages of the evaluation app: the evaluator's panel, eval sets and runs, consensus, reports, probes, studies,
+exports."""
 
 from django.urls import path
 
-from evaluation.views import consensus, exports, panels, probe, reports, sets
+from evaluation.views import consensus, exports, panels, probe, reports, sets, studies
 
 app_name = "evaluation"
 urlpatterns = [
@@ -24,6 +25,10 @@ urlpatterns = [
     path("sets/<int:pk>/consensus/", consensus.consensus_queue, name="consensus_queue"),
     path("items/<int:pk>/consensus/", consensus.consensus_item, name="consensus_item"),
     path("probe/", probe.probe_view, name="probe"),
+    path("studies/", studies.study_list, name="study_list"),
+    path("studies/new/", studies.study_new, name="study_new"),
+    path("studies/<int:pk>/", studies.study_detail, name="study_detail"),
+    path("studies/<int:pk>/live/", studies.study_live, name="study_live"),
     path("export/", exports.export_home, name="export"),
     path("export/<str:kind>.<str:fmt>", exports.export_download, name="export_download"),
 ]

@@ -45,6 +45,12 @@ NAV = [
         "Eval sets, consensus and the paper's report.",
         (Role.ML_ENGINEER, Role.REVIEWER, Role.EVALUATOR),
     ),
+    (
+        "evaluation:study_list",
+        "Studies",
+        "Compare SFT, DPO, PPO, GRPO and REPO at one budget, evaluated automatically.",
+        (Role.ML_ENGINEER,),
+    ),
     ("registry:model_list", "Models", "Model registry, deployments and the playground.", (Role.ML_ENGINEER,)),
     ("deploy:key_list", "API keys", "Keys for the REST API and the gateway: create, revoke.", (Role.ML_ENGINEER,)),
     ("admin:index", "Admin", "Users, roles, raw data and exports.", (Role.ADMIN,)),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from kombu import Queue
 
-from .runs import PARLEY_SWEEP_QUEUE, PARLEY_SWEEP_S
+from .runs import PARLEY_STUDY_ADVANCE_S, PARLEY_SWEEP_QUEUE, PARLEY_SWEEP_S
 
 _VAR = Path(os.environ.get("PARLEY_VAR_DIR", Path(__file__).resolve().parent.parent.parent / "var"))
 
@@ -53,5 +53,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "kernel.sweep_leases",
         "schedule": PARLEY_SWEEP_S,
         "options": {"queue": PARLEY_SWEEP_QUEUE, "expires": PARLEY_SWEEP_S},
-    }
+    },
+    # Studies (evaluation/services/studies.py): eval runs of each version a study's jobs registered.
+    "advance-studies": {
+        "task": "evaluation.studies_advance",
+        "schedule": PARLEY_STUDY_ADVANCE_S,
+        "options": {"queue": PARLEY_SWEEP_QUEUE, "expires": PARLEY_STUDY_ADVANCE_S},
+    },
 }

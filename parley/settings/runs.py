@@ -14,6 +14,8 @@ PARLEY_LEASE_S = float(os.environ.get("PARLEY_LEASE_S", "60"))
 # Celery beat runs the sweep every PARLEY_SWEEP_S seconds on PARLEY_SWEEP_QUEUE.
 PARLEY_SWEEP_S = float(os.environ.get("PARLEY_SWEEP_S", "30"))
 PARLEY_SWEEP_QUEUE = os.environ.get("PARLEY_SWEEP_QUEUE", "default")
+# Celery beat queues the eval runs of studies whose jobs registered new versions every this many seconds.
+PARLEY_STUDY_ADVANCE_S = float(os.environ.get("PARLEY_STUDY_ADVANCE_S", "15"))
 # A row queued longer than this gets its task sent again by the sweep (the broker may have lost the
 # message: the filesystem broker of `make run`, a Redis without its append-only file); at most once per
 # this time. Duplicates are harmless (a delivery only starts a queued row).

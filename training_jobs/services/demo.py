@@ -91,14 +91,14 @@ def _finished_job(*, name: str, ran: list[str], seconds: dict, **create) -> Trai
     return job
 
 
-def untuned_policy_ensure(base: ModelVersion) -> ModelVersion:
-    """The base model as a policy version with no adapter: the "before" system of the demo eval set (eval
-    systems are policy versions; this one generates with the base weights alone)."""
-    existing = ModelVersion.objects.filter(name=UNTUNED).first()
+def untuned_policy_ensure(base: ModelVersion, *, name: str = UNTUNED) -> ModelVersion:
+    """The base model as a policy version with no adapter: the "before" system of the demo eval set and of
+    every study (eval systems are policy versions; this one generates with the base weights alone)."""
+    existing = ModelVersion.objects.filter(name=name).first()
     if existing is not None:
         return existing
     return version_register(
-        name=UNTUNED,
+        name=name,
         kind=ModelVersion.Kind.POLICY,
         base_model=base.base_model,
         base=base,
