@@ -41,7 +41,8 @@ def _pick(model, value, what: str, *, optional: bool = False):
     """The row with id ``value`` (a posted string), None when optional and empty, else a 400 in words."""
     if optional and not value:
         return None
-    row = model.objects.filter(pk=int(value)).first() if str(value or "").isdigit() else None
+    text = str(value or "")
+    row = model.objects.filter(pk=int(text)).first() if text.isdigit() and len(text) <= 18 else None
     if row is None:
         raise ApplicationError(ERR_NOT_FOUND.format(what=what, value=value or ""))
     return row

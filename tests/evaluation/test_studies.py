@@ -211,7 +211,7 @@ def test_the_form_launches_and_refuses_in_words(client_for, inputs, no_broker):
     }
     refused = client.post(reverse("evaluation:study_new"), data)
     assert refused.status_code == 400 and "REPO is chosen twice" in refused.content.decode()
-    for bad in ({"methods": []}, {"max_steps": "0"}, {"max_steps": "9" * 40}, {"base_model": "nope"}):
+    for bad in ({"methods": []}, {"max_steps": "0"}, {"max_steps": "9" * 40}, {"base_model": "nope"}, {"reward_config": "9" * 80}):
         response = client.post(reverse("evaluation:study_new"), {**data, "methods": ["repo"], **bad})
         assert response.status_code == 400, bad
     assert not Study.objects.exists() and no_broker == []
