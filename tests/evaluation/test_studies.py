@@ -134,6 +134,28 @@ def test_versions_are_evaluated_on_both_sets_as_jobs_finish(inputs):
     assert {r.rm_dir for r in EvalRun.objects.all()} == {"/tmp/rm-v1"}
 
 
+def run_done(run: EvalRun, *, broken_every: int, judge_deducts_on: int) -> None:
+    """What a finished eval run leaves: a reply per item and turn with its pre-scores (item i breaks a rule
+    when i % broken_every == 0; the judge deducts on item judge_deducts_on)."""
+    EvalRun.objects.filter(pk=run.pk).update(status=Status.SUCCEEDED)
+    system = run.systems.get()
+    for i, item in enumerate(run.eval_set.items.order_by("id")):
+        for turn in item.turns:
+            broken = i % broken_every == 0
+            Response.objects.create(
+                item=item,
+                system=system,
+                turn=turn,
+                text="x",
+                prescores={
+                    "rf_violations": ["internal_term_leak"] if broken else [],
+                    "rf_points": -40.0 if broken else 0.0,
+                    "judge_points": -10.0 if i == judge_deducts_on else 0.0,
+                    "rm_score": 1.0,
+                },
+            )
+
+
 def test_automatic_metrics_with_intervals_and_the_fix_proxy(inputs):
     inputs["online_set"] = make_set(name="online-6", kind="online", n=6)
     inputs["bad_case_set"] = make_set(name="bad-6", kind="bad_case", n=6)
@@ -141,23 +163,7 @@ def test_automatic_metrics_with_intervals_and_the_fix_proxy(inputs):
     finish(study.jobs.get(), "study-repo-v1")
     runs = studies.study_advance(study=study)
     for run in runs:
-        EvalRun.objects.filter(pk=run.pk).update(status=Status.SUCCEEDED)
-        system = run.systems.get()
-        for i, item in enumerate(run.eval_set.items.order_by("id")):
-            for turn in item.turns:
-                broken = i % 3 == 0  # items 0 and 3 break a rule
-                Response.objects.create(
-                    item=item,
-                    system=system,
-                    turn=turn,
-                    text="x",
-                    prescores={
-                        "rf_violations": ["internal_term_leak"] if broken else [],
-                        "rf_points": -40.0 if broken else 0.0,
-                        "judge_points": -10.0 if i == 1 else 0.0,
-                        "rm_score": 1.0,
-                    },
-                )
+        run_done(run, broken_every=3, judge_deducts_on=1)
     view = study_view(study=study)
     repo = next(r for r in view["rows"] if r["method"] == "repo")
     online, bad = repo["sets"]["online"]["metrics"], repo["sets"]["bad_case"]["metrics"]
@@ -211,7 +217,8 @@ def test_the_form_launches_and_refuses_in_words(client_for, inputs, no_broker):
     }
     refused = client.post(reverse("evaluation:study_new"), data)
     assert refused.status_code == 400 and "REPO is chosen twice" in refused.content.decode()
-    for bad in ({"methods": []}, {"max_steps": "0"}, {"max_steps": "9" * 40}, {"base_model": "nope"}, {"reward_config": "9" * 80}):
+    hostile = ({"methods": []}, {"max_steps": "0"}, {"max_steps": "9" * 40}, {"base_model": "nope"})
+    for bad in (*hostile, {"reward_config": "9" * 80}):
         response = client.post(reverse("evaluation:study_new"), {**data, "methods": ["repo"], **bad})
         assert response.status_code == 400, bad
     assert not Study.objects.exists() and no_broker == []
