@@ -1,6 +1,7 @@
 """A study end to end with the real engine on the tiny model and the shared real Celery worker: two
 methods (SFT and REPO, rules-only rewards: no RM to train first, so the test stays a few minutes), two
-optimiser steps of two completions each, then the real eval runs of both versions and of the start
+optimiser steps of four completions each (four: under the paper preset the
+PPO/REPO batch must split into 4 mini-batches), then the real eval runs of both versions and of the start
 policy on a two-dialogue online set and a two-case bad-case set, and the study page's automatic tables.
 
 The shared worker runs no beat, so the test calls ``studies_advance`` while it waits, as Celery beat does
@@ -59,7 +60,7 @@ def test_a_study_of_sft_and_repo_fills_in_on_the_real_worker(world, celery_worke
         base_model=base,
         snapshots=snapshots,
         methods=["sft", "repo"],
-        budget={"max_steps": 2, "completions_per_step": 2, "max_response_length": 16},
+        budget={"max_steps": 2, "completions_per_step": 4, "max_response_length": 16},
         online_set=small_set("study online", "online"),
         bad_case_set=small_set("study bad cases", "bad_case"),
         reward_config=reward,
@@ -75,7 +76,7 @@ def test_a_study_of_sft_and_repo_fills_in_on_the_real_worker(world, celery_worke
     jobs = {job.method: job for job in study.jobs.all()}
     for job in jobs.values():
         assert job.status == Status.SUCCEEDED, job.error
-    assert {j.config["per_device_batch_size"] * j.config["gradient_accumulation_steps"] for j in jobs.values()} == {2}
+    assert {j.config["per_device_batch_size"] * j.config["gradient_accumulation_steps"] for j in jobs.values()} == {4}
     runs = list(study.eval_runs.all())
     assert len(runs) == 6 and all(r.status == Status.SUCCEEDED for r in runs), [(r.pk, r.error) for r in runs]
     view = study_view(study=study)
