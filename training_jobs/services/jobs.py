@@ -96,7 +96,12 @@ def job_create(
         job.full_clean()
         job.save()
         job.snapshots.set(snapshots)
-        audit_record(actor=created_by, action="job.create", instance=job, after={"method": method, "queue": queue, "nodes": nodes})
+        audit_record(
+            actor=created_by,
+            action="job.create",
+            instance=job,
+            after={"method": method, "queue": queue, "nodes": nodes},
+        )
         row_enqueue(job)
     return job
 

@@ -129,7 +129,7 @@ def job_new(request):
                     reward_config=data["reward_config"],
                     hyperparameters=hyper,
                     processes=data["processes"],
-                    nodes=data["nodes"],
+                    nodes=data["nodes"] or 1,
                     queue=data["queue"],
                     priority=data["priority"],
                     budget_from=data["budget_from"],

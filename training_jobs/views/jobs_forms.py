@@ -32,6 +32,7 @@ class JobForm(forms.Form):
         min_value=1, max_value=MAX_PROCESSES, initial=1, label="Processes per node", help_text="GPUs on each node"
     )
     nodes = forms.IntegerField(
+        required=False,
         min_value=1,
         max_value=MAX_NODES,
         initial=1,
