@@ -14,10 +14,14 @@ from pathlib import Path
 import pytest
 from kombu import Queue
 
+from engine.demo.datasets import prompt_rows
+from engine.demo.world import generate_world
 from engine.rundir import RESULT_FILE, has_checkpoint
 from kernel.launcher import ALL_NODES, run_processes
 from kernel.status import Status
 from registry.services import base_model_register
+from rewards.models import RewardConfig, RuleSetVersion
+from rewards.services.seed import default_rule_set_document
 from tests.fixtures.workers import FAST_LEASE, QUEUE, Worker, wait_for
 from tests.training_jobs import factories
 from training_jobs.models import JobNode, TrainingJob
@@ -52,8 +56,11 @@ def _two_node_job(tiny_model, *, steps: int) -> TrainingJob:
         name="two nodes",
         method="repo",
         base_model=base_model_register(name="tiny-two-nodes", path=str(tiny_model)),
-        snapshots=[factories.snapshot(kind="prompts", rows=8)],
-        reward_config=factories.reward_config(),
+        snapshots=[factories.snapshot(kind="prompts", data=prompt_rows(generate_world(seed=0, n_dialogues=2))[:8])],
+        reward_config=RewardConfig.objects.create(
+            name="engine rules",
+            rule_set=RuleSetVersion.objects.create(name="engine", version=1, document=default_rule_set_document()),
+        ),
         hyperparameters={"max_steps": str(steps), "per_device_batch_size": "2", "save_every": "2"},
         processes=1,
         nodes=2,
@@ -66,6 +73,8 @@ def _nodes(job: TrainingJob) -> list[JobNode]:
 
 
 def _both_running(job: TrainingJob):
+    row = TrainingJob.objects.get(pk=job.pk)
+    assert not row.is_terminal, f"the job ended ({row.status}) before both nodes ran: {row.error}"
     rows = _nodes(job)
     return len(rows) == 2 and all(n.status == Status.RUNNING and n.engine_pid for n in rows) and rows
 
@@ -83,7 +92,7 @@ def test_a_killed_node_restarts_the_whole_group_from_its_checkpoint(tiny_model, 
         assert {n.attempt for n in first} == {1} and TrainingJob.objects.get(pk=job.pk).rendezvous.startswith(
             "127.0.0.1:"
         )
-        wait_for(lambda: has_checkpoint(run_dir), timeout=240, what="a checkpoint written by the group")
+        wait_for(lambda: _both_running(job) and has_checkpoint(run_dir), timeout=240, what="a checkpoint")
         old = set(run_processes(run_dir, node=ALL_NODES))
         # SIGKILL the worker that runs node 1 (its prefork child holds the node's lease): no cleanup at all.
         follower = next(w for w in workers if w.proc.pid == _parent(first[1].worker_pid))

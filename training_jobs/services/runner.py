@@ -113,6 +113,8 @@ def job_supervise(*, job: TrainingJob, owner: str, previous: tuple[str, int | No
         rendezvous = group.rendezvous_for(job, node=0)
     proc = engine_start(args, log=run_dir / LOG_FILE, processes=job.processes, rendezvous=rendezvous)
     TrainingJob.objects.filter(pk=job.pk, lease_owner=owner).update(engine_pid=proc.pid, run_dir=str(run_dir))
+    if multi:
+        JobNode.objects.filter(job=job, attempt=job.attempts, index=0).update(engine_pid=proc.pid)
     tail = RunTail(run_dir)
     try:
         while True:
