@@ -74,15 +74,16 @@ def median_time(fn, repeats: int) -> float:
 
 def measure_shape(shape, *, rank: int, repeats: int, tmp: Path) -> dict:
     import torch
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     state = lora_state(shape, rank=rank)
     nbytes = sum(t.numel() * t.element_size() for t in state.values())
     out = tmp / shape.name
     save_s = median_time(lambda: save_adapter(state, out, rank=rank), repeats)
-    read_s = median_time(lambda: load_file(str(out / "adapter_model.safetensors")), repeats)
-    slots = {k: torch.empty_like(v) for k, v in state.items()}
-    loaded = load_file(str(out / "adapter_model.safetensors"))
+    file = out / "adapter_model.safetensors"
+    read_s = median_time(lambda: load(file.read_bytes()), repeats)  # materialised, not a lazy mapping
+    slots = {k: torch.zeros_like(v) for k, v in state.items()}  # touched: no first-touch page faults
+    loaded = load(file.read_bytes())
     copy_s = median_time(lambda: [slots[k].copy_(v) for k, v in loaded.items()], repeats)
     return {"shape": shape.name, "params": shape.lora_params(rank), "bytes": nbytes, "save_s": save_s,
             "read_s": read_s, "copy_s": copy_s}  # fmt: skip
@@ -144,7 +145,13 @@ def main() -> None:
     parser.add_argument("--no-vllm", action="store_true", help="skip the server (part 2); no fixed cost then")
     args = parser.parse_args()
 
+    import torch
+
     from engine.shapes import get_shape
+
+    # One thread: on a loaded machine a multi-threaded copy waits for every thread's time slice at each
+    # of the ~400-800 tensors (seconds of barrier waits, not of memory traffic).
+    torch.set_num_threads(1)
 
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; LoRA rank {args.rank}")
     with tempfile.TemporaryDirectory(dir=os.environ.get("PARLEY_BENCH_TMP")) as tmp:
