@@ -9,6 +9,7 @@ name                   written by                 content
 =====================  =========================  ==========================================================
 ``config.json``        the web app (its worker)   the typed engine config (``engine.config``)
 ``engine.log``         the launcher               the engine's stdout and stderr; its tail is a failure's error
+``engine-node-N.log``  the launcher               node N's log in a multi-node run (node 0 writes engine.log)
 ``metrics.jsonl``      the engine, each log step  ``{"step", "time", ...metrics}``; NaN/inf become null
 ``samples.jsonl``      RL trainers, each log      generated replies with their reward breakdown
 ``progress.json``      the engine, each step      ``{"step", "total", "fraction", "elapsed_s", "eta_s",
@@ -45,6 +46,13 @@ from typing import Any
 # ---------------------------------------------------------------------------------------------------
 CONFIG_FILE = "config.json"
 LOG_FILE = "engine.log"
+
+
+def node_log_file(node: int) -> str:
+    """The log of node ``node`` of a multi-node run (node 0, which hosts the rendezvous, keeps LOG_FILE)."""
+    return LOG_FILE if node == 0 else f"engine-node-{node}.log"
+
+
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
 PROGRESS_FILE = "progress.json"
@@ -378,10 +386,11 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     return JsonlTail(Path(run_dir) / METRICS_FILE).read_new(partial_last_line=True)
 
 
-def log_tail(run_dir: Path | str, *, lines: int = 40) -> str:
-    """The last ``lines`` lines of the engine's log (what a failed run shows its owner)."""
+def log_tail(run_dir: Path | str, *, lines: int = 40, node: int = 0) -> str:
+    """The last ``lines`` lines of the engine's log (what a failed run shows its owner); ``node``'s log
+    in a multi-node run."""
     try:
-        with (Path(run_dir) / LOG_FILE).open(encoding="utf-8", errors="replace") as handle:
+        with (Path(run_dir) / node_log_file(node)).open(encoding="utf-8", errors="replace") as handle:
             return "".join(deque(handle, maxlen=lines))
     except FileNotFoundError:
         return ""

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,32 +47,92 @@ class EngineTimeout(EngineError):
     """The engine ran past its time limit and was stopped."""
 
 
-def engine_argv(args: list[str], *, processes: int = 1) -> list[str]:
-    """The command line of ``python -m engine *args`` (under torchrun when ``processes`` > 1)."""
+@dataclass(frozen=True)
+class Rendezvous:
+    """One node's part in a multi-node run: torchrun's c10d rendezvous at ``endpoint`` (``host:port``,
+    published by the node that hosts it), ``nodes`` rank groups in all, ``run_id`` naming this attempt
+    (a restarted group never meets the old one's stragglers)."""
+
+    endpoint: str
+    run_id: str
+    nodes: int
+    node: int  # this node's index (0 hosts the rendezvous store)
+    join_timeout_s: int = 600
+
+    @property
+    def hosts_store(self) -> bool:
+        return self.node == 0
+
+
+def node_address() -> str:
+    """The address the other nodes of a job reach this worker at."""
+    return settings.PARLEY_NODE_ADDRESS or socket.gethostname()
+
+
+def free_port() -> int:
+    """A TCP port free on this host right now (the rendezvous binds it moments later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("", 0))
+        return sock.getsockname()[1]
+
+
+def _torchrun(processes: int, rendezvous: Rendezvous | None) -> list[str]:
+    if rendezvous is None:
+        return ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes > 1 else []
+    conf = f"is_host={int(rendezvous.hosts_store)},join_timeout={rendezvous.join_timeout_s}"
+    return [
+        "-m",
+        "torch.distributed.run",
+        f"--nnodes={rendezvous.nodes}",
+        f"--nproc_per_node={processes}",
+        "--rdzv_backend=c10d",
+        f"--rdzv_endpoint={rendezvous.endpoint}",
+        f"--rdzv_id={rendezvous.run_id}",
+        f"--rdzv_conf={conf}",
+        "--max_restarts=0",  # one lost node ends the whole group; the platform restarts it as a whole
+    ]
+
+
+def engine_argv(args: list[str], *, processes: int = 1, rendezvous: Rendezvous | None = None) -> list[str]:
+    """The command line of ``python -m engine *args``: under torchrun when ``processes`` > 1
+    (``--standalone``), or as one node of a multi-node group when ``rendezvous`` is given."""
     python = settings.PARLEY_PYTHON or sys.executable
-    torchrun = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes > 1 else []
-    return [python, *torchrun, "-m", "engine", *args]
+    return [python, *_torchrun(processes, rendezvous), "-m", "engine", *args]
 
 
 # Every process of an engine run carries this variable naming its run directory (torchrun passes its
 # environment on to every rank). Ranks may sit in sessions of their own, out of reach of ``killpg``, and
 # outlive a SIGKILLed torchrun; the variable finds them all, and a process id reused by an unrelated
-# process never carries it, so it is never killed by mistake.
+# process never carries it, so it is never killed by mistake. Node ``i`` > 0 of a multi-node run adds
+# ``#node-i`` to the mark: two nodes on one host (a test, a big machine) never kill each other's ranks.
 RUN_MARK = "PARLEY_ENGINE_RUN"
+ALL_NODES = -1  # run_processes / kill_run_tree: every node's processes of the run on this host
 
 
-def engine_env(*, run_dir: Path | None = None) -> dict[str, str]:
+def run_mark(run_dir: Path | str, *, node: int = 0) -> str:
+    path = str(Path(run_dir).resolve())
+    return path if node == 0 else f"{path}#node-{node}"
+
+
+def engine_env(*, run_dir: Path | None = None, node: int = 0) -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("OMP_NUM_THREADS", "1")
     if run_dir is not None:
-        env[RUN_MARK] = str(Path(run_dir).resolve())
+        env[RUN_MARK] = run_mark(run_dir, node=node)
     return env
 
 
-def run_processes(run_dir: Path | str) -> list[int]:
+def _carries_mark(environ: list[bytes], run_dir: Path | str, node: int) -> bool:
+    mark = f"{RUN_MARK}={run_mark(run_dir)}".encode()
+    if node != ALL_NODES:
+        return f"{RUN_MARK}={run_mark(run_dir, node=node)}".encode() in environ
+    return any(e == mark or e.startswith(mark + b"#node-") for e in environ)
+
+
+def run_processes(run_dir: Path | str, *, node: int = 0) -> list[int]:
     """Ids of this user's live processes that belong to the engine run in ``run_dir`` (by ``RUN_MARK``
-    in ``/proc/<pid>/environ``); empty where /proc is missing."""
-    mark = f"{RUN_MARK}={Path(run_dir).resolve()}".encode()
+    in ``/proc/<pid>/environ``): node ``node``'s, or every node's with ``ALL_NODES``; empty where
+    /proc is missing."""
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
@@ -79,15 +140,16 @@ def run_processes(run_dir: Path | str) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue  # gone, or another user's
-        if state != "Z" and mark in environ.split(b"\0"):
+        if state != "Z" and _carries_mark(environ.split(b"\0"), run_dir, node):
             found.append(int(entry.name))
     return sorted(pid for pid in found if pid != os.getpid())
 
 
-def kill_run_tree(run_dir: Path | str, *, wait_s: float = 10.0) -> list[int]:
+def kill_run_tree(run_dir: Path | str, *, node: int = 0, wait_s: float = 10.0) -> list[int]:
     """SIGKILL every process of the engine run in ``run_dir`` (torchrun and every rank, whatever their
-    session) and wait until they are gone; the ids killed."""
-    killed = run_processes(run_dir)
+    session; node ``node``'s, or every node's on this host with ``ALL_NODES``) and wait until they are
+    gone; the ids killed."""
+    killed = run_processes(run_dir, node=node)
     for pid in killed:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -96,7 +158,7 @@ def kill_run_tree(run_dir: Path | str, *, wait_s: float = 10.0) -> list[int]:
     deadline = time.monotonic() + wait_s
     # Until every killed process has exited (a dying process stops showing its mark before it is a
     # zombie) and no process of the run is left.
-    while (run_processes(run_dir) or not all(map(_exited, killed))) and time.monotonic() < deadline:
+    while (run_processes(run_dir, node=node) or not all(map(_exited, killed))) and time.monotonic() < deadline:
         time.sleep(0.05)
     return killed
 
@@ -116,18 +178,22 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def engine_start(args: list[str], *, log: Path, processes: int = 1) -> subprocess.Popen:
-    """Start the engine in its own process group with its output appended to ``log``; returns at once."""
-    argv = engine_argv(args, processes=processes)
+def engine_start(
+    args: list[str], *, log: Path, processes: int = 1, rendezvous: Rendezvous | None = None
+) -> subprocess.Popen:
+    """Start the engine in its own process group with its output appended to ``log``; returns at once.
+    With ``rendezvous``, this is one node of a multi-node run (its processes carry that node's mark)."""
+    argv = engine_argv(args, processes=processes, rendezvous=rendezvous)
     log.parent.mkdir(parents=True, exist_ok=True)
     run_dir = log.parent  # the log lives in the run directory
+    node = rendezvous.node if rendezvous is not None else 0
     with log.open("ab") as out:
         out.write(f"$ {' '.join(argv)}\n".encode())
         out.flush()
         proc = subprocess.Popen(
             argv,
             cwd=settings.BASE_DIR,
-            env=engine_env(run_dir=run_dir),
+            env=engine_env(run_dir=run_dir, node=node),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -135,6 +201,7 @@ def engine_start(args: list[str], *, log: Path, processes: int = 1) -> subproces
             preexec_fn=_die_with_parent,
         )
     proc.parley_run_dir = run_dir
+    proc.parley_node = node
     return proc
 
 
@@ -157,18 +224,18 @@ def engine_stop(proc: subprocess.Popen, *, grace_s: float = TERM_GRACE_S) -> int
         code = proc.wait()
     run_dir = getattr(proc, "parley_run_dir", None)
     if run_dir is not None:
-        kill_run_tree(run_dir)
+        kill_run_tree(run_dir, node=getattr(proc, "parley_node", 0))
     return code
 
 
-def kill_leftover(*, host: str, pid: int | None, run_dir: Path | str | None = None) -> None:
+def kill_leftover(*, host: str, pid: int | None, run_dir: Path | str | None = None, node: int = 0) -> None:
     """A previous worker died: make sure its engine is gone before starting again. Every process on this
     host marked with the run directory dies (torchrun and every rank, whatever their session). The
     recorded ``pid``'s group is signalled only if that process still carries the run's mark or, with
     no run directory given, is still an engine (``-m engine`` in its command line): a process id the
     system has since given to another program is left alone."""
     if run_dir is not None:
-        kill_run_tree(run_dir)
+        kill_run_tree(run_dir, node=node)
     if not pid or host != socket.gethostname():
         return
     try:
@@ -177,7 +244,7 @@ def kill_leftover(*, host: str, pid: int | None, run_dir: Path | str | None = No
     except OSError:
         return  # gone (or not ours)
     if run_dir is not None:
-        ours = f"{RUN_MARK}={Path(run_dir).resolve()}".encode() in environ
+        ours = _carries_mark(environ, run_dir, node)
     else:
         ours = any(a == b"engine" for a in cmdline) and any(e.startswith(RUN_MARK.encode() + b"=") for e in environ)
     if ours:

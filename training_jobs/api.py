@@ -46,7 +46,7 @@ class SnapshotDetail(generics.RetrieveAPIView):
 class JobListCreate(generics.ListAPIView):
     required_roles = ML
     serializer_class = JobSerializer
-    queryset = TrainingJob.objects.prefetch_related("snapshots").order_by("-created_at", "-id")
+    queryset = TrainingJob.objects.prefetch_related("snapshots", "node_rows").order_by("-created_at", "-id")
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def post(self, request):
@@ -59,7 +59,7 @@ class JobListCreate(generics.ListAPIView):
 class JobDetail(generics.RetrieveAPIView):
     required_roles = ML
     serializer_class = JobSerializer
-    queryset = TrainingJob.objects.prefetch_related("snapshots")
+    queryset = TrainingJob.objects.prefetch_related("snapshots", "node_rows")
 
 
 class JobCancel(APIView):

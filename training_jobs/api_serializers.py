@@ -6,7 +6,7 @@ from annotation.services.exports import export_kind_choices
 from kernel.fields import NOTE_CHARS
 from registry.models import ModelVersion
 from rewards.models import RewardConfig
-from training_jobs.models import DatasetSnapshot, Method, TrainingJob
+from training_jobs.models import DatasetSnapshot, JobNode, Method, TrainingJob
 from training_jobs.services.engine_config import PRESET_AUTO, PRESET_CHOICES
 
 
@@ -36,8 +36,30 @@ class SnapshotCreateSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_CHARS)
 
 
+class JobNodeSerializer(serializers.ModelSerializer):
+    """One node of a multi-node job's current attempt."""
+
+    class Meta:
+        model = JobNode
+        fields = [
+            "index",
+            "attempt",
+            "status",
+            "worker_host",
+            "worker_pid",
+            "engine_pid",
+            "heartbeat_at",
+            "exit_code",
+            "error",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
 class JobSerializer(serializers.ModelSerializer):
     snapshots = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    node_rows = JobNodeSerializer(many=True, read_only=True)
     output_model = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
@@ -52,6 +74,9 @@ class JobSerializer(serializers.ModelSerializer):
             "reward_config",
             "budget_from",
             "processes",
+            "nodes",
+            "rendezvous",
+            "node_rows",
             "queue",
             "priority",
             "config",
@@ -85,7 +110,10 @@ class JobCreateSerializer(serializers.Serializer):
     )
     hyperparameters = serializers.DictField(required=False, default=dict)
     preset = serializers.ChoiceField(choices=PRESET_CHOICES, required=False, default=PRESET_AUTO)
-    processes = serializers.IntegerField(required=False, default=1)
+    processes = serializers.IntegerField(required=False, default=1, help_text="torchrun processes (GPUs) per node.")
+    nodes = serializers.IntegerField(
+        required=False, default=1, help_text="Machines (workers of the queue), one rank group of `processes` each."
+    )
     queue = serializers.CharField(required=False, default="gpu", max_length=50)
     priority = serializers.IntegerField(required=False, default=0)
     budget_from = serializers.PrimaryKeyRelatedField(

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from engine.rundir import log_tail
 from kernel.status import ACTIVE, Status
-from training_jobs.models import DatasetSnapshot, JobMetric, JobSample, TrainingJob
+from training_jobs.models import DatasetSnapshot, JobMetric, JobNode, JobSample, TrainingJob
 from training_jobs.panels import best_index, direction, metric_sort_key, panel_groups, strip_ansi
 
 LIST_PAGE_SIZE = 50
@@ -199,6 +199,17 @@ def _default_rules() -> dict[str, Any]:
 def job_log(*, job: TrainingJob, lines: int = 40) -> str:
     """The engine log's last lines without terminal colour codes or progress-bar redraws."""
     return strip_ansi(log_tail(job.run_dir, lines=lines)) if job.run_dir else ""
+
+
+def job_nodes(*, job: TrainingJob, lines: int = 20) -> list[dict[str, Any]]:
+    """A multi-node job's nodes of its current attempt, each with its log's last lines (empty for one node)."""
+    if job.nodes <= 1:
+        return []
+    rows = JobNode.objects.filter(job=job).order_by("index")
+    return [
+        {"row": row, "log": strip_ansi(log_tail(job.run_dir, lines=lines, node=row.index)) if job.run_dir else ""}
+        for row in rows
+    ]
 
 
 def compare_jobs(*, pks: list[int]) -> dict[str, Any]:

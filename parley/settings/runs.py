@@ -29,3 +29,7 @@ PARLEY_RM_SCORE_TIMEOUT_S = float(os.environ.get("PARLEY_RM_SCORE_TIMEOUT_S", "1
 # The training preset a job with preset "auto" gets, decided on the worker that runs it: "auto" picks
 # "paper" where the worker sees a GPU and "tiny" elsewhere; "tiny" or "paper" pins it for this worker.
 PARLEY_PRESET = os.environ.get("PARLEY_PRESET", "auto")
+# Multi-node jobs: the address the other nodes reach this worker at (its host name when empty), and how
+# long torchrun's rendezvous waits for every node of a job to join before the job fails.
+PARLEY_NODE_ADDRESS = os.environ.get("PARLEY_NODE_ADDRESS", "")
+PARLEY_NODE_JOIN_S = int(os.environ.get("PARLEY_NODE_JOIN_S", "600"))

@@ -30,9 +30,14 @@ def base_model(*, name: str = "tiny-base", path: str = "/tmp/parley-jobs/tiny") 
     return ModelVersion.objects.get_or_create(name=name, defaults={"base_model": path, "method": "base"})[0]
 
 
-def snapshot(*, kind: str = "prompts", rows: int = 4, name: str | None = None) -> DatasetSnapshot:
+def snapshot(
+    *, kind: str = "prompts", rows: int = 4, name: str | None = None, data: list[dict] | None = None
+) -> DatasetSnapshot:
+    """A snapshot of ``rows`` copies of a small row, or of ``data`` (rows the real engine reads)."""
+    if data is not None:
+        rows = len(data)
     row = PROMPT_ROW if kind == "prompts" else PREFERENCE_ROW
-    text = "".join(json.dumps(row) + "\n" for _ in range(rows))
+    text = "".join(json.dumps(r) + "\n" for r in (data if data is not None else [row] * rows))
     digest = hashlib.sha256(text.encode()).hexdigest()
     folder = Path(settings.ARTIFACTS_ROOT) / "test-snapshots" / digest[:12]
     folder.mkdir(parents=True, exist_ok=True)

@@ -85,7 +85,13 @@ class TrainingJob(StatusRow):
         related_name="+",
         help_text="The run whose budget (steps, batch, epochs) this one copied for a fair baseline.",
     )
-    processes = models.PositiveSmallIntegerField(default=1, help_text="torchrun processes (GPUs) on one node.")
+    processes = models.PositiveSmallIntegerField(default=1, help_text="torchrun processes (GPUs) per node.")
+    nodes = models.PositiveSmallIntegerField(
+        default=1, help_text="Machines (workers of the job's queue), each running one rank group of `processes`."
+    )
+    rendezvous = models.CharField(
+        max_length=300, blank=True, help_text="host:port of the rendezvous the rank-0 worker published (multi-node)."
+    )
     priority = models.SmallIntegerField(default=0, help_text="Higher runs first among queued jobs.")
     # -- execution (beside StatusRow's) ----------------------------------------------------------
     progress = models.JSONField(default=dict, blank=True)
@@ -104,11 +110,43 @@ class TrainingJob(StatusRow):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(processes__gte=1), name="job_processes_positive"),
+            models.CheckConstraint(condition=Q(nodes__gte=1), name="job_nodes_positive"),
             models.CheckConstraint(condition=Q(status__in=Status.values), name="job_status_valid"),
         ]
 
     def __str__(self) -> str:
         return f"job {self.pk} {self.name} ({self.method}, {self.status})"
+
+
+class JobNode(models.Model):
+    """One node (one worker and its rank group) of a multi-node job, for one attempt of the job.
+
+    The rank-0 worker, which holds the job's own lease, creates the rows of an attempt; each other node's
+    delivery claims its row and holds a lease on it like a status row (``lease_owner``, ``heartbeat_at``,
+    ``kernel.status``'s style). The group lives and dies as a whole: a node that stops beating or fails
+    ends the attempt on every node (``training_jobs.services.nodes``)."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="node_rows")
+    index = models.PositiveSmallIntegerField(help_text="0 hosts the rendezvous and holds the job's lease.")
+    attempt = models.PositiveSmallIntegerField(help_text="The job's attempt this node belongs to.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker_host = models.CharField(max_length=200, blank=True)
+    worker_pid = models.IntegerField(null=True, blank=True)
+    engine_pid = models.IntegerField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="job_node_unique_index")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} node {self.index} (attempt {self.attempt}, {self.status})"
 
 
 class JobMetric(models.Model):

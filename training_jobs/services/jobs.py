@@ -31,6 +31,8 @@ ERR_METHOD = "Unknown method {method!r}."
 ERR_BASE_MODEL = "The base model must be a registered model version of method 'base'."
 ERR_QUEUE = "Unknown queue {queue!r}; GPU workers consume {queues}."
 ERR_PROCESSES = f"Processes must be between 1 and {MAX_PROCESSES}."
+MAX_NODES = 32
+ERR_NODES = f"Nodes must be a whole number between 1 and {MAX_NODES}."
 ERR_NAME = "A job needs a name."
 ERR_PRESET = "Unknown preset {preset!r}; choose {presets}."
 ERR_ALREADY_FINISHED = "This job has already finished ({status})."
@@ -51,6 +53,7 @@ def job_create(
     reward_config: RewardConfig | None = None,
     hyperparameters: dict[str, Any] | None = None,
     processes: int = 1,
+    nodes: int = 1,
     queue: str = "gpu",
     priority: int = 0,
     budget_from: TrainingJob | None = None,
@@ -60,6 +63,8 @@ def job_create(
     """Validate everything, then create the row and queue it after commit; bad input writes nothing.
     ``preset`` ``auto`` (the default) leaves the preset to the worker that claims the job."""
     _check_submission(name=name, method=method, base_model=base_model, processes=processes, queue=queue)
+    if isinstance(nodes, bool) or not isinstance(nodes, int) or not 1 <= nodes <= MAX_NODES:
+        raise ApplicationError(ERR_NODES)
     if preset not in PRESET_CHOICES:
         raise ApplicationError(ERR_PRESET.format(preset=preset, presets=", ".join(PRESET_CHOICES)))
     hyper = coerce_hyperparameters(method=method, raw=hyperparameters or {}, preset=preset)
@@ -84,6 +89,7 @@ def job_create(
             config=config,
             preset=preset,
             processes=processes,
+            nodes=nodes,
             queue=queue,
             priority=priority,
             budget_from=budget_from,
@@ -92,7 +98,12 @@ def job_create(
         job.full_clean()
         job.save()
         job.snapshots.set(snapshots)
-        audit_record(actor=created_by, action="job.create", instance=job, after={"method": method, "queue": queue})
+        audit_record(
+            actor=created_by,
+            action="job.create",
+            instance=job,
+            after={"method": method, "queue": queue, "nodes": nodes},
+        )
         row_enqueue(job)
     return job
 

@@ -5,6 +5,10 @@ Torch never runs inside the worker (ADR 0003). The supervisor writes ``config.js
 ``torchrun`` for several processes), then polls: new metrics, samples and progress go to the database
 together with the lease heartbeat (``kernel.status.row_beat``); a cancel request signals the whole
 group; the exit status decides succeeded or failed.
+
+A job of several ``nodes`` runs one rank group per node (``training_jobs.services.nodes``): this worker
+is node 0 (it hosts the rendezvous and keeps the job's lease) and :func:`node_supervise` runs on the
+others; a lost or failed node ends the attempt on every node.
 """
 
 from __future__ import annotations
@@ -16,10 +20,20 @@ from pathlib import Path
 
 from django.conf import settings
 
-from engine.rundir import CONFIG_FILE, LOG_FILE, RESULT_FILE, RunTail, has_checkpoint, log_tail, result_metrics
-from kernel.launcher import engine_start, engine_stop, kill_leftover, signal_group
+from engine.rundir import (
+    CONFIG_FILE,
+    LOG_FILE,
+    RESULT_FILE,
+    RunTail,
+    has_checkpoint,
+    log_tail,
+    node_log_file,
+    result_metrics,
+)
+from kernel.launcher import ALL_NODES, engine_start, engine_stop, kill_leftover, kill_run_tree, signal_group
 from kernel.status import LeaseLost, Status, row_beat, row_finish
-from training_jobs.models import JobMetric, JobSample, TrainingJob
+from training_jobs.models import JobMetric, JobNode, JobSample, TrainingJob
+from training_jobs.services import nodes as group
 from training_jobs.services.engine_config import PRESET_AUTO, engine_config_resolve, preset_for_this_worker
 from training_jobs.services.ingest import job_ingest_result
 
@@ -82,15 +96,25 @@ def sync(*, job: TrainingJob, owner: str, tail: RunTail) -> bool:
 
 def job_supervise(*, job: TrainingJob, owner: str, previous: tuple[str, int | None] = ("", None)) -> str:
     """Run the engine for ``job`` (already ``running`` under ``owner``) to the end; returns the status.
-    A job that left a checkpoint in its run directory (an earlier attempt died) resumes from it."""
+    A job that left a checkpoint in its run directory (an earlier attempt died) resumes from it. With
+    several nodes this worker is node 0: it opens the group, and the group's fate is the job's."""
     run_dir = run_dir_for(job)
-    kill_leftover(host=previous[0], pid=previous[1], run_dir=run_dir)  # every rank, before resuming
+    multi = job.nodes > 1
+    # Every rank of an earlier attempt on this host dies before resuming (every node's, for a group).
+    kill_leftover(host=previous[0], pid=previous[1], run_dir=run_dir, node=ALL_NODES if multi else 0)
     run_dir.mkdir(parents=True, exist_ok=True)
     job = job_preset_resolve(job=job, owner=owner)
     (run_dir / CONFIG_FILE).write_text(json.dumps(job.config, indent=2, sort_keys=True) + "\n")
     args = engine_command(job=job, run_dir=run_dir, resume=has_checkpoint(run_dir))
-    proc = engine_start(args, log=run_dir / LOG_FILE, processes=job.processes)
+    rendezvous = None
+    if multi:
+        job.run_dir = str(run_dir)
+        job = group.group_open(job=job, owner=owner)
+        rendezvous = group.rendezvous_for(job, node=0)
+    proc = engine_start(args, log=run_dir / LOG_FILE, processes=job.processes, rendezvous=rendezvous)
     TrainingJob.objects.filter(pk=job.pk, lease_owner=owner).update(engine_pid=proc.pid, run_dir=str(run_dir))
+    if multi:
+        JobNode.objects.filter(job=job, attempt=job.attempts, index=0).update(engine_pid=proc.pid)
     tail = RunTail(run_dir)
     try:
         while True:
@@ -98,14 +122,75 @@ def job_supervise(*, job: TrainingJob, owner: str, previous: tuple[str, int | No
             if sync(job=job, owner=owner, tail=tail):
                 engine_stop(proc)
                 sync(job=job, owner=owner, tail=tail)
+                if multi:
+                    group.node0_finish(job=job, to=Status.CANCELLED, exit_code=None, error=ERR_CANCELLED)
                 return row_finish(row=job, owner=owner, to=Status.CANCELLED, error=ERR_CANCELLED).status
+            if multi:
+                group.node0_beat(job=job)
+                fault = group.group_fault(job=job)
+                if fault is not None:  # a peer failed or was lost: the attempt ends on every node
+                    engine_stop(proc)
+                    return _group_end(job=job, owner=owner, fault=fault, rc=None, tail=tail, run_dir=run_dir)
             if rc is not None:
                 break
             time.sleep(settings.PARLEY_POLL_S)
+        if multi and rc != 0:  # our ranks failed: was it a lost peer (restart) or the run itself (fail)?
+            fault = _await_peers(job=job, owner=owner, tail=tail)
+            return _group_end(job=job, owner=owner, fault=fault, rc=rc, tail=tail, run_dir=run_dir)
     except LeaseLost:  # the sweep gave the job to another worker (our heartbeat lapsed): stand down
         engine_stop(proc)
         return "lost"
-    return _finish(job=job, owner=owner, rc=rc, tail=tail, run_dir=run_dir)
+    status = _finish(job=job, owner=owner, rc=rc, tail=tail, run_dir=run_dir)
+    if multi:
+        group.node0_finish(job=job, to=status, exit_code=rc)
+    return status
+
+
+def _await_peers(*, job: TrainingJob, owner: str, tail: RunTail) -> group.Fault | None:
+    """Node 0's ranks failed: keep the job's lease while the other nodes end or lapse (a killed node's
+    lease lapses within ``PARLEY_LEASE_S``), then say what happened to them."""
+    deadline = time.monotonic() + settings.PARLEY_LEASE_S + 3 * settings.PARLEY_POLL_S
+    while not group.peers_settled(job=job) and time.monotonic() < deadline:
+        sync(job=job, owner=owner, tail=tail)
+        time.sleep(settings.PARLEY_POLL_S)
+    return group.group_fault(job=job, settled=True)
+
+
+def _group_end(
+    *, job: TrainingJob, owner: str, fault: group.Fault | None, rc: int | None, tail: RunTail, run_dir: Path
+) -> str:
+    """End a group's attempt: a lost node restarts the whole group from its checkpoint; any other
+    failure fails the job (node 0's own error first, then the peer's)."""
+    sync(job=job, owner=owner, tail=tail)
+    if fault is not None and fault.lost:
+        return group.group_restart(job=job, owner=owner, reason=fault.reason)
+    error = ERR_EXIT.format(rc=rc, tail=log_tail(run_dir)) if rc else ""
+    error = "\n\n".join(e for e in (error, fault.reason if fault else "") if e) or ERR_EXIT.format(rc=rc, tail="")
+    group.node0_finish(job=job, to=Status.FAILED, exit_code=rc, error=error)
+    return row_finish(row=job, owner=owner, to=Status.FAILED, error=error).status
+
+
+def node_supervise(*, node: JobNode, job: TrainingJob, owner: str) -> str:
+    """Run node ``node.index`` (> 0) of a multi-node job: join the rendezvous node 0 published, renew the
+    node's lease while the ranks run, and stop them as soon as the group's attempt is over."""
+    run_dir = Path(job.run_dir)
+    kill_run_tree(run_dir, node=node.index)  # this node's ranks of an earlier attempt, on this host
+    args = engine_command(job=job, run_dir=run_dir, resume=has_checkpoint(run_dir))
+    rendezvous = group.rendezvous_for(job, node=node.index)
+    proc = engine_start(args, log=run_dir / node_log_file(node.index), processes=job.processes, rendezvous=rendezvous)
+    JobNode.objects.filter(pk=node.pk, lease_owner=owner).update(engine_pid=proc.pid)
+    while True:
+        rc = proc.poll()
+        if group.node_beat(node=node, owner=owner):
+            engine_stop(proc)
+            group.node_finish(node=node, owner=owner, to=Status.CANCELLED, error=group.ERR_GROUP_STOPPED)
+            return Status.CANCELLED
+        if rc is not None:
+            break
+        time.sleep(settings.PARLEY_POLL_S)
+    to = Status.SUCCEEDED if rc == 0 else Status.FAILED
+    group.node_finish(node=node, owner=owner, to=to, exit_code=rc)
+    return to
 
 
 def _finish(*, job: TrainingJob, owner: str, rc: int, tail: RunTail, run_dir: Path) -> str:

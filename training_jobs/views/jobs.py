@@ -141,6 +141,7 @@ def job_new(request):
                     reward_config=data["reward_config"],
                     hyperparameters=hyper,
                     processes=data["processes"],
+                    nodes=data["nodes"] or 1,
                     queue=data["queue"],
                     priority=data["priority"],
                     budget_from=data["budget_from"],
@@ -172,7 +173,12 @@ def job_detail(request, pk: int):
         job = selectors.job_get(pk=pk)
     except TrainingJob.DoesNotExist:
         raise Http404("No such job.") from None
-    context = {"job": job, "log": selectors.job_log(job=job), "samples": selectors.job_samples(job=job)}
+    context = {
+        "job": job,
+        "log": selectors.job_log(job=job),
+        "samples": selectors.job_samples(job=job),
+        "nodes": selectors.job_nodes(job=job),
+    }
     if request.htmx:  # htmx stops polling on status 286 once the job has finished
         return render(request, "training_jobs/partials/job_live.html", context, status=286 if job.is_terminal else 200)
     context["series"] = selectors.job_metric_series(job=job)

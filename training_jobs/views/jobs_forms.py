@@ -11,7 +11,7 @@ from registry.models import ModelVersion
 from rewards.models import RewardConfig
 from training_jobs.models import DatasetSnapshot, Method, TrainingJob
 from training_jobs.services.engine_config import PRESET_AUTO
-from training_jobs.services.jobs import MAX_PROCESSES, gpu_queues
+from training_jobs.services.jobs import MAX_NODES, MAX_PROCESSES, gpu_queues
 
 HYPER_PREFIX = "hp_"
 PRESET_LABELS = [
@@ -28,7 +28,17 @@ class JobForm(forms.Form):
     base_model = forms.ModelChoiceField(queryset=ModelVersion.objects.filter(method="base").order_by("name"))
     snapshots = forms.ModelMultipleChoiceField(queryset=DatasetSnapshot.objects.order_by("-created_at"))
     reward_config = forms.ModelChoiceField(queryset=RewardConfig.objects.order_by("name"), required=False)
-    processes = forms.IntegerField(min_value=1, max_value=MAX_PROCESSES, initial=1, help_text="GPUs on one node")
+    processes = forms.IntegerField(
+        min_value=1, max_value=MAX_PROCESSES, initial=1, label="Processes per node", help_text="GPUs on each node"
+    )
+    nodes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_NODES,
+        initial=1,
+        help_text="Machines: that many workers of the queue each run one rank group of the processes above "
+        "(the run directory must be on storage every node sees).",
+    )
     queue = forms.ChoiceField(choices=())
     priority = forms.IntegerField(initial=0, min_value=-100, max_value=100)
     budget_from = forms.ModelChoiceField(
