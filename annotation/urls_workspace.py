@@ -7,6 +7,7 @@ from annotation.views import dashboard, library, review, workspace
 urlpatterns = [
     path("", workspace.workspace, name="workspace"),
     path("queues/new/", workspace.queue_new, name="queue_new"),
+    path("queues/preview.json", workspace.queue_preview_count, name="queue_preview_count"),
     path("queues/<int:queue_id>/", workspace.queue_detail, name="queue_detail"),
     path("queues/<int:queue_id>/toggle/", workspace.queue_toggle, name="queue_toggle"),
     path("queues/<int:queue_id>/next/", workspace.task_next, name="task_next"),

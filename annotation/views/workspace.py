@@ -2,7 +2,7 @@
 Adapters only: parse, call one service or selector, render."""
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,7 +20,13 @@ from annotation.selectors import (
 from annotation.selectors_agreement import queue_agreement
 from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, answer_submit
 from annotation.services.assignment import annotation_task_next, assignment_release
-from annotation.services.queues import dialogues_matching, queue_create, queue_preview, queue_set_active
+from annotation.services.queues import (
+    dialogues_matching,
+    queue_create,
+    queue_preview,
+    queue_preview_text,
+    queue_set_active,
+)
 from kernel.errors import ApplicationError
 from kernel.refusals import refused
 from kernel.roles import ANNOTATORS, Role, role_required
@@ -42,6 +48,7 @@ def queue_new(request) -> HttpResponse:
         data = form.cleaned_data
         dialogues = dialogues_matching(project=data["project"], filters=form.filters())
         preview = queue_preview(kind=data["kind"], dialogues=dialogues, stage=data.get("stage") or "")
+        preview["text"] = queue_preview_text(preview, overlap=data["target_overlap"])
         return render(request, "annotation/queue_new.html", {"form": form, "preview": preview})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -67,6 +74,28 @@ def queue_new(request) -> HttpResponse:
         messages.success(request, f"Queue {queue.name} created with {queue.items.count()} items.")
         return redirect("annotation:queue_detail", queue_id=queue.pk)
     return render(request, "annotation/queue_new.html", {"form": form}, status=400 if form.errors else 200)
+
+
+PREVIEW_FIELDS_IGNORED = ("name",)  # the count does not depend on the queue's name
+
+
+@role_required(*MANAGER_ROLES)
+@require_http_methods(["GET"])
+def queue_preview_count(request) -> JsonResponse:
+    """The new-queue form's live count: the same fields as the form (name aside) → how many dialogues the
+    filters match and how many items the task kind makes of them. Writes nothing; a bad field is a 400 in
+    words."""
+    form = QueueCreateForm(request.GET)
+    form.is_valid()
+    errors = {name: errs for name, errs in form.errors.items() if name not in PREVIEW_FIELDS_IGNORED}
+    if errors:
+        field, messages_ = next(iter(errors.items()))
+        label = form.fields[field].label if field in form.fields else "The form"
+        return JsonResponse({"error": f"{label}: {messages_[0]}"}, status=400)
+    data = form.cleaned_data
+    dialogues = dialogues_matching(project=data["project"], filters=form.filters())
+    preview = queue_preview(kind=data["kind"], dialogues=dialogues, stage=data.get("stage") or "")
+    return JsonResponse({**preview, "text": queue_preview_text(preview, overlap=data["target_overlap"])})
 
 
 @role_required(*WORKSPACE_ROLES)
