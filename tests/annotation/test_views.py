@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from annotation.kinds.pairwise import STRENGTH_REQUIRED
 from annotation.forms import QueueCreateForm
+from annotation.kinds.pairwise import STRENGTH_REQUIRED
 from annotation.models import (
     AnnotationItem,
     AnnotationQueue,
@@ -241,7 +241,8 @@ def test_queue_preview_endpoint_counts_live_and_refuses_bad_input_in_words(clien
     assert client.get(url, data).status_code == 403
     client.force_login(role_users["reviewer"])
     body = client.get(url, data).json()
-    assert body["dialogues"] == 3 and body["items"] == 3 and body["text"] == "3 items match: 3 dialogues, 2 answers each."
+    assert (body["dialogues"], body["items"]) == (3, 3)
+    assert body["text"] == "3 items match: 3 dialogues, 2 answers each."
     one = world["project"].dialogues.order_by("id").first()
     body = client.get(url, {**data, "selection": f"{one.external_id}\n"}).json()
     assert (body["dialogues"], body["items"]) == (1, 1) and body["text"].startswith("1 item match: 1 dialogue,")
