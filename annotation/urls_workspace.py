@@ -14,6 +14,7 @@ urlpatterns = [
     path("queues/<int:queue_id>/done/", workspace.queue_done, name="queue_done"),
     path("queues/<int:queue_id>/mine/", workspace.answer_previous, name="answer_previous"),
     path("queues/<int:queue_id>/disagreements/", review.queue_disagreements, name="queue_disagreements"),
+    path("answers/<int:answer_id>/change/", workspace.answer_change_view, name="answer_change"),
     path("tasks/<int:assignment_id>/", workspace.task, name="task"),
     path("tasks/<int:assignment_id>/release/", workspace.task_release, name="task_release"),
     path("review/", review.review_queue, name="review_queue"),
