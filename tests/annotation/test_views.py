@@ -402,3 +402,29 @@ def test_closing_a_queue_says_so_in_words(client, role_users, world):
     assert f"Queue {queue.name} closed: nobody gets new tasks from it" in closed
     reopened = client.post(reverse("annotation:queue_toggle", args=[queue.pk]), follow=True).content.decode()
     assert f"Queue {queue.name} reopened" in reopened
+
+
+def test_dialogue_pages_name_stages_in_words_and_offer_only_what_the_role_may_open(client, role_users, world):
+    """An ML engineer reads dialogues but may not branch, flag or edit bad cases: no links into a refusal.
+    Stages are shown as the SOP names them ("Price discussion"), not by key ("pricing")."""
+    from annotation.models import BadCase
+
+    dialogue = make_dialogue(world)
+    bad = BadCase.objects.create(
+        dialogue=dialogue, turn=3, model_reply="x", category="tone", gold_reply="y", status="gold_written"
+    )
+    url = reverse("annotation:dialogue", args=[dialogue.pk])
+    branch = reverse("annotation:branch", args=[dialogue.pk, 3])
+    editor = reverse("annotation:bad_case", args=[bad.pk])
+    client.force_login(role_users["ml_engineer"])
+    html = client.get(url).content.decode()
+    assert "Price discussion" in html and '<span class="tag" title="pricing">' in html
+    assert branch not in html and editor not in html and "flag excellent" not in html
+    assert editor not in client.get(reverse("annotation:bad_cases")).content.decode()
+    client.force_login(role_users["reviewer"])
+    html = client.get(url).content.decode()
+    assert branch in html and editor in html and "flag excellent" in html
+    assert editor in client.get(reverse("annotation:bad_cases")).content.decode()
+    page = client.get(branch).content.decode()
+    assert "SOP · stage" in page and "Price discussion" in page
+    assert reverse("registry:model_list") not in page and "an ML engineer registers one" in page
