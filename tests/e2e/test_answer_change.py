@@ -22,7 +22,9 @@ def test_queue_form_counts_items_as_the_filters_change(page, login, live_server,
     page.select_option("select[name=kind]", "rubric")  # one item per agent turn, 3 agent turns per dialogue
     page.wait_for_function("() => document.getElementById('queue-preview').textContent.includes('9 items match')")
     page.fill("textarea[name=selection]", dialogues[0].external_id)
-    page.wait_for_function("() => document.getElementById('queue-preview').textContent.includes('3 items match: 1 dialogue')")
+    page.wait_for_function(
+        "() => document.getElementById('queue-preview').textContent.includes('3 items match: 1 dialogue')"
+    )
     screenshot("queue-new-live-count")
     page.fill("input[name=target_overlap]", "0")
     page.wait_for_function("() => document.getElementById('queue-preview').classList.contains('error')")
