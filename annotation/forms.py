@@ -80,6 +80,7 @@ class QueueCreateForm(forms.Form):
     selection = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
+        max_length=200_000,
         label="Dialogue ids",
         help_text="Dialogue external ids, one per line (empty: every dialogue the filters match).",
     )

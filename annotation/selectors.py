@@ -23,6 +23,7 @@ from annotation.models import (
     Guideline,
     Message,
     SOPClause,
+    SOPStage,
 )
 from annotation.services.assignment import LENS_ROLES
 from kernel.models import AuditEvent
@@ -128,15 +129,21 @@ def position_bias(*, queue: AnnotationQueue) -> dict:
     return {"decided": total, "left": left, "share_left": left / total if total else None}
 
 
-def _messages_with_stage(dialogue_id: int) -> list[Message]:
-    return list(Message.objects.filter(dialogue_id=dialogue_id).order_by("index"))
+def _messages_with_stage(dialogue_id: int, sop_id: int | None = None) -> list[Message]:
+    """The dialogue's messages in order, each with ``stage_name``: its stage as the SOP names it (the key
+    when the SOP has no such stage), so pages show words rather than keys."""
+    names = dict(SOPStage.objects.filter(sop_id=sop_id).values_list("key", "name")) if sop_id else {}
+    messages = list(Message.objects.filter(dialogue_id=dialogue_id).order_by("index"))
+    for m in messages:
+        m.stage_name = names.get(m.stage, m.stage)
+    return messages
 
 
 def turn_context(*, item: AnnotationItem, display_order: list[int] | None = None) -> dict:
     """Everything the turn view shows: the whole dialogue, the case panel, the stage's clauses, candidates."""
     dialogue = item.dialogue
     case = dialogue.case
-    messages = _messages_with_stage(dialogue.pk)
+    messages = _messages_with_stage(dialogue.pk, dialogue.sop_id)
     current = next((m for m in messages if m.index == item.turn), None)
     stage = current.stage if current else (messages[item.turn - 1].stage if 0 < item.turn <= len(messages) else "")
     all_clauses = list(SOPClause.objects.filter(sop_id=dialogue.sop_id).select_related("stage").order_by("code"))
@@ -151,6 +158,9 @@ def turn_context(*, item: AnnotationItem, display_order: list[int] | None = None
         "prefix": [m for m in messages if m.index < item.turn],
         "current": current,
         "stage": stage,
+        "stage_name": current.stage_name
+        if current
+        else next((m.stage_name for m in messages if m.stage == stage), stage),
         "clauses": [c for c in all_clauses if stage and c.stage.key == stage],
         "all_clauses": all_clauses,
         "candidates": list(zip("AB", shown, strict=False)),

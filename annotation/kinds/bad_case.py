@@ -11,16 +11,44 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
+from django.db.models import Q
+
 from annotation.kinds.base import Hint, ItemRow, Key, TaskKind
 from annotation.kinds.common import agent_turn_items
-from annotation.models import AnnotationItem, Answer, Assignment, BadCase, Candidate, GoldDecision, Message
+from annotation.models import (
+    AnnotationItem,
+    Answer,
+    Assignment,
+    BadCase,
+    Candidate,
+    GoldDecision,
+    Message,
+    PreferencePair,
+)
 from annotation.services.bad_cases import bad_case_create, bad_case_transition
 from engine.vocab import SEVERITY_RANK
+from kernel.audit import audit_event, audit_snapshot
+from kernel.errors import ApplicationError
 from kernel.models import AuditEvent
 
 # "This reply is fine": the answer records that nothing is wrong and makes no bad case. Its category in
 # the agreement values is this word, so a "fine" against a category is a disagreement sent to review.
 NOTHING_WRONG = "nothing_wrong"
+BAD_CASE_IN_SNAPSHOT = "The bad case this answer made is already in a dataset snapshot, so the answer stays as given."
+BAD_CASE_MOVED = (
+    "The bad case this answer made is {status} now; change its gold reply in the bad-case editor, or ask a reviewer."
+)
+GOLD_IN_USE = (
+    "The gold reply this answer wrote is already asked about in another queue or pair, so the answer stays as "
+    "given; change the gold reply in the bad-case editor instead."
+)
+
+
+def _candidate_in_use(candidate: Candidate) -> bool:
+    return (
+        AnnotationItem.objects.filter(Q(candidate_a=candidate) | Q(candidate_b=candidate)).exists()
+        or PreferencePair.objects.filter(Q(chosen=candidate) | Q(rejected=candidate)).exists()
+    )
 
 
 class BadCaseKind(TaskKind):
@@ -62,6 +90,46 @@ class BadCaseKind(TaskKind):
 
     def values(self, answer: Answer) -> dict[str, object]:
         return dict(answer.scores)  # {"category": ..., "severity": rank}
+
+    def form_values(self, *, answer: Answer, assignment: Assignment) -> dict:
+        bad_case = answer.bad_case
+        if bad_case is None:
+            return {"verdict": NOTHING_WRONG}
+        return {
+            "verdict": "bad",
+            "gold_reply": bad_case.gold_reply,
+            "category": bad_case.category,
+            "clause": bad_case.clause.code if bad_case.clause_id else "",
+            "severity": bad_case.severity,
+        }
+
+    def change_refusal(self, answer: Answer) -> str:
+        bad_case = answer.bad_case
+        if bad_case is None:
+            return ""
+        if bad_case.snapshots.exists():
+            return BAD_CASE_IN_SNAPSHOT
+        if bad_case.status != BadCase.Status.GOLD_WRITTEN:
+            return BAD_CASE_MOVED.format(status=bad_case.get_status_display().lower())
+        return ""
+
+    def withdraw(self, *, answer: Answer, actor) -> list[AuditEvent]:
+        """The bad case this answer made goes, with its gold reply's candidate (audited); refused when
+        that candidate is already asked about elsewhere (an item or a pair holds it)."""
+        bad_case = answer.bad_case
+        answer.bad_case = None
+        if bad_case is None:
+            return []
+        gold = Candidate.objects.filter(dialogue_id=bad_case.dialogue_id, key=f"gold:{bad_case.pk}").first()
+        if gold is not None and _candidate_in_use(gold):
+            raise ApplicationError(GOLD_IN_USE, status=409)
+        events = [audit_event(actor=actor, action="delete", instance=bad_case, before=audit_snapshot(bad_case))]
+        Answer.objects.filter(pk=answer.pk).update(bad_case=None)
+        if gold is not None:
+            events.append(audit_event(actor=actor, action="delete", instance=gold, before=audit_snapshot(gold)))
+            gold.delete()
+        bad_case.delete()
+        return events
 
     def majority(self, answers: Iterable[Answer]) -> tuple[str, dict]:
         answers = list(answers)

@@ -94,6 +94,19 @@ class TaskKind:
         """The answer as ``{question: value}``, the values agreement is computed on (side-independent)."""
         raise NotImplementedError
 
+    # -- changing an earlier answer -------------------------------------------------------------------------
+    def form_values(self, *, answer: Answer, assignment: Assignment) -> dict:
+        """The answer as its panel posts it (the inverse of ``answer``'s cleaning), to show it again."""
+        return {"note": answer.note}
+
+    def change_refusal(self, answer: Answer) -> str:
+        """Why the rows this answer made can no longer change, in words ("" when they can)."""
+        return ""
+
+    def withdraw(self, *, answer: Answer, actor) -> list[AuditEvent]:
+        """Undo the rows ``answer`` made, before it is answered again; return their audit events."""
+        return []
+
     # -- review ---------------------------------------------------------------------------------------------
     def majority(self, answers: Iterable[Answer]) -> tuple[str, dict]:
         """``(choice, scores)`` a reviewer's *accept* stores for these answers."""

@@ -25,6 +25,7 @@ STRENGTH_REQUIRED = "Choose a strength: 1 slight, 2 clear, 3 strong."
 BAD_REASON = "Unknown reason code: {code}."
 NOTE_TOO_LONG = "The note is longer than 2000 characters."
 FIX_CHOICE = "A fix needs the correct choice: A, B, Equal or Both bad."
+IN_SNAPSHOT = "The preference pair this answer made is already in a dataset snapshot, so the answer stays as given."
 
 # The strength keys of the form and the keyboard: 1 slight, 2 clear, 3 strong.
 STRENGTH_KEYS = {str(n): strength for n, strength in enumerate(STRENGTHS, start=1)}
@@ -77,6 +78,36 @@ class Pairwise(TaskKind):
 
     def values(self, answer: Answer) -> dict[str, object]:
         return {"choice": answer.choice}  # canonical (candidate A/B), not the side it was shown on
+
+    def form_values(self, *, answer: Answer, assignment: Assignment) -> dict:
+        values = {"note": answer.note, "reasons": list(answer.reason_codes)}
+        if answer.choice in (Answer.Choice.A, Answer.Choice.B):
+            item = assignment.item
+            chosen = item.candidate_a_id if answer.choice == Answer.Choice.A else item.candidate_b_id
+            values["side"] = "A" if (assignment.display_order or [None])[0] == chosen else "B"
+            values["strength"] = {v: k for k, v in STRENGTH_KEYS.items()}.get(answer.strength, "")
+        else:
+            values["side"] = {v: k for k, v in TIES.items()}.get(answer.choice, "")
+        return values
+
+    def change_refusal(self, answer: Answer) -> str:
+        if answer.preference_pair_id and answer.preference_pair.snapshots.exists():
+            return IN_SNAPSHOT
+        return ""
+
+    def withdraw(self, *, answer: Answer, actor) -> list[AuditEvent]:
+        """The pair this answer made goes (audited); a pair that was there before the task was reserved
+        (seeded or imported under this annotator's name, which the answer agreed with) stays as it was."""
+        pair = answer.preference_pair
+        answer.preference_pair = None
+        if pair is None or pair.created_at < answer.assignment.reserved_at:
+            return []
+        if pair.answers.exclude(pk=answer.pk).exists():
+            return []
+        event = audit_event(actor=actor, action="delete", instance=pair, before=audit_snapshot(pair))
+        Answer.objects.filter(pk=answer.pk).update(preference_pair=None)
+        pair.delete()
+        return [event]
 
     def majority(self, answers: Iterable[Answer]) -> tuple[str, dict]:
         return Counter(a.choice for a in answers).most_common(1)[0][0], {}

@@ -30,6 +30,9 @@ class ScoreKind(TaskKind):
     def values(self, answer: Answer) -> dict[str, object]:
         return {key: int(value) for key, value in answer.scores.items()}
 
+    def form_values(self, *, answer: Answer, assignment: Assignment) -> dict:
+        return {"note": answer.note, **{name: str(value) for name, value in answer.scores.items()}}
+
     def majority(self, answers: Iterable[Answer]) -> tuple[str, dict]:
         answers = list(answers)
         names = sorted({name for a in answers for name in a.scores})

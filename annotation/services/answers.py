@@ -15,7 +15,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from annotation.kinds import TaskKind, kind_for
-from annotation.models import AnnotationItem, Answer, Assignment, PreferencePair
+from annotation.models import AnnotationItem, Answer, Assignment, GoldDecision, PreferencePair
 from kernel.audit import audit_event, audit_record_many, audit_snapshot
 from kernel.errors import ApplicationError
 from kernel.models import AuditEvent
@@ -24,6 +24,14 @@ NOT_HELD = "You do not hold this task."
 NOT_YOURS = "This task is reserved for another annotator."
 ALREADY_SUBMITTED = "This task was already submitted."
 EXPIRED = "Your reservation of this task expired; ask for the next task."
+NO_SUCH_ANSWER = "There is no such answer."
+
+NOT_YOUR_ANSWER = "This answer is another annotator's; only the person who gave it can change it."
+IN_REVIEW = (
+    "This item is {status} now, so your answer stays as given: tell the reviewer what you would change "
+    "(a reviewer's decision is kept apart from the answers)."
+)
+REVIEW_STATUSES = (AnnotationItem.Status.IN_REVIEW, AnnotationItem.Status.RESOLVED)
 
 ANSWER_RELATIONS = ["assignment", "item", "user", "guideline", "sop", "shown_left", "preference_pair", "bad_case"]
 
@@ -81,6 +89,60 @@ def answer_submit(*, assignment_id: int, user, data: dict, now=None) -> Answer:
         events.append(_finalise(item=item, answers=answers))
     else:
         item.save(update_fields=["answers_count"])
+    audit_record_many(events)
+    return answer
+
+
+def answer_change_refusal(answer: Answer) -> str:
+    """Why ``answer`` can no longer be changed by its author, in words; "" while it can: until its item
+    goes to review (or has a reviewer's decision), or the rows it made are in a dataset snapshot or moved
+    on (the task kind's ``change_refusal``)."""
+    item = answer.item
+    if item.status in REVIEW_STATUSES or GoldDecision.objects.filter(item_id=item.pk).exists():
+        status = "resolved by a reviewer" if item.status == AnnotationItem.Status.RESOLVED else "in review"
+        return IN_REVIEW.format(status=status)
+    return kind_for(item.queue.kind).change_refusal(answer)
+
+
+@transaction.atomic
+def answer_change(*, answer_id: int, user, data: dict) -> Answer:
+    """Its author answers an item again: the rows the earlier answer made are undone and the new answer
+    makes its own (the task kind's ``withdraw`` then ``answer``), all audited, all or nothing. An item
+    whose every slot was already answered has its agreement recomputed (and may go to review now)."""
+    item_of = Answer.objects.filter(pk=answer_id).values("item_id")[:1]
+    item = (
+        AnnotationItem.objects.select_for_update(of=("self",))
+        .filter(pk=Subquery(item_of))
+        .select_related("queue")
+        .first()
+    )
+    if item is None:
+        raise ApplicationError(NO_SUCH_ANSWER, status=404)
+    answer = (
+        Answer.objects.select_for_update(of=("self",))
+        .select_related("assignment", "preference_pair", "bad_case__clause")
+        .get(pk=answer_id)
+    )
+    answer.item = item
+    if answer.user_id != user.pk:
+        raise ApplicationError(NOT_YOUR_ANSWER, status=403)
+    refusal = answer_change_refusal(answer)
+    if refusal:
+        raise ApplicationError(refusal, status=409)
+    kind = kind_for(item.queue.kind)
+    before = audit_snapshot(answer)
+    events = kind.withdraw(answer=answer, actor=user)
+    answer.choice, answer.strength, answer.reason_codes, answer.note, answer.scores = "", "", [], "", {}
+    assignment = answer.assignment
+    assignment.item, assignment.queue = item, item.queue
+    events += kind.answer(answer=answer, assignment=assignment, data=data, actor=user)
+    answer.full_clean(exclude=ANSWER_RELATIONS)
+    answer.save()
+    events.append(
+        audit_event(actor=user, action="change", instance=answer, before=before, after=audit_snapshot(answer))
+    )
+    if item.answers_count >= item.overlap:
+        events.append(_finalise(item=item, answers=list(item.answers.all())))
     audit_record_many(events)
     return answer
 

@@ -24,7 +24,7 @@ def dialogues_matching(*, project: Project, filters: dict) -> QuerySet:
         qs = qs.filter(case__language=filters["language"])
     if filters.get("stage"):
         qs = qs.filter(messages__stage=filters["stage"]).distinct()
-    if filters.get("ids"):
+    if "ids" in filters:  # an explicit selection, even one naming no known dialogue, is a selection
         qs = qs.filter(pk__in=filters["ids"])
     return qs.order_by("id")
 
@@ -33,6 +33,23 @@ def queue_preview(*, kind: str, dialogues: QuerySet, stage: str = "") -> dict:
     """How many dialogues the filters match and how many items the kind would make of them; writes nothing."""
     ids = list(dialogues.values_list("id", flat=True))
     return {"dialogues": len(ids), "items": sum(1 for _ in kind_for(kind).items(ids, stage=stage))}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def queue_preview_text(preview: dict, *, overlap: int) -> str:
+    """The preview in words, as the new-queue form shows it."""
+    if not preview["items"]:
+        return (
+            f"These settings match {_plural(preview['dialogues'], 'dialogue')} and make no items: widen the "
+            "filters, or pick another task kind (pairwise needs two candidates at a turn)."
+        )
+    return (
+        f"{_plural(preview['items'], 'item')} match: {_plural(preview['dialogues'], 'dialogue')}, "
+        f"{_plural(overlap, 'answer')} each."
+    )
 
 
 @transaction.atomic

@@ -38,7 +38,7 @@ from annotation.services.branching import branch_create, branch_generate_request
 from annotation.services.excellent import excellent_flag
 from kernel.errors import ApplicationError
 from kernel.forms import posted_number
-from kernel.roles import ANNOTATORS, Role, role_required
+from kernel.roles import ANNOTATORS, Role, has_role, role_required
 from registry.models import ModelVersion
 
 READ_ROLES = (*ANNOTATORS, Role.REVIEWER, Role.ML_ENGINEER)
@@ -88,7 +88,10 @@ def dialogue_detail(request, dialogue_id: int) -> HttpResponse:
         .select_related("author")
         .order_by("turn", "id")
     )
-    context.update(flagged=flagged, bad_cases=bad_cases, alternatives=alternatives)
+    # Branching, flagging and the bad-case editor are the annotators' and reviewers': no links others
+    # could only follow into a refusal.
+    can_edit = has_role(request.user, EDIT_ROLES)
+    context.update(flagged=flagged, bad_cases=bad_cases, alternatives=alternatives, can_edit=can_edit)
     return render(request, "annotation/dialogue.html", context)
 
 
@@ -105,9 +108,13 @@ def excellent_add(request, dialogue_id: int, turn: int) -> HttpResponse:
 @role_required(*READ_ROLES)
 def excellent_list(request) -> HttpResponse:
     stage, hotel_type = request.GET.get("stage", ""), request.GET.get("hotel_type", "")
+    names: dict[str, str] = {}  # stage key → the name the first SOP (in stage order) gives it
+    for key, name in SOPStage.objects.order_by("order", "id").values_list("key", "name"):
+        names.setdefault(key, name)
     context = {
         "rows": excellent_library(stage=stage, hotel_type=hotel_type),
-        "stages": sorted(set(SOPStage.objects.values_list("key", flat=True))),
+        "stages": list(names.items()),  # in the SOP's order
+        "stage_names": names,
         "hotel_types": Dialogue._meta.get_field("case").related_model.HotelType.choices,
         "stage": stage,
         "hotel_type": hotel_type,
@@ -184,6 +191,7 @@ def bad_cases(request) -> HttpResponse:
         "categories": BadCase.Category.choices,
         "status": status,
         "category": category,
+        "can_edit": has_role(request.user, EDIT_ROLES),
     }
     return render(request, "annotation/bad_cases.html", context)
 

@@ -2,7 +2,7 @@
 Adapters only: parse, call one service or selector, render."""
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -18,9 +18,23 @@ from annotation.selectors import (
     turn_context,
 )
 from annotation.selectors_agreement import queue_agreement
-from annotation.services.answers import ALREADY_SUBMITTED, EXPIRED, NOT_YOURS, answer_submit
+from annotation.services.answers import (
+    ALREADY_SUBMITTED,
+    EXPIRED,
+    NOT_YOUR_ANSWER,
+    NOT_YOURS,
+    answer_change,
+    answer_change_refusal,
+    answer_submit,
+)
 from annotation.services.assignment import annotation_task_next, assignment_release
-from annotation.services.queues import dialogues_matching, queue_create, queue_preview, queue_set_active
+from annotation.services.queues import (
+    dialogues_matching,
+    queue_create,
+    queue_preview,
+    queue_preview_text,
+    queue_set_active,
+)
 from kernel.errors import ApplicationError
 from kernel.refusals import refused
 from kernel.roles import ANNOTATORS, Role, role_required
@@ -42,6 +56,7 @@ def queue_new(request) -> HttpResponse:
         data = form.cleaned_data
         dialogues = dialogues_matching(project=data["project"], filters=form.filters())
         preview = queue_preview(kind=data["kind"], dialogues=dialogues, stage=data.get("stage") or "")
+        preview["text"] = queue_preview_text(preview, overlap=data["target_overlap"])
         return render(request, "annotation/queue_new.html", {"form": form, "preview": preview})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -67,6 +82,28 @@ def queue_new(request) -> HttpResponse:
         messages.success(request, f"Queue {queue.name} created with {queue.items.count()} items.")
         return redirect("annotation:queue_detail", queue_id=queue.pk)
     return render(request, "annotation/queue_new.html", {"form": form}, status=400 if form.errors else 200)
+
+
+PREVIEW_FIELDS_IGNORED = ("name",)  # the count does not depend on the queue's name
+
+
+@role_required(*MANAGER_ROLES)
+@require_http_methods(["GET"])
+def queue_preview_count(request) -> JsonResponse:
+    """The new-queue form's live count: the same fields as the form (name aside) → how many dialogues the
+    filters match and how many items the task kind makes of them. Writes nothing; a bad field is a 400 in
+    words."""
+    form = QueueCreateForm(request.GET)
+    form.is_valid()
+    errors = {name: errs for name, errs in form.errors.items() if name not in PREVIEW_FIELDS_IGNORED}
+    if errors:
+        field, messages_ = next(iter(errors.items()))
+        label = form.fields[field].label if field in form.fields else "The form"
+        return JsonResponse({"error": f"{label}: {messages_[0]}"}, status=400)
+    data = form.cleaned_data
+    dialogues = dialogues_matching(project=data["project"], filters=form.filters())
+    preview = queue_preview(kind=data["kind"], dialogues=dialogues, stage=data.get("stage") or "")
+    return JsonResponse({**preview, "text": queue_preview_text(preview, overlap=data["target_overlap"])})
 
 
 @role_required(*WORKSPACE_ROLES)
@@ -123,14 +160,47 @@ def queue_done(request, queue_id: int) -> HttpResponse:
 
 @role_required(*ANNOTATORS)
 def answer_previous(request, queue_id: int) -> HttpResponse:
-    """*Go back*: the user's own last answers in this queue (read only), and the way back to the task."""
+    """*Go back*: the user's own last answers in this queue, each with *Change* while it may change (or
+    why not, in words), and the way back to the task."""
     queue = get_object_or_404(AnnotationQueue, pk=queue_id)
-    answers = (
+    answers = list(
         Answer.objects.filter(item__queue=queue, user=request.user)
-        .select_related("item__dialogue", "item__candidate_a", "item__candidate_b", "bad_case")
+        .select_related("item__dialogue", "item__queue", "preference_pair", "bad_case")
         .order_by("-created_at", "-id")[:10]
     )
+    for answer in answers:
+        answer.change_refusal = answer_change_refusal(answer)
     return render(request, "annotation/answer_previous.html", {"queue": queue, "answers": answers})
+
+
+@role_required(*ANNOTATORS)
+@require_http_methods(["GET", "POST"])
+def answer_change_view(request, answer_id: int) -> HttpResponse:
+    """Change an earlier answer: the turn view again, filled with it; saving replaces it (audited)."""
+    answer = get_object_or_404(
+        Answer.objects.select_related("assignment__item__dialogue__case", "assignment__queue", "bad_case__clause"),
+        pk=answer_id,
+    )
+    if answer.user_id != request.user.pk:
+        raise ApplicationError(NOT_YOUR_ANSWER, status=403)
+    assignment = answer.assignment
+    queue = assignment.queue
+    if request.method == "POST":
+        try:
+            answer_change(answer_id=answer.pk, user=request.user, data=_answer_data(request.POST))
+        except ApplicationError as error:
+            if error.status != 400:
+                raise
+            context = {**_task_context(assignment), "error": error.message, "posted": _answer_data(request.POST)}
+            return render(request, "annotation/task.html", {**context, "changing": answer}, status=400)
+        messages.success(request, "Answer changed.")
+        return redirect("annotation:answer_previous", queue_id=queue.pk)
+    refusal = answer_change_refusal(answer)
+    if refusal:
+        raise ApplicationError(refusal, status=409)
+    posted = queue.task_kind.form_values(answer=answer, assignment=assignment)
+    context = {**_task_context(assignment), "posted": posted, "changing": answer}
+    return render(request, "annotation/task.html", context)
 
 
 @role_required(*ANNOTATORS)
@@ -186,7 +256,7 @@ def task(request, assignment_id: int) -> HttpResponse:
         except ApplicationError as error:
             if error.status != 400:
                 raise
-            context = {**_task_context(assignment), "error": error.message, "posted": request.POST}
+            context = {**_task_context(assignment), "error": error.message, "posted": _answer_data(request.POST)}
             return render(request, "annotation/task.html", context, status=400)
         messages.success(request, "Answer saved.")
         try:

@@ -3,9 +3,11 @@
 import pytest
 from django.urls import reverse
 
+from annotation.forms import QueueCreateForm
 from annotation.kinds.pairwise import STRENGTH_REQUIRED
 from annotation.models import (
     AnnotationItem,
+    AnnotationQueue,
     Answer,
     Assignment,
     Dialogue,
@@ -191,7 +193,7 @@ def test_queue_creation_page(client, role_users, world):
 
 
 def test_queue_form_speaks_words_preselects_the_project_and_previews_the_count(client, role_users, world):
-    from annotation.models import AnnotationQueue, Project
+    from annotation.models import Project
 
     for _ in range(3):
         make_dialogue(world)
@@ -214,9 +216,54 @@ def test_queue_form_speaks_words_preselects_the_project_and_previews_the_count(c
         "preview": "1",
     }
     preview = client.post(reverse("annotation:queue_new"), data).content.decode()
-    assert "match <strong>3 dialogues</strong> and make <strong>3 items</strong>" in preview
+    assert "3 items match: 3 dialogues, 2 answers each." in preview
     assert not AnnotationQueue.objects.filter(name="preview me").exists()
     assert client.post(reverse("annotation:queue_new"), {**data, "stage": "no-such-stage"}).status_code == 400
+
+
+def test_queue_preview_endpoint_counts_live_and_refuses_bad_input_in_words(client, role_users, world):
+    """The new-queue form's live count (``queue_preview.js``): the form's fields → JSON; login and a
+    manager's role; hostile values a 400 with the field named; an explicit selection of unknown ids
+    matches nothing (it matched every dialogue)."""
+    for _ in range(3):
+        make_dialogue(world)
+    url = reverse("annotation:queue_preview_count")
+    data = {
+        "project": world["project"].pk,
+        "kind": "pairwise",
+        "lens": "language",
+        "target_overlap": 2,
+        "reservation_minutes": 30,
+        "review_sample_rate": 0.1,
+    }
+    assert client.get(url, data).status_code == 302  # login first
+    client.force_login(role_users["language_expert"])
+    assert client.get(url, data).status_code == 403
+    client.force_login(role_users["reviewer"])
+    body = client.get(url, data).json()
+    assert (body["dialogues"], body["items"]) == (3, 3)
+    assert body["text"] == "3 items match: 3 dialogues, 2 answers each."
+    one = world["project"].dialogues.order_by("id").first()
+    body = client.get(url, {**data, "selection": f"{one.external_id}\n"}).json()
+    assert (body["dialogues"], body["items"]) == (1, 1) and body["text"].startswith("1 item match: 1 dialogue,")
+    body = client.get(url, {**data, "selection": "no-such-dialogue"}).json()
+    assert (body["dialogues"], body["items"]) == (0, 0) and "make no items" in body["text"]
+    hostile = [
+        {"project": "abc"},
+        {"project": "999999"},
+        {"kind": "<script>"},
+        {"target_overlap": "1e309"},
+        {"target_overlap": "0"},
+        {"review_sample_rate": "nan"},
+        {"selection": "x" * 200_001},
+    ]
+    for bad in hostile:
+        response = client.get(url, {**data, **bad})
+        assert response.status_code == 400, bad
+        assert response.json()["error"].split(":")[0] in {f.label for f in QueueCreateForm().fields.values()}
+    assert client.get(url, {**data, "stage": "\x00"}).status_code == 400  # refused before the view, as a page
+    assert client.post(url, data).status_code == 405
+    assert not AnnotationQueue.objects.exists()
 
 
 def test_queue_creation_filters_by_hotel_type(client, role_users, world):
@@ -355,3 +402,29 @@ def test_closing_a_queue_says_so_in_words(client, role_users, world):
     assert f"Queue {queue.name} closed: nobody gets new tasks from it" in closed
     reopened = client.post(reverse("annotation:queue_toggle", args=[queue.pk]), follow=True).content.decode()
     assert f"Queue {queue.name} reopened" in reopened
+
+
+def test_dialogue_pages_name_stages_in_words_and_offer_only_what_the_role_may_open(client, role_users, world):
+    """An ML engineer reads dialogues but may not branch, flag or edit bad cases: no links into a refusal.
+    Stages are shown as the SOP names them ("Price discussion"), not by key ("pricing")."""
+    from annotation.models import BadCase
+
+    dialogue = make_dialogue(world)
+    bad = BadCase.objects.create(
+        dialogue=dialogue, turn=3, model_reply="x", category="tone", gold_reply="y", status="gold_written"
+    )
+    url = reverse("annotation:dialogue", args=[dialogue.pk])
+    branch = reverse("annotation:branch", args=[dialogue.pk, 3])
+    editor = reverse("annotation:bad_case", args=[bad.pk])
+    client.force_login(role_users["ml_engineer"])
+    html = client.get(url).content.decode()
+    assert "Price discussion" in html and '<span class="tag" title="pricing">' in html
+    assert branch not in html and editor not in html and "flag excellent" not in html
+    assert editor not in client.get(reverse("annotation:bad_cases")).content.decode()
+    client.force_login(role_users["reviewer"])
+    html = client.get(url).content.decode()
+    assert branch in html and editor in html and "flag excellent" in html
+    assert editor in client.get(reverse("annotation:bad_cases")).content.decode()
+    page = client.get(branch).content.decode()
+    assert "SOP · stage" in page and "Price discussion" in page
+    assert reverse("registry:model_list") not in page and "an ML engineer registers one" in page

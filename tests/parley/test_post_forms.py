@@ -40,6 +40,7 @@ RAW_BODIES = [b"%ED%A0%80=%ED%A0%80", b"a=%00&b=%FF%FE", b"\xff\xfe\x00garbage",
 ID_MODELS = [
     ("queue_id", "annotation.AnnotationQueue"),
     ("assignment_id", "annotation.Assignment"),
+    ("answer_id", "annotation.Answer"),
     ("item_id", "annotation.AnnotationItem"),
     ("project_id", "annotation.Project"),
     ("dialogue_id", "annotation.Dialogue"),
