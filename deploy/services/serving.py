@@ -167,6 +167,26 @@ def deployment_stop(*, deployment: Deployment, actor=None) -> Deployment:
     return row
 
 
+def deployment_report_unreachable(deployment_id: int, reason: str) -> bool:
+    """A caller (the gateway) could not reach a deployment's server: a healthy running deployment is marked
+    ``unhealthy`` now, with the reason in its error and health history, so the page shows it and
+    ``live_endpoint`` stops handing it out. The supervisor owns the state: its next health check (within
+    ``PARLEY_SERVE_HEALTH_S``) sets it healthy again if the server answers, else restarts it as usual.
+    Returns whether the row changed (False: already unhealthy, stopping, or gone)."""
+    with transaction.atomic():
+        row = (
+            Deployment.objects.select_for_update()
+            .filter(pk=deployment_id, status=Status.RUNNING, state=Deployment.State.HEALTHY, cancel_requested=False)
+            .first()
+        )
+        if row is None:
+            return False
+        _history(row, Deployment.State.UNHEALTHY, reason[:500])
+        row.state, row.health_error = Deployment.State.UNHEALTHY, reason[:2000]
+        row.save(update_fields=["state", "health_error", "health_history"])
+    return True
+
+
 @transaction.atomic
 def adapter_add(
     *, deployment: Deployment, version: ModelVersion, served_name: str = "", actor=None

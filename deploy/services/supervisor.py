@@ -139,6 +139,7 @@ class Supervisor:
         if now < self.next_health:
             return
         self.next_health = now + settings.PARLEY_SERVE_HEALTH_S
+        self.sync_reported()
         models = serve.served_models(f"{self.server.root_url}/v1") if serve.is_healthy(self.server.root_url) else None
         if models is not None:
             self.crashes_in_row = 0
@@ -159,6 +160,14 @@ class Supervisor:
             self.set_state(S.UNHEALTHY, "/health does not answer", health_error="/health does not answer")
         elif now - self.unhealthy_since > settings.PARLEY_SERVE_UNHEALTHY_RESTART_S:
             self.restart(f"unhealthy for {settings.PARLEY_SERVE_UNHEALTHY_RESTART_S:g} s")
+
+    def sync_reported(self) -> None:
+        """Take in a state someone else wrote (the gateway's ``deployment_report_unreachable``), so the
+        check below records the way back to healthy, or counts the unhealthy time from now."""
+        stored = Deployment.objects.filter(pk=self.row.pk).values_list("state", "health_history").first()
+        if stored and stored[0] != self.state and stored[0] == S.UNHEALTHY:
+            self.state, self.history = stored[0], list(stored[1] or [])
+            self.unhealthy_since = time.monotonic()
 
     # -- adapters --------------------------------------------------------------------------------------
     def reconcile(self, models: set[str]) -> None:

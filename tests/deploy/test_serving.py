@@ -288,3 +288,43 @@ def test_deployment_start_and_stop_commands(world):
     assert Deployment.objects.get().state == Deployment.State.STOPPED
     with pytest.raises(CommandError, match="No active deployment"):
         call_command("deployment_stop", "--slot", "chase")
+
+
+def test_an_unreachable_report_marks_unhealthy_and_the_next_health_check_clears_it(world, settings):
+    """The gateway's report (a connection to the server failed) shows at once; the supervisor owns the
+    state and its next check records the way back when ``/health`` and ``/v1/models`` answer."""
+    from types import SimpleNamespace
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from deploy.services.supervisor import Supervisor
+    from tests.deploy.gateway_support import serve_in_thread
+
+    settings.PARLEY_SERVE_HEALTH_S = 0
+    d = healthy(deployment_create(base=world["base"], slot="chase", adapters=[world["a"]]))
+    Deployment.objects.filter(pk=d.pk).update(lease_owner="test-owner")
+    assert serving.deployment_report_unreachable(d.pk, "the gateway could not reach the server (ConnectError)")
+    d.refresh_from_db()
+    assert d.state == Deployment.State.UNHEALTHY and "ConnectError" in d.health_error
+    assert d.health_history[-1]["state"] == "unhealthy" and "could not reach" in d.health_history[-1]["note"]
+    assert live_endpoint(world["a"]) is None
+    assert not serving.deployment_report_unreachable(d.pk, "again")  # already unhealthy: nothing written
+    assert not serving.deployment_report_unreachable(10**9, "gone")
+
+    alive = Starlette(
+        routes=[
+            Route("/health", lambda request: Response(status_code=200)),
+            Route("/v1/models", lambda request: JSONResponse({"data": [{"id": "tiny-base"}, {"id": "pol-a"}]})),
+        ]
+    )
+    with serve_in_thread(alive, lifespan="off") as root:
+        supervisor = Supervisor(Deployment.objects.get(pk=d.pk), "test-owner")
+        supervisor.state = Deployment.State.HEALTHY  # what it believed before the report
+        supervisor.server = SimpleNamespace(root_url=root, process=SimpleNamespace(poll=lambda: None))
+        supervisor.check()
+    d.refresh_from_db()
+    assert d.state == Deployment.State.HEALTHY and d.health_error == ""
+    assert [h["state"] for h in d.health_history[-2:]] == ["unhealthy", "healthy"]
+    assert live_endpoint(world["a"]) is not None
