@@ -31,11 +31,14 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_pooling_server(model_dir, log_path, *, name: str = "rm", timeout_s: float = 300.0):
+def start_pooling_server(model_dir, log_path, *, name: str = "rm", timeout_s: float | None = None):
     """A vLLM server running ``model_dir`` as a pooling (classify) model, started with the one command of
     ``engine.serve``; returns (process, root_url)."""
+    import os
+
     from engine.serve import ServeOptions, spawn_vllm, wait_healthy
 
+    timeout_s = timeout_s or float(os.environ.get("PARLEY_VLLM_START_TIMEOUT", "420"))
     server = spawn_vllm(model=model_dir, log_path=log_path, options=ServeOptions(served_name=name, runner="pooling"))
     wait_healthy(server, timeout_s=timeout_s)
     return server.process, server.root_url
