@@ -91,7 +91,7 @@ def test_start_a_policy_deploys_its_base_or_joins_the_slots_deployment(world):
     assert d.base == world["base"] and list(d.adapters.values_list("version__name", flat=True)) == ["pol-a"]
     assert deployment_start(version=world["b"], slot="chase").pk == d.pk
     assert d.adapters.count() == 2
-    with pytest.raises(ApplicationError, match="reward model"):
+    with pytest.raises(ApplicationError, match="rm-1 has no trained reward-model run directory"):
         deployment_start(version=world["rm"], slot="chase")
 
 
