@@ -5,8 +5,8 @@ the tokenizer saved beside the exported weights (``engine.rewards.rm_serving.cla
 offset stored there centres the score as in training.
 
 The reward playground (``rewards.services.remote.rm_score``) calls :func:`served_rm_score` through the hook
-``deploy.apps`` installs (rewards sits below deploy), so it scores in ~0.1 s instead of an engine
-subprocess that loads torch and the model; the chat playground scores every reply with it."""
+``deploy.apps`` installs (rewards sits below deploy), so it scores with two local HTTP requests instead
+of an engine subprocess that loads torch and the model; the chat playground scores every reply with it."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 - **Judge (RJ):** the engine's judge (``RewardJudge``) against the config's OpenAI-compatible endpoint,
   one call with a short timeout and no retries: a person is waiting, and a judge that is down must read as
   "judge unavailable", not as a slow page or a 500.
-- **RM:** through a deployment that serves the reward model (vLLM's ``/classify``, ~0.1 s) when one is
+- **RM:** through a deployment that serves the reward model (vLLM's ``/tokenize`` + ``/classify``) when one is
   healthy: the scorer is handed in by ``deploy.apps`` (:func:`set_served_rm_scorer`; deploy sits above
   rewards). Otherwise ``python -m engine score --rm DIR`` through the engine launcher (``kernel.launcher``)
   with a timeout. Scoring loads torch and a model; doing that inside a web worker would pin gigabytes per
