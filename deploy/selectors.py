@@ -34,8 +34,9 @@ def _url(deployment: Deployment) -> str:
 
 def live_endpoint(version: ModelVersion) -> Endpoint | None:
     """Where ``version`` answers now: a healthy deployment that serves it (a policy as a loaded adapter,
-    a base as the server's own model), the most recently started first; None when nothing serves it."""
-    if version.kind == ModelVersion.Kind.BASE:
+    a base or a reward model as the server's own model), the most recently started first; None when
+    nothing serves it."""
+    if version.kind in (ModelVersion.Kind.BASE, ModelVersion.Kind.REWARD_MODEL):
         deployment = Deployment.objects.filter(base=version, **_healthy()).order_by("-started_at", "-id").first()
         return Endpoint(_url(deployment), deployment.served_base_name, deployment.pk) if deployment else None
     adapter = (
@@ -52,10 +53,25 @@ def live_endpoint(version: ModelVersion) -> Endpoint | None:
 
 
 def served_versions() -> list[tuple[ModelVersion, Endpoint]]:
-    """Every version that answers now, with its endpoint (the playground's choice of models)."""
+    """Every version that answers chat now, with its endpoint (the playground's choice of models); served
+    reward models are :func:`served_reward_model`'s."""
     out = []
-    for deployment in Deployment.objects.filter(**_healthy()).select_related("base"):
+    deployments = Deployment.objects.filter(**_healthy()).exclude(base__kind=ModelVersion.Kind.REWARD_MODEL)
+    for deployment in deployments.select_related("base"):
         out.append((deployment.base, Endpoint(_url(deployment), deployment.served_base_name, deployment.pk)))
         for adapter in deployment.adapters.filter(state=DeploymentAdapter.State.LOADED).select_related("version"):
             out.append((adapter.version, Endpoint(_url(deployment), adapter.served_name, deployment.pk)))
     return out
+
+
+def served_reward_model() -> tuple[ModelVersion, Endpoint] | None:
+    """The reward model that answers ``/classify`` now (the most recently started), with its endpoint."""
+    deployment = (
+        Deployment.objects.filter(base__kind=ModelVersion.Kind.REWARD_MODEL, **_healthy())
+        .select_related("base")
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if deployment is None:
+        return None
+    return deployment.base, Endpoint(_url(deployment), deployment.served_base_name, deployment.pk)

@@ -20,13 +20,14 @@ BAD_VERSION = "Pick a registered {what} (field {field!r})."
 LOG_LINES = 60
 
 
-def _version(request, field: str, *, kind: str, what: str, required: bool = True) -> ModelVersion | None:
+def _version(request, field: str, *, kind: str | tuple, what: str, required: bool = True) -> ModelVersion | None:
     raw = request.POST.get(field, "").strip()
     if not raw and not required:
         return None
     if not raw.isdigit() or len(raw) > 18:  # int() refuses 4300+ digits; no id has 19
         raise ApplicationError(BAD_VERSION.format(what=what, field=field))
-    version = ModelVersion.objects.filter(pk=int(raw), kind=kind).first()
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    version = ModelVersion.objects.filter(pk=int(raw), kind__in=kinds).first()
     if version is None:
         raise ApplicationError(BAD_VERSION.format(what=what, field=field))
     return version
@@ -52,7 +53,8 @@ def deployment_list(request):
         {
             "active": active,
             "ended": [d for d in deployments if d.status not in ACTIVE][:20],
-            "bases": ModelVersion.objects.filter(kind=ModelVersion.Kind.BASE),
+            # a reward model is served alone, for /classify (the chat playground and the reward playground)
+            "bases": ModelVersion.objects.filter(kind__in=[ModelVersion.Kind.BASE, ModelVersion.Kind.REWARD_MODEL]),
             "policies": ModelVersion.objects.filter(kind=ModelVersion.Kind.POLICY).exclude(adapter_path=""),
             "refresh": any(d.state == Deployment.State.STARTING or d.status == "queued" for d in active),
         },
@@ -62,7 +64,8 @@ def deployment_list(request):
 @role_required(Role.ML_ENGINEER)
 @require_POST
 def deployment_new(request):
-    base = _version(request, "base", kind=ModelVersion.Kind.BASE, what="base model")
+    servable = (ModelVersion.Kind.BASE, ModelVersion.Kind.REWARD_MODEL)
+    base = _version(request, "base", kind=servable, what="base model or reward model")
     ids = request.POST.getlist("adapters")
     if not all(i.isdigit() and len(i) <= 18 for i in ids):  # a 5000-digit "id" is refused, not int()'ed
         raise ApplicationError(BAD_VERSION.format(what="policy version", field="adapters"))

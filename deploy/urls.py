@@ -3,7 +3,7 @@ pages."""
 
 from django.urls import path
 
-from deploy import playground_views, serving_views, views
+from deploy import playground_views, serving_views, slot_views, views
 
 app_name = "deploy"
 urlpatterns: list = [
@@ -29,6 +29,10 @@ urlpatterns: list = [
         serving_views.deployment_adapter_remove,
         name="deployment_adapter_remove",
     ),
+    path("slots/", slot_views.slot_list, name="slot_list"),
+    path("slots/<str:slot>/", slot_views.slot_detail, name="slot_detail"),
+    path("slots/<str:slot>/routes/", slot_views.slot_routes_post, name="slot_routes"),
+    path("slots/<str:slot>/guardrail/", slot_views.slot_guardrail_post, name="slot_guardrail"),
     path("playground/", playground_views.playground, name="playground"),
     path("playground/bad-case/", playground_views.playground_bad_case_view, name="playground_bad_case"),
     path("playground/branch/", playground_views.playground_branch_view, name="playground_branch"),

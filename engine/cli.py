@@ -6,6 +6,7 @@
     python -m engine generate --model DIR [--adapter DIR] --prompts FILE.jsonl --out FILE.jsonl ...
     python -m engine score --replies FILE.jsonl --out FILE.jsonl [--rules ...] [--judge-url ...] [--rm DIR]
     python -m engine merge --base DIR --adapter DIR --out DIR [--force]
+    python -m engine export-rm --run-dir RM_RUN [--out DIR]   (a trained RM merged for vLLM's /classify)
 
 A bad config or input exits with status 2 and one line on stderr (no traceback): the web app shows
 the last lines of the log to the person who launched the job.
@@ -129,6 +130,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_rm(args: argparse.Namespace) -> int:
+    from engine.rewards.rm_serving import export_for_serving
+
+    out = export_for_serving(args.run_dir, args.out)
+    print(f"exported the reward model into {out}")
+    return 0
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     from engine.merge import MergeError, merge_adapter
 
@@ -188,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--rm", help="trained reward-model run dir")
     score.add_argument("--n", type=float, default=100.0, help="enhancement clip n (docs/method.md)")
     score.set_defaults(func=cmd_score)
+
+    export_rm = sub.add_parser("export-rm", help="merge a trained RM (LoRA + score head) for vLLM's /classify")
+    export_rm.add_argument("--run-dir", required=True, help="trained reward-model run dir")
+    export_rm.add_argument("--out", help="output dir (default: RUN/served)")
+    export_rm.set_defaults(func=cmd_export_rm)
 
     merge = sub.add_parser("merge", help="merge a LoRA adapter into full weights (a loadable model dir)")
     merge.add_argument("--base", required=True, help="base model dir")

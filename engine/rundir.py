@@ -59,6 +59,7 @@ PROGRESS_FILE = "progress.json"
 RESULT_FILE = "result.json"
 ADAPTER_DIR = "adapter"
 RM_META_FILE = "rm_meta.json"
+RM_SERVED_DIR = "served"  # a trained RM merged for vLLM's /classify (engine.rewards.rm_serving)
 CHECKPOINTS_DIR = "checkpoints"
 ROLLOUT_ADAPTERS_DIR = "rollout-adapters"  # adapters pushed to a vLLM rollout server, one per step
 

@@ -10,6 +10,7 @@ evaluated:
 - ``--enable-lora`` with runtime loading (``VLLM_ALLOW_RUNTIME_LORA_UPDATING``): adapters are added,
   replaced and removed without a restart.
 - structured outputs through xgrammar, for the judge's verdict schema.
+- ``runner="pooling"`` serves a merged reward model for ``/classify`` instead (same flags otherwise).
 - the server runs in its own process group (``stop_vllm`` stops the engine core and workers too) and,
   where asked, dies with its parent (``PR_SET_PDEATHSIG``).
 
@@ -54,6 +55,9 @@ class ServeOptions:
     max_loras: int = 4
     structured_outputs: bool = True
     extra: tuple[str, ...] = field(default_factory=tuple)
+    # "generate" (chat completions, LoRA adapters) or "pooling": a *ForSequenceClassification checkpoint
+    # (the reward model, ``engine.rewards.rm_serving``) answering ``/classify``; no LoRA, no structured outputs.
+    runner: str = "generate"
 
 
 def free_port() -> int:
@@ -76,7 +80,12 @@ def cpu_set(spec: str) -> set[int]:
 
 
 def vllm_command(*, model: Path | str, port: int, options: ServeOptions | None = None, python: str = "") -> list[str]:
-    """The argument list of one OpenAI-compatible vLLM server."""
+    """The argument list of one OpenAI-compatible vLLM server.
+
+    >>> command = vllm_command(model="/m", port=8000, options=ServeOptions(served_name="rm", runner="pooling"))
+    >>> command[command.index("--runner") + 1], "--enable-lora" in command
+    ('pooling', False)
+    """
     opts = options or ServeOptions()
     command = [
         python or sys.executable,
@@ -96,6 +105,12 @@ def vllm_command(*, model: Path | str, port: int, options: ServeOptions | None =
         opts.dtype,
         "--gpu-memory-utilization",
         str(opts.memory_share),
+    ]
+    if opts.runner == "pooling":
+        return [*command, "--runner", "pooling", *opts.extra]
+    if opts.runner != "generate":
+        raise ValueError(f"runner must be 'generate' or 'pooling', not {opts.runner!r}")
+    command += [
         "--generation-config",
         "vllm",
         "--enable-lora",

@@ -48,6 +48,8 @@ log = logging.getLogger("parley.gateway")
 DB_THREADS = 8
 UPSTREAM_TIMEOUT_S = 120.0
 PLAN_CACHE_S = 2.0  # routes, guardrails and live endpoints are re-read at most this often per worker
+# A connection that could not be made or broke: the server is down (a timeout may be a long generation).
+UNREACHABLE = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 ERR_KEY = "Missing API key: send 'Authorization: Bearer pk_…' (create one under API keys)."
 
 
@@ -59,6 +61,7 @@ class Target:
     base_url: str
     upstream_model: str
     guardrail: Guardrail
+    deployment_id: int | None = None
 
 
 # -- database work, on the gateway's own threads -----------------------------------------------------------
@@ -145,7 +148,15 @@ def _db_plan(model: str) -> Plan:
         endpoint = selectors.live_endpoint(version) if weight > 0 or not weighted else None
         target = None
         if endpoint is not None:
-            target = Target(version.pk, version.name, slot, endpoint.base_url.rstrip("/"), endpoint.model, guardrail)
+            target = Target(
+                version.pk,
+                version.name,
+                slot,
+                endpoint.base_url.rstrip("/"),
+                endpoint.model,
+                guardrail,
+                endpoint.deployment_id,
+            )
         choices.append((target, float(weight), version.name))
     return Plan(model, slot, tuple(choices), weighted)
 
@@ -209,6 +220,7 @@ class Gateway:
         self.keys: dict[str, tuple[float, int]] = {}  # key that worked → (good until, key id)
         self.db: DbThreads | None = None
         self.http: httpx.AsyncClient | None = None
+        self.reports: set[asyncio.Task] = set()  # "server unreachable" reports in flight
 
     @asynccontextmanager
     async def lifespan(self, app) -> AsyncIterator[None]:
@@ -350,7 +362,7 @@ class Gateway:
         try:
             answer = await self.http.post(f"{target.base_url}/chat/completions", json=payload)
         except httpx.HTTPError as exc:
-            raise _down(target, exc) from None
+            raise self._down(target, exc) from None
         _raise_upstream(answer, target)
         try:
             data = answer.json()
@@ -424,7 +436,7 @@ class Gateway:
             yield sse("[DONE]")
             return
         except httpx.HTTPError as exc:
-            error = _down(target, exc)
+            error = self._down(target, exc)
             self._log(record, status=error.status, error=error.message)
             yield sse(error.body())
             yield sse("[DONE]")
@@ -444,6 +456,28 @@ class Gateway:
             }
         )
         yield sse("[DONE]")
+
+    def _down(self, target: Target, exc: Exception) -> GatewayError:
+        """The 503 for a server that cannot be reached; a connection that fails (not a slow generation)
+        also marks its deployment unhealthy at once, so the page shows it and the plan cache forgets the
+        endpoint. The supervisor's next health check (``PARLEY_SERVE_HEALTH_S``) confirms or clears it."""
+        if target.deployment_id is not None and isinstance(exc, UNREACHABLE):
+            for model, (_, plan) in list(self.plans.items()):
+                if any(t is not None and t.deployment_id == target.deployment_id for t, _, _ in plan.choices):
+                    self.plans.pop(model, None)
+            reason = f"the gateway could not reach the server ({type(exc).__name__})"
+            task = asyncio.get_running_loop().create_task(self._report_unreachable(target.deployment_id, reason))
+            self.reports.add(task)  # a reference until it is done (the loop keeps only weak ones)
+            task.add_done_callback(self.reports.discard)
+        return _down(target, exc)
+
+    async def _report_unreachable(self, deployment_id: int, reason: str) -> None:
+        from deploy.services.serving import deployment_report_unreachable
+
+        try:
+            await self.db.run(deployment_report_unreachable, deployment_id, reason)
+        except Exception:  # the answer went out already; a failed report only waits for the health check
+            log.exception("could not mark deployment %s unhealthy", deployment_id)
 
     def _log(self, record: dict, *, reply: str = "", status: int = 200, error: str = "", **extra) -> None:
         record.update(

@@ -26,13 +26,34 @@ def _slot(slot: Any) -> str:
     return slot
 
 
-def slot_routes_set(*, slot: str, routes: Any, actor=None) -> list[SlotRoute]:
+def slot_base(slot: str) -> ModelVersion | None:
+    """The base a slot serves: its active deployment's, else its production version's (None: not known
+    yet, the first routed version decides)."""
+    from deploy.serving_models import Deployment
+    from kernel.status import Status
+
+    deployment = Deployment.objects.filter(slot=slot, status__in=[Status.QUEUED, Status.RUNNING]).first()
+    if deployment is not None:
+        return deployment.base
+    production = ModelVersion.objects.filter(slot=slot, stage=ModelVersion.Stage.PRODUCTION).first()
+    return production.base if production is not None else None
+
+
+def _base_label(version: ModelVersion) -> str:
+    return version.base.name if version.base_id else (version.base_model or "no base")
+
+
+def slot_routes_set(*, slot: str, routes: Any, actor=None, percent: bool = False, note: str = "") -> list[SlotRoute]:
     """Replace the slot's routes: ``[{"version": ID or name, "weight": number ≥ 0}, ...]`` (policies only,
-    no version twice, at least one positive weight unless the list is empty)."""
+    all of the slot's base, no version twice, at least one positive weight unless the list is empty).
+    ``percent``: the weights are shares in percent and must sum to 100 (the slots page)."""
+    from deploy.services.serving import same_base
+
     slot = _slot(slot)
     if not isinstance(routes, list) or len(routes) > MAX_ROUTES:
         raise ApplicationError(ERR_ROUTES)
     errors, rows, seen = [], [], set()
+    base = slot_base(slot)
     for i, r in enumerate(routes):
         if not isinstance(r, dict):
             errors.append(f"routes[{i}]: must be an object")
@@ -51,11 +72,20 @@ def slot_routes_set(*, slot: str, routes: Any, actor=None) -> list[SlotRoute]:
             errors.append(f"routes[{i}].version: {version.name} is listed twice")
         if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1e6:
             errors.append(f"routes[{i}].weight: a number from 0 to 1000000")
+        if version is not None and version.kind == ModelVersion.Kind.POLICY:
+            base = base if base is not None else (version.base if version.base_id else None)
+            if base is not None and not same_base(version, base):
+                errors.append(
+                    f"routes[{i}].version: {version.name} was trained on {_base_label(version)}, "
+                    f"but slot {slot} serves {base.name}"
+                )
         if version is not None:
             seen.add(version.pk)
             rows.append(SlotRoute(slot=slot, version=version, weight=float(weight or 0)))
     if not errors and rows and not any(r.weight > 0 for r in rows):
         errors.append("routes: at least one weight must be above 0")
+    if not errors and rows and percent and abs(sum(r.weight for r in rows) - 100) > 1e-6:
+        errors.append(f"routes: the shares must sum to 100% (they sum to {sum(r.weight for r in rows):g}%)")
     if errors:
         raise ApplicationError("; ".join(errors))
     with transaction.atomic():
@@ -70,11 +100,12 @@ def slot_routes_set(*, slot: str, routes: Any, actor=None) -> list[SlotRoute]:
             object_id=slot,
             before={"routes": before},
             after={"routes": after},
+            note=note,
         )
     return rows
 
 
-def slot_guardrail_set(*, slot: str, data: Any, actor=None) -> SlotGuardrail:
+def slot_guardrail_set(*, slot: str, data: Any, actor=None, note: str = "") -> SlotGuardrail:
     """Set the slot's guardrail: ``{"mode", "retries", "rules", "fallback_reply"}`` (missing keys keep
     their values)."""
     slot = _slot(slot)
@@ -107,5 +138,6 @@ def slot_guardrail_set(*, slot: str, data: Any, actor=None) -> SlotGuardrail:
         instance=row,
         before=before if existed else None,
         after={"mode": mode, "retries": retries, "rules": list(rules), "fallback_reply": row.fallback_reply},
+        note=note,
     )
     return row

@@ -5,7 +5,8 @@ The conversation travels with the page as a signed token (``django.core.signing`
 the replies it shows (and turns into bad cases) are the ones the model gave, and a tampered token is a
 400. Each request renders the system message with ``engine.prompting.to_chat`` (the template training
 used), sends every sampling field with a neutral value, and checks the reply with the default rules
-(``rewards.services.playground.rule_verdicts``, torch-free)."""
+(``rewards.services.playground.rule_verdicts``, torch-free), then scores it with the served reward model
+when one is deployed and computes R_total with the one ``training_reward`` (``deploy.services.reward_scoring``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from annotation.models import Candidate, Dialogue, Message, Project
 from annotation.services.bad_cases import bad_case_create
 from deploy.selectors import Endpoint, live_endpoint
 from deploy.services.intake import _case_create, rule_category
+from deploy.services.reward_scoring import reply_reward
 from engine.prompting import to_chat
 from engine.rewards.rules.defaults import EXAMPLE_TASKS, default_rule_set
 from engine.task import MAX_MESSAGE_CHARS
@@ -154,13 +156,16 @@ def conversation_say(conversation: Conversation, *, text: str) -> Conversation:
         except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
             raise ApplicationError(SERVER_FAILED.format(name=side.version.name, error=exc), status=502) from None
         seconds = time.monotonic() - started
+        verdicts = verdicts_for(reply, case=case, history=history)
+        reward = reply_reward(case=case, history=history, reply=reply, e_func=float(sum(v["points"] for v in verdicts)))
         side.messages = [
             *side.messages,
             {"role": "hotel", "content": text},
             {
                 "role": "agent",
                 "content": reply,
-                "verdicts": verdicts_for(reply, case=case, history=history),
+                "verdicts": verdicts,
+                "reward": reward.as_dict(),
                 "seconds": round(seconds, 2),
                 "model": endpoint.model,
             },

@@ -20,7 +20,12 @@ K = ModelVersion.Kind
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 BAD_SLOT = "A slot is 1-100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit (got {value!r})."
 BAD_SERVED_NAME = "A served name is 1-100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit."
-NOT_A_BASE = "{name} is a {kind}; a deployment serves a base model (policies are served as adapters of their base)."
+NOT_A_BASE = (
+    "{name} is a {kind}; a deployment serves a base model or a reward model "
+    "(policies are served as adapters of their base)."
+)
+RM_NOT_TRAINED = "{name} has no trained reward-model run directory ({meta} beside its adapter); it cannot be served."
+RM_NO_ADAPTERS = "A reward model is served alone (for /classify): it takes no adapters."
 NOT_A_POLICY = "{name} is a {kind}; only policy versions are served as adapters."
 NO_ADAPTER = "{name} has no LoRA adapter to load."
 WRONG_BASE = "{name} was trained on {its}, but this deployment serves {base}."
@@ -66,6 +71,16 @@ def _check_adapter_version(deployment: Deployment, version: ModelVersion) -> Non
         raise ApplicationError(WRONG_BASE.format(name=version.name, its=its, base=deployment.base.name))
 
 
+def _check_reward_model(version: ModelVersion, adapters) -> None:
+    from engine.rundir import RM_META_FILE
+    from rewards.services.remote import rm_run_dir
+
+    if adapters:
+        raise ApplicationError(RM_NO_ADAPTERS)
+    if rm_run_dir(version) is None:
+        raise ApplicationError(RM_NOT_TRAINED.format(name=version.name, meta=RM_META_FILE))
+
+
 def _check_active(deployment: Deployment) -> None:
     if deployment.status not in (Status.QUEUED, Status.RUNNING) or deployment.cancel_requested:
         raise ApplicationError(NOT_ACTIVE.format(status=deployment.get_state_display().lower()), status=409)
@@ -85,8 +100,10 @@ def deployment_create(
     the ``serve`` queue. 400 for a wrong kind or base, 409 when the slot has an active deployment."""
     slot = _check_name(slot, BAD_SLOT)
     queue = queue or settings.PARLEY_SERVE_QUEUE
-    if base.kind != K.BASE:
+    if base.kind not in (K.BASE, K.REWARD_MODEL):
         raise ApplicationError(NOT_A_BASE.format(name=base.name, kind=base.get_kind_display().lower()))
+    if base.kind == K.REWARD_MODEL:
+        _check_reward_model(base, adapters)
     try:
         max_loras, max_lora_rank = int(max_loras), int(max_lora_rank)
     except (TypeError, ValueError):
@@ -116,10 +133,10 @@ def deployment_create(
 
 
 def deployment_start(*, version: ModelVersion, slot: str = "", actor=None, **options) -> Deployment:
-    """Serve ``version``: a base is deployed as it is; a policy is added to the active deployment of its
-    base in ``slot`` when there is one, else deployed on its base with itself as the adapter."""
+    """Serve ``version``: a base or a reward model is deployed as it is; a policy is added to the active
+    deployment of its base in ``slot`` when there is one, else deployed on its base with itself as the adapter."""
     slot = slot or version.slot or version.name
-    if version.kind == K.BASE:
+    if version.kind in (K.BASE, K.REWARD_MODEL):
         return deployment_create(base=version, slot=slot, actor=actor, **options)
     if version.kind != K.POLICY:
         raise ApplicationError(NOT_A_POLICY.format(name=version.name, kind=version.get_kind_display().lower()))
@@ -167,12 +184,34 @@ def deployment_stop(*, deployment: Deployment, actor=None) -> Deployment:
     return row
 
 
+def deployment_report_unreachable(deployment_id: int, reason: str) -> bool:
+    """A caller (the gateway) could not reach a deployment's server: a healthy running deployment is marked
+    ``unhealthy`` now, with the reason in its error and health history, so the page shows it and
+    ``live_endpoint`` stops handing it out. The supervisor owns the state: its next health check (within
+    ``PARLEY_SERVE_HEALTH_S``) sets it healthy again if the server answers, else restarts it as usual.
+    Returns whether the row changed (False: already unhealthy, stopping, or gone)."""
+    with transaction.atomic():
+        row = (
+            Deployment.objects.select_for_update()
+            .filter(pk=deployment_id, status=Status.RUNNING, state=Deployment.State.HEALTHY, cancel_requested=False)
+            .first()
+        )
+        if row is None:
+            return False
+        _history(row, Deployment.State.UNHEALTHY, reason[:500])
+        row.state, row.health_error = Deployment.State.UNHEALTHY, reason[:2000]
+        row.save(update_fields=["state", "health_error", "health_history"])
+    return True
+
+
 @transaction.atomic
 def adapter_add(
     *, deployment: Deployment, version: ModelVersion, served_name: str = "", actor=None
 ) -> DeploymentAdapter:
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
     _check_active(deployment)
+    if deployment.base.kind == K.REWARD_MODEL:
+        raise ApplicationError(RM_NO_ADAPTERS)
     _check_adapter_version(deployment, version)
     served_name = _check_name(served_name or version.name, BAD_SERVED_NAME)
     if served_name == deployment.served_base_name or deployment.adapters.filter(served_name=served_name).exists():

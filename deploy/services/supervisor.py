@@ -33,8 +33,10 @@ from django.utils import timezone
 
 from deploy.serving_models import Deployment, DeploymentAdapter
 from engine import serve
-from kernel.launcher import RUN_MARK, kill_leftover, log_text_tail
+from engine.rewards import rm_serving
+from kernel.launcher import RUN_MARK, EngineError, engine_run, kill_leftover, log_text_tail
 from kernel.status import Status, row_beat, row_finish
+from registry.models import ModelVersion
 
 LOG_NAME = "vllm.log"
 HISTORY = 50
@@ -45,8 +47,25 @@ def deployment_dir(deployment: Deployment) -> Path:
     return Path(settings.PARLEY_DEPLOY_ROOT) / f"deployment-{deployment.pk}"
 
 
+def is_reward_model(deployment: Deployment) -> bool:
+    return deployment.base.kind == ModelVersion.Kind.REWARD_MODEL
+
+
+def served_model_path(deployment: Deployment) -> str:
+    """What the server loads: the base's weights, or a reward model's exported (merged) checkpoint."""
+    if not is_reward_model(deployment):
+        return deployment.base.base_model
+    from rewards.services.remote import rm_run_dir
+
+    run_dir = rm_run_dir(deployment.base)
+    if run_dir is None:
+        raise RuntimeError(f"{deployment.base.name}: no trained reward-model run directory")
+    return str(rm_serving.served_dir(run_dir))
+
+
 def serve_options(deployment: Deployment) -> serve.ServeOptions:
     return serve.ServeOptions(
+        runner="pooling" if is_reward_model(deployment) else "generate",
         served_name=deployment.served_base_name,
         host=settings.PARLEY_SERVE_HOST,
         max_model_len=settings.PARLEY_SERVE_MAX_MODEL_LEN,
@@ -93,8 +112,15 @@ class Supervisor:
             state=A.LOADING, loaded_path=""
         )
         DeploymentAdapter.objects.filter(deployment=self.row, state=A.REMOVING).delete()
+        model = served_model_path(self.row)
+        if is_reward_model(self.row) and not rm_serving.is_exported(model):
+            try:
+                self.export_reward_model(model)
+            except EngineError as exc:
+                self.restart(f"exporting the reward model failed: {exc}")
+                return
         self.server = serve.spawn_vllm(
-            model=self.row.base.base_model,
+            model=model,
             log_path=self.log,
             options=serve_options(self.row),
             die_with_parent=True,
@@ -111,6 +137,20 @@ class Supervisor:
             node=socket.gethostname(),
             log_path=str(self.log),
         )
+
+    def export_reward_model(self, out: str) -> None:
+        """A reward model is served merged (LoRA + score head folded into the base): ``python -m engine
+        export-rm`` once, through the engine launcher (torch stays out of this worker), beating meanwhile."""
+        from rewards.services.remote import rm_run_dir
+
+        self.set_state(S.STARTING, "exporting the reward model for /classify (merging its adapter and head)")
+        started = time.monotonic()
+        engine_run(
+            ["export-rm", "--run-dir", str(rm_run_dir(self.row.base)), "--out", out],
+            log=self.dir / "export.log",
+            beat=lambda pid: self.beat(),
+        )
+        self.set_state(S.STARTING, f"reward model exported into {out} ({time.monotonic() - started:.0f} s)")
 
     def stop_server(self) -> None:
         if self.server is not None:
@@ -139,6 +179,7 @@ class Supervisor:
         if now < self.next_health:
             return
         self.next_health = now + settings.PARLEY_SERVE_HEALTH_S
+        self.sync_reported()
         models = serve.served_models(f"{self.server.root_url}/v1") if serve.is_healthy(self.server.root_url) else None
         if models is not None:
             self.crashes_in_row = 0
@@ -159,6 +200,14 @@ class Supervisor:
             self.set_state(S.UNHEALTHY, "/health does not answer", health_error="/health does not answer")
         elif now - self.unhealthy_since > settings.PARLEY_SERVE_UNHEALTHY_RESTART_S:
             self.restart(f"unhealthy for {settings.PARLEY_SERVE_UNHEALTHY_RESTART_S:g} s")
+
+    def sync_reported(self) -> None:
+        """Take in a state someone else wrote (the gateway's ``deployment_report_unreachable``), so the
+        check below records the way back to healthy, or counts the unhealthy time from now."""
+        stored = Deployment.objects.filter(pk=self.row.pk).values_list("state", "health_history").first()
+        if stored and stored[0] != self.state and stored[0] == S.UNHEALTHY:
+            self.state, self.history = stored[0], list(stored[1] or [])
+            self.unhealthy_since = time.monotonic()
 
     # -- adapters --------------------------------------------------------------------------------------
     def reconcile(self, models: set[str]) -> None:

@@ -3,8 +3,10 @@
 - **Judge (RJ):** the engine's judge (``RewardJudge``) against the config's OpenAI-compatible endpoint,
   one call with a short timeout and no retries: a person is waiting, and a judge that is down must read as
   "judge unavailable", not as a slow page or a 500.
-- **RM:** ``python -m engine score --rm DIR`` through the engine launcher (``kernel.launcher``) with a
-  timeout. Scoring loads torch and a model; doing that inside a web worker would pin gigabytes per
+- **RM:** through a deployment that serves the reward model (vLLM's ``/tokenize`` + ``/classify``) when one is
+  healthy: the scorer is handed in by ``deploy.apps`` (:func:`set_served_rm_scorer`; deploy sits above
+  rewards). Otherwise ``python -m engine score --rm DIR`` through the engine launcher (``kernel.launcher``)
+  with a timeout. Scoring loads torch and a model; doing that inside a web worker would pin gigabytes per
   process and tie a request to a model load. The subprocess dies with its memory, and a missing adapter
   directory is a note, not a crash.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,15 @@ JUDGE_UNAVAILABLE = "Judge unavailable: {reason}"
 RM_NOT_CONFIGURED = "No reward model in this config."
 RM_NO_ADAPTER = f"RM {{name!r}} has no trained RM directory ({RM_META_FILE}) at {{path!r}}; RM score skipped."
 RM_UNAVAILABLE = "RM unavailable: {reason}"
+RM_SERVED = "Scored by the served reward model (deployment, /classify)."
+
+# (version, *, prompt, reply) -> centred score, or None when no deployment serves the version
+_served_rm_scorer: Callable[..., float | None] | None = None
+
+
+def set_served_rm_scorer(scorer: Callable[..., float | None] | None) -> None:
+    global _served_rm_scorer
+    _served_rm_scorer = scorer
 
 
 @dataclass
@@ -124,12 +135,21 @@ def rm_score(
     model = config.reward_model if config is not None else None
     if model is None:
         return RMResult(available=False, note=RM_NOT_CONFIGURED)
-    rm_dir = _rm_dir(model)
+    rm_dir = rm_run_dir(model)
     if rm_dir is None:
         return RMResult(available=False, note=RM_NO_ADAPTER.format(name=model.name, path=model.adapter_path))
     from engine.prompting import to_chat
 
-    row = {"id": "playground", "prompt": to_chat(list(history), case=task, sop=sop), "task": task, "reply": reply}
+    prompt = to_chat(list(history), case=task, sop=sop)
+    if _served_rm_scorer is not None:
+        try:
+            served = _served_rm_scorer(model, prompt=prompt, reply=reply)
+        except Exception as exc:  # the served RM failed: the subprocess below still answers
+            logger.warning("served RM scoring failed, falling back to the engine: %s", exc)
+            served = None
+        if served is not None:
+            return RMResult(available=True, score=float(served), note=RM_SERVED)
+    row = {"id": "playground", "prompt": prompt, "task": task, "reply": reply}
     try:
         score = _run_engine_score(row=row, rm_dir=rm_dir)
     except Exception as exc:  # timeout, a crash in the engine, unreadable output
@@ -139,7 +159,7 @@ def rm_score(
     return RMResult(available=True, score=score)
 
 
-def _rm_dir(model: ModelVersion) -> Path | None:
+def rm_run_dir(model: ModelVersion) -> Path | None:
     """The trained RM run directory (``rm_meta.json`` + ``adapter/``): the job's run dir from the
     lineage, else the adapter path or its parent (ingest records ``run_dir/adapter``)."""
     candidates = [model.lineage.get("run_dir") if isinstance(model.lineage, dict) else None, model.adapter_path]

@@ -249,6 +249,28 @@ def test_no_live_deployment_or_model_server_down_is_503(world, gateway, monkeypa
     assert "not reachable" in _error(post(base, world["key"], chat_body()), 503)["message"]
 
 
+def test_a_server_that_cannot_be_reached_marks_its_deployment_unhealthy(world, gateway):
+    """No monkeypatched endpoint: a healthy deployment row whose port has no server behind it."""
+    from deploy.services.serving import deployment_create
+    from deploy.serving_models import Deployment, DeploymentAdapter
+    from kernel.status import Status
+
+    base_url, _ = gateway
+    base = version_register(name="m-base", kind="base", base_model="/m/base", method="base")
+    world["version"].base = base
+    world["version"].adapter_path = "/m/adapter"
+    world["version"].save(update_fields=["base", "adapter_path"])
+    d = deployment_create(base=base, slot="chase", adapters=[world["version"]])
+    Deployment.objects.filter(pk=d.pk).update(status=Status.RUNNING, state="healthy", port=free_port())
+    d.adapters.update(state=DeploymentAdapter.State.LOADED, loaded_path="/m/adapter")
+    assert "not reachable" in _error(post(base_url, world["key"], chat_body()), 503)["message"]
+    d = wait_for(lambda: Deployment.objects.filter(pk=d.pk, state="unhealthy").first())
+    assert "could not reach the server (ConnectError)" in d.health_error
+    assert d.health_history[-1]["state"] == "unhealthy"
+    # the plan cache forgot the endpoint: the next request is told nothing serves the version
+    assert "No live deployment" in _error(post(base_url, world["key"], chat_body()), 503)["message"]
+
+
 def test_the_log_is_flushed_at_shutdown(world, upstream):
     app = parley_asgi()
     writer = app.gateway_obj.writer

@@ -91,7 +91,7 @@ def test_start_a_policy_deploys_its_base_or_joins_the_slots_deployment(world):
     assert d.base == world["base"] and list(d.adapters.values_list("version__name", flat=True)) == ["pol-a"]
     assert deployment_start(version=world["b"], slot="chase").pk == d.pk
     assert d.adapters.count() == 2
-    with pytest.raises(ApplicationError, match="reward model"):
+    with pytest.raises(ApplicationError, match="rm-1 has no trained reward-model run directory"):
         deployment_start(version=world["rm"], slot="chase")
 
 
@@ -288,3 +288,84 @@ def test_deployment_start_and_stop_commands(world):
     assert Deployment.objects.get().state == Deployment.State.STOPPED
     with pytest.raises(CommandError, match="No active deployment"):
         call_command("deployment_stop", "--slot", "chase")
+
+
+def test_an_unreachable_report_marks_unhealthy_and_the_next_health_check_clears_it(world, settings):
+    """The gateway's report (a connection to the server failed) shows at once; the supervisor owns the
+    state and its next check records the way back when ``/health`` and ``/v1/models`` answer."""
+    from types import SimpleNamespace
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from deploy.services.supervisor import Supervisor
+    from tests.deploy.gateway_support import serve_in_thread
+
+    settings.PARLEY_SERVE_HEALTH_S = 0
+    d = healthy(deployment_create(base=world["base"], slot="chase", adapters=[world["a"]]))
+    Deployment.objects.filter(pk=d.pk).update(lease_owner="test-owner")
+    assert serving.deployment_report_unreachable(d.pk, "the gateway could not reach the server (ConnectError)")
+    d.refresh_from_db()
+    assert d.state == Deployment.State.UNHEALTHY and "ConnectError" in d.health_error
+    assert d.health_history[-1]["state"] == "unhealthy" and "could not reach" in d.health_history[-1]["note"]
+    assert live_endpoint(world["a"]) is None
+    assert not serving.deployment_report_unreachable(d.pk, "again")  # already unhealthy: nothing written
+    assert not serving.deployment_report_unreachable(10**9, "gone")
+
+    alive = Starlette(
+        routes=[
+            Route("/health", lambda request: Response(status_code=200)),
+            Route("/v1/models", lambda request: JSONResponse({"data": [{"id": "tiny-base"}, {"id": "pol-a"}]})),
+        ]
+    )
+    with serve_in_thread(alive, lifespan="off") as root:
+        supervisor = Supervisor(Deployment.objects.get(pk=d.pk), "test-owner")
+        supervisor.state = Deployment.State.HEALTHY  # what it believed before the report
+        supervisor.server = SimpleNamespace(root_url=root, process=SimpleNamespace(poll=lambda: None))
+        supervisor.check()
+    d.refresh_from_db()
+    assert d.state == Deployment.State.HEALTHY and d.health_error == ""
+    assert [h["state"] for h in d.health_history[-2:]] == ["unhealthy", "healthy"]
+    assert live_endpoint(world["a"]) is not None
+
+
+# -- a reward model served for /classify -----------------------------------------------------------------
+@pytest.fixture
+def rm_world(world, tmp_path):
+    from engine.rundir import RM_META_FILE
+
+    run_dir = tmp_path / "rm-run"
+    (run_dir / "adapter").mkdir(parents=True)
+    (run_dir / RM_META_FILE).write_text('{"offset": 0.5, "max_length": 1024}')
+    rm = version_register(
+        name="rm-2", kind="reward_model", base_model="/m/tiny", base=world["base"],
+        adapter_path=str(run_dir / "adapter"), method="rm",
+    )  # fmt: skip
+    return {**world, "rm2": rm, "run_dir": run_dir}
+
+
+def test_a_reward_model_is_deployed_alone_as_a_pooling_server(rm_world, settings):
+    from deploy.selectors import served_reward_model
+    from deploy.services.supervisor import serve_options, served_model_path
+
+    with pytest.raises(ApplicationError, match="takes no adapters"):
+        deployment_create(base=rm_world["rm2"], slot="rm", adapters=[rm_world["a"]])
+    with pytest.raises(ApplicationError, match="rm-1 has no trained reward-model run directory"):
+        deployment_create(base=rm_world["rm"], slot="rm")  # /r holds no rm_meta.json
+    d = deployment_start(version=rm_world["rm2"], slot="rm")
+    assert d.base == rm_world["rm2"] and not d.adapters.exists()
+    assert serve_options(d).runner == "pooling"
+    assert served_model_path(d) == str(rm_world["run_dir"] / "served")
+    with pytest.raises(ApplicationError, match="takes no adapters"):
+        adapter_add(deployment=d, version=rm_world["a"])
+    assert served_reward_model() is None and live_endpoint(rm_world["rm2"]) is None
+    settings.PARLEY_SERVE_HOST = "10.0.0.7"
+    d = healthy(d, port=8200)
+    assert live_endpoint(rm_world["rm2"]) == Endpoint("http://10.0.0.7:8200/v1", "rm-2", d.pk)
+    assert served_reward_model() == (rm_world["rm2"], Endpoint("http://10.0.0.7:8200/v1", "rm-2", d.pk))
+    # a chat playground never offers the RM as a version to talk to
+    assert rm_world["rm2"] not in [v for v, _ in served_versions()]
+    # a chat deployment stays a generate runner
+    chat = deployment_create(base=rm_world["base"], slot="chase")
+    assert serve_options(chat).runner == "generate" and served_model_path(chat) == "/m/tiny"

@@ -17,6 +17,7 @@ PAGES = [
     "/deploy/deployments/",
     "/deploy/playground/",
     "/deploy/keys/",
+    "/deploy/slots/",
     "/api/docs/",
     "/admin/",
     "/admin/kernel/auditevent/",

@@ -71,3 +71,37 @@ def test_version_page_with_lineage(page, login, live_server, role_users, screens
     page.wait_for_selector("text=Lineage of")
     assert "tiny" in page.inner_text("main")
     screenshot("version-lineage")
+
+
+def test_slot_routes_and_guardrail_page(page, login, live_server, role_users, screenshot):
+    """Shares that do not sum to 100 are refused in words; a valid split is shown before → after and
+    applied only when confirmed; the guardrail likewise; the history lists both changes."""
+    from deploy.gateway_models import SlotGuardrail, SlotRoute
+
+    old, new = _world()
+    login(role_users["ml_engineer"])
+    page.goto(f"{live_server.url}/deploy/slots/")
+    page.click("tr[data-slot=chase] a")
+    page.fill(f"input[name=share_{old.pk}]", "80")
+    page.fill(f"input[name=share_{new.pk}]", "10")
+    page.click("#routes-form button[type=submit]")
+    assert "they sum to 90%" in page.inner_text("#route-errors")
+    page.fill(f"input[name=share_{new.pk}]", "20")
+    page.click("#routes-form button[type=submit]")
+    assert "20.0% of the slot's hotels will talk to another version" in page.inner_text("#confirm-summary")
+    screenshot("slot-routes-confirm")
+    assert not SlotRoute.objects.exists()
+    page.click("button:has-text('Yes, apply to slot chase')")
+    page.wait_for_selector("text=Slot chase: routes saved.")
+    assert dict(SlotRoute.objects.values_list("version__name", "weight")) == {"sft-v1": 80.0, "repo-v2": 20.0}
+    page.select_option("select[name=mode]", "fallback")
+    page.check("input[name=rules][value=price_mismatch]")
+    page.click("#guardrail-form button[type=submit]")
+    assert "Change the guardrail of slot chase?" in page.inner_text("main")
+    page.click("button:has-text('Yes, apply to slot chase')")
+    page.wait_for_selector("text=Slot chase: guardrail saved (fallback).")
+    row = SlotGuardrail.objects.get(slot="chase")
+    assert (row.mode, row.rules) == ("fallback", ["price_mismatch"])
+    history = page.inner_text("main")
+    assert "routes (slots page)" in history and "guardrail (slots page)" in history
+    screenshot("slot-page")

@@ -31,39 +31,17 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_pooling_server(model_dir, log_path, *, name: str = "rm", timeout_s: float = 300.0):
-    """A vLLM server running ``model_dir`` as a pooling (classify) model; returns (process, root_url)."""
+def start_pooling_server(model_dir, log_path, *, name: str = "rm", timeout_s: float | None = None):
+    """A vLLM server running ``model_dir`` as a pooling (classify) model, started with the one command of
+    ``engine.serve``; returns (process, root_url)."""
     import os
-    import subprocess
-    import sys
-    import time
 
-    import httpx
+    from engine.serve import ServeOptions, spawn_vllm, wait_healthy
 
-    from tests.fixtures.engine import free_port
-
-    port = free_port()
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_NO_USAGE_STATS": "1"}
-    command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
-        "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port), "--runner", "pooling",
-        "--max-model-len", "1024", "--dtype", "float32", "--gpu-memory-utilization", "0.3",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    root = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"vLLM exited with {process.returncode}: see {log_path}")
-        try:
-            if httpx.get(f"{root}/health", timeout=2).status_code == 200:
-                return process, root
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    stop_process_group(process)
-    raise RuntimeError(f"vLLM not healthy after {timeout_s:.0f}s: see {log_path}")
+    timeout_s = timeout_s or float(os.environ.get("PARLEY_VLLM_START_TIMEOUT", "420"))
+    server = spawn_vllm(model=model_dir, log_path=log_path, options=ServeOptions(served_name=name, runner="pooling"))
+    wait_healthy(server, timeout_s=timeout_s)
+    return server.process, server.root_url
 
 
 def stop_process_group(process) -> None:
