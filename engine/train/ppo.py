@@ -34,7 +34,7 @@ from engine.train.ppo_dist import (
 from engine.train.ppo_model import ActorCritic, base_dtype, build_actor_critic, save_policy_adapter
 from engine.train.ppo_probe import Probe
 from engine.train.ppo_rewards import build_reward_source, reply_scores
-from engine.train.ppo_rollout import make_rollout_backend
+from engine.train.ppo_rollout import check_sampled_drift, make_rollout_backend
 from engine.train.ppo_update import experience_forward, experience_from, experience_metrics, ppo_update
 
 __all__ = ["PPOConfig", "REPOConfig", "train"]
@@ -122,6 +122,8 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                 tasks=[row["task"] for row in batch_rows],
             )
             forward = experience_forward(ac, sample, config=config, micro_batch=config.per_device_batch_size)
+            # the sampled drift check: were the replies drawn from the distribution the loss assumes?
+            drift = check_sampled_drift(sample, forward.logprobs, config=config, ctx=ctx)
             t2 = time.perf_counter()
             scored = pending.result()
             scores = reply_scores(scored, sample.ended, config=config)
@@ -147,6 +149,7 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                 **experience_metrics(exp),
                 **update,
                 **push,
+                **drift,
                 "rollout/response_length": float(sample.lengths.mean()),
                 "rollout/eos_rate": float(sample.ended.float().mean()),
                 # share of prompts over max_prompt_length, shortened by dropping their oldest turns

@@ -159,6 +159,16 @@ class PPOConfig(RLConfig):
         default=0.1,
         metadata={"help": "Largest mean |trainer - vLLM| log-prob on the checked tokens before the run stops."},
     )
+    sampled_drift_tolerance: float | None = field(
+        default=0.05,
+        metadata={
+            "help": "The sampled drift check, every step: the rollout engine's log-probs of the tokens it sampled "
+            "(after its temperature, top-p and anything else it applied) against the trainer's recomputed "
+            "log-probs of the same tokens at the training temperature. The step fails when the mean |delta log p| "
+            "exceeds this (a repetition penalty, a top-k or a stale adapter on the sampler's side); logged as "
+            "rollout/sampled_drift. With top_p < 1 the nucleus itself counts as drift. null = no check."
+        },
+    )
     drift_check_tokens: int = field(
         default=32, metadata={"help": "Greedy tokens compared after each push to catch stale weights on the server."}
     )
@@ -191,6 +201,8 @@ class PPOConfig(RLConfig):
             errors.append("kl_coef must be >= 0")
         if self.kl_estimator not in ("k1", "k3"):
             errors.append("kl_estimator must be 'k1' or 'k3'")
+        if self.sampled_drift_tolerance is not None and self.sampled_drift_tolerance <= 0:
+            errors.append("sampled_drift_tolerance must be > 0 or null")
         if self.rollout_backend not in ("hf", "vllm"):
             errors.append("rollout_backend must be 'hf' or 'vllm'")
         if self.rollout_backend == "vllm" and not self.vllm_base_url:
