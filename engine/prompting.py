@@ -177,6 +177,8 @@ def sft_row(*, prompt: list[dict], completion: str) -> dict:
     return {"prompt": prompt, "completion": _reply(completion)}
 
 
-def prompt_row(*, prompt: list[dict], case: dict) -> dict:
-    """TRL prompt-only row plus ``task``: the case the reward functions check replies against."""
-    return {"prompt": prompt, "task": case}
+def prompt_row(*, prompt: list[dict], case: dict, stage: str | None = None) -> dict:
+    """TRL prompt-only row plus ``task``, the case the reward functions check replies against, and
+    ``stage``, the SOP stage of the turn being written (null when unknown), so that the judge applies
+    stage-scoped rubric rules only there."""
+    return {"prompt": prompt, "task": case, "stage": stage or None}

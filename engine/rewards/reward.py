@@ -223,7 +223,7 @@ class RepoReward:
         tasks = [json.loads(t) if isinstance(t, str) else t for t in tasks]
         replies = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
         prompts = [p if isinstance(p, list) else [{"role": "user", "content": p}] for p in prompts]
-        batch = self.score(prompts=prompts, replies=replies, tasks=tasks)
+        batch = self.score(prompts=prompts, replies=replies, tasks=tasks, stages=kwargs.get("stage"))
         log_metric = kwargs.get("log_metric")
         if log_metric is not None:
             for key, value in batch.as_metrics().items():

@@ -120,6 +120,7 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                 prompts=[row["prompt"] for row in batch_rows],
                 replies=sample.texts,
                 tasks=[row["task"] for row in batch_rows],
+                stages=[row.get("stage") for row in batch_rows],  # stage-scoped rubric rules apply only there
             )
             forward = experience_forward(ac, sample, config=config, micro_batch=config.per_device_batch_size)
             # the sampled drift check: were the replies drawn from the distribution the loss assumes?

@@ -40,7 +40,10 @@ class Probe:
         prompts = [encode_prompt(ac.tokenizer, r["prompt"], max_length=self.max_prompt_length) for r in self.rows]
         sample = backend.generate(ac, prompts, greedy=True)
         scored = self.rewards.score(
-            prompts=[r["prompt"] for r in self.rows], replies=sample.texts, tasks=[r["task"] for r in self.rows]
+            prompts=[r["prompt"] for r in self.rows],
+            replies=sample.texts,
+            tasks=[r["task"] for r in self.rows],
+            stages=[r.get("stage") for r in self.rows],
         )
         return probe_metrics(scored, uses_judge=self.uses_judge)
 
