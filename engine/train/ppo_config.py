@@ -123,6 +123,14 @@ class PPOConfig(RLConfig):
         default=True,
         metadata={"help": "Log the KL to the initial policy even when kl_coef = 0 (one extra forward pass)."},
     )
+    init_adapter: str | None = field(
+        default=None,
+        metadata={
+            "help": "Start the policy from this LoRA adapter (an SFT or DPO run's adapter/ folder, or the run "
+            "folder) instead of the bare base; it must have been trained on base_model (checked), and its frozen "
+            "copy is the KL reference. null = start from the base."
+        },
+    )
     # -- rewards -----------------------------------------------------------------------------------
     missing_eos_penalty: float | None = field(
         default=None,

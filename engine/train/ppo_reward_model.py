@@ -18,6 +18,7 @@ from peft import LoraConfig, set_peft_model_state_dict
 from safetensors.torch import load_file
 from torch import nn
 
+from engine.base_identity import check_same_base
 from engine.train.ppo_model import REWARD, ActorCritic
 
 SCORE_KEY = "base_model.model.score.weight"
@@ -55,6 +56,13 @@ def attach_reward_model(ac: ActorCritic, rm_dir: str | Path):
 
     rm_dir = Path(rm_dir)
     meta = json.loads((rm_dir / RM_META_FILE).read_text(encoding="utf-8"))
+    # the RM's LoRA and head only mean something on the weights they were trained on
+    check_same_base(
+        what=f"The reward model {rm_dir}",
+        trained_on=meta.get("base_model"),
+        fingerprint=meta.get("base_fingerprint"),
+        policy_base=ac.base_model,
+    )
     adapter_dir = rm_dir / meta.get("adapter", ADAPTER_DIR)
     saved = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
     lora = LoraConfig(

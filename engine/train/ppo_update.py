@@ -72,8 +72,9 @@ def experience_forward(ac: ActorCritic, rollout: RolloutBatch, *, config, micro_
         logprobs.append(reply_logprobs(ac, ids, att, tokens[rows], **kwargs)[0])
         values.append(critic_values(ac, ids, att, start=start))
         if want_ref:
-            # The reference is the base itself: the same model with every adapter switched off.
-            ref.append(reply_logprobs(ac, ids, att, tokens[rows], adapter=None, **kwargs)[0])
+            # The reference is the base itself (every adapter switched off), or the frozen copy of the
+            # init_adapter the policy started from.
+            ref.append(reply_logprobs(ac, ids, att, tokens[rows], adapter=ac.reference_adapter, **kwargs)[0])
     old_logprobs, old_values = torch.cat(logprobs) * mask, torch.cat(values) * mask
     kl = kl_estimate(old_logprobs, torch.cat(ref), kind=config.kl_estimator) * mask if want_ref else None
     return Forward(rollout, old_logprobs, old_values, kl)
