@@ -66,6 +66,8 @@ class RewardBatch:
         metrics = {
             f"reward/{name}": sum(getattr(self, name)) / size for name in ("r_model", "e_judge", "e_func", "r_total")
         }
+        # the share of replies the RM scores above its reference centre (R_model > 0)
+        metrics["reward/r_model_positive"] = sum(1 for r in self.r_model if r > 0) / size
         for prefix, ids, hits in (("rules", self.rule_ids, self.rule_hits), ("judge", self.judge_ids, self.judge_hits)):
             for rule_id in ids:
                 metrics[f"{prefix}/{rule_id}"] = sum(rule_id in h for h in hits) / size

@@ -80,6 +80,22 @@ class PPOConfig(RLConfig):
     )
     gamma: float = field(default=1.0, metadata={"help": "Discount within a reply; 1 = none (one reward at the end)."})
     lam: float = field(default=0.95, metadata={"help": "GAE lambda; 1 = Monte-Carlo returns."})
+    lam_until_critic_explains: bool = field(
+        default=True,
+        metadata={
+            "help": "Use lambda 1 (Monte-Carlo returns, every token credited with the reply's reward) on a batch "
+            "until the critic's values explain its returns (explained variance > 0), then lam: a fresh critic's "
+            "noise does not decide the early tokens' credit. Logged as ppo/lam."
+        },
+    )
+    critic_init: str = field(
+        default="rm",
+        metadata={
+            "help": "rm: when the RM sits on the policy's base (rm_on_shared_base), the critic starts as a copy of "
+            "the RM's adapter and score head (InstructGPT, OpenRLHF), so it predicts rewards from step 1; "
+            "fresh: a new value adapter and a near-zero head."
+        },
+    )
     clip_range: float = field(default=0.2, metadata={"help": "Clip of the policy's probability ratio (PPO's epsilon)."})
     clip_range_value: float = field(
         default=0.2, metadata={"help": "Clip of the value estimate around its rollout-time value."}
@@ -187,6 +203,8 @@ class PPOConfig(RLConfig):
 
     def errors(self) -> list[str]:
         errors = super().errors()
+        if self.critic_init not in ("rm", "fresh"):
+            errors.append("critic_init must be 'rm' or 'fresh'")
         if self.ppo_epochs < 1 or self.num_mini_batches < 1:
             errors.append("ppo_epochs and num_mini_batches must be >= 1")
         rollout_batch = self.per_device_batch_size * self.gradient_accumulation_steps
