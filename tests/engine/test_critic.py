@@ -58,8 +58,10 @@ def test_the_critic_starts_as_the_rm_on_the_shared_base(tiny_model, rm_dir):
     att = torch.ones_like(ids)
     with torch.no_grad():
         values = critic_values(ac, ids, att, start=2)
-        rm_raw = SharedBaseRewardModel(ac, scorer.model.head)(input_ids=ids, attention_mask=att).logits[0, 0]
-    # V at the last token is the RM's centred score of the same text (R_model = raw - offset)
+        # V(s_t) reads the state before token t: the last value is the state after all but the last token
+        rm = SharedBaseRewardModel(ac, scorer.model.head)
+        rm_raw = rm(input_ids=ids[:, :-1], attention_mask=att[:, :-1]).logits[0, 0]
+    # the critic's value of a state is the RM's centred score of the same text (R_model = raw - offset)
     assert float(values[0, -1]) == pytest.approx(float(rm_raw) - 0.25, abs=1e-4)
 
     torch.manual_seed(0)
