@@ -58,22 +58,23 @@ class SamplingDriftError(RuntimeError):
 
 
 def sampled_drift(sampler: torch.Tensor, trainer: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
-    """Mean and largest ``|log p_sampler - log p_trainer|`` over the real reply tokens of a batch: the
-    sampler's log-probs of the tokens it drew against the trainer's recomputed ones at the training
-    temperature. Near 0 when the rollouts come from the distribution the loss assumes; a repetition
-    penalty, a top-k or a stale adapter on the sampler's side shows up here (a greedy check cannot see
-    the first two).
+    """The sampler's log-probs of the tokens it drew against the trainer's recomputed ones at the
+    training temperature, over the real reply tokens of a batch: ``kl``, the mean of
+    ``log p_sampler - log p_trainer``, an unbiased estimate of KL(sampler || trainer) since the tokens
+    were drawn from the sampler; ``mean`` and ``max`` of the absolute differences. A repetition penalty,
+    a top-k or a stale adapter on the sampler's side raises ``kl`` (a greedy check cannot see the first
+    two); rounding noise (bfloat16) moves ``mean`` but leaves ``kl`` near 0, its signs cancelling.
 
-    >>> d = sampled_drift(torch.tensor([[-1.0, -2.0, 0.0]]), torch.tensor([[-1.1, -2.0, -9.0]]),
+    >>> d = sampled_drift(torch.tensor([[-1.0, -2.0, 0.0]]), torch.tensor([[-1.1, -1.9, -9.0]]),
     ...                   torch.tensor([[1.0, 1.0, 0.0]]))
-    >>> round(d["mean"], 6), round(d["max"], 6)
-    (0.05, 0.1)
+    >>> round(d["kl"], 6), round(d["mean"], 6), round(d["max"], 6)
+    (0.0, 0.1, 0.1)
     """
     keep = mask.bool()
-    gap = (sampler.to(trainer.device).float() - trainer.float()).abs()[keep]
+    gap = (sampler.to(trainer.device).float() - trainer.float())[keep]
     if gap.numel() == 0:
-        return {"mean": 0.0, "max": 0.0}
-    return {"mean": float(gap.mean()), "max": float(gap.max())}
+        return {"kl": 0.0, "mean": 0.0, "max": 0.0}
+    return {"kl": float(gap.mean()), "mean": float(gap.abs().mean()), "max": float(gap.abs().max())}
 
 
 def left_pad(sequences: list[list[int]], *, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -184,13 +184,14 @@ class PPOConfig(RLConfig):
         metadata={"help": "Largest mean |trainer - vLLM| log-prob on the checked tokens before the run stops."},
     )
     sampled_drift_tolerance: float | None = field(
-        default=0.05,
+        default=0.01,
         metadata={
             "help": "The sampled drift check, every step: the rollout engine's log-probs of the tokens it sampled "
             "(after its temperature, top-p and anything else it applied) against the trainer's recomputed "
-            "log-probs of the same tokens at the training temperature. The step fails when the mean |delta log p| "
-            "exceeds this (a repetition penalty, a top-k or a stale adapter on the sampler's side); logged as "
-            "rollout/sampled_drift. With top_p < 1 the nucleus itself counts as drift. null = no check."
+            "log-probs of the same tokens at the training temperature. The step fails when their mean difference, "
+            "an estimate of KL(sampler || policy), exceeds this (a repetition penalty, a top-k or a stale adapter "
+            "on the sampler's side); logged as rollout/sampled_kl, with rollout/sampled_drift (mean |delta log p|). "
+            "With top_p < 1 the nucleus itself counts as drift. null = no check."
         },
     )
     drift_check_tokens: int = field(

@@ -88,12 +88,20 @@ def check_sampled_drift(sample: RolloutBatch, trainer: torch.Tensor, *, config, 
     if tolerance is None or sample.sampler_logprobs is None:
         return {}
     drift = sampled_drift(sample.sampler_logprobs, trainer, sample.response_mask)
-    drift = mean_over_ranks({"rollout/sampled_drift": drift["mean"], "rollout/sampled_drift_max": drift["max"]}, ctx)
-    if drift["rollout/sampled_drift"] > tolerance:
+    drift = mean_over_ranks(
+        {
+            "rollout/sampled_kl": drift["kl"],
+            "rollout/sampled_drift": drift["mean"],
+            "rollout/sampled_drift_max": drift["max"],
+        },
+        ctx,
+    )
+    if drift["rollout/sampled_kl"] > tolerance:
         raise SamplingDriftError(
-            f"The rollouts were not sampled from the distribution the loss assumes: mean |delta log p| between "
-            f"the {config.rollout_backend} sampler and the trainer is {drift['rollout/sampled_drift']:.4f} on the "
-            f"sampled tokens (largest {drift['rollout/sampled_drift_max']:.4f}; tolerance {tolerance}). Look for a "
+            f"The rollouts were not sampled from the distribution the loss assumes: the {config.rollout_backend} "
+            f"sampler's log-probs of its sampled tokens exceed the trainer's by {drift['rollout/sampled_kl']:.4f} on "
+            f"average, an estimate of KL(sampler || policy) (tolerance {tolerance}; mean |delta log p| "
+            f"{drift['rollout/sampled_drift']:.4f}, largest {drift['rollout/sampled_drift_max']:.4f}). Look for a "
             "repetition penalty, top-k or min-p on the sampler's side (a generation_config.json the engine picked "
             "up, a server started without --generation-config vllm or --logprobs-mode processed_logprobs), "
             "top_p < 1, or a stale adapter on the rollout server."

@@ -26,6 +26,7 @@ def test_a_neutral_sampler_passes_and_the_drift_is_logged(tiny_model, tmp_path):
     train(config, run_dir=tmp_path / "run")
     row = [r for r in read_metrics(tmp_path / "run") if r["step"] == 1][0]
     assert 0 <= row["rollout/sampled_drift"] < 1e-3  # the same model, the same temperature: float noise
+    assert abs(row["rollout/sampled_kl"]) < 1e-3
     assert row["rollout/sampled_drift_max"] >= row["rollout/sampled_drift"]
 
 
@@ -61,4 +62,4 @@ def test_the_check_can_be_switched_off(tiny_model, tmp_path, monkeypatch):
     config = tiny_config(tiny_model, tmp_path / "data", sampled_drift_tolerance=None, **ONE_STEP)
     train(config, run_dir=tmp_path / "run")
     row = [r for r in read_metrics(tmp_path / "run") if r["step"] == 1][0]
-    assert "rollout/sampled_drift" not in row
+    assert "rollout/sampled_drift" not in row and "rollout/sampled_kl" not in row
