@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import GRPOConfig
+from engine.prompting import template_kwargs
 from engine.rewards.enhancement import DEFAULT_N, training_reward
 from engine.score import reward_source
 
@@ -86,6 +87,7 @@ def train(config: GRPOConfig, *, run_dir: Path, resume: bool = False) -> dict[st
         epsilon=config.epsilon,
         loss_type=config.loss_type,
         remove_unused_columns=False,  # task_json must reach the reward function
+        chat_template_kwargs=template_kwargs(config.chat_template_kwargs),
         log_completions=False,
     )
     trainer = GRPOTrainer(

@@ -71,7 +71,10 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
     rewards = build_reward_source(config, ac=ac)
     optimizer = build_optimizer(ac, config)
     scheduler = warmup_schedule(optimizer, warmup_steps=config.warmup_steps)
-    check_prompt = encode_prompt(ac.tokenizer, rows[0]["prompt"], max_length=config.max_prompt_length)
+    check_prompt = encode_prompt(
+        ac.tokenizer, rows[0]["prompt"], max_length=config.max_prompt_length,
+        template_kwargs=config.chat_template_kwargs,
+    )  # fmt: skip
     rollout = make_rollout_backend(config, ac, run_dir=run_dir, ctx=ctx, check_prompt=check_prompt)
     probe = Probe.from_config(config, rewards=rewards)
 
@@ -106,7 +109,13 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
             global_rows = stream.next_batch(batch_size * ctx.world_size)
             batch_rows = global_rows[ctx.rank * batch_size : (ctx.rank + 1) * batch_size]
             fitted = [
-                fit_prompt(ac.tokenizer, row["prompt"], max_length=config.max_prompt_length) for row in batch_rows
+                fit_prompt(
+                    ac.tokenizer,
+                    row["prompt"],
+                    max_length=config.max_prompt_length,
+                    template_kwargs=config.chat_template_kwargs,
+                )  # fmt: skip
+                for row in batch_rows
             ]
             prompt_ids = [ids for ids, _ in fitted]
             sample = rollout.generate(ac, prompt_ids)

@@ -102,6 +102,7 @@ def attach_reward_model(ac: ActorCritic, rm_dir: str | Path, *, init_critic: boo
         tokenizer=AutoTokenizer.from_pretrained(adapter_dir),
         offset=meta["offset"],
         max_length=meta["max_length"],
+        chat_template_kwargs=meta.get("chat_template_kwargs", {}),
     )
 
 
