@@ -184,7 +184,7 @@ class PPOConfig(RLConfig):
         metadata={"help": "Largest mean |trainer - vLLM| log-prob on the checked tokens before the run stops."},
     )
     sampled_drift_tolerance: float | None = field(
-        default=0.01,
+        default=0.005,
         metadata={
             "help": "The sampled drift check, every step: the rollout engine's log-probs of the tokens it sampled "
             "(after its temperature, top-p and anything else it applied) against the trainer's recomputed "
