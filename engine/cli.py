@@ -107,6 +107,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         backend=args.backend,
         base_url=args.base_url,
         served_model=args.served_model,
+        chat_template_kwargs=args.chat_template_kwargs,
     )
     print(f"generated {count} replies into {args.out}")
     return 0
@@ -184,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--backend", choices=("hf", "vllm"), default="hf")
     gen.add_argument("--base-url", help="vLLM OpenAI endpoint, e.g. http://127.0.0.1:8000/v1")
     gen.add_argument("--served-model", help="vLLM model name (default: the adapter's, else --model)")
+    gen.add_argument(
+        "--chat-template-kwargs",
+        help='the chat template\'s switches as JSON (default {"enable_thinking": false}, as jobs train with)',
+    )
     gen.set_defaults(func=cmd_generate)
 
     score = sub.add_parser("score", help="score replies with the rules, the judge and the RM")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from engine.configio import ConfigError, Serialisable, read_json  # ConfigError: callers catch it from here
+from engine.prompting import DEFAULT_CHAT_TEMPLATE_KWARGS, template_kwargs
 from engine.rewards.rubric import EVIDENCE_MAX_CHARS
 
 
@@ -160,6 +161,14 @@ class TrainConfig(Serialisable):
     eval_dataset: str | None = field(
         default=None, metadata={"help": "A held-out JSONL file in the same format; null = none."}
     )
+    chat_template_kwargs: dict[str, Any] | str = field(
+        default=json.dumps(DEFAULT_CHAT_TEMPLATE_KWARGS),
+        metadata={
+            "help": "Switches of the model's chat template, a JSON object, used wherever a prompt becomes tokens "
+            "(training prompts, the RM, generation, evaluation) and sent to vLLM with each chat request; "
+            '{"enable_thinking": false} keeps Qwen3-like templates from opening a thinking block. {} = none.'
+        },
+    )
     lora_r: int = field(default=64, metadata={"help": "LoRA rank (the paper: 64)."})
     lora_alpha: int = field(
         default=64, metadata={"help": "LoRA alpha, the adapter's scale is alpha / r (the paper: 64)."}
@@ -239,6 +248,10 @@ class TrainConfig(Serialisable):
             errors.append("max_steps must be >= 1 or null")
         if self.save_every < 1 or self.logging_every < 1:
             errors.append("save_every and logging_every must be >= 1")
+        try:
+            template_kwargs(self.chat_template_kwargs)
+        except ValueError as exc:
+            errors.append(str(exc))
         if not 0 <= self.lora_dropout < 1:
             errors.append("lora_dropout must be in [0, 1)")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.config import ConfigError
 from engine.jsonl import iter_jsonl
+from engine.prompting import chat_text, template_kwargs
 from engine.rundir import RowKey, write_rows
 
 
@@ -52,12 +53,20 @@ def load_policy(model: str, adapter: str | None = None):
 
 
 def hf_generate(
-    tokenizer, policy, prompts: list[list[dict]], *, max_new_tokens: int, temperature: float, seed: int
+    tokenizer,
+    policy,
+    prompts: list[list[dict]],
+    *,
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+    chat_template_kwargs: dict | str | None = None,
 ) -> list[dict]:
-    """Replies for one batch of chat prompts: ``{"reply", "finish_reason", "tokens"}`` each."""
+    """Replies for one batch of chat prompts: ``{"reply", "finish_reason", "tokens"}`` each, the prompts
+    rendered with the chat template's switches (``engine.prompting``)."""
     import torch
 
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    texts = [chat_text(tokenizer, p, kwargs=chat_template_kwargs) for p in prompts]
     inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(policy.device)
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
     torch.manual_seed(seed)
@@ -98,7 +107,9 @@ async def _vllm_one(client, semaphore, url: str, body: dict) -> dict:
     }
 
 
-async def _vllm_all(base_url: str, model: str, prompts, *, max_new_tokens, temperature, seed, concurrency):
+async def _vllm_all(
+    base_url: str, model: str, prompts, *, max_new_tokens, temperature, seed, concurrency, chat_template_kwargs=None
+):
     import httpx
 
     semaphore = asyncio.Semaphore(concurrency)
@@ -111,6 +122,7 @@ async def _vllm_all(base_url: str, model: str, prompts, *, max_new_tokens, tempe
                 "max_tokens": max_new_tokens,
                 "temperature": temperature,
                 "seed": seed + i,
+                "chat_template_kwargs": template_kwargs(chat_template_kwargs),  # as in training
             }
             for i, prompt in enumerate(prompts)
         ]
@@ -133,6 +145,7 @@ def generate_file(
     backend: str = "hf",
     base_url: str | None = None,
     served_model: str | None = None,
+    chat_template_kwargs: dict | str | None = None,
 ) -> int:
     """Generate a reply for every row of ``prompts`` into ``out``; returns the number of rows."""
     rows = read_prompt_rows(prompts)
@@ -143,8 +156,15 @@ def generate_file(
         name = served_model or (Path(adapter).name if adapter else model)
         replies = asyncio.run(
             _vllm_all(
-                base_url, name, chats, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, concurrency=8
-            )
+                base_url,
+                name,
+                chats,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                seed=seed,
+                concurrency=8,
+                chat_template_kwargs=chat_template_kwargs,
+            )  # fmt: skip
         )
     else:
         tokenizer, policy = load_policy(model, adapter)
@@ -152,7 +172,8 @@ def generate_file(
         for start in range(0, len(chats), batch_size):
             batch = chats[start : start + batch_size]
             replies += hf_generate(
-                tokenizer, policy, batch, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed + start
-            )
+                tokenizer, policy, batch, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed + start,
+                chat_template_kwargs=chat_template_kwargs,
+            )  # fmt: skip
     write_rows(out, [{RowKey.ID: row[RowKey.ID], **reply} for row, reply in zip(rows, replies, strict=True)])
     return len(rows)

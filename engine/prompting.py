@@ -14,11 +14,17 @@ Row shapes follow docs/annotation-model.md, "Training files (TRL's formats)" and
 
 from __future__ import annotations
 
+import json
 import re
 
 from engine.vocab import LANGUAGE_CHOICES
 
 PROMPT_TEMPLATE_VERSION = 1
+# The chat template's switches, passed to the tokenizer's template wherever a prompt becomes tokens
+# (training prompts, the RM's tokenisation, generation, evaluation) and sent as ``chat_template_kwargs``
+# with every vLLM chat request (serving, the judge): Qwen3-like templates otherwise open a <think> block
+# the agent was never trained to write. Jobs carry their own copy in ``chat_template_kwargs``.
+DEFAULT_CHAT_TEMPLATE_KWARGS: dict = {"enable_thinking": False}
 NOTE_PREFIX = "[note] "
 # The language's name is part of the system message: relabelling a language changes every prompt.
 LANGUAGE_NAMES = dict(LANGUAGE_CHOICES)
@@ -177,6 +183,46 @@ def sft_row(*, prompt: list[dict], completion: str) -> dict:
     return {"prompt": prompt, "completion": _reply(completion)}
 
 
-def prompt_row(*, prompt: list[dict], case: dict) -> dict:
-    """TRL prompt-only row plus ``task``: the case the reward functions check replies against."""
-    return {"prompt": prompt, "task": case}
+def prompt_row(*, prompt: list[dict], case: dict, stage: str | None = None) -> dict:
+    """TRL prompt-only row plus ``task``, the case the reward functions check replies against, and
+    ``stage``, the SOP stage of the turn being written (null when unknown), so that the judge applies
+    stage-scoped rubric rules only there."""
+    return {"prompt": prompt, "task": case, "stage": stage or None}
+
+
+def template_kwargs(value: dict | str | None) -> dict:
+    """The chat-template switches to use: ``value`` (a job's ``chat_template_kwargs``: an object, or its
+    JSON text as the job form sends it), or the default; ``ValueError`` in words when it is no object.
+
+    >>> template_kwargs('{"enable_thinking": false}'), template_kwargs(None), template_kwargs("")
+    ({'enable_thinking': False}, {'enable_thinking': False}, {})
+    """
+    if value is None:
+        return dict(DEFAULT_CHAT_TEMPLATE_KWARGS)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"chat_template_kwargs is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError('chat_template_kwargs must be a JSON object, e.g. {"enable_thinking": false}')
+    return dict(value)
+
+
+def chat_ids(
+    tokenizer, messages: list[dict], *, kwargs: dict | None = None, generation_prompt: bool = True
+) -> list[int]:
+    """The token ids of ``messages`` under the tokenizer's chat template with the template switches."""
+    ids = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=generation_prompt, tokenize=True, **template_kwargs(kwargs)
+    )
+    if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+        ids = ids["input_ids"]
+    return list(ids)
+
+
+def chat_text(tokenizer, messages: list[dict], *, kwargs: dict | None = None, generation_prompt: bool = True) -> str:
+    """The text of ``messages`` under the tokenizer's chat template with the template switches."""
+    return tokenizer.apply_chat_template(
+        messages, add_generation_prompt=generation_prompt, tokenize=False, **template_kwargs(kwargs)
+    )

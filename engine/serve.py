@@ -7,6 +7,10 @@ evaluated:
 - ``--generation-config vllm``: vLLM would otherwise fill every sampling field a request leaves unset
   from the model's ``generation_config.json`` (Qwen3 ships ``top_k: 20``); the clients send every
   sampling field explicitly as well (docs/engine.md, "Sampling is explicit").
+- ``--logprobs-mode processed_logprobs``: the log-probs a completion returns are those of the
+  distribution its tokens were sampled from (after temperature, penalties, top-k and top-p), so that
+  the training loop's sampled drift check sees what the sampler did; a greedy request's are the raw
+  model's (no temperature is applied to it).
 - ``--enable-lora`` with runtime loading (``VLLM_ALLOW_RUNTIME_LORA_UPDATING``): adapters are added,
   replaced and removed without a restart.
 - structured outputs through xgrammar, for the judge's verdict schema.
@@ -113,6 +117,8 @@ def vllm_command(*, model: Path | str, port: int, options: ServeOptions | None =
     command += [
         "--generation-config",
         "vllm",
+        "--logprobs-mode",
+        "processed_logprobs",
         "--enable-lora",
         "--max-lora-rank",
         str(opts.max_lora_rank),

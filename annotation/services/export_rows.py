@@ -150,9 +150,9 @@ class DialogueLoader:
         tasks = self._tasks({d[3] for d in heads.values()})
         messages: dict[int, list[dict]] = {i: [] for i in heads}
         rows = Message.objects.filter(_ids("dialogue_id", set(heads))).order_by("dialogue_id", "index")
-        for dialogue_id, role, content in rows.values_list("dialogue_id", "role", "content"):
-            if dialogue_id in messages:
-                messages[dialogue_id].append({"role": role, "content": content})
+        for dialogue_id, role, content, stage in rows.values_list("dialogue_id", "role", "content", "stage"):
+            if dialogue_id in messages:  # the stage: prompt rows carry the SOP stage of the turn written
+                messages[dialogue_id].append({"role": role, "content": content, "stage": stage or None})
         contexts = {}
         for dialogue_id, external_id, source, case_id, sop_id in heads.values():
             version, renderer = self._sop(sop_id)
@@ -253,7 +253,8 @@ def prompt_rows(dialogues: QuerySet) -> Iterator[tuple[dict, dict]]:
     for _, ctx in _with_contexts(rows):
         for turn, message in enumerate(ctx.messages):
             if message["role"] == "agent":
-                yield ctx.row(prompt_row(prompt=ctx.prompt(turn), case=ctx.case), turn), _base(ctx, turn)
+                row = prompt_row(prompt=ctx.prompt(turn), case=ctx.case, stage=message.get("stage"))
+                yield ctx.row(row, turn), _base(ctx, turn)
 
 
 def reviewed_bad_cases() -> Q:

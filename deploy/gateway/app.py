@@ -43,6 +43,7 @@ from deploy.gateway.core import (
     sse,
 )
 from deploy.gateway.log import ExchangeWriter
+from engine.prompting import template_kwargs
 
 log = logging.getLogger("parley.gateway")
 DB_THREADS = 8
@@ -355,6 +356,7 @@ class Gateway:
             "max_tokens": chat.max_tokens,
             "n": 1,
             "stream": stream,
+            "chat_template_kwargs": template_kwargs(None),  # the template's switches, as the models trained
             **sampling,
         }
 

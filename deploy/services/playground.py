@@ -24,7 +24,7 @@ from annotation.services.bad_cases import bad_case_create
 from deploy.selectors import Endpoint, live_endpoint
 from deploy.services.intake import _case_create, rule_category
 from deploy.services.reward_scoring import reply_reward
-from engine.prompting import to_chat
+from engine.prompting import template_kwargs, to_chat
 from engine.rewards.rules.defaults import EXAMPLE_TASKS, default_rule_set
 from engine.task import MAX_MESSAGE_CHARS
 from kernel.audit import audit_record, audit_snapshot
@@ -120,7 +120,7 @@ def _history(messages: list[dict]) -> list[dict]:
 
 
 def _ask(endpoint: Endpoint, chat: list[dict]) -> str:
-    body = {"model": endpoint.model, "messages": chat, **SAMPLING}
+    body = {"model": endpoint.model, "messages": chat, "chat_template_kwargs": template_kwargs(None), **SAMPLING}
     response = httpx.post(f"{endpoint.base_url}/chat/completions", json=body, timeout=REQUEST_TIMEOUT_S)
     response.raise_for_status()
     return response.json()["choices"][0]["message"]["content"] or ""

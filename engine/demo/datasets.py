@@ -70,5 +70,7 @@ def prompt_rows(world: dict) -> list[dict]:
     for dialogue in world["dialogues"]:
         for turn, message in enumerate(dialogue["messages"]):
             if message["role"] == "agent":
-                rows.append(prompt_row(prompt=_prompt(world, dialogue, turn), case=dialogue["case"]))
+                rows.append(
+                    prompt_row(prompt=_prompt(world, dialogue, turn), case=dialogue["case"], stage=message.get("stage"))
+                )
     return rows

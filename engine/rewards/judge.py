@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.prompting import template_kwargs
 from engine.rewards import judge_prompt
 from engine.rewards.judge_budget import ContextBudget, verdict_max_tokens
 from engine.rewards.judge_prompt import judge_messages
@@ -312,7 +313,7 @@ class RewardJudge:
                     "type": "json_schema",
                     "json_schema": {"name": "judge_verdict", "schema": schema, "strict": True},
                 },
-                extra_body={"chat_template_kwargs": {"enable_thinking": False}},
+                extra_body={"chat_template_kwargs": template_kwargs(None)},
             )
         except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from exc

@@ -25,6 +25,8 @@ import json
 import logging
 from typing import Any
 
+from engine.prompting import template_kwargs
+
 log = logging.getLogger(__name__)
 
 # A JSON string character is at most 6 bytes: an escape ``\\u00XX`` (a UTF-8 character is at most 4).
@@ -127,7 +129,7 @@ class ContextBudget:
             "model": self.model,
             "messages": messages,
             "add_generation_prompt": True,
-            "chat_template_kwargs": {"enable_thinking": False},
+            "chat_template_kwargs": template_kwargs(None),
         }
         try:
             response = await http.post(f"{root_url(self.base_url)}/tokenize", json=body, headers=self._headers())

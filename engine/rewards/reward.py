@@ -66,6 +66,8 @@ class RewardBatch:
         metrics = {
             f"reward/{name}": sum(getattr(self, name)) / size for name in ("r_model", "e_judge", "e_func", "r_total")
         }
+        # the share of replies the RM scores above its reference centre (R_model > 0)
+        metrics["reward/r_model_positive"] = sum(1 for r in self.r_model if r > 0) / size
         for prefix, ids, hits in (("rules", self.rule_ids, self.rule_hits), ("judge", self.judge_ids, self.judge_hits)):
             for rule_id in ids:
                 metrics[f"{prefix}/{rule_id}"] = sum(rule_id in h for h in hits) / size
@@ -223,7 +225,7 @@ class RepoReward:
         tasks = [json.loads(t) if isinstance(t, str) else t for t in tasks]
         replies = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
         prompts = [p if isinstance(p, list) else [{"role": "user", "content": p}] for p in prompts]
-        batch = self.score(prompts=prompts, replies=replies, tasks=tasks)
+        batch = self.score(prompts=prompts, replies=replies, tasks=tasks, stages=kwargs.get("stage"))
         log_metric = kwargs.get("log_metric")
         if log_metric is not None:
             for key, value in batch.as_metrics().items():

@@ -22,7 +22,9 @@ from typing import Any
 
 import torch
 
+from engine.base_identity import base_fingerprint
 from engine.config import RMConfig
+from engine.prompting import template_kwargs
 from engine.rundir import ADAPTER_DIR, RM_META_FILE, RunWriter, is_main_process, run_result, write_json_atomic
 
 HELDOUT_FRACTION = 0.2  # our choice: held out from the training rows when no eval_dataset is given
@@ -61,9 +63,11 @@ class RewardModelScorer:
         offset: float = 0.0,
         max_length: int = 1024,
         batch_size: int | None = None,
+        chat_template_kwargs: dict | None = None,
     ):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.offset, self.max_length = offset, max_length
+        self.template_kwargs = template_kwargs(chat_template_kwargs)  # as the RM was trained
         self.truncated = 0  # inputs over max_length, shortened by dropping their oldest turns
         if batch_size is None:
             # benchmarks/bench_rm_scoring.py: on one CPU thread batches of 16 were 0.84x one at a time
@@ -94,6 +98,8 @@ class RewardModelScorer:
             offset=meta["offset"],
             max_length=meta["max_length"],
             batch_size=batch_size,
+            # the switches it was trained with; an RM from before they were recorded was trained with none
+            chat_template_kwargs=meta.get("chat_template_kwargs", {}),
         )
 
     def encode(self, prompt: list[dict], reply: str) -> list[int]:
@@ -104,14 +110,14 @@ class RewardModelScorer:
 
         answer = {"role": "assistant", "content": reply}
         messages = list(prompt)
-        ids = _tokenize(self.tokenizer, messages + [answer])["input_ids"]
+        ids = _tokenize(self.tokenizer, messages + [answer], **self.template_kwargs)["input_ids"]
         if len(ids) <= self.max_length:
             return ids
         self.truncated += 1
         head = 1 if messages and messages[0].get("role") == "system" else 0
         while len(messages) > head + 1:
             messages = messages[:head] + messages[head + 1 :]
-            ids = _tokenize(self.tokenizer, messages + [answer])["input_ids"]
+            ids = _tokenize(self.tokenizer, messages + [answer], **self.template_kwargs)["input_ids"]
             if len(ids) <= self.max_length:
                 return ids
         return ids[-self.max_length :]
@@ -149,9 +155,15 @@ class RewardModelScorer:
 # ---------------------------------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------------------------------
-def _pairs(rows: list[dict]) -> list[dict]:
+def _pairs(rows: list[dict], *, chat_template_kwargs: dict | None = None) -> list[dict]:
+    """TRL's preference rows; ``chat_template_kwargs`` (when any) travel in the column TRL's trainers
+    pass to the chat template."""
     keys = ("prompt", "chosen", "rejected")
-    return [{**{k: r[k] for k in keys}, **({"margin": float(r["margin"])} if "margin" in r else {})} for r in rows]
+    switches = {"chat_template_kwargs": dict(chat_template_kwargs)} if chat_template_kwargs else {}
+    return [
+        {**{k: r[k] for k in keys}, **({"margin": float(r["margin"])} if "margin" in r else {}), **switches}
+        for r in rows
+    ]
 
 
 def _dialogue_key(row: dict) -> str:
@@ -225,6 +237,7 @@ def train_reward_model(config: RMConfig, *, run_dir: Path, resume: bool = False)
         train_rows, heldout = _split(rows, seed=config.seed)
     reference = read_jsonl([config.calibration_dataset]) if config.calibration_dataset else heldout or train_rows
     max_length = config.max_prompt_length + config.max_response_length
+    switches = template_kwargs(config.chat_template_kwargs)  # the chat template's, in training and scoring
     # ---- model: base + LoRA, the fresh score head trained and saved with the adapter ------------------
     tokenizer = load_tokenizer(config)
     dtype = torch_dtype(config)
@@ -240,8 +253,8 @@ def train_reward_model(config: RMConfig, *, run_dir: Path, resume: bool = False)
     trainer = RewardTrainer(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list(_pairs(train_rows)),
-        eval_dataset=Dataset.from_list(_pairs(heldout)) if heldout else None,
+        train_dataset=Dataset.from_list(_pairs(train_rows, chat_template_kwargs=switches)),
+        eval_dataset=Dataset.from_list(_pairs(heldout, chat_template_kwargs=switches)) if heldout else None,
         processing_class=tokenizer,
         peft_config=peft_config,
     )
@@ -252,7 +265,9 @@ def train_reward_model(config: RMConfig, *, run_dir: Path, resume: bool = False)
     checkpoint = resume_point(run_dir, resume=resume)
     with writer:
         trainer.train(resume_from_checkpoint=str(checkpoint.path) if checkpoint else None)
-        scorer = RewardModelScorer(model=trainer.model, tokenizer=tokenizer, max_length=max_length)
+        scorer = RewardModelScorer(
+            model=trainer.model, tokenizer=tokenizer, max_length=max_length, chat_template_kwargs=switches
+        )
         accuracy = _heldout_accuracy(scorer, heldout) if heldout else float("nan")
         ref_prompts, ref_replies = _reference(reference)
         offset = calibrate_offset(scorer, prompts=ref_prompts, replies=ref_replies)
@@ -261,6 +276,9 @@ def train_reward_model(config: RMConfig, *, run_dir: Path, resume: bool = False)
         meta = {
             "offset": offset,
             "base_model": str(config.base_model),
+            # what the RL loop checks before it attaches this RM to a policy's base
+            "base_fingerprint": base_fingerprint(config.base_model),
+            "chat_template_kwargs": switches,  # the scorer tokenises as the RM was trained
             "heldout_accuracy": accuracy,
             "heldout_pairs": len(heldout),
             "reference_replies": len(ref_replies),

@@ -23,7 +23,9 @@ class RolloutBatch:
     response_mask: torch.Tensor  # (B, T) float, 1 on real reply tokens
     texts: list[str]  # decoded replies without special tokens
     ended: torch.Tensor  # (B,) bool: the reply ended with EOS rather than hitting the length limit
-    sampler_logprobs: torch.Tensor | None = None  # (B, T) the sampler's own log-probs (vLLM), if any
+    # (B, T) the sampler's own log-probs of the sampled tokens, under the distribution it drew them
+    # from (vLLM's processed log-probs; HF generate's processed scores when asked), if any
+    sampler_logprobs: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> RolloutBatch:
         """The same batch with every tensor on ``device`` (the texts stay as they are)."""
@@ -49,6 +51,30 @@ class RolloutBatch:
     @property
     def lengths(self) -> torch.Tensor:
         return self.response_mask.sum(dim=1)
+
+
+class SamplingDriftError(RuntimeError):
+    """The rollouts were not drawn from the distribution the loss assumes (the sampled drift check)."""
+
+
+def sampled_drift(sampler: torch.Tensor, trainer: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
+    """The sampler's log-probs of the tokens it drew against the trainer's recomputed ones at the
+    training temperature, over the real reply tokens of a batch: ``kl``, the mean of
+    ``log p_sampler - log p_trainer``, an unbiased estimate of KL(sampler || trainer) since the tokens
+    were drawn from the sampler; ``mean`` and ``max`` of the absolute differences. A repetition penalty,
+    a top-k or a stale adapter on the sampler's side raises ``kl`` (a greedy check cannot see the first
+    two); rounding noise (bfloat16) moves ``mean`` but leaves ``kl`` near 0, its signs cancelling.
+
+    >>> d = sampled_drift(torch.tensor([[-1.0, -2.0, 0.0]]), torch.tensor([[-1.1, -1.9, -9.0]]),
+    ...                   torch.tensor([[1.0, 1.0, 0.0]]))
+    >>> round(d["kl"], 6), round(d["mean"], 6), round(d["max"], 6)
+    (0.0, 0.1, 0.1)
+    """
+    keep = mask.bool()
+    gap = (sampler.to(trainer.device).float() - trainer.float())[keep]
+    if gap.numel() == 0:
+        return {"kl": 0.0, "mean": 0.0, "max": 0.0}
+    return {"kl": float(gap.mean()), "mean": float(gap.abs().mean()), "max": float(gap.abs().max())}
 
 
 def left_pad(sequences: list[list[int]], *, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -43,9 +43,15 @@ def generate_hf(
     temperature: float = 1.0,
     top_p: float = 1.0,
     greedy: bool = False,
+    sampler_logprobs: bool = False,
 ) -> RolloutBatch:
     """Sample one reply per prompt (token-id lists) and return it as a :class:`RolloutBatch` on the
-    model's device."""
+    model's device.
+
+    ``sampler_logprobs``: also return the log-probs of the sampled tokens under the distribution
+    ``generate`` actually drew them from (its scores after every logits processor and warper:
+    temperature, top-p, and whatever else a generation config adds), for the loop's sampled drift
+    check. They cost one ``(batch, vocabulary)`` score tensor per generated token while generating."""
     pad_id, eos_id = tokenizer.pad_token_id, tokenizer.eos_token_id
     device = next(model.parameters()).device
     query_ids, query_mask = left_pad(prompts, pad_id=pad_id)
@@ -62,14 +68,31 @@ def generate_hf(
     # in its place for the call, only what sampling_config says shapes the distribution.
     inner.generation_config = GenerationConfig()
     try:
-        output = model.generate(input_ids=query_ids, attention_mask=query_mask, generation_config=config)
+        output = model.generate(
+            input_ids=query_ids,
+            attention_mask=query_mask,
+            generation_config=config,
+            return_dict_in_generate=True,
+            output_scores=sampler_logprobs,
+        )
     finally:
         inner.generation_config = saved
     model.train(was_training)
-    replies = output[:, query_ids.shape[1] :].tolist()
+    replies = output.sequences[:, query_ids.shape[1] :].tolist()
     response_ids, response_mask, ended = cut_replies(replies, eos_id=eos_id, pad_id=pad_id, max_tokens=max_new_tokens)
     texts = tokenizer.batch_decode(
         [ids[: int(n)] for ids, n in zip(response_ids, response_mask.sum(1), strict=True)],
         skip_special_tokens=True,
     )
-    return RolloutBatch(query_ids, query_mask, response_ids, response_mask, texts, ended).to(device)
+    sampled = _sampled_logprobs(output.scores, response_ids, response_mask) if sampler_logprobs else None
+    return RolloutBatch(query_ids, query_mask, response_ids, response_mask, texts, ended, sampled).to(device)
+
+
+def _sampled_logprobs(scores, response_ids: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:
+    """``(B, T)`` log-probs of the reply tokens under the processed scores of each step (0 past a
+    reply's end, where the scores may rule the padding out with -inf)."""
+    out = torch.zeros_like(response_mask)
+    for t in range(min(len(scores), response_ids.shape[1])):
+        step = torch.log_softmax(scores[t].float(), dim=-1).cpu()
+        out[:, t] = step.gather(1, response_ids[:, t : t + 1]).squeeze(1)
+    return torch.where(response_mask.bool(), out, torch.zeros_like(out))

@@ -9,8 +9,10 @@ tokens with their log-probs and compares them with the trainer's own log-probs f
 if the server still serves old weights (a failed or skipped push) the check raises
 :class:`AdapterDriftError` instead of letting PPO train on another policy's samples.
 
-vLLM reports raw log-probs (``logprobs_mode="raw_logprobs"``, before temperature), so the trainer
-side is computed at temperature 1.
+The server runs with ``--logprobs-mode processed_logprobs`` (engine/serve.py): a sampled token's
+log-prob is that of the distribution it was drawn from (after temperature, top-k, top-p, penalties),
+which the loop's sampled drift check compares with the trainer's at the training temperature; a
+greedy request gets no temperature, so the greedy check's trainer side is computed at temperature 1.
 """
 
 from __future__ import annotations

@@ -49,8 +49,18 @@ def read_jsonl(paths: list[str]) -> list[dict]:
     return rows
 
 
-def load_rows(paths: list[str], *, columns: tuple[str, ...], json_columns: tuple[str, ...] = ()) -> Dataset:
-    """A ``datasets.Dataset`` of the ``columns`` TRL needs from JSONL snapshot(s).
+def load_rows(
+    paths: list[str],
+    *,
+    columns: tuple[str, ...],
+    json_columns: tuple[str, ...] = (),
+    optional: tuple[str, ...] = (),
+    chat_template_kwargs: dict | None = None,
+) -> Dataset:
+    """A ``datasets.Dataset`` of the ``columns`` TRL needs from JSONL snapshot(s), and the
+    ``optional`` ones (null where a row lacks them: files exported before they existed).
+    ``chat_template_kwargs`` (when any) go into every row's ``chat_template_kwargs`` column, which
+    TRL's SFT, DPO and reward trainers pass to the chat template.
 
     Other columns (ids, provenance, margins) are dropped. ``json_columns`` travel as JSON strings:
     case dicts differ in shape from row to row, which Arrow would otherwise fill with nulls.
@@ -64,7 +74,12 @@ def load_rows(paths: list[str], *, columns: tuple[str, ...], json_columns: tuple
             raise ConfigError(f"dataset row {number} lacks {', '.join(missing)} (columns: {', '.join(row)})")
     return Dataset.from_list(
         [
-            {**{c: row[c] for c in columns}, **{f"{c}_json": json.dumps(row[c], sort_keys=True) for c in json_columns}}
+            {
+                **{c: row[c] for c in columns},
+                **{c: row.get(c) for c in optional},
+                **{f"{c}_json": json.dumps(row[c], sort_keys=True) for c in json_columns},
+                **({"chat_template_kwargs": dict(chat_template_kwargs)} if chat_template_kwargs else {}),
+            }
             for row in rows
         ]
     )

@@ -13,6 +13,7 @@ from trl import DPOConfig as TRLDPOConfig
 from trl import DPOTrainer
 
 from engine.config import DPOConfig
+from engine.prompting import template_kwargs
 from engine.train.common import (
     load_base_model,
     load_rows,
@@ -37,8 +38,14 @@ def train(config: DPOConfig, *, run_dir: Path, resume: bool = False) -> dict[str
         model=load_base_model(config),
         ref_model=None,  # with peft_config: the reference is the base with the adapter disabled
         args=args,
-        train_dataset=load_rows(config.datasets, columns=COLUMNS),
-        eval_dataset=load_rows([config.eval_dataset], columns=COLUMNS) if config.eval_dataset else None,
+        train_dataset=load_rows(
+            config.datasets, columns=COLUMNS, chat_template_kwargs=template_kwargs(config.chat_template_kwargs)
+        ),
+        eval_dataset=load_rows(
+            [config.eval_dataset], columns=COLUMNS, chat_template_kwargs=template_kwargs(config.chat_template_kwargs)
+        )
+        if config.eval_dataset
+        else None,
         processing_class=load_tokenizer(config),
         peft_config=lora_config(config),
     )

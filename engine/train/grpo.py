@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import GRPOConfig
+from engine.prompting import template_kwargs
 from engine.rewards.enhancement import DEFAULT_N, training_reward
 from engine.score import reward_source
 
@@ -46,9 +47,12 @@ class RepoRewardFunction:
             has_rm=config.rewards.rm_path is not None,
         )
 
-    def __call__(self, prompts, completions, task_json, log_metric=None, **_: Any) -> list[float]:
+    def __call__(self, prompts, completions, task_json, log_metric=None, stage=None, **_: Any) -> list[float]:
         replies = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
-        scored = self.source.score(prompts=prompts, replies=replies, tasks=[json.loads(t) for t in task_json])
+        # ``stage``: the prompt rows' SOP stage column, so that stage-scoped rubric rules apply only there
+        scored = self.source.score(
+            prompts=prompts, replies=replies, tasks=[json.loads(t) for t in task_json], stages=stage
+        )
         n = getattr(self.source, "n", DEFAULT_N)
         rewards = [
             training_reward(
@@ -83,13 +87,14 @@ def train(config: GRPOConfig, *, run_dir: Path, resume: bool = False) -> dict[st
         epsilon=config.epsilon,
         loss_type=config.loss_type,
         remove_unused_columns=False,  # task_json must reach the reward function
+        chat_template_kwargs=template_kwargs(config.chat_template_kwargs),
         log_completions=False,
     )
     trainer = GRPOTrainer(
         model=load_base_model(config),
         reward_funcs=[RepoRewardFunction.from_config(config)],
         args=args,
-        train_dataset=load_rows(config.datasets, columns=("prompt",), json_columns=("task",)),
+        train_dataset=load_rows(config.datasets, columns=("prompt",), json_columns=("task",), optional=("stage",)),
         processing_class=load_tokenizer(config),
         peft_config=lora_config(config),
     )

@@ -34,7 +34,7 @@ from engine.train.ppo_dist import (
 from engine.train.ppo_model import ActorCritic, base_dtype, build_actor_critic, save_policy_adapter
 from engine.train.ppo_probe import Probe
 from engine.train.ppo_rewards import build_reward_source, reply_scores
-from engine.train.ppo_rollout import make_rollout_backend
+from engine.train.ppo_rollout import check_sampled_drift, make_rollout_backend
 from engine.train.ppo_update import experience_forward, experience_from, experience_metrics, ppo_update
 
 __all__ = ["PPOConfig", "REPOConfig", "train"]
@@ -71,7 +71,10 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
     rewards = build_reward_source(config, ac=ac)
     optimizer = build_optimizer(ac, config)
     scheduler = warmup_schedule(optimizer, warmup_steps=config.warmup_steps)
-    check_prompt = encode_prompt(ac.tokenizer, rows[0]["prompt"], max_length=config.max_prompt_length)
+    check_prompt = encode_prompt(
+        ac.tokenizer, rows[0]["prompt"], max_length=config.max_prompt_length,
+        template_kwargs=config.chat_template_kwargs,
+    )  # fmt: skip
     rollout = make_rollout_backend(config, ac, run_dir=run_dir, ctx=ctx, check_prompt=check_prompt)
     probe = Probe.from_config(config, rewards=rewards)
 
@@ -106,7 +109,13 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
             global_rows = stream.next_batch(batch_size * ctx.world_size)
             batch_rows = global_rows[ctx.rank * batch_size : (ctx.rank + 1) * batch_size]
             fitted = [
-                fit_prompt(ac.tokenizer, row["prompt"], max_length=config.max_prompt_length) for row in batch_rows
+                fit_prompt(
+                    ac.tokenizer,
+                    row["prompt"],
+                    max_length=config.max_prompt_length,
+                    template_kwargs=config.chat_template_kwargs,
+                )  # fmt: skip
+                for row in batch_rows
             ]
             prompt_ids = [ids for ids, _ in fitted]
             sample = rollout.generate(ac, prompt_ids)
@@ -120,8 +129,11 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                 prompts=[row["prompt"] for row in batch_rows],
                 replies=sample.texts,
                 tasks=[row["task"] for row in batch_rows],
+                stages=[row.get("stage") for row in batch_rows],  # stage-scoped rubric rules apply only there
             )
             forward = experience_forward(ac, sample, config=config, micro_batch=config.per_device_batch_size)
+            # the sampled drift check: were the replies drawn from the distribution the loss assumes?
+            drift = check_sampled_drift(sample, forward.logprobs, config=config, ctx=ctx)
             t2 = time.perf_counter()
             scored = pending.result()
             scores = reply_scores(scored, sample.ended, config=config)
@@ -147,6 +159,7 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
                 **experience_metrics(exp),
                 **update,
                 **push,
+                **drift,
                 "rollout/response_length": float(sample.lengths.mean()),
                 "rollout/eos_rate": float(sample.ended.float().mean()),
                 # share of prompts over max_prompt_length, shortened by dropping their oldest turns

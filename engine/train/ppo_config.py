@@ -80,6 +80,22 @@ class PPOConfig(RLConfig):
     )
     gamma: float = field(default=1.0, metadata={"help": "Discount within a reply; 1 = none (one reward at the end)."})
     lam: float = field(default=0.95, metadata={"help": "GAE lambda; 1 = Monte-Carlo returns."})
+    lam_until_critic_explains: bool = field(
+        default=True,
+        metadata={
+            "help": "Use lambda 1 (Monte-Carlo returns, every token credited with the reply's reward) on a batch "
+            "until the critic's values explain its returns (explained variance > 0), then lam: a fresh critic's "
+            "noise does not decide the early tokens' credit. Logged as ppo/lam."
+        },
+    )
+    critic_init: str = field(
+        default="rm",
+        metadata={
+            "help": "rm: when the RM sits on the policy's base (rm_on_shared_base), the critic starts as a copy of "
+            "the RM's adapter and score head (InstructGPT, OpenRLHF), so it predicts rewards from step 1; "
+            "fresh: a new value adapter and a near-zero head."
+        },
+    )
     clip_range: float = field(default=0.2, metadata={"help": "Clip of the policy's probability ratio (PPO's epsilon)."})
     clip_range_value: float = field(
         default=0.2, metadata={"help": "Clip of the value estimate around its rollout-time value."}
@@ -123,6 +139,14 @@ class PPOConfig(RLConfig):
         default=True,
         metadata={"help": "Log the KL to the initial policy even when kl_coef = 0 (one extra forward pass)."},
     )
+    init_adapter: str | None = field(
+        default=None,
+        metadata={
+            "help": "Start the policy from this LoRA adapter (an SFT or DPO run's adapter/ folder, or the run "
+            "folder) instead of the bare base; it must have been trained on base_model (checked), and its frozen "
+            "copy is the KL reference. null = start from the base."
+        },
+    )
     # -- rewards -----------------------------------------------------------------------------------
     missing_eos_penalty: float | None = field(
         default=None,
@@ -159,6 +183,17 @@ class PPOConfig(RLConfig):
         default=0.1,
         metadata={"help": "Largest mean |trainer - vLLM| log-prob on the checked tokens before the run stops."},
     )
+    sampled_drift_tolerance: float | None = field(
+        default=0.005,
+        metadata={
+            "help": "The sampled drift check, every step: the rollout engine's log-probs of the tokens it sampled "
+            "(after its temperature, top-p and anything else it applied) against the trainer's recomputed "
+            "log-probs of the same tokens at the training temperature. The step fails when their mean difference, "
+            "an estimate of KL(sampler || policy), exceeds this (a repetition penalty, a top-k or a stale adapter "
+            "on the sampler's side); logged as rollout/sampled_kl, with rollout/sampled_drift (mean |delta log p|). "
+            "With top_p < 1 the nucleus itself counts as drift. null = no check."
+        },
+    )
     drift_check_tokens: int = field(
         default=32, metadata={"help": "Greedy tokens compared after each push to catch stale weights on the server."}
     )
@@ -169,6 +204,8 @@ class PPOConfig(RLConfig):
 
     def errors(self) -> list[str]:
         errors = super().errors()
+        if self.critic_init not in ("rm", "fresh"):
+            errors.append("critic_init must be 'rm' or 'fresh'")
         if self.ppo_epochs < 1 or self.num_mini_batches < 1:
             errors.append("ppo_epochs and num_mini_batches must be >= 1")
         rollout_batch = self.per_device_batch_size * self.gradient_accumulation_steps
@@ -191,6 +228,8 @@ class PPOConfig(RLConfig):
             errors.append("kl_coef must be >= 0")
         if self.kl_estimator not in ("k1", "k3"):
             errors.append("kl_estimator must be 'k1' or 'k3'")
+        if self.sampled_drift_tolerance is not None and self.sampled_drift_tolerance <= 0:
+            errors.append("sampled_drift_tolerance must be > 0 or null")
         if self.rollout_backend not in ("hf", "vllm"):
             errors.append("rollout_backend must be 'hf' or 'vllm'")
         if self.rollout_backend == "vllm" and not self.vllm_base_url:

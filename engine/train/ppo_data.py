@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from engine.jsonl import iter_jsonl
+from engine.prompting import chat_ids
 from engine.task import task_errors
 
 
@@ -32,14 +33,9 @@ def read_prompt_rows(paths: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def _chat_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
-    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-    if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-        ids = ids["input_ids"]
-    return list(ids)
-
-
-def fit_prompt(tokenizer, messages: list[dict[str, str]], *, max_length: int) -> tuple[list[int], int]:
+def fit_prompt(
+    tokenizer, messages: list[dict[str, str]], *, max_length: int, template_kwargs: dict | None = None
+) -> tuple[list[int], int]:
     """The chat template with the generation prompt, at most ``max_length`` tokens, and how many
     whole messages were dropped to get there (0 = untruncated).
 
@@ -48,7 +44,7 @@ def fit_prompt(tokenizer, messages: list[dict[str, str]], *, max_length: int) ->
     reply answers). Only when the system message and the last message alone do not fit is the prompt
     cut to its last ``max_length`` tokens, counted as every message but the last dropped.
     """
-    ids = _chat_ids(tokenizer, messages)
+    ids = chat_ids(tokenizer, messages, kwargs=template_kwargs)
     if len(ids) <= max_length:
         return ids, 0
     head = 1 if messages[0].get("role") == "system" else 0
@@ -57,15 +53,17 @@ def fit_prompt(tokenizer, messages: list[dict[str, str]], *, max_length: int) ->
     while len(kept) > head + 1:
         kept = kept[:head] + kept[head + 1 :]
         dropped += 1
-        ids = _chat_ids(tokenizer, kept)
+        ids = chat_ids(tokenizer, kept, kwargs=template_kwargs)
         if len(ids) <= max_length:
             return ids, dropped
-    return _chat_ids(tokenizer, messages)[-max_length:], len(messages) - 1
+    return chat_ids(tokenizer, messages, kwargs=template_kwargs)[-max_length:], len(messages) - 1
 
 
-def encode_prompt(tokenizer, messages: list[dict[str, str]], *, max_length: int) -> list[int]:
+def encode_prompt(
+    tokenizer, messages: list[dict[str, str]], *, max_length: int, template_kwargs: dict | None = None
+) -> list[int]:
     """:func:`fit_prompt`'s token ids: the case kept, the oldest turns dropped first."""
-    return fit_prompt(tokenizer, messages, max_length=max_length)[0]
+    return fit_prompt(tokenizer, messages, max_length=max_length, template_kwargs=template_kwargs)[0]
 
 
 class PromptStream:

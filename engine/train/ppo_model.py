@@ -10,15 +10,17 @@ position ``P - 1 + t`` predicts reply token ``t`` and is the critic's state befo
 
 from __future__ import annotations
 
+import json
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-POLICY, VALUE, REWARD = "policy", "value", "reward"
+POLICY, VALUE, REWARD, REFERENCE = "policy", "value", "reward", "reference"
 
 
 @dataclass
@@ -28,6 +30,14 @@ class ActorCritic:
     model: PeftModel
     tokenizer: object
     value_head: nn.Linear
+    # The KL reference: None = the bare base (adapters off); ``reference`` = a frozen copy of the
+    # ``init_adapter`` the policy started from (an SFT or DPO policy is its own reference)
+    reference_adapter: str | None = None
+
+    @property
+    def base_model(self) -> str:
+        """The path or name the frozen base was loaded from."""
+        return str(self.model.get_base_model().name_or_path)
 
     @property
     def device(self) -> torch.device:
@@ -110,8 +120,17 @@ def build_actor_critic(
         target_modules=config.lora_target_modules,
         task_type="CAUSAL_LM",
     )
-    model = get_peft_model(base, lora, adapter_name=POLICY)
-    model.add_adapter(VALUE, lora)
+    init = getattr(config, "init_adapter", None)
+    if init:  # the policy starts from an SFT or DPO adapter, with that adapter's own LoRA shape
+        init_dir, init_lora, init_weights = read_init_adapter(init, policy_base=config.base_model)
+        model = get_peft_model(base, init_lora, adapter_name=POLICY)
+        load_adapter_weights(model, init_weights, adapter=POLICY, source=init_dir)
+        model.add_adapter(REFERENCE, init_lora)  # frozen: the KL reference is the starting policy
+        load_adapter_weights(model, init_weights, adapter=REFERENCE, source=init_dir)
+        model.add_adapter(VALUE, lora)
+    else:
+        model = get_peft_model(base, lora, adapter_name=POLICY)
+        model.add_adapter(VALUE, lora)
     hidden = base.config.get_text_config().hidden_size
     value_head = nn.Linear(hidden, 1)  # float32 whatever the base's dtype: values and their loss stay precise
     # A near-zero critic at the start: the first advantages are the rewards themselves, not noise.
@@ -125,7 +144,49 @@ def build_actor_critic(
     # steps in full precision over a frozen low-precision base.
     model.to(device)
     value_head.to(device=device)
-    return ActorCritic(model=model, tokenizer=tokenizer, value_head=value_head)
+    return ActorCritic(
+        model=model, tokenizer=tokenizer, value_head=value_head, reference_adapter=REFERENCE if init else None
+    )
+
+
+def read_init_adapter(path: str, *, policy_base: str) -> tuple[Path, LoraConfig, dict[str, torch.Tensor]]:
+    """The adapter RL starts from (a directory holding ``adapter_config.json``, or a run directory
+    with it under ``adapter/``): where it is, its LoRA shape, its weights. Refuses an adapter trained
+    on another base than ``policy_base``."""
+    from safetensors.torch import load_file
+
+    from engine.base_identity import check_same_base
+    from engine.rundir import ADAPTER_DIR
+
+    root = Path(path)
+    adapter_dir = root if (root / "adapter_config.json").is_file() else root / ADAPTER_DIR
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise ValueError(f"init_adapter {path}: no adapter_config.json there nor in its {ADAPTER_DIR}/ folder")
+    saved = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    check_same_base(
+        what=f"The init_adapter {adapter_dir}", trained_on=saved.get("base_model_name_or_path"), policy_base=policy_base
+    )
+    lora = LoraConfig(
+        r=saved["r"],
+        lora_alpha=saved["lora_alpha"],
+        target_modules=saved["target_modules"],
+        lora_dropout=0.0,  # no dropout anywhere in RL
+        bias=saved.get("bias", "none"),
+        use_rslora=saved.get("use_rslora", False),
+        task_type="CAUSAL_LM",
+    )
+    return adapter_dir, lora, load_file(str(adapter_dir / "adapter_model.safetensors"))
+
+
+def load_adapter_weights(model: PeftModel, weights: dict[str, torch.Tensor], *, adapter: str, source) -> None:
+    """Copy a saved adapter's LoRA weights into ``adapter`` of ``model``; every LoRA weight must be there."""
+    from peft import set_peft_model_state_dict
+
+    lora_weights = {k: v for k, v in weights.items() if "lora_" in k}
+    result = set_peft_model_state_dict(model, lora_weights, adapter_name=adapter)
+    missing = [k for k in result.missing_keys if f".{adapter}." in k]
+    if missing or not lora_weights:
+        raise ValueError(f"adapter {source} lacks {len(missing)} LoRA weights of {adapter!r}, e.g. {missing[:1]}")
 
 
 def response_hidden(

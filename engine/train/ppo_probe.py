@@ -15,7 +15,16 @@ from engine.train.ppo_model import ActorCritic
 
 
 class Probe:
-    def __init__(self, *, rows: list[dict[str, Any]], rewards, uses_judge: bool, max_prompt_length: int):
+    def __init__(
+        self,
+        *,
+        rows: list[dict[str, Any]],
+        rewards,
+        uses_judge: bool,
+        max_prompt_length: int,
+        template_kwargs: dict | None = None,
+    ):
+        self.template_kwargs = template_kwargs
         self.rows, self.rewards, self.uses_judge = rows, rewards, uses_judge
         self.max_prompt_length = max_prompt_length
 
@@ -31,16 +40,25 @@ class Probe:
             rewards=rewards,
             uses_judge=config.rewards.judge is not None,
             max_prompt_length=config.max_prompt_length,
+            template_kwargs=config.chat_template_kwargs,
         )
 
     def run(self, ac: ActorCritic, *, backend, ctx: Distributed) -> dict[str, float]:
         """Greedy replies on the probe set, scored; rank 0 only (the others' weights are identical)."""
         if not ctx.is_main:
             return {}
-        prompts = [encode_prompt(ac.tokenizer, r["prompt"], max_length=self.max_prompt_length) for r in self.rows]
+        prompts = [
+            encode_prompt(
+                ac.tokenizer, r["prompt"], max_length=self.max_prompt_length, template_kwargs=self.template_kwargs
+            )
+            for r in self.rows
+        ]
         sample = backend.generate(ac, prompts, greedy=True)
         scored = self.rewards.score(
-            prompts=[r["prompt"] for r in self.rows], replies=sample.texts, tasks=[r["task"] for r in self.rows]
+            prompts=[r["prompt"] for r in self.rows],
+            replies=sample.texts,
+            tasks=[r["task"] for r in self.rows],
+            stages=[r.get("stage") for r in self.rows],
         )
         return probe_metrics(scored, uses_judge=self.uses_judge)
 

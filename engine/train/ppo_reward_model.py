@@ -18,7 +18,8 @@ from peft import LoraConfig, set_peft_model_state_dict
 from safetensors.torch import load_file
 from torch import nn
 
-from engine.train.ppo_model import REWARD, ActorCritic
+from engine.base_identity import check_same_base
+from engine.train.ppo_model import POLICY, REWARD, VALUE, ActorCritic
 
 SCORE_KEY = "base_model.model.score.weight"
 
@@ -46,8 +47,13 @@ class SharedBaseRewardModel(nn.Module):
         return SimpleNamespace(logits=logits.float())
 
 
-def attach_reward_model(ac: ActorCritic, rm_dir: str | Path):
-    """Load an RM run directory into ``ac`` as the ``reward`` adapter; returns its scorer."""
+def attach_reward_model(ac: ActorCritic, rm_dir: str | Path, *, init_critic: bool = False):
+    """Load an RM run directory into ``ac`` as the ``reward`` adapter; returns its scorer.
+
+    ``init_critic``: the critic (the ``value`` adapter and head) starts as a copy of the RM, so that
+    it predicts the reward from the first step: its adapter is rebuilt in the RM's LoRA shape with
+    the RM's weights, and the value head is the RM's score head with the centring offset as a
+    negative bias (V at a reply's last token = R_model). Call before the optimiser is built."""
     from transformers import AutoTokenizer
 
     from engine.rewards.rm import RewardModelScorer
@@ -55,6 +61,13 @@ def attach_reward_model(ac: ActorCritic, rm_dir: str | Path):
 
     rm_dir = Path(rm_dir)
     meta = json.loads((rm_dir / RM_META_FILE).read_text(encoding="utf-8"))
+    # the RM's LoRA and head only mean something on the weights they were trained on
+    check_same_base(
+        what=f"The reward model {rm_dir}",
+        trained_on=meta.get("base_model"),
+        fingerprint=meta.get("base_fingerprint"),
+        policy_base=ac.base_model,
+    )
     adapter_dir = rm_dir / meta.get("adapter", ADAPTER_DIR)
     saved = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
     lora = LoraConfig(
@@ -76,6 +89,8 @@ def attach_reward_model(ac: ActorCritic, rm_dir: str | Path):
     for name, param in ac.model.named_parameters():
         if f".{REWARD}." in name:
             param.requires_grad_(False)
+    if init_critic:
+        _critic_from_rm(ac, lora, weights, score=score, offset=float(meta["offset"]))
     head = nn.Linear(score.shape[1], 1, bias=False)
     head.weight.data.copy_(score)
     head.requires_grad_(False)
@@ -87,4 +102,22 @@ def attach_reward_model(ac: ActorCritic, rm_dir: str | Path):
         tokenizer=AutoTokenizer.from_pretrained(adapter_dir),
         offset=meta["offset"],
         max_length=meta["max_length"],
+        chat_template_kwargs=meta.get("chat_template_kwargs", {}),
     )
+
+
+def _critic_from_rm(ac: ActorCritic, lora: LoraConfig, weights: dict, *, score: torch.Tensor, offset: float) -> None:
+    """Replace the fresh ``value`` adapter by a trainable copy of the RM's, and the head by its score head."""
+    model = ac.model
+    model.set_adapter(POLICY)
+    model.delete_adapter(VALUE)
+    model.add_adapter(VALUE, lora)
+    result = set_peft_model_state_dict(model, weights, adapter_name=VALUE)
+    missing = [k for k in result.missing_keys if f".{VALUE}." in k]
+    if missing:
+        raise ValueError(f"the RM's adapter lacks {len(missing)} LoRA weights for the critic, e.g. {missing[0]}")
+    model.to(ac.device)  # the new adapter where the others are (float32, like them)
+    model.set_adapter(POLICY)
+    with torch.no_grad():
+        ac.value_head.weight.copy_(score.to(ac.value_head.weight))
+        ac.value_head.bias.fill_(-offset)

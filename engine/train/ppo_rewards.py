@@ -57,7 +57,8 @@ def build_reward_source(config, *, ac=None):
     if shared:
         from engine.train.ppo_reward_model import attach_reward_model
 
-        source.rm = attach_reward_model(ac, config.rewards.rm_path)
+        init_critic = getattr(config, "critic_init", "fresh") == "rm"
+        source.rm = attach_reward_model(ac, config.rewards.rm_path, init_critic=init_critic)
     if not config.rewards.rm_path and config.r_model_without_rm is not None:
         return ConstantRModel(source, r_model=config.r_model_without_rm, n=config.rewards.n)
     return source

@@ -12,11 +12,11 @@ from pathlib import Path
 import torch
 
 from engine.rl import logprobs_from_logits
-from engine.rollout import RolloutBatch, concat_rollouts
+from engine.rollout import RolloutBatch, SamplingDriftError, concat_rollouts, sampled_drift
 from engine.rollout.hf import generate_hf
 from engine.rollout.vllm import VLLMClient, VLLMRollout
 from engine.rundir import ROLLOUT_ADAPTERS_DIR
-from engine.train.ppo_dist import Distributed, barrier
+from engine.train.ppo_dist import Distributed, barrier, mean_over_ranks
 from engine.train.ppo_model import POLICY, ActorCritic, policy_logits, save_policy_adapter
 
 
@@ -37,6 +37,8 @@ class HFBackend:
                 temperature=cfg.temperature,
                 top_p=cfg.top_p,
                 greedy=greedy,
+                # the sampled drift check compares these with the trainer's log-probs
+                sampler_logprobs=not greedy and cfg.sampled_drift_tolerance is not None,
             )  # fmt: skip
             for i in range(0, len(prompts), micro)
         ]
@@ -76,6 +78,35 @@ def trainer_logprobs(ac: ActorCritic, sample: RolloutBatch) -> torch.Tensor:
     sample = sample.to(ac.device)
     logits = policy_logits(ac, sample.input_ids, sample.attention_mask, start=sample.query_ids.shape[1])
     return logprobs_from_logits(logits, sample.response_ids).cpu()
+
+
+def check_sampled_drift(sample: RolloutBatch, trainer: torch.Tensor, *, config, ctx: Distributed) -> dict[str, float]:
+    """The sampled drift check of one step: the sampler's log-probs of its sampled tokens against the
+    trainer's (``trainer``, at the training temperature), averaged over ranks so that every rank takes
+    the same decision; raises :class:`SamplingDriftError` past ``config.sampled_drift_tolerance``."""
+    tolerance = config.sampled_drift_tolerance
+    if tolerance is None or sample.sampler_logprobs is None:
+        return {}
+    drift = sampled_drift(sample.sampler_logprobs, trainer, sample.response_mask)
+    drift = mean_over_ranks(
+        {
+            "rollout/sampled_kl": drift["kl"],
+            "rollout/sampled_drift": drift["mean"],
+            "rollout/sampled_drift_max": drift["max"],
+        },
+        ctx,
+    )
+    if drift["rollout/sampled_kl"] > tolerance:
+        raise SamplingDriftError(
+            f"The rollouts were not sampled from the distribution the loss assumes: the {config.rollout_backend} "
+            f"sampler's log-probs of its sampled tokens exceed the trainer's by {drift['rollout/sampled_kl']:.4f} on "
+            f"average, an estimate of KL(sampler || policy) (tolerance {tolerance}; mean |delta log p| "
+            f"{drift['rollout/sampled_drift']:.4f}, largest {drift['rollout/sampled_drift_max']:.4f}). Look for a "
+            "repetition penalty, top-k or min-p on the sampler's side (a generation_config.json the engine picked "
+            "up, a server started without --generation-config vllm or --logprobs-mode processed_logprobs), "
+            "top_p < 1, or a stale adapter on the rollout server."
+        )
+    return drift
 
 
 def make_rollout_backend(config, ac: ActorCritic, *, run_dir: Path, ctx: Distributed, check_prompt: list[int]):

@@ -41,6 +41,7 @@ class Experience:
     advantages: torch.Tensor
     returns: torch.Tensor
     kl: torch.Tensor | None  # per-token KL(policy || base) estimate, or None when not computed
+    lam: float = 1.0  # the GAE lambda this batch's advantages were computed with
 
 
 def _chunks(size: int, micro: int) -> list[slice]:
@@ -72,8 +73,9 @@ def experience_forward(ac: ActorCritic, rollout: RolloutBatch, *, config, micro_
         logprobs.append(reply_logprobs(ac, ids, att, tokens[rows], **kwargs)[0])
         values.append(critic_values(ac, ids, att, start=start))
         if want_ref:
-            # The reference is the base itself: the same model with every adapter switched off.
-            ref.append(reply_logprobs(ac, ids, att, tokens[rows], adapter=None, **kwargs)[0])
+            # The reference is the base itself (every adapter switched off), or the frozen copy of the
+            # init_adapter the policy started from.
+            ref.append(reply_logprobs(ac, ids, att, tokens[rows], adapter=ac.reference_adapter, **kwargs)[0])
     old_logprobs, old_values = torch.cat(logprobs) * mask, torch.cat(values) * mask
     kl = kl_estimate(old_logprobs, torch.cat(ref), kind=config.kl_estimator) * mask if want_ref else None
     return Forward(rollout, old_logprobs, old_values, kl)
@@ -86,7 +88,8 @@ def experience_from(forward: Forward, scores: torch.Tensor, *, config) -> Experi
     rewards = last_token_rewards(scores, mask)
     if config.kl_coef > 0:
         rewards = rewards - config.kl_coef * forward.kl
-    advantages, returns = gae_advantages(rewards, forward.values, mask, gamma=config.gamma, lam=config.lam)
+    lam = batch_lambda(rewards, forward.values, mask, config=config)
+    advantages, returns = gae_advantages(rewards, forward.values, mask, gamma=config.gamma, lam=lam)
     if config.whiten_advantages:
         advantages = masked_whiten(advantages, mask)
     return Experience(
@@ -99,7 +102,21 @@ def experience_from(forward: Forward, scores: torch.Tensor, *, config) -> Experi
         advantages,
         returns,
         forward.kl,
+        lam,
     )
+
+
+def batch_lambda(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, *, config) -> float:
+    """The GAE lambda of one batch. With one reward at a reply's end, lam < 1 gives a token's credit
+    mostly through the critic's values, so while the critic is still noise the early tokens get
+    little or noise: with ``lam_until_critic_explains`` the batch uses lam = 1 (Monte-Carlo returns)
+    until the critic's values explain some of this batch's Monte-Carlo returns (explained variance > 0),
+    and ``config.lam`` from then on. Decided per batch from the batch itself, so a resumed run decides
+    as the uninterrupted one did."""
+    if config.lam >= 1.0 or not getattr(config, "lam_until_critic_explains", False):
+        return config.lam
+    _, mc_returns = gae_advantages(rewards, values, mask, gamma=config.gamma, lam=1.0)
+    return config.lam if explained_variance(values, mc_returns, mask) > 0 else 1.0
 
 
 def make_experience(
@@ -227,6 +244,7 @@ def experience_metrics(exp: Experience) -> dict[str, float]:
         "ppo/explained_variance": explained_variance(exp.old_values, exp.returns, exp.mask),
         "ppo/value_mean": float(masked_mean(exp.old_values, exp.mask)),
         "ppo/return_mean": float(masked_mean(exp.returns, exp.mask)),
+        "ppo/lam": float(exp.lam),
     }
     if exp.kl is not None:
         metrics["kl/to_initial"] = float((exp.kl).sum(dim=1).mean())

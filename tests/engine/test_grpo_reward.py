@@ -9,7 +9,7 @@ from engine.train.grpo import RepoRewardFunction
 
 
 class FakeSource:
-    def score(self, *, prompts, replies, tasks):
+    def score(self, *, prompts, replies, tasks, stages=None):
         assert replies == ["a", "b"] and tasks == [{"t": 1}, {"t": 2}]
         return SimpleNamespace(
             r_model=[2.0, -1.0],
