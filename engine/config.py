@@ -126,6 +126,11 @@ class RewardSourcesConfig(Serialisable):
 # ---------------------------------------------------------------------------------------------------
 # the common base and one config per method
 # ---------------------------------------------------------------------------------------------------
+# Why parallel: fsdp is refused for the TRL trainers (docs/engine.md, "Sharding"): filled in below.
+FSDP_TRL_REASON = (
+    "FSDP is built for the PPO / REPO loop; the TRL trainers shard through accelerate launch --use_fsdp "
+    "(docs/engine.md, GPU recipes)"
+)
 PRESETS = ("tiny", "paper")  # TrainConfig.preset's names: CPU-sized, and the paper's defaults
 _TINY_COMMON: dict[str, Any] = {
     "lora_r": 8,
@@ -209,8 +214,18 @@ class TrainConfig(Serialisable):
     gradient_checkpointing: bool = field(
         default=False, metadata={"help": "Recompute activations in the backward pass: less memory, more time."}
     )
+    parallel: str = field(
+        default="ddp",
+        metadata={
+            "help": "How several processes share the work: ddp (every process holds the whole base; gradients "
+            "averaged in buckets) or fsdp (FSDP2 shards the base, the LoRA adapters, their optimiser state and "
+            "the value head over the processes: less memory per process, more communication). fsdp is built "
+            "for the PPO / REPO loop only."
+        },
+    )
 
     TINY: ClassVar[dict[str, Any]] = {}  # per-method additions to the tiny preset
+    supports_fsdp: ClassVar[bool] = False  # parallel: fsdp is built for this method (the PPO / REPO loop)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> Self:
@@ -243,6 +258,10 @@ class TrainConfig(Serialisable):
             errors.append("lora_dropout must be in [0, 1)")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             errors.append("dtype must be auto, float32, bfloat16 or float16")
+        if self.parallel not in ("ddp", "fsdp"):
+            errors.append("parallel must be ddp or fsdp")
+        elif self.parallel == "fsdp" and not self.supports_fsdp:
+            errors.append(f"parallel fsdp is not available for {self.method}: {FSDP_TRL_REASON}")
         return errors
 
 

@@ -43,9 +43,11 @@ def generate_hf(
     temperature: float = 1.0,
     top_p: float = 1.0,
     greedy: bool = False,
+    synced: bool = False,
 ) -> RolloutBatch:
     """Sample one reply per prompt (token-id lists) and return it as a :class:`RolloutBatch` on the
-    model's device."""
+    model's device. ``synced``: the model is sharded over ranks (FSDP), so each rank keeps running
+    forward passes until every rank is done (transformers' ``synced_gpus``)."""
     pad_id, eos_id = tokenizer.pad_token_id, tokenizer.eos_token_id
     device = next(model.parameters()).device
     query_ids, query_mask = left_pad(prompts, pad_id=pad_id)
@@ -62,7 +64,9 @@ def generate_hf(
     # in its place for the call, only what sampling_config says shapes the distribution.
     inner.generation_config = GenerationConfig()
     try:
-        output = model.generate(input_ids=query_ids, attention_mask=query_mask, generation_config=config)
+        output = model.generate(
+            input_ids=query_ids, attention_mask=query_mask, generation_config=config, synced_gpus=synced
+        )
     finally:
         inner.generation_config = saved
     model.train(was_training)
