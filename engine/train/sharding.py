@@ -124,7 +124,8 @@ def clip_grad_norm(params: Iterable[nn.Parameter], max_norm: float) -> torch.Ten
 
 def full_optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     """``optimizer.state_dict()`` with every sharded tensor gathered (a collective), so a checkpoint
-    holds the same plain tensors whatever the world size and the parallel mode."""
+    holds the same plain tensors whatever the world size and the parallel mode. Plain tensors are the
+    optimiser's own (save them before the next step, or copy them)."""
     state = optimizer.state_dict()
     state["state"] = {
         index: {key: full_tensor(value) if isinstance(value, torch.Tensor) else value for key, value in entry.items()}

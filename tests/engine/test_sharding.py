@@ -9,6 +9,7 @@ process.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -63,8 +64,8 @@ def _experience(vocab: int, rank: int, world: int):
 
 def _train(model: str, ctx, *, steps: int, start: dict | None = None) -> dict:
     """``steps`` updates on the fixed batch from the seed's adapters (or from ``start``, a saved
-    state); returns the whole trainable and optimiser state, the all-reduce calls of the last update
-    and the trainable tensor count."""
+    state); returns the whole trainable and optimiser state after each step (0 = before any), the
+    all-reduce calls of the last update and the trainable tensor count."""
     import torch.distributed as dist
 
     from engine.checkpoint import seed_everything
@@ -90,6 +91,10 @@ def _train(model: str, ctx, *, steps: int, start: dict | None = None) -> dict:
         calls.append(1)
         return real(*args, **kwargs)
 
+    def snapshot() -> dict:  # copies: the optimiser's step counters are updated in place
+        return copy.deepcopy({"trainable": ac.trainable_state(), "optimizer": full_optimizer_state(optimizer)})
+
+    snapshots = [snapshot()]
     for _ in range(steps):
         calls.clear()
         dist.all_reduce = counting
@@ -97,12 +102,8 @@ def _train(model: str, ctx, *, steps: int, start: dict | None = None) -> dict:
             ppo_update(ac, exp, optimizer, config=config, micro_batch=config.per_device_batch_size, ctx=ctx)
         finally:
             dist.all_reduce = real
-    return {
-        "trainable": ac.trainable_state(),
-        "optimizer": full_optimizer_state(optimizer),
-        "all_reduce_calls": len(calls),
-        "tensors": len(ac.trainable_parameters()),
-    }
+        snapshots.append(snapshot())
+    return {"after": snapshots, "all_reduce_calls": len(calls), "tensors": len(ac.trainable_parameters())}
 
 
 def _worker(rank: int, world: int, port: int, model: str, mode: str, steps: int, start_path: str, out: str):
@@ -135,41 +136,54 @@ def _run(model: Path, tmp_path: Path, *, world: int, mode: str, steps: int, star
     return torch.load(out, weights_only=False)
 
 
-def _max_diff(a: dict, b: dict) -> float:
+def _max_diff(a: dict | torch.Tensor, b: dict | torch.Tensor) -> float:
+    if isinstance(a, torch.Tensor):
+        return float((a - b).abs().max())
     assert a.keys() == b.keys()
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
 
 @pytest.fixture(scope="module")
 def single(tiny_model, tmp_path_factory):
-    """One process, two and three updates on the whole batch: the reference."""
-    tmp = tmp_path_factory.mktemp("single")
-    return {steps: _run(tiny_model, tmp, world=1, mode="ddp", steps=steps) for steps in (2, 3)}
+    """One process, three updates on the whole batch: the reference."""
+    return _run(tiny_model, tmp_path_factory.mktemp("single"), world=1, mode="ddp", steps=3)["after"]
 
 
-@pytest.mark.parametrize("mode", ["ddp", "fsdp"])
-def test_two_ranks_end_with_the_weights_of_one_process(mode, single, tiny_model, tmp_path):
-    two = _run(tiny_model, tmp_path, world=2, mode=mode, steps=2)
-    reference = single[2]["trainable"]
-    assert _max_diff(two["trainable"], reference) < TOLERANCE
+@pytest.fixture(scope="module", params=["ddp", "fsdp"])
+def two_ranks(request, tiny_model, tmp_path_factory):
+    """Two gloo ranks, two updates, each rank on its half of the batch."""
+    mode = request.param
+    return mode, _run(tiny_model, tmp_path_factory.mktemp(mode), world=2, mode=mode, steps=2)
+
+
+def test_two_ranks_end_with_the_weights_of_one_process(two_ranks, single):
+    mode, two = two_ranks
+    assert _max_diff(two["after"][2]["trainable"], single[2]["trainable"]) < TOLERANCE
+    assert (
+        _max_diff(
+            two["after"][2]["optimizer"]["state"][0]["exp_avg_sq"], single[2]["optimizer"]["state"][0]["exp_avg_sq"]
+        )
+        < TOLERANCE
+    )
     # the test can fail: the updates moved the weights far more than the tolerance
-    untrained = _run(tiny_model, tmp_path, world=1, mode="ddp", steps=0)["trainable"]
-    assert _max_diff(untrained, reference) > 50 * TOLERANCE
+    assert _max_diff(single[0]["trainable"], single[2]["trainable"]) > 50 * TOLERANCE
     if mode == "ddp":  # gradients averaged in buckets, not one all-reduce per LoRA tensor
-        assert 1 <= two["all_reduce_calls"] < two["tensors"] / 10, two
-    else:  # FSDP reduce-scatters them itself; the loop adds no all-reduce of gradients
-        assert two["all_reduce_calls"] <= 2, two  # the gradient-norm clips' sums
+        assert 1 <= two["all_reduce_calls"] < two["tensors"] / 10, two["all_reduce_calls"]
+    else:  # FSDP reduce-scatters them itself; the loop's only all-reduces are the gradient-norm clips'
+        assert two["all_reduce_calls"] <= 2, two["all_reduce_calls"]
 
 
-def test_fsdp_checkpoint_resumes_on_another_world_size(single, tiny_model, tmp_path):
-    """Two FSDP ranks' gathered state after two steps, resumed on one process for the third, and one
-    process's state resumed on two FSDP ranks: both end where three steps on one process end."""
-    two = _run(tiny_model, tmp_path, world=2, mode="fsdp", steps=2)
-    on_one = _run(tiny_model, tmp_path, world=1, mode="ddp", steps=1, start=two)
-    on_two = _run(tiny_model, tmp_path, world=2, mode="fsdp", steps=1, start=single[2])
+def test_checkpoint_resumes_on_another_world_size(two_ranks, single, tiny_model, tmp_path):
+    """The whole (gathered) state of two ranks after two steps, resumed on one process for the third;
+    and for FSDP also one process's state resumed on two sharded ranks: all end where three steps on
+    one process end."""
+    mode, two = two_ranks
     reference = single[3]["trainable"]
-    assert _max_diff(on_one["trainable"], reference) < TOLERANCE
-    assert _max_diff(on_two["trainable"], reference) < TOLERANCE
+    on_one = _run(tiny_model, tmp_path, world=1, mode="ddp", steps=1, start=two["after"][2])
+    assert _max_diff(on_one["after"][1]["trainable"], reference) < TOLERANCE
+    if mode == "fsdp":
+        on_two = _run(tiny_model, tmp_path, world=2, mode="fsdp", steps=1, start=single[2])
+        assert _max_diff(on_two["after"][1]["trainable"], reference) < TOLERANCE
     assert _max_diff(single[2]["trainable"], reference) > 50 * TOLERANCE
 
 
