@@ -126,10 +126,13 @@ class RewardSourcesConfig(Serialisable):
 # ---------------------------------------------------------------------------------------------------
 # the common base and one config per method
 # ---------------------------------------------------------------------------------------------------
-# Why parallel: fsdp is refused for the TRL trainers (docs/engine.md, "Sharding"): filled in below.
+# Why the TRL trainers refuse parallel: fsdp (docs/engine.md, "Sharding"): accelerate 1.15 turns the
+# Trainer's FSDP on only for accelerator backends; on the CPU (gloo) it silently trains with DDP, so a
+# run there would claim a sharding it does not do, and the path cannot be tested on this project's CI.
 FSDP_TRL_REASON = (
-    "FSDP is built for the PPO / REPO loop; the TRL trainers shard through accelerate launch --use_fsdp "
-    "(docs/engine.md, GPU recipes)"
+    "the TRL trainers get FSDP from accelerate, which applies it on GPUs only (on the CPU it would "
+    "silently replicate the model); use parallel ddp, or accelerate launch --use_fsdp on GPUs "
+    "(docs/engine.md, GPU recipes). parallel fsdp is built for the ppo and repo methods"
 )
 PRESETS = ("tiny", "paper")  # TrainConfig.preset's names: CPU-sized, and the paper's defaults
 _TINY_COMMON: dict[str, Any] = {

@@ -138,18 +138,6 @@ def trl_arguments(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
         # (the tests' 2-process runs) it must use DDP over gloo, or each rank would train alone.
         "use_cpu": on_cpu,
         "ddp_backend": "gloo" if on_cpu and distributed else None,
-        **fsdp_arguments(config),
-    }
-
-
-def fsdp_arguments(config: TrainConfig) -> dict[str, Any]:
-    """``parallel: fsdp``: the Trainer's FSDP2 through accelerate (each decoder layer its own group, the
-    layer class read from the model's ``_no_split_modules``; whole weights in the saved checkpoints)."""
-    if getattr(config, "parallel", "ddp") != "fsdp":
-        return {}
-    return {
-        "fsdp": True,
-        "fsdp_config": {"version": 2, "reshard_after_forward": True, "state_dict_type": "FULL_STATE_DICT"},
     }
 
 
