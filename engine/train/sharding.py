@@ -7,10 +7,13 @@ What is sharded, each its own FSDP group (docs/engine.md, "Sharding the loop"):
 - every decoder layer, with the ``policy``, ``value`` and frozen ``reward`` LoRA weights inside it;
 - the backbone's remaining weights (embeddings, final norm), as the group of the backbone, the module
   the loop calls for hidden states;
-- the LM head, as a group of its own, because the loop calls it apart from the backbone (chunked
-  log-probs). A head tied to the embedding (Qwen3-0.6B / 1.7B) is untied first: both copies are
-  frozen, and sharded they cost less per rank than one replicated copy from two ranks on;
 - the value head (a group of its own, so its gradient is reduced by FSDP like the adapters').
+
+The LM head stays replicated (frozen; V x H, 1.6 GB in bf16 for Qwen3-32B): the loop calls it inside
+the non-reentrant checkpoint of each log-prob chunk (engine/train/memory.py), and an FSDP module there
+is gathered again in the recomputation with other saved-tensor metadata, which torch's checkpoint
+rejects (seen at micro-batch 1). A head tied to the embedding (Qwen3-0.6B / 1.7B) is untied first,
+since the embedding is sharded with the backbone.
 
 Peft's adapter switching keeps working: the adapters live inside the same decoder layers and only the
 active one is in a forward's graph, so only its gradients exist and are reduce-scattered. The RM's
@@ -85,7 +88,7 @@ def shard_actor_critic(
     head = base.get_output_embeddings()
     embedding = base.get_input_embeddings()
     if head.weight is embedding.weight:
-        # Untie: the loop calls the head apart from the backbone, so each is its own FSDP group.
+        # Untie: the embedding is sharded with the backbone, the head stays whole (see the module doc).
         head.weight = nn.Parameter(embedding.weight.detach().clone(), requires_grad=False)
         base.config.tie_word_embeddings = False
         if hasattr(base.config, "get_text_config"):
@@ -93,9 +96,11 @@ def shard_actor_critic(
     kwargs = {"mesh": mesh, "reshard_after_forward": reshard_after_forward}
     for layer in layers:
         fully_shard(layer, **kwargs)
-    fully_shard(backbone, **kwargs)
-    fully_shard(head, **kwargs)
-    fully_shard(ac.value_head, **kwargs)
+    for root in (backbone, ac.value_head):  # modules the loop calls: each a root of FSDP
+        fully_shard(root, **kwargs)
+        # FSDP keeps a root's weights gathered from its forward to its backward; for the backbone's
+        # embedding and the LM head that is a whole (V, H) matrix each, held through the step
+        root.set_reshard_after_forward(reshard_after_forward, recurse=False)
     for head in ac.frozen_heads:  # replicated (frozen, small); FSDP moved the rest, buffers included
         head.to(device)
 
