@@ -5,15 +5,15 @@ shared base, its LoRA adapters and the value head, and the helpers the loop need
 What is sharded, each its own FSDP group (docs/engine.md, "Sharding the loop"):
 
 - every decoder layer, with the ``policy``, ``value`` and frozen ``reward`` LoRA weights inside it;
-- the backbone's remaining weights (embeddings, final norm), as the group of the backbone, the module
-  the loop calls for hidden states;
+- the backbone's final norm, as the group of the backbone, the module the loop calls for hidden states;
 - the value head (a group of its own, so its gradient is reduced by FSDP like the adapters').
 
-The LM head stays replicated (frozen; V x H, 1.6 GB in bf16 for Qwen3-32B): the loop calls it inside
-the non-reentrant checkpoint of each log-prob chunk (engine/train/memory.py), and an FSDP module there
-is gathered again in the recomputation with other saved-tensor metadata, which torch's checkpoint
-rejects (seen at micro-batch 1). A head tied to the embedding (Qwen3-0.6B / 1.7B) is untied first,
-since the embedding is sharded with the backbone.
+The embedding and the LM head stay replicated (frozen; V x H each, 1.6 GB in bf16 for Qwen3-32B, and
+one matrix when they are tied). Gathering a (V, H) matrix costs twice its size for a moment (the
+all-gather's buffer and the parameter), which on the Qwen3-0.6B shape was the step's peak; and the
+loop calls the head inside the non-reentrant checkpoint of each log-prob chunk
+(engine/train/memory.py), where an FSDP module is gathered again in the recomputation with other
+saved-tensor metadata, which torch's checkpoint rejects (seen at micro-batch 1).
 
 Peft's adapter switching keeps working: the adapters live inside the same decoder layers and only the
 active one is in a forward's graph, so only its gradients exist and are reduce-scattered. The RM's
@@ -87,22 +87,18 @@ def shard_actor_critic(
         raise ValueError(f"parallel fsdp: {type(backbone).__name__} has no .layers to shard")
     head = base.get_output_embeddings()
     embedding = base.get_input_embeddings()
-    if head.weight is embedding.weight:
-        # Untie: the embedding is sharded with the backbone, the head stays whole (see the module doc).
-        head.weight = nn.Parameter(embedding.weight.detach().clone(), requires_grad=False)
-        base.config.tie_word_embeddings = False
-        if hasattr(base.config, "get_text_config"):
-            base.config.get_text_config().tie_word_embeddings = False
     kwargs = {"mesh": mesh, "reshard_after_forward": reshard_after_forward}
     for layer in layers:
         fully_shard(layer, **kwargs)
-    for root in (backbone, ac.value_head):  # modules the loop calls: each a root of FSDP
-        fully_shard(root, **kwargs)
+    # The embedding (and the LM head, tied or not) stay whole: see the module doc
+    ignored = {embedding.weight}
+    for root, extra in ((backbone, {"ignored_params": ignored}), (ac.value_head, {})):  # roots the loop calls
+        fully_shard(root, **kwargs, **extra)
         # FSDP keeps a root's weights gathered from its forward to its backward; for the backbone's
         # embedding and the LM head that is a whole (V, H) matrix each, held through the step
         root.set_reshard_after_forward(reshard_after_forward, recurse=False)
-    for head in ac.frozen_heads:  # replicated (frozen, small); FSDP moved the rest, buffers included
-        head.to(device)
+    for module in (embedding, head, *ac.frozen_heads):  # replicated, frozen; FSDP moved the rest
+        module.to(device)
 
 
 def clip_grad_norm(params: Iterable[nn.Parameter], max_norm: float) -> torch.Tensor:
