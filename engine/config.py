@@ -127,6 +127,14 @@ class RewardSourcesConfig(Serialisable):
 # ---------------------------------------------------------------------------------------------------
 # the common base and one config per method
 # ---------------------------------------------------------------------------------------------------
+# Why the TRL trainers refuse parallel: fsdp (docs/engine.md, "Sharding"): accelerate 1.15 turns the
+# Trainer's FSDP on only for accelerator backends; on the CPU (gloo) it silently trains with DDP, so a
+# run there would claim a sharding it does not do, and the path cannot be tested on this project's CI.
+FSDP_TRL_REASON = (
+    "the TRL trainers get FSDP from accelerate, which applies it on GPUs only (on the CPU it would "
+    "silently replicate the model); use parallel ddp, or accelerate launch --use_fsdp on GPUs "
+    "(docs/engine.md, GPU recipes). parallel fsdp is built for the ppo and repo methods"
+)
 PRESETS = ("tiny", "paper")  # TrainConfig.preset's names: CPU-sized, and the paper's defaults
 _TINY_COMMON: dict[str, Any] = {
     "lora_r": 8,
@@ -218,8 +226,18 @@ class TrainConfig(Serialisable):
     gradient_checkpointing: bool = field(
         default=False, metadata={"help": "Recompute activations in the backward pass: less memory, more time."}
     )
+    parallel: str = field(
+        default="ddp",
+        metadata={
+            "help": "How several processes share the work: ddp (every process holds the whole base; gradients "
+            "averaged in buckets) or fsdp (FSDP2 shards the base, the LoRA adapters, their optimiser state and "
+            "the value head over the processes: less memory per process, more communication). fsdp is built "
+            "for the PPO / REPO loop only."
+        },
+    )
 
     TINY: ClassVar[dict[str, Any]] = {}  # per-method additions to the tiny preset
+    supports_fsdp: ClassVar[bool] = False  # parallel: fsdp is built for this method (the PPO / REPO loop)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> Self:
@@ -256,6 +274,10 @@ class TrainConfig(Serialisable):
             errors.append("lora_dropout must be in [0, 1)")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             errors.append("dtype must be auto, float32, bfloat16 or float16")
+        if self.parallel not in ("ddp", "fsdp"):
+            errors.append("parallel must be ddp or fsdp")
+        elif self.parallel == "fsdp" and not self.supports_fsdp:
+            errors.append(f"parallel fsdp is not available for {self.method}: {FSDP_TRL_REASON}")
         return errors
 
 

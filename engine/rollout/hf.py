@@ -44,6 +44,7 @@ def generate_hf(
     top_p: float = 1.0,
     greedy: bool = False,
     sampler_logprobs: bool = False,
+    synced: bool = False,
 ) -> RolloutBatch:
     """Sample one reply per prompt (token-id lists) and return it as a :class:`RolloutBatch` on the
     model's device.
@@ -51,7 +52,9 @@ def generate_hf(
     ``sampler_logprobs``: also return the log-probs of the sampled tokens under the distribution
     ``generate`` actually drew them from (its scores after every logits processor and warper:
     temperature, top-p, and whatever else a generation config adds), for the loop's sampled drift
-    check. They cost one ``(batch, vocabulary)`` score tensor per generated token while generating."""
+    check. They cost one ``(batch, vocabulary)`` score tensor per generated token while generating.
+    ``synced``: the model is sharded over ranks (FSDP), so each rank keeps running forward passes
+    until every rank is done (transformers' ``synced_gpus``)."""
     pad_id, eos_id = tokenizer.pad_token_id, tokenizer.eos_token_id
     device = next(model.parameters()).device
     query_ids, query_mask = left_pad(prompts, pad_id=pad_id)
@@ -74,6 +77,7 @@ def generate_hf(
             generation_config=config,
             return_dict_in_generate=True,
             output_scores=sampler_logprobs,
+            synced_gpus=synced,
         )
     finally:
         inner.generation_config = saved

@@ -36,6 +36,7 @@ from engine.train.ppo_probe import Probe
 from engine.train.ppo_rewards import build_reward_source, reply_scores
 from engine.train.ppo_rollout import check_sampled_drift, make_rollout_backend
 from engine.train.ppo_update import experience_forward, experience_from, experience_metrics, ppo_update
+from engine.train.sharding import load_optimizer_state, shard_actor_critic
 
 __all__ = ["PPOConfig", "REPOConfig", "train"]
 
@@ -43,7 +44,7 @@ __all__ = ["PPOConfig", "REPOConfig", "train"]
 def train(config: PPOConfig, *, run_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Run PPO or REPO from ``config`` into ``run_dir``; returns what ``result.json`` holds."""
     run_dir = Path(run_dir)
-    ctx = init_distributed()
+    ctx = init_distributed(parallel=config.parallel)
     try:
         return _train(config, run_dir=run_dir, resume=resume, ctx=ctx)
     finally:
@@ -57,7 +58,10 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
     torch.set_num_threads(max(1, torch.get_num_threads() // ctx.world_size))
     seed_everything(config.seed)
     # cuda:LOCAL_RANK on a GPU (ppo_dist.train_device); the base in config.dtype ("auto": bf16 on CUDA)
-    ac = build_actor_critic(config, dtype=base_dtype(config, device=ctx.device), device=ctx.device)
+    # Sharded: built on the host, then each rank moves only its shards to the device (shard_actor_critic)
+    ac = build_actor_critic(
+        config, dtype=base_dtype(config, device=ctx.device), device="cpu" if ctx.sharded else ctx.device
+    )
     seed_everything(config.seed + ctx.rank)
     rows = read_prompt_rows(config.datasets)
     stream = PromptStream(rows, seed=config.seed)
@@ -69,6 +73,8 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
         max_steps=config.max_steps,
     )
     rewards = build_reward_source(config, ac=ac)
+    if ctx.sharded:  # FSDP2 over the base, every adapter (the RM's too) and the value head
+        shard_actor_critic(ac, world_size=ctx.world_size, device=ctx.device)
     optimizer = build_optimizer(ac, config)
     scheduler = warmup_schedule(optimizer, warmup_steps=config.warmup_steps)
     check_prompt = encode_prompt(
@@ -83,7 +89,7 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
     if checkpoint is not None:
         state = load_checkpoint(checkpoint.path)  # onto the CPU; copied into the model and optimiser on their device
         ac.load_trainable_state(state["trainable"])
-        optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(optimizer, state["optimizer"])  # whole tensors; sharded here when FSDP
         scheduler.load_state_dict(state["scheduler"])
         stream.load_state_dict(state["data"])
         start = state["step"]
@@ -266,6 +272,7 @@ def reply_samples(rows: list[dict], replies: list[str], scored, *, limit: int) -
 
 
 def _final_adapter(ac: ActorCritic, *, run_dir: Path, ctx: Distributed) -> str | None:
-    path = save_policy_adapter(ac, run_dir / ADAPTER_DIR) if ctx.is_main else None
+    state = ac.policy_adapter_state() if ctx.sharded else None  # gathered on every rank
+    path = save_policy_adapter(ac, run_dir / ADAPTER_DIR, state=state) if ctx.is_main else None
     barrier(ctx)
     return path

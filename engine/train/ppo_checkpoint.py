@@ -12,6 +12,7 @@ from engine.rundir import ADAPTER_DIR, PROBE_PREFIX
 from engine.train.ppo_data import PromptStream
 from engine.train.ppo_dist import Distributed, barrier, gather_objects
 from engine.train.ppo_model import ActorCritic, save_policy_adapter
+from engine.train.sharding import full_optimizer_state
 
 
 def save_training_state(
@@ -33,10 +34,16 @@ def save_training_state(
     """
     rngs = gather_objects(rng_state(), ctx)  # a collective: every rank calls it
     path = None
+    # Sharded (FSDP): every rank gathers the whole tensors, rank 0 writes them; the files are those
+    # of a replicated run, so the checkpoint resumes with any world size and on one CPU process.
+    gathered = (
+        (ac.trainable_state(), full_optimizer_state(optimizer), ac.policy_adapter_state()) if ctx.sharded else None
+    )
     if ctx.is_main:
+        trainable, optimizer_state, adapter_state = gathered or (ac.trainable_state(), optimizer.state_dict(), None)
         state = {
-            "trainable": to_cpu(ac.trainable_state()),
-            "optimizer": to_cpu(optimizer.state_dict()),
+            "trainable": to_cpu(trainable),
+            "optimizer": to_cpu(optimizer_state),
             "scheduler": scheduler.state_dict(),
             "data": stream.state_dict(),
             "rng": rngs,
@@ -44,8 +51,9 @@ def save_training_state(
         }
 
         def write_adapter(tmp: Path) -> None:
-            save_policy_adapter(ac, tmp / ADAPTER_DIR)
-            torch.save(ac.value_head.state_dict(), tmp / "value_head.pt")
+            save_policy_adapter(ac, tmp / ADAPTER_DIR, state=adapter_state)
+            head = {k.removeprefix("value_head."): v for k, v in trainable.items() if k.startswith("value_head.")}
+            torch.save(to_cpu(head), tmp / "value_head.pt")
 
         summary = {k: v for k, v in metrics.items() if k.startswith(("reward/", PROBE_PREFIX))}
         path = save_checkpoint(run_dir=run_dir, step=step, state=state, meta=summary, write_extra=write_adapter)

@@ -45,6 +45,7 @@ class PPOConfig(RLConfig):
 
     method: ClassVar[str] = "ppo"
     TINY: ClassVar[dict[str, Any]] = _TINY
+    supports_fsdp: ClassVar[bool] = True  # engine/train/sharding.py
 
     use_enhanced_reward: bool = field(
         default=False, metadata={"help": "The paper's PPO baseline is rewarded by R_model alone (false)."}

@@ -1,9 +1,12 @@
 """Data-parallel PPO / REPO under ``torchrun`` (gloo on the CPU, NCCL on GPUs), and the loop's device.
 
-Every rank holds the whole (small) trainable set: the LoRA adapters and the value head. Each rank
-rolls out its own slice of the batch; after each backward pass the gradients are averaged with one
-all-reduce per tensor, so all ranks take identical optimiser steps and stay bit-identical. DDP
+Two modes (``parallel`` in the config). ``ddp``: every rank holds the whole base and the whole
+(small) trainable set, the LoRA adapters and the value head; each rank rolls out its own slice of the
+batch; before each optimiser step the gradients are averaged in buckets (a few flattened all-reduces,
+as DDP's), so all ranks take identical optimiser steps and stay bit-identical. torch's DDP wrapper
 would do the same but cannot follow the per-forward adapter switching of the shared base.
+``fsdp``: the base, the adapters and the value head are sharded with FSDP2 (engine/train/sharding.py);
+FSDP reduce-scatters the gradients itself, and the loop's collectives skip its sharded tensors.
 
 The device (:func:`train_device`): ``cuda:LOCAL_RANK`` when CUDA is available, else the CPU;
 ``PARLEY_DEVICE=cpu`` forces the CPU on a GPU machine.
@@ -45,6 +48,12 @@ class Distributed:
     rank: int = 0
     world_size: int = 1
     device: torch.device = torch.device("cpu")  # where the models and the loop's tensors live
+    parallel: str = "ddp"  # ddp (replicated) or fsdp (sharded with FSDP2)
+
+    @property
+    def sharded(self) -> bool:
+        """The model is sharded with FSDP2: every rank must take part in each forward pass."""
+        return self.parallel == "fsdp" and self.enabled
 
     @property
     def is_main(self) -> bool:
@@ -55,16 +64,17 @@ class Distributed:
         return self.world_size > 1
 
 
-def init_distributed() -> Distributed:
+def init_distributed(*, parallel: str = "ddp") -> Distributed:
     """Pick the device and join the process group when launched by torchrun (``WORLD_SIZE`` > 1):
-    NCCL when the device is a GPU, gloo on the CPU."""
+    NCCL when the device is a GPU, gloo on the CPU. ``parallel``: ``ddp`` or ``fsdp`` (with one
+    process, nothing is sharded either way)."""
     device = train_device()
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
-        return Distributed(device=device)
+        return Distributed(device=device, parallel=parallel)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return Distributed(rank=dist.get_rank(), world_size=dist.get_world_size(), device=device)
+    return Distributed(rank=dist.get_rank(), world_size=dist.get_world_size(), device=device, parallel=parallel)
 
 
 def shutdown_distributed(ctx: Distributed) -> None:
@@ -73,16 +83,26 @@ def shutdown_distributed(ctx: Distributed) -> None:
         dist.destroy_process_group()
 
 
-def all_reduce_gradients(params: list[torch.nn.Parameter], ctx: Distributed) -> None:
-    """Average gradients over ranks; a missing gradient counts as zero so every rank calls the same
-    collectives in the same order."""
+GRADIENT_BUCKET_BYTES = 25 * 2**20  # DDP's default bucket size
+
+
+def all_reduce_gradients(params: list[torch.nn.Parameter], ctx: Distributed) -> int:
+    """Average gradients over ranks in buckets of ``GRADIENT_BUCKET_BYTES`` (one all-reduce per bucket,
+    not per tensor); a missing gradient counts as zero so every rank calls the same collectives in the
+    same order. Gradients of FSDP-sharded parameters are skipped: FSDP has reduce-scattered them.
+    Returns the number of all-reduce calls."""
+    from engine.train.sharding import bucketed_all_reduce_mean, is_sharded
+
     if not ctx.enabled:
-        return
+        return 0
+    grads = []
     for param in params:
+        if is_sharded(param):
+            continue
         if param.grad is None:
             param.grad = torch.zeros_like(param)
-        dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
-        param.grad /= ctx.world_size
+        grads.append(param.grad)
+    return bucketed_all_reduce_mean(grads, world_size=ctx.world_size, bucket_bytes=GRADIENT_BUCKET_BYTES)
 
 
 def mean_over_ranks(metrics: dict[str, float], ctx: Distributed) -> dict[str, float]:
@@ -104,16 +124,28 @@ def gather_objects(obj: Any, ctx: Distributed) -> list[Any]:
     return out
 
 
+def broadcast_object(obj: Any, ctx: Distributed) -> Any:
+    """Rank 0's ``obj`` on every rank (the others pass anything, e.g. None)."""
+    if not ctx.enabled:
+        return obj
+    holder = [obj]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]
+
+
 def barrier(ctx: Distributed) -> None:
     if ctx.enabled:
         dist.barrier()
 
 
 def parameter_digest(params: list[torch.nn.Parameter]) -> str:
-    """sha256 of the trainable weights' bytes: equal digests on every rank = replicas in sync."""
+    """sha256 of the trainable weights' bytes: equal digests on every rank = replicas in sync. Sharded
+    weights are gathered first (a collective), so the digest is that of the whole weights."""
     import hashlib
+
+    from engine.train.sharding import full_tensor
 
     digest = hashlib.sha256()
     for param in params:
-        digest.update(param.detach().cpu().contiguous().numpy().tobytes())
+        digest.update(full_tensor(param.detach()).cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -38,6 +38,10 @@ class ActorCritic:
     def base_model(self) -> str:
         """The path or name the frozen base was loaded from."""
         return str(self.model.get_base_model().name_or_path)
+
+    # Frozen heads that read this base's hidden states (the RM's score head): they follow the model
+    # to its device when it is sharded (engine/train/sharding.py)
+    frozen_heads: list[nn.Module] = field(default_factory=list)
 
     @property
     def device(self) -> torch.device:
@@ -68,17 +72,37 @@ class ActorCritic:
         return lora + list(self.value_head.parameters())
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
-        """Everything training changes, by name: what a checkpoint must hold to resume exactly."""
-        state = {n: p.detach().clone() for n, p in self.model.named_parameters() if _adapter_of(n) in (POLICY, VALUE)}
-        state.update({f"value_head.{n}": p.detach().clone() for n, p in self.value_head.named_parameters()})
+        """Everything training changes, by name: what a checkpoint must hold to resume exactly. Whole
+        tensors even when FSDP shards them (gathered: every rank must call this), so a checkpoint
+        resumes with any number of processes and either parallel mode."""
+        from engine.train.sharding import full_tensor
+
+        state = {
+            n: full_tensor(p.detach()).clone()
+            for n, p in self.model.named_parameters()
+            if _adapter_of(n) in (POLICY, VALUE)
+        }
+        state.update(
+            {f"value_head.{n}": full_tensor(p.detach()).clone() for n, p in self.value_head.named_parameters()}
+        )
         return state
 
     def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Copy whole tensors (:meth:`trainable_state`) in; a sharded parameter takes its own shard."""
+        from engine.train.sharding import shard_like
+
         params = dict(self.model.named_parameters())
         params.update({f"value_head.{n}": p for n, p in self.value_head.named_parameters()})
         with torch.no_grad():
             for name, value in state.items():
-                params[name].copy_(value)
+                params[name].copy_(shard_like(value, params[name]))
+
+    def policy_adapter_state(self) -> dict[str, torch.Tensor]:
+        """The policy adapter's weights as whole tensors, keyed as ``model.state_dict()``: what
+        :func:`save_policy_adapter` writes when the model is sharded (gathered: every rank calls it)."""
+        from engine.train.sharding import full_tensor
+
+        return {n: full_tensor(p.detach()) for n, p in self.model.named_parameters() if _adapter_of(n) == POLICY}
 
 
 def _adapter_of(param_name: str) -> str | None:
@@ -231,9 +255,11 @@ def critic_values(
     return ac.value_head(hidden.to(ac.value_head.weight.dtype)).squeeze(-1).float()
 
 
-def save_policy_adapter(ac: ActorCritic, out_dir) -> str:
+def save_policy_adapter(ac: ActorCritic, out_dir, *, state: dict[str, torch.Tensor] | None = None) -> str:
     """Write the policy adapter in peft's format (what vLLM loads and what the run delivers);
-    returns the directory that holds ``adapter_config.json``."""
-    ac.model.save_pretrained(str(out_dir), selected_adapters=[POLICY])
+    returns the directory that holds ``adapter_config.json``. ``state``: the adapter's whole weights
+    (:meth:`ActorCritic.policy_adapter_state`), needed when FSDP shards the model."""
+    kwargs = {} if state is None else {"state_dict": state}
+    ac.model.save_pretrained(str(out_dir), selected_adapters=[POLICY], **kwargs)
     ac.tokenizer.save_pretrained(str(out_dir))
     return str(out_dir / POLICY) if (out_dir / POLICY).is_dir() else str(out_dir)

@@ -44,8 +44,11 @@ class Probe:
         )
 
     def run(self, ac: ActorCritic, *, backend, ctx: Distributed) -> dict[str, float]:
-        """Greedy replies on the probe set, scored; rank 0 only (the others' weights are identical)."""
-        if not ctx.is_main:
+        """Greedy replies on the probe set, scored; rank 0 only (the others' weights are identical).
+        With a sharded model generating in the trainer (``backend.synced``) every rank takes part in the
+        generation, and rank 0 alone scores."""
+        collective = getattr(backend, "synced", False)
+        if not ctx.is_main and not collective:
             return {}
         prompts = [
             encode_prompt(
@@ -54,6 +57,8 @@ class Probe:
             for r in self.rows
         ]
         sample = backend.generate(ac, prompts, greedy=True)
+        if not ctx.is_main:
+            return {}
         scored = self.rewards.score(
             prompts=[r["prompt"] for r in self.rows],
             replies=sample.texts,

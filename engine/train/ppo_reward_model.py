@@ -97,6 +97,7 @@ def attach_reward_model(ac: ActorCritic, rm_dir: str | Path, *, init_critic: boo
     # Beside the base's hidden states, in float32 like the value head (the forward casts the hidden
     # states); the scorer sends its inputs to the device of this head.
     head.to(device=ac.device, dtype=ac.value_head.weight.dtype)
+    ac.frozen_heads.append(head)
     return RewardModelScorer(
         model=SharedBaseRewardModel(ac, head),
         tokenizer=AutoTokenizer.from_pretrained(adapter_dir),

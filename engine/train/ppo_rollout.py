@@ -16,13 +16,15 @@ from engine.rollout import RolloutBatch, SamplingDriftError, concat_rollouts, sa
 from engine.rollout.hf import generate_hf
 from engine.rollout.vllm import VLLMClient, VLLMRollout
 from engine.rundir import ROLLOUT_ADAPTERS_DIR
-from engine.train.ppo_dist import Distributed, barrier, mean_over_ranks
+from engine.train.ppo_dist import Distributed, barrier, broadcast_object, mean_over_ranks
 from engine.train.ppo_model import POLICY, ActorCritic, policy_logits, save_policy_adapter
 
 
 class HFBackend:
-    def __init__(self, config):
-        self.config = config
+    def __init__(self, config, *, synced: bool = False):
+        # synced: the model is sharded (FSDP), so every rank runs generate's forward passes until the
+        # last rank's replies are done (transformers' synced_gpus)
+        self.config, self.synced = config, synced
 
     def generate(self, ac: ActorCritic, prompts: list[list[int]], *, greedy: bool = False) -> RolloutBatch:
         cfg = self.config
@@ -39,6 +41,7 @@ class HFBackend:
                 greedy=greedy,
                 # the sampled drift check compares these with the trainer's log-probs
                 sampler_logprobs=not greedy and cfg.sampled_drift_tolerance is not None,
+                synced=self.synced,
             )  # fmt: skip
             for i in range(0, len(prompts), micro)
         ]
@@ -64,7 +67,18 @@ class VLLMBackend:
 
     def after_update(self, ac: ActorCritic, *, step: int) -> dict[str, float]:
         drift = 0.0
-        if self.ctx.is_main:
+        if self.ctx.sharded:
+            # FSDP: every rank gathers the adapter and runs the trainer's side of the drift check (a
+            # forward pass over sharded weights); rank 0 talks to the server and hands the sample over.
+            state = ac.policy_adapter_state()
+            if self.ctx.is_main:
+                self.rollout.push(lambda out: save_policy_adapter(ac, out, state=state), step=step)
+                drift = self.rollout.drift_check(
+                    lambda s: trainer_logprobs(ac, broadcast_object(s, self.ctx)), prompt=self.check_prompt
+                )
+            else:
+                trainer_logprobs(ac, broadcast_object(None, self.ctx))
+        elif self.ctx.is_main:
             self.rollout.push(lambda out: save_policy_adapter(ac, out), step=step)
             drift = self.rollout.drift_check(lambda s: trainer_logprobs(ac, s), prompt=self.check_prompt)
         barrier(self.ctx)
@@ -112,4 +126,4 @@ def check_sampled_drift(sample: RolloutBatch, trainer: torch.Tensor, *, config, 
 def make_rollout_backend(config, ac: ActorCritic, *, run_dir: Path, ctx: Distributed, check_prompt: list[int]):
     if config.rollout_backend == "vllm":
         return VLLMBackend(config, ac=ac, run_dir=run_dir, ctx=ctx, check_prompt=check_prompt)
-    return HFBackend(config)
+    return HFBackend(config, synced=ctx.sharded)

@@ -23,6 +23,7 @@ from engine.rl import (
     masked_whiten,
 )
 from engine.rollout import RolloutBatch
+from engine.train import sharding
 from engine.train.memory import reply_logprobs, update_mode
 from engine.train.ppo_dist import Distributed, all_reduce_gradients, mean_over_ranks
 from engine.train.ppo_model import POLICY, VALUE, ActorCritic, critic_values
@@ -189,10 +190,11 @@ def _ppo_update(
                     break
             for key, values in mini_stats.items():
                 stats.setdefault(key, []).extend(values)
-            all_reduce_gradients(params, ctx)
+            all_reduce_gradients(params, ctx)  # in buckets; FSDP-sharded gradients are already reduced
             # actor and critic clipped apart: a large value loss must not shrink the policy's step
-            grad_norm = torch.nn.utils.clip_grad_norm_(ac.policy_parameters(), config.max_grad_norm)
-            critic_norm = torch.nn.utils.clip_grad_norm_(ac.critic_parameters(), config.max_grad_norm)
+            clip = sharding.clip_grad_norm if ctx.sharded else torch.nn.utils.clip_grad_norm_
+            grad_norm = clip(ac.policy_parameters(), config.max_grad_norm)
+            critic_norm = clip(ac.critic_parameters(), config.max_grad_norm)
             stats.setdefault("ppo/grad_norm", []).append(float(grad_norm))
             stats.setdefault("ppo/critic_grad_norm", []).append(float(critic_norm))
             optimizer.step()
