@@ -12,22 +12,17 @@ import json
 import pytest
 import torch
 
+from engine.evalstats import learned
 from engine.rl import logprobs_from_logits
 from engine.rollout.hf import generate_hf
+from engine.train.compare import LEARNING_DEMO, LEARNING_SEEDS, learning_runs
 from engine.train.ppo import train
 from engine.train.ppo_data import encode_prompt, read_prompt_rows
 from engine.train.ppo_dist import Distributed
 from engine.train.ppo_model import build_actor_critic, policy_logits
 from engine.train.ppo_rewards import build_reward_source, reply_scores
 from engine.train.ppo_update import make_experience, ppo_update
-from tests.engine.learning_stats import learned
-from tests.engine.ppo_support import (
-    LEARNING_DEMO,
-    LEARNING_SEEDS,
-    assert_finite_metrics,
-    learning_runs,
-    tiny_config,
-)
+from tests.engine.ppo_support import assert_finite_metrics, tiny_config
 
 pytestmark = pytest.mark.slow
 
