@@ -41,56 +41,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# The comparison's size (docs/engine.md, "REPO against PPO"): the learning demo's batch and prompts,
-# with the trust region (two passes of two mini-batches, target_kl) on for both methods.
-DEFAULTS: dict = {
-    "per_device_batch_size": 32,
-    "max_steps": 10,
-    "max_prompt_length": 384,
-    "save_every": 10_000,
-    "probe_every": 0,
-    "learning_rate": 1e-3,
-    "ppo_epochs": 2,
-    "num_mini_batches": 2,
-    "target_kl": 0.02,
-    "kl_coef": 0.0,
-}
-QUICK: dict = {"per_device_batch_size": 4, "max_steps": 2, "num_mini_batches": 2, "max_prompt_length": 192}
-
 
 def parse_value(text: str):
     try:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
-
-
-def _last_turns(rows: list[dict], keep: int = 2) -> list[dict]:
-    """The RM's training prompts: the dialogue's last ``keep`` messages (tests/engine/rewards/test_rm_learns.py:
-    the demo pairs are told apart by their replies, and full prompts make the run ten times slower)."""
-    out = [{**r, "prompt": [m for m in r["prompt"] if m["role"] != "system"][-keep:]} for r in rows]
-    return [r for r in out if r["prompt"]]
-
-
-def train_rm(model: Path, work: Path, *, steps: int, dialogues: int) -> tuple[Path, float]:
-    """A tiny RM on preference pairs of demo world 1 (the policy trains and is evaluated on world 0)."""
-    from engine.config import RMConfig
-    from engine.demo import generate_world
-    from engine.demo.datasets import preference_rows
-    from engine.rewards.rm import train_reward_model
-
-    world = generate_world(seed=1, n_dialogues=dialogues)
-    cut = len(world["dialogues"]) * 3 // 4
-    for name, part in (("rm_train", world["dialogues"][:cut]), ("rm_heldout", world["dialogues"][cut:])):
-        rows = _last_turns(preference_rows({**world, "dialogues": part}))
-        (work / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    config = RMConfig.preset(
-        "tiny", base_model=str(model), dataset=str(work / "rm_train.jsonl"),
-        eval_dataset=str(work / "rm_heldout.jsonl"), max_prompt_length=192, max_response_length=64,
-        per_device_batch_size=8, learning_rate=1e-3, max_steps=steps, save_every=100_000,
-    )  # fmt: skip
-    result = train_reward_model(config, run_dir=work / "rm")
-    return work / "rm", float(result.get("heldout_accuracy", float("nan")))
 
 
 def _r(x, digits=4):
@@ -139,50 +95,30 @@ def main() -> None:
     import torch
 
     from engine.bootstrap import ensure_tiny_model
-    from engine.config import JudgeConfig, RewardSourcesConfig
-    from engine.evalstats import learned, repo_claim
-    from engine.rewards import RepoReward
-    from engine.train.compare import compare, method_runs, split_prompts
-    from engine.train.ppo_config import PPOConfig, REPOConfig
-    from engine.train.ppo_data import read_prompt_rows
+    from engine.config import JudgeConfig
+    from engine.evalstats import learned
+    from engine.train.compare import REPO_VS_PPO, REPO_VS_PPO_QUICK, compare, repo_vs_ppo_runs
 
     torch.set_num_threads(args.threads)
     build = int(os.environ.get("PARLEY_TINY_SEED", "0"))
     if args.quick:
         args.seeds, args.eval_samples, args.rm_steps = args.seeds[:1], min(args.eval_samples, 2), 4
-    size = {**DEFAULTS, **(QUICK if args.quick else {})}
+    size = {**REPO_VS_PPO, **(REPO_VS_PPO_QUICK if args.quick else {})}
     size.update({key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)})
     model = ensure_tiny_model(seed=build)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-repo-ppo-"))
-    work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    if args.rm:
-        rm, rm_accuracy = Path(args.rm), None
-    else:
-        rm, rm_accuracy = train_rm(model, work, steps=args.rm_steps, dialogues=40 if args.quick else 180)
     judge = None
     if args.judge_url:
         judge = JudgeConfig(base_url=args.judge_url, model=args.judge_model, concurrency=16, timeout=120.0)
-    train_path, heldout_path = split_prompts(work / "data")
-    rows = read_prompt_rows([str(heldout_path)])
-    if args.quick:
-        rows = rows[:6]
-    common = {"base_model": str(model), "dataset": str(train_path), **size}
-    configs = {
-        "ppo": lambda seed: PPOConfig.preset(
-            "tiny", **common, seed=seed, rewards=RewardSourcesConfig(rm_path=str(rm), use_rules=False)
-        ),
-        "repo": lambda seed: REPOConfig.preset(
-            "tiny", **common, seed=seed, rewards=RewardSourcesConfig(rm_path=str(rm), judge=judge)
-        ),
-    }
-    eval_rewards = RepoReward.from_config(RewardSourcesConfig(rm_path=str(rm), judge=judge))
-    print(
-        f"# model {model} (build {build}); RM {rm} (held-out pairwise accuracy {rm_accuracy}); judge "
-        f"{args.judge_url or 'n/a'}; size {size}; {len(rows)} held-out prompts x {args.eval_samples}; "
-        f"load average {os.getloadavg()[0]:.1f}",
-        flush=True,
-    )
+
+    def on_start(start: dict) -> None:
+        print(
+            f"# model {model} (build {build}); judge {args.judge_url or 'n/a'}; size {size}; "
+            f"{start['n_prompts']} held-out prompts x {args.eval_samples}; start {json.dumps(figures(start))}; "
+            f"load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
     def on_seed(run: dict, start: dict) -> None:
         ppo, repo = run["ppo"], run["repo"]
@@ -202,34 +138,27 @@ def main() -> None:
                 "clip_fraction": _r(metrics.get("ppo/clip_fraction")),
                 "train_s": round(run[name]["train_s"], 1),
             }
+        line["load_average"] = round(os.getloadavg()[0], 1)
         print(json.dumps(line), flush=True)
 
-    out = method_runs(
-        configs, rows, work, seeds=args.seeds, eval_rewards=eval_rewards, eval_samples=args.eval_samples,
-        eval_seed=args.eval_seed, on_seed=on_seed,
+    out = repo_vs_ppo_runs(
+        model, work, seeds=args.seeds, size=size, rm=Path(args.rm) if args.rm else None, rm_steps=args.rm_steps,
+        rm_dialogues=40 if args.quick else 180, judge=judge, eval_samples=args.eval_samples,
+        eval_seed=args.eval_seed, max_heldout=6 if args.quick else None, on_seed=on_seed, on_start=on_start,
     )  # fmt: skip
-    start, runs = out["start"], out["runs"]
-    ppo = [r["ppo"]["quality"] for r in runs]
-    repo = [r["repo"]["quality"] for r in runs]
-    vs_ppo, vs_start, ppo_vs_start = (
-        compare(ppo, repo),
-        compare([start] * len(runs), repo),
-        compare([start] * len(runs), ppo),
-    )
-    claim = repo_claim(vs_ppo["violation_rate"], vs_start["violation_rate"], vs_ppo["rm_score"])
+    pooled = out["pooled"]
     summary = {
         "summary": True,
         "build": build,
         "seeds": args.seeds,
-        "rm_heldout_accuracy": rm_accuracy,
+        "rm": out["rm"],
+        "rm_heldout_accuracy": out["rm_accuracy"],
         "judge": args.judge_url or "n/a",
-        "start": figures(start),
-        "repo_vs_ppo": brief(vs_ppo),
-        "repo_vs_start": brief(vs_start),
-        "ppo_vs_start": brief(ppo_vs_start),
-        "repo_learned_violation": learned(vs_start["violation_rate"]),
-        "claim": claim,
-        "size": {**size, "heldout_prompts": len(rows), "eval_samples": args.eval_samples},
+        "start": figures(out["start"]),
+        **{name: brief(comparison) for name, comparison in pooled.items()},
+        "repo_learned_violation": learned(pooled["repo_vs_start"]["violation_rate"]),
+        "claim": out["claim"],
+        "size": {**size, "heldout_prompts": len(out["rows"]), "eval_samples": args.eval_samples},
         "wall_s": round(time.perf_counter() - t0, 1),
         "load_average": round(os.getloadavg()[0], 1),
     }

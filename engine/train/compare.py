@@ -21,7 +21,7 @@ from pathlib import Path
 
 from engine.demo.datasets import prompt_rows
 from engine.demo.world import generate_world
-from engine.evalstats import pooled_difference, pooled_improvement
+from engine.evalstats import pooled_difference, pooled_improvement, repo_claim
 
 # The learning demo (docs/engine.md, "Does it learn?"): the tiny preset with 32 rollouts per update and
 # prompts that keep the system message with the case (the oldest turns are dropped first), so that ten
@@ -34,6 +34,22 @@ LEARNING_DEMO: dict = {
     "probe_every": 0,
 }
 LEARNING_SEEDS = (0, 1, 2)
+
+# The comparison's size (docs/engine.md, "REPO against PPO"): the learning demo's batch and prompts,
+# with the trust region (two passes of two mini-batches, target_kl) on for both methods.
+REPO_VS_PPO: dict = {
+    "per_device_batch_size": 32,
+    "max_steps": 10,
+    "max_prompt_length": 384,
+    "save_every": 10_000,
+    "probe_every": 0,
+    "learning_rate": 1e-3,
+    "ppo_epochs": 2,
+    "num_mini_batches": 2,
+    "target_kl": 0.02,
+    "kl_coef": 0.0,
+}
+REPO_VS_PPO_QUICK: dict = {"per_device_batch_size": 4, "max_steps": 2, "num_mini_batches": 2, "max_prompt_length": 192}
 
 
 def split_prompts(
@@ -232,3 +248,81 @@ def learning_runs(
     return {"config": base_config, "before": before, "runs": runs, "pooled": pooled,
             "train_path": str(train_path), "heldout_path": str(heldout_path),
             "train_rows": len(read_prompt_rows([str(train_path)])), "heldout_rows": n}  # fmt: skip
+
+
+def _last_turns(rows: list[dict], keep: int = 2) -> list[dict]:
+    """The RM's training prompts: the dialogue's last ``keep`` messages (tests/engine/rewards/test_rm_learns.py:
+    the demo pairs are told apart by their replies, and full prompts make the run ten times slower)."""
+    out = [{**r, "prompt": [m for m in r["prompt"] if m["role"] != "system"][-keep:]} for r in rows]
+    return [r for r in out if r["prompt"]]
+
+
+def train_rm(model: Path, work: Path, *, steps: int, dialogues: int) -> tuple[Path, float]:
+    """A tiny RM on preference pairs of demo world 1 (the policy trains and is evaluated on world 0)."""
+    from engine.config import RMConfig
+    from engine.demo import generate_world
+    from engine.demo.datasets import preference_rows
+    from engine.rewards.rm import train_reward_model
+
+    world = generate_world(seed=1, n_dialogues=dialogues)
+    cut = len(world["dialogues"]) * 3 // 4
+    for name, part in (("rm_train", world["dialogues"][:cut]), ("rm_heldout", world["dialogues"][cut:])):
+        rows = _last_turns(preference_rows({**world, "dialogues": part}))
+        (work / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    config = RMConfig.preset(
+        "tiny", base_model=str(model), dataset=str(work / "rm_train.jsonl"),
+        eval_dataset=str(work / "rm_heldout.jsonl"), max_prompt_length=192, max_response_length=64,
+        per_device_batch_size=8, learning_rate=1e-3, max_steps=steps, save_every=100_000,
+    )  # fmt: skip
+    result = train_reward_model(config, run_dir=work / "rm")
+    return work / "rm", float(result.get("heldout_accuracy", float("nan")))
+
+
+def repo_vs_ppo_runs(
+    model: Path, work: Path, *, seeds, size: dict, rm: Path | None = None, rm_steps: int = 60,
+    rm_dialogues: int = 180, judge=None, eval_samples: int = 8, eval_seed: int = 1234, max_heldout: int | None = None,
+    on_seed=None, on_start=None,
+) -> dict:  # fmt: skip
+    """PPO (reward: the RM alone) against REPO (R_total: the RM enhanced by the rules and ``judge``)
+    from the same start policy on the same prompts, at the same ``size`` (batch, steps, learning rate,
+    passes, mini-batches, ``kl_coef``: everything but the reward), one run of each per seed; all
+    policies evaluated with one reward source (RM + rules [+ judge]) and one sampling seed. Without
+    ``rm`` a tiny RM is trained first on another demo world. Returns the start figures, the runs, the
+    comparisons pooled over seeds (``engine.evalstats.pooled_difference``) and the claim
+    (``engine.evalstats.repo_claim``)."""
+    from engine.config import RewardSourcesConfig
+    from engine.rewards import RepoReward
+    from engine.train.ppo_config import PPOConfig, REPOConfig
+    from engine.train.ppo_data import read_prompt_rows
+
+    work.mkdir(parents=True, exist_ok=True)
+    rm_accuracy = None
+    if rm is None:
+        rm, rm_accuracy = train_rm(model, work, steps=rm_steps, dialogues=rm_dialogues)
+    train_path, heldout_path = split_prompts(work / "data")
+    rows = read_prompt_rows([str(heldout_path)])[:max_heldout]
+    common = {"base_model": str(model), "dataset": str(train_path), **size}
+    configs = {
+        "ppo": lambda seed: PPOConfig.preset(
+            "tiny", **common, seed=seed, rewards=RewardSourcesConfig(rm_path=str(rm), use_rules=False)
+        ),
+        "repo": lambda seed: REPOConfig.preset(
+            "tiny", **common, seed=seed, rewards=RewardSourcesConfig(rm_path=str(rm), judge=judge)
+        ),
+    }
+    eval_rewards = RepoReward.from_config(RewardSourcesConfig(rm_path=str(rm), judge=judge))
+    out = method_runs(
+        configs, rows, work, seeds=seeds, eval_rewards=eval_rewards, eval_samples=eval_samples, eval_seed=eval_seed,
+        on_seed=on_seed, on_start=on_start,
+    )  # fmt: skip
+    ppo = [r["ppo"]["quality"] for r in out["runs"]]
+    repo = [r["repo"]["quality"] for r in out["runs"]]
+    starts = [out["start"]] * len(out["runs"])
+    pooled = {"repo_vs_ppo": compare(ppo, repo), "repo_vs_start": compare(starts, repo),
+              "ppo_vs_start": compare(starts, ppo)}  # fmt: skip
+    claim = repo_claim(
+        pooled["repo_vs_ppo"]["violation_rate"], pooled["repo_vs_start"]["violation_rate"],
+        pooled["repo_vs_ppo"]["rm_score"],
+    )  # fmt: skip
+    return {**out, "pooled": pooled, "claim": claim, "rm": str(rm), "rm_accuracy": rm_accuracy, "rows": rows,
+            "train_path": str(train_path), "heldout_path": str(heldout_path)}  # fmt: skip
