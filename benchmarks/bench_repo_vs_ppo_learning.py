@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--eval-samples", type=int, default=8, help="sampled replies per held-out prompt")
     parser.add_argument("--eval-seed", type=int, default=1234)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (one process)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (one process; 1 on a shared machine)")
     parser.add_argument("--rm", help="a trained RM run dir on the same tiny base (default: train one)")
     parser.add_argument("--rm-steps", type=int, default=60)
     parser.add_argument("--judge-url", help="a judge endpoint (the demo judge); without it the judge column is n/a")
