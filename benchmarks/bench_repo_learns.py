@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--eval-samples", type=int, default=8, help="sampled replies per held-out prompt")
     parser.add_argument("--eval-seed", type=int, default=1234)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (one process)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (one process; 1 on a shared machine)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides (JSON values)")
     args = parser.parse_args()
 
