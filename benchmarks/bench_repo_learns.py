@@ -5,14 +5,14 @@ run: sampled replies to held-out demo prompts (other dialogues than the training
 ``--eval-samples`` per prompt with one fixed sampling seed, scored by the real ``RepoReward`` (default
 rules, R_model = 1 without an RM, so R_total = 1 + E_func / 100). In between, one
 ``engine.train.ppo.train`` run per training seed with the REPO config the slow test uses
-(tests/engine/ppo_support.py, ``learning_runs``): same start policy, same prompts.
+(``engine.train.compare.learning_runs``): same start policy, same prompts.
 
     python benchmarks/bench_repo_learns.py [--seeds 0 1 2] [--set key=value ...]
 
 Prints one JSON line per seed and a summary line: the improvement pooled over the seeds, paired by
 prompt and clustered by prompt (the replies to one prompt are not independent), its clustered
 standard error, z and 95% bootstrap interval over prompts, and each seed's improvement
-(tests/engine/learning_stats.py). Target (the slow test's criterion): pooled improvement > 2
+(``engine.evalstats``). Target (the slow test's criterion): pooled improvement > 2
 clustered s.e. and the median seed improved, for the violation rate and for R_total.
 """
 
@@ -41,15 +41,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--eval-samples", type=int, default=8, help="sampled replies per held-out prompt")
     parser.add_argument("--eval-seed", type=int, default=1234)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (one process)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (one process; 1 on a shared machine)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides (JSON values)")
     args = parser.parse_args()
 
     import torch
 
     from engine.bootstrap import cached_path, ensure_tiny_model
-    from tests.engine.learning_stats import learned
-    from tests.engine.ppo_support import learning_runs
+    from engine.evalstats import learned
+    from engine.train.compare import learning_runs
     from tests.fixtures.engine import TINY_SEED
 
     torch.set_num_threads(args.threads)

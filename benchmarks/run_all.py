@@ -50,6 +50,7 @@ QUICK: dict[str, list[str]] = {
     "bench_next_task": ["--dialogues", "2000", "--annotators", "4", "--tasks", "5", "--think-ms", "50"],
     "bench_repo_learns": ["--seeds", "0", "--eval-samples", "2", "--set", "max_steps=2"],
     "bench_repo_vs_ppo": ["--steps", "2", "--batch", "4"],
+    "bench_repo_vs_ppo_learning": ["--quick"],
     "bench_rewards_ui": ["--repeat", "5"],
     "bench_rm_scoring": ["--pairs", "4"],
     "bench_rollout": ["--prompts", "4", "--new-tokens", "16", "--batch", "4"],

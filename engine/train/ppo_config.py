@@ -16,7 +16,7 @@ from engine.config import RLConfig
 
 _TINY: dict[str, Any] = {
     # Seconds-long runs for the mechanics tests; the learning demo adds a larger batch and shorter
-    # prompts on top of it (tests/engine/ppo_support.py, LEARNING_DEMO; docs/engine.md, "Does it learn?").
+    # prompts on top of it (engine/train/compare.py, LEARNING_DEMO; docs/engine.md, "Does it learn?").
     "per_device_batch_size": 8,
     "learning_rate": 2e-3,
     "warmup_steps": 0,  # a handful of steps: no warm-up

@@ -7,8 +7,8 @@ import statistics
 
 import pytest
 
-from tests.engine import learning_stats
-from tests.engine.learning_stats import learned, pooled_improvement, prompt_means
+from engine import evalstats as learning_stats
+from engine.evalstats import learned, pooled_difference, pooled_improvement, prompt_means, repo_claim
 
 
 def test_doctests():
@@ -66,3 +66,52 @@ def test_higher_is_better_flips_the_sign():
     assert result["ci95"][0] == pytest.approx(0.1) and result["ci95"][1] == pytest.approx(0.1)
     down = pooled_improvement([0.9, 0.8], [[0.8, 0.7]], n_prompts=2, lower_is_better=False)
     assert down["improvement"] == pytest.approx(-0.1) and not learned(down)
+
+
+def test_each_seed_is_paired_with_its_own_baseline():
+    """REPO against PPO: seed s of REPO against seed s of PPO, not against one start policy."""
+    ppo = [[1, 1, 0, 0], [0, 0, 0, 0]]
+    repo = [[0, 1, 0, 0], [0, 0, 0, 0]]
+    result = pooled_difference(ppo, repo, n_prompts=2, lower_is_better=True)
+    assert result["per_seed"] == [0.25, 0.0]  # the second seed's baseline is already clean
+    assert result["seeds_better"] == 1 and result["seeds_worse"] == 0
+    assert [s["improvement"] for s in result["per_seed_detail"]] == result["per_seed"]
+    with pytest.raises(ValueError, match="one each"):
+        pooled_difference(ppo, repo[:1], n_prompts=2, lower_is_better=True)
+
+
+def test_the_repo_claim_needs_every_seed_and_no_rm_loss():
+    rng = random.Random(2)
+    n_prompts, samples = 40, 8
+
+    def draw(rates):
+        return [float(rng.random() < rates[i % n_prompts]) for i in range(n_prompts * samples)]
+
+    base = [rng.uniform(0.2, 0.5) for _ in range(n_prompts)]
+    start, ppo = draw(base), [draw(base) for _ in range(3)]
+    repo = [draw([r * 0.3 for r in base]) for _ in range(3)]
+    rm_same = pooled_difference(ppo, [draw([0.5] * n_prompts) for _ in range(3)], n_prompts=n_prompts,
+                                lower_is_better=False)  # fmt: skip
+    vs_ppo = pooled_difference(ppo, repo, n_prompts=n_prompts, lower_is_better=True)
+    vs_start = pooled_difference([start] * 3, repo, n_prompts=n_prompts, lower_is_better=True)
+    assert repo_claim(vs_ppo, vs_start, {"improvement": 0.0, "se": 0.01})["holds"]
+    # an RM score clearly below PPO's breaks it
+    assert not repo_claim(vs_ppo, vs_start, {"improvement": -0.1, "se": 0.01})["holds"]
+    # a REPO no better than PPO on any seed does not pass, whatever the RM does
+    same = pooled_difference(ppo, [draw(base) for _ in range(3)], n_prompts=n_prompts, lower_is_better=True)
+    claim = repo_claim(same, vs_start, rm_same)
+    assert not claim["holds"] and not claim["pooled_beyond_z_vs_ppo"]
+
+
+def test_compare_marks_a_missing_judge_as_not_available():
+    from engine.train.compare import compare
+
+    def quality(violated, deducted):
+        return {"n_prompts": 2, "violated": violated, "deducted": deducted, "r_models": [0.0] * 4,
+                "r_totals": [1.0] * 4}  # fmt: skip
+
+    out = compare([quality([1, 1, 0, 0], None)], [quality([0, 0, 0, 0], None)])
+    assert out["judge_deduction_rate"] is None
+    assert out["violation_rate"]["improvement"] == 0.5 and out["rm_score"]["improvement"] == 0.0
+    with_judge = compare([quality([1, 0, 0, 0], [1, 1, 0, 0])], [quality([1, 0, 0, 0], [0, 1, 0, 0])])
+    assert with_judge["judge_deduction_rate"]["improvement"] == 0.25

@@ -1,0 +1,169 @@
+"""REPO against the PPO baseline at equal budget and equal KL, over training seeds: does REPO's held-out
+violation rate fall below PPO's and below the start policy's, at no significant loss of RM score?
+
+From the same start policy (the tiny base; LoRA's B starts at 0) and the same training prompts, one
+``engine.train.ppo.train`` run per method and training seed:
+
+- **PPO**: reward = the RM score alone (``PPOConfig``, rules off, no judge);
+- **REPO**: reward = R_total = R_model x (1 + E_enh / n), the RM enhanced by the rules and, with
+  ``--judge-url``, the judge (``REPOConfig``).
+
+Everything else is the same for both: batch, steps, learning rate, passes and mini-batches (the trust
+region), ``kl_coef``, sampling, seed. The RM is trained first on preference pairs of *another* demo world
+(``--rm`` takes a trained one) and rides on the policy's base as the ``reward`` adapter in both runs.
+
+Evaluation: held-out prompts of other dialogues (``engine.train.compare.split_prompts``),
+``--eval-samples`` replies per prompt sampled at temperature 1 with one fixed sampling seed from the start
+policy and from every trained policy, all scored by one reward source (RM + rules [+ judge]): rule
+violation rate, judge deduction rate (share of replies the judge deducted from; ``null`` without a
+judge), mean RM score and mean R_total. Comparisons are paired by prompt and clustered by prompt, per
+seed and pooled over the seeds (``engine.evalstats.pooled_difference``; > 0 = the candidate is better):
+improvement, clustered standard error, z and 95% bootstrap interval over prompts.
+
+    python benchmarks/bench_repo_vs_ppo_learning.py [--seeds 0 1 2] [--judge-url URL --judge-model NAME]
+        [--rm RM_RUN_DIR] [--set key=value ...] [--quick]
+
+Prints one JSON line per seed and a summary line. The claim (``engine.evalstats.repo_claim``): on every
+seed REPO's violation rate is below PPO's and the start policy's, the pooled fall against PPO is beyond
+two clustered standard errors, and REPO's RM score is not significantly below PPO's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _r(x, digits=4):
+    return None if x is None else round(x, digits)
+
+
+def figures(q: dict) -> dict:
+    return {
+        "violation_rate": _r(q["violation_rate"]),
+        "judge_deduction_rate": _r(q["judge_deduction_rate"]),
+        "rm_score": _r(q["r_model"]),
+        "r_total": _r(q["r_total"]),
+        "rules": q["rules"],
+    }
+
+
+def brief(comparison: dict) -> dict:
+    """Per metric: improvement (> 0 = better), clustered s.e., z, 95% interval; per seed when pooled."""
+    out = {}
+    for name, c in comparison.items():
+        if c is None:
+            out[name] = "n/a"
+            continue
+        out[name] = {"improvement": _r(c["improvement"], 5), "se": _r(c["se"], 5), "z": _r(c["z"], 2),
+                     "ci95": [_r(x, 5) for x in c["ci95"]]}  # fmt: skip
+        if c["seeds"] > 1:
+            out[name]["per_seed"] = [_r(x, 5) for x in c["per_seed"]]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--eval-samples", type=int, default=8, help="sampled replies per held-out prompt")
+    parser.add_argument("--eval-seed", type=int, default=1234)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (one process; 1 on a shared machine)")
+    parser.add_argument("--rm", help="a trained RM run dir on the same tiny base (default: train one)")
+    parser.add_argument("--rm-steps", type=int, default=60)
+    parser.add_argument("--judge-url", help="a judge endpoint (the demo judge); without it the judge column is n/a")
+    parser.add_argument("--judge-model", default="judge", help="the judge's served model name")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for both methods")
+    parser.add_argument("--quick", action="store_true", help="make bench's size: one seed, 2 steps of 4 prompts")
+    parser.add_argument("--work", help="working directory (default: a fresh temporary one)")
+    args = parser.parse_args()
+
+    import torch
+
+    from engine.bootstrap import ensure_tiny_model
+    from engine.config import JudgeConfig
+    from engine.evalstats import learned
+    from engine.train.compare import REPO_VS_PPO, REPO_VS_PPO_QUICK, compare, repo_vs_ppo_runs
+
+    torch.set_num_threads(args.threads)
+    build = int(os.environ.get("PARLEY_TINY_SEED", "0"))
+    if args.quick:
+        args.seeds, args.eval_samples, args.rm_steps = args.seeds[:1], min(args.eval_samples, 2), 4
+    size = {**REPO_VS_PPO, **(REPO_VS_PPO_QUICK if args.quick else {})}
+    size.update({key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)})
+    model = ensure_tiny_model(seed=build)
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-repo-ppo-"))
+    t0 = time.perf_counter()
+    judge = None
+    if args.judge_url:
+        judge = JudgeConfig(base_url=args.judge_url, model=args.judge_model, concurrency=16, timeout=120.0)
+
+    def on_start(start: dict) -> None:
+        print(
+            f"# model {model} (build {build}); judge {args.judge_url or 'n/a'}; size {size}; "
+            f"{start['n_prompts']} held-out prompts x {args.eval_samples}; start {json.dumps(figures(start))}; "
+            f"load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+
+    def on_seed(run: dict, start: dict) -> None:
+        ppo, repo = run["ppo"], run["repo"]
+        line = {
+            "seed": run["seed"],
+            "start": figures(start),
+            "ppo": figures(ppo["quality"]),
+            "repo": figures(repo["quality"]),
+            "repo_vs_ppo": brief(compare([ppo["quality"]], [repo["quality"]])),
+            "repo_vs_start": brief(compare([start], [repo["quality"]])),
+            "ppo_vs_start": brief(compare([start], [ppo["quality"]])),
+        }
+        for name in ("ppo", "repo"):
+            metrics = run[name]["result"]["metrics"]
+            line[f"{name}_train"] = {
+                "kl_to_base": _r(metrics.get("kl/to_initial")),
+                "clip_fraction": _r(metrics.get("ppo/clip_fraction")),
+                "train_s": round(run[name]["train_s"], 1),
+            }
+        line["load_average"] = round(os.getloadavg()[0], 1)
+        print(json.dumps(line), flush=True)
+
+    out = repo_vs_ppo_runs(
+        model, work, seeds=args.seeds, size=size, rm=Path(args.rm) if args.rm else None, rm_steps=args.rm_steps,
+        rm_dialogues=40 if args.quick else 180, judge=judge, eval_samples=args.eval_samples,
+        eval_seed=args.eval_seed, max_heldout=6 if args.quick else None, on_seed=on_seed, on_start=on_start,
+    )  # fmt: skip
+    pooled = out["pooled"]
+    summary = {
+        "summary": True,
+        "build": build,
+        "seeds": args.seeds,
+        "rm": out["rm"],
+        "rm_heldout_accuracy": out["rm_accuracy"],
+        "judge": args.judge_url or "n/a",
+        "start": figures(out["start"]),
+        **{name: brief(comparison) for name, comparison in pooled.items()},
+        "repo_learned_violation": learned(pooled["repo_vs_start"]["violation_rate"]),
+        "claim": out["claim"],
+        "size": {**size, "heldout_prompts": len(out["rows"]), "eval_samples": args.eval_samples},
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "load_average": round(os.getloadavg()[0], 1),
+    }
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()

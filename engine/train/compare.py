@@ -1,0 +1,328 @@
+"""Does a policy trained by one method do better than the start policy, or than another method's?
+
+The harness of the learning benchmarks (``benchmarks/bench_repo_learns.py``,
+``benchmarks/bench_repo_vs_ppo_learning.py``) and of the multi-seed learning test: held-out prompts
+from *other dialogues* than the training prompts (:func:`split_prompts`), fresh replies sampled with
+one fixed sampling seed from each policy (:func:`sampled_quality`: ``samples`` per prompt, laid out
+``prompts * samples``), scored by one reward source, and the comparisons of ``engine.evalstats``
+(paired and clustered by prompt, pooled over training seeds).
+
+:func:`learning_runs` is the REPO-only demo (the start policy against REPO runs on several seeds);
+:func:`method_runs` trains several configs per seed from the same start policy and the same prompts
+and evaluates them all with the same reward source and sampling seed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from engine.demo.datasets import prompt_rows
+from engine.demo.world import generate_world
+from engine.evalstats import pooled_difference, pooled_improvement, repo_claim
+
+# The learning demo (docs/engine.md, "Does it learn?"): the tiny preset with 32 rollouts per update and
+# prompts that keep the system message with the case (the oldest turns are dropped first), so that ten
+# REPO steps per seed fit about a minute and a half on two quiet CPU cores.
+LEARNING_DEMO: dict = {
+    "per_device_batch_size": 32,
+    "max_steps": 10,
+    "max_prompt_length": 384,
+    "save_every": 10,
+    "probe_every": 0,
+}
+LEARNING_SEEDS = (0, 1, 2)
+
+# The comparison's size (docs/engine.md, "REPO against PPO"): the learning demo's batch and prompts,
+# with the trust region (two passes of two mini-batches, target_kl) on for both methods.
+REPO_VS_PPO: dict = {
+    "per_device_batch_size": 32,
+    "max_steps": 10,
+    "max_prompt_length": 384,
+    "save_every": 10_000,
+    "probe_every": 0,
+    "learning_rate": 1e-3,
+    "ppo_epochs": 2,
+    "num_mini_batches": 2,
+    "target_kl": 0.02,
+    "kl_coef": 0.0,
+}
+REPO_VS_PPO_QUICK: dict = {"per_device_batch_size": 4, "max_steps": 2, "num_mini_batches": 2, "max_prompt_length": 192}
+
+
+def split_prompts(
+    directory: Path, *, n_dialogues: int = 32, heldout_dialogues: int = 6, seed: int = 0
+) -> tuple[Path, Path]:
+    """Train and held-out prompt files from *different dialogues* of the demo world (the last
+    ``heldout_dialogues``): no held-out prompt, nor any turn of its conversation, is trained on."""
+    world = generate_world(seed=seed, n_dialogues=n_dialogues)
+    cut = len(world["dialogues"]) - heldout_dialogues
+    parts = {
+        "train.jsonl": prompt_rows({**world, "dialogues": world["dialogues"][:cut]}),
+        "heldout.jsonl": prompt_rows({**world, "dialogues": world["dialogues"][cut:]}),
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, rows in parts.items():
+        (directory / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return directory / "train.jsonl", directory / "heldout.jsonl"
+
+
+def sampled_quality(
+    ac, rows: list[dict], *, rewards, samples: int, max_new_tokens: int, seed: int, max_prompt_length: int = 384
+) -> dict:
+    """``samples`` sampled replies per held-out prompt from ``ac``'s policy adapter, scored by
+    ``rewards``: per reply R_total, R_model, E_judge, E_func, whether a rule fired (``violated``) and
+    whether the judge deducted (``deducted``); their means; how often each rule and rubric item fired.
+    The sampling seed is fixed so that two policies are compared on the same random numbers. Replies
+    are laid out ``prompts * samples`` (reply ``i`` answers prompt ``i % len(rows)``)."""
+    import torch
+
+    from engine.rollout.hf import generate_hf
+    from engine.train.ppo_data import encode_prompt
+    from engine.train.ppo_model import POLICY
+
+    ac.model.set_adapter(POLICY)
+    torch.manual_seed(seed)
+    prompts = [encode_prompt(ac.tokenizer, r["prompt"], max_length=max_prompt_length) for r in rows] * samples
+    texts = []
+    for i in range(0, len(prompts), 16):
+        texts += generate_hf(ac.model, ac.tokenizer, prompts[i : i + 16], max_new_tokens=max_new_tokens).texts
+    scored = rewards.score(
+        prompts=[r["prompt"] for r in rows] * samples,
+        replies=texts,
+        tasks=[r["task"] for r in rows] * samples,
+        stages=[r.get("stage") for r in rows] * samples,
+    )
+    n = len(texts)
+    violated = [1.0 if hits else 0.0 for hits in scored.rule_hits]
+    deducted = [1.0 if hits else 0.0 for hits in scored.judge_hits]
+    has_judge = bool(scored.judge_ids)
+    return {
+        "n": n,
+        "n_prompts": len(rows),
+        "r_total": sum(scored.r_total) / n,
+        "r_model": sum(scored.r_model) / n,
+        "e_func": sum(scored.e_func) / n,
+        "e_judge": sum(scored.e_judge) / n,
+        "violation_rate": sum(violated) / n,
+        "judge_deduction_rate": sum(deducted) / n if has_judge else None,
+        "judge_failures": scored.judge_failures,
+        "violated": violated,
+        "deducted": deducted if has_judge else None,
+        "r_totals": list(scored.r_total),
+        "r_models": list(scored.r_model),
+        "rules": dict(Counter(rule for hits in scored.rule_hits for rule in hits)),
+        "judge_rules": dict(Counter(rule for hits in scored.judge_hits for rule in hits)),
+        "replies": texts,
+    }
+
+
+# Per-reply lists of ``sampled_quality`` compared by the benchmarks: key, and whether lower is better.
+METRICS = {
+    "violation_rate": ("violated", True),
+    "judge_deduction_rate": ("deducted", True),
+    "rm_score": ("r_models", False),
+    "r_total": ("r_totals", False),
+}
+
+
+def compare(baselines: list[dict], candidates: list[dict], *, metrics=tuple(METRICS)) -> dict:
+    """``engine.evalstats.pooled_difference`` of each metric, candidate against baseline, one pair of
+    ``sampled_quality`` results per seed (> 0 is better); None for a metric one side lacks (no judge)."""
+    out = {}
+    for name in metrics:
+        key, lower = METRICS[name]
+        if any(q[key] is None for q in baselines + candidates):
+            out[name] = None
+            continue
+        out[name] = pooled_difference(
+            [q[key] for q in baselines],
+            [q[key] for q in candidates],
+            n_prompts=baselines[0]["n_prompts"],
+            lower_is_better=lower,
+        )
+    return out
+
+
+def evaluate_checkpoint(ac, run_dir: Path, rows: list[dict], **quality) -> dict:
+    """Load the last checkpoint of ``run_dir`` into ``ac`` (policy and value adapters) and sample."""
+    from engine.checkpoint import load_checkpoint
+    from engine.rundir import latest_checkpoint
+
+    ac.load_trainable_state(load_checkpoint(latest_checkpoint(run_dir).path)["trainable"])
+    return sampled_quality(ac, rows, **quality)
+
+
+def method_runs(
+    configs: dict, rows: list[dict], work: Path, *, seeds, eval_rewards, eval_samples: int, eval_seed: int,
+    on_seed=None, on_start=None,
+) -> dict:  # fmt: skip
+    """Train every config of ``configs`` (``name -> seed -> config``) on every seed and evaluate all of
+    them, and the start policy once, on ``rows`` with ``eval_rewards`` and one sampling seed. The start
+    policy is the base (LoRA's B starts at 0), the same whatever the method or seed."""
+    import torch
+
+    from engine.train.ppo import train
+    from engine.train.ppo_model import build_actor_critic
+
+    first = next(iter(configs.values()))(seeds[0])
+    quality = {
+        "rewards": eval_rewards, "samples": eval_samples, "seed": eval_seed,
+        "max_new_tokens": first.max_response_length, "max_prompt_length": first.max_prompt_length,
+    }  # fmt: skip
+    torch.manual_seed(0)
+    # An evaluation model without the RM adapter: the checkpoints' policy and value adapters load into it.
+    ac = build_actor_critic(_without_rm(first))
+    start = sampled_quality(ac, rows, **quality)
+    if on_start is not None:
+        on_start(start)
+    runs = []
+    for seed in seeds:
+        run = {"seed": seed}
+        for name, config_of in configs.items():
+            config = config_of(seed)
+            t0 = time.perf_counter()
+            result = train(config, run_dir=work / f"{name}-s{seed}")
+            run[name] = {
+                "train_s": time.perf_counter() - t0,
+                "result": result,
+                "quality": evaluate_checkpoint(ac, work / f"{name}-s{seed}", rows, **quality),
+            }
+        runs.append(run)
+        if on_seed is not None:
+            on_seed(run, start)
+    return {"start": start, "runs": runs, "config": first}
+
+
+def _without_rm(config):
+    import dataclasses
+
+    return dataclasses.replace(config, rewards=dataclasses.replace(config.rewards, rm_path=None, judge=None))
+
+
+def learning_runs(
+    tiny_model: Path,
+    work: Path,
+    *,
+    seeds=LEARNING_SEEDS,
+    eval_samples: int = 8,
+    eval_seed: int = 1234,
+    on_seed=None,
+    **overrides,
+) -> dict:
+    """The multi-seed REPO learning demo: REPO runs through ``engine.train.ppo.train`` from one start
+    policy on the same training prompts, one per training seed, and the sampled quality of the start
+    policy and of each trained one on held-out prompts (other dialogues), with one sampling seed.
+    ``pooled`` holds the violation rate's and R_total's improvement pooled over the seeds, paired and
+    clustered by prompt (``engine.evalstats``)."""
+    from engine.train.ppo_config import REPOConfig
+    from engine.train.ppo_data import read_prompt_rows
+    from engine.train.ppo_rewards import build_reward_source
+
+    train_path, heldout_path = split_prompts(work / "data")
+    fields = {"base_model": str(tiny_model), "dataset": str(train_path), **LEARNING_DEMO, **overrides}
+    base_config = REPOConfig.preset("tiny", **{**fields, "seed": seeds[0]})
+    rows = read_prompt_rows([str(heldout_path)])
+
+    def on_run(run, start):
+        if on_seed is not None:
+            on_seed({"seed": run["seed"], "after": run["repo"]["quality"], **run["repo"]}, start)
+
+    out = method_runs(
+        {"repo": lambda seed: REPOConfig.preset("tiny", **{**fields, "seed": seed})}, rows, work, seeds=seeds,
+        eval_rewards=build_reward_source(base_config), eval_samples=eval_samples, eval_seed=eval_seed, on_seed=on_run,
+    )  # fmt: skip
+    before = out["start"]
+    runs = [{"seed": r["seed"], "after": r["repo"]["quality"], **r["repo"]} for r in out["runs"]]
+    n = len(rows)
+    pooled = {
+        "violation_rate": pooled_improvement(
+            before["violated"], [r["after"]["violated"] for r in runs], n_prompts=n, lower_is_better=True
+        ),
+        "r_total": pooled_improvement(
+            before["r_totals"], [r["after"]["r_totals"] for r in runs], n_prompts=n, lower_is_better=False
+        ),
+    }
+    return {"config": base_config, "before": before, "runs": runs, "pooled": pooled,
+            "train_path": str(train_path), "heldout_path": str(heldout_path),
+            "train_rows": len(read_prompt_rows([str(train_path)])), "heldout_rows": n}  # fmt: skip
+
+
+def _last_turns(rows: list[dict], keep: int = 2) -> list[dict]:
+    """The RM's training prompts: the dialogue's last ``keep`` messages (tests/engine/rewards/test_rm_learns.py:
+    the demo pairs are told apart by their replies, and full prompts make the run ten times slower)."""
+    out = [{**r, "prompt": [m for m in r["prompt"] if m["role"] != "system"][-keep:]} for r in rows]
+    return [r for r in out if r["prompt"]]
+
+
+def train_rm(model: Path, work: Path, *, steps: int, dialogues: int) -> tuple[Path, float]:
+    """A tiny RM on preference pairs of demo world 1 (the policy trains and is evaluated on world 0)."""
+    from engine.config import RMConfig
+    from engine.demo import generate_world
+    from engine.demo.datasets import preference_rows
+    from engine.rewards.rm import train_reward_model
+
+    world = generate_world(seed=1, n_dialogues=dialogues)
+    cut = len(world["dialogues"]) * 3 // 4
+    for name, part in (("rm_train", world["dialogues"][:cut]), ("rm_heldout", world["dialogues"][cut:])):
+        rows = _last_turns(preference_rows({**world, "dialogues": part}))
+        (work / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    config = RMConfig.preset(
+        "tiny", base_model=str(model), dataset=str(work / "rm_train.jsonl"),
+        eval_dataset=str(work / "rm_heldout.jsonl"), max_prompt_length=192, max_response_length=64,
+        per_device_batch_size=8, learning_rate=1e-3, max_steps=steps, save_every=100_000,
+    )  # fmt: skip
+    result = train_reward_model(config, run_dir=work / "rm")
+    return work / "rm", float(result.get("heldout_accuracy", float("nan")))
+
+
+def repo_vs_ppo_runs(
+    model: Path, work: Path, *, seeds, size: dict, rm: Path | None = None, rm_steps: int = 60,
+    rm_dialogues: int = 180, judge=None, eval_samples: int = 8, eval_seed: int = 1234, max_heldout: int | None = None,
+    on_seed=None, on_start=None,
+) -> dict:  # fmt: skip
+    """PPO (reward: the RM alone) against REPO (R_total: the RM enhanced by the rules and ``judge``)
+    from the same start policy on the same prompts, at the same ``size`` (batch, steps, learning rate,
+    passes, mini-batches, ``kl_coef``: everything but the reward), one run of each per seed; all
+    policies evaluated with one reward source (RM + rules [+ judge]) and one sampling seed. Without
+    ``rm`` a tiny RM is trained first on another demo world. Returns the start figures, the runs, the
+    comparisons pooled over seeds (``engine.evalstats.pooled_difference``) and the claim
+    (``engine.evalstats.repo_claim``)."""
+    from engine.config import RewardSourcesConfig
+    from engine.rewards import RepoReward
+    from engine.train.ppo_config import PPOConfig, REPOConfig
+    from engine.train.ppo_data import read_prompt_rows
+
+    work.mkdir(parents=True, exist_ok=True)
+    rm_accuracy = None
+    if rm is None:
+        rm, rm_accuracy = train_rm(model, work, steps=rm_steps, dialogues=rm_dialogues)
+    train_path, heldout_path = split_prompts(work / "data")
+    rows = read_prompt_rows([str(heldout_path)])[:max_heldout]
+    common = {"base_model": str(model), "dataset": str(train_path), **size}
+    configs = {
+        "ppo": lambda seed: PPOConfig.preset(
+            "tiny", **common, seed=seed, rewards=RewardSourcesConfig(rm_path=str(rm), use_rules=False)
+        ),
+        "repo": lambda seed: REPOConfig.preset(
+            "tiny", **common, seed=seed, rewards=RewardSourcesConfig(rm_path=str(rm), judge=judge)
+        ),
+    }
+    eval_rewards = RepoReward.from_config(RewardSourcesConfig(rm_path=str(rm), judge=judge))
+    out = method_runs(
+        configs, rows, work, seeds=seeds, eval_rewards=eval_rewards, eval_samples=eval_samples, eval_seed=eval_seed,
+        on_seed=on_seed, on_start=on_start,
+    )  # fmt: skip
+    ppo = [r["ppo"]["quality"] for r in out["runs"]]
+    repo = [r["repo"]["quality"] for r in out["runs"]]
+    starts = [out["start"]] * len(out["runs"])
+    pooled = {"repo_vs_ppo": compare(ppo, repo), "repo_vs_start": compare(starts, repo),
+              "ppo_vs_start": compare(starts, ppo)}  # fmt: skip
+    claim = repo_claim(
+        pooled["repo_vs_ppo"]["violation_rate"], pooled["repo_vs_start"]["violation_rate"],
+        pooled["repo_vs_ppo"]["rm_score"],
+    )  # fmt: skip
+    return {**out, "pooled": pooled, "claim": claim, "rm": str(rm), "rm_accuracy": rm_accuracy, "rows": rows,
+            "train_path": str(train_path), "heldout_path": str(heldout_path)}  # fmt: skip
