@@ -185,10 +185,10 @@ def ensure_demo_judge(*, seed: int = 0, base_seed: int = 0) -> Path:
     return path
 
 
-def install_demo_judge(*, out: Path, seed: int = 0) -> Path:
+def install_demo_judge(*, out: Path, seed: int = 0, base_seed: int = 0) -> Path:
     """``python -m engine bootstrap --judge``: copy the cached demo judge (built if needed) to ``out``."""
     out = Path(out)
-    source = ensure_demo_judge(seed=seed)
+    source = ensure_demo_judge(seed=seed, base_seed=base_seed)
     from engine.tinymodel import judge
 
     meta = out / judge.META_FILE

@@ -212,6 +212,7 @@ def train_judge(
     steps: int = STEPS,
     dialogues: int = TRAIN_DIALOGUES,
     rubric: Rubric | None = None,
+    progress=None,
 ) -> dict:
     """Fine-tune a LoRA adapter of ``base``'s last layer into ``out/adapter``; returns the build's figures."""
     from peft import LoraConfig, get_peft_model
@@ -229,7 +230,11 @@ def train_judge(
     train = examples(seed=seed, n_dialogues=dialogues, rubric=rubric)
     encoded = [encode(tok, e, rubric=rubric) for e in train]
     prefixes = _PrefixCache(model, tok)
-    feats = [features(model, tok, prefixes, e.prompt, x.verdict_text()) for e, x in zip(encoded, train, strict=True)]
+    feats = []
+    for index, (e, x) in enumerate(zip(encoded, train, strict=True)):
+        feats.append(features(model, tok, prefixes, e.prompt, x.verdict_text()))
+        if progress and (index + 1) % 50 == 0:
+            progress(f"features {index + 1}/{len(train)} ({time.monotonic() - started:.0f}s)")
     featured_s = time.monotonic() - started
     last = model.config.num_hidden_layers - 1
     config = LoraConfig(task_type="CAUSAL_LM", target_modules=ADAPTED, layers_to_transform=[last], **LORA)
@@ -258,6 +263,8 @@ def train_judge(
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         losses.append(loss.item())
+        if progress and (step + 1) % 20 == 0:
+            progress(f"step {step + 1}/{steps} loss {loss.item():.4f} ({time.monotonic() - started:.0f}s)")
     out = Path(out)
     model.save_pretrained(out / ADAPTER_DIR)
     tok.save_pretrained(out / ADAPTER_DIR)
