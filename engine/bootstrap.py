@@ -175,7 +175,7 @@ def ensure_demo_judge(*, seed: int = 0, base_seed: int = 0) -> Path:
         threads = torch.get_num_threads()
         torch.set_num_threads(max(threads, min(2, os.cpu_count() or 1)))
         try:
-            stats = judge.train_judge(base=base, out=partial, seed=seed)
+            stats = judge.train_judge(base=base, out=partial, seed=seed, progress=print)
         finally:
             torch.set_num_threads(threads)
         info = {"base": str(base), "base_weights_sha256": _sha256(base / "model.safetensors"), **stats}

@@ -35,8 +35,8 @@ ADAPTER_DIR = "adapter"
 META_FILE = "demo-judge.json"
 SERVED_NAME = "demo-judge"  # the adapter's name on a vLLM server
 CONTEXT = 2048  # the judge's served context: the rubric and the case alone take ~800-1300 tiny-tokenizer tokens
-TRAIN_DIALOGUES = 240
-STEPS = 160
+TRAIN_DIALOGUES = 40
+STEPS = 120
 BATCH = 8
 PEAK_LR = 2e-3
 LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0}
@@ -98,22 +98,21 @@ def lr_at(step: int, *, steps: int, peak: float = PEAK_LR, warmup: int = 10) -> 
 
 
 # -- training on cached features ---------------------------------------------------------------------
-# The adapter changes the last decoder layer only, and not its key and value projections, so everything
-# below the last layer, and the last layer's keys and values, are the frozen base's: one no-grad pass of
-# the base per example caches them (the rubric's system message, shared by every call at a stage, once
-# per stage), and each training step runs the last layer on the verdict's positions alone. That is the
-# same function as the whole adapted model (``check_features`` compares them), at a small fraction of the
-# cost: a full fine-tune pass over ~1300-token judge prompts takes seconds per example on a CPU.
-ADAPTED = ["q_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# The adapter changes the last decoder layer only, so everything below it is the frozen base's: one no-grad
+# pass of the base per example caches the last layer's input at every position (the rubric's system
+# message, shared by every call at a stage, once per stage), and each training step runs the last layer
+# alone: keys and values over every position, queries at the verdict's positions. That is the same
+# function as the whole adapted model (``tests/engine/test_demo_judge.py`` compares them) at a small
+# fraction of the cost: a full fine-tuning pass over ~1300-token judge prompts takes seconds per example
+# on a CPU.
+ADAPTED = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 @dataclass
 class Features:
-    keys: torch.Tensor  # (kv_heads, T, head_dim): the last layer's keys over prompt + verdict (RoPE applied)
-    values: torch.Tensor
-    hidden: torch.Tensor  # (C, hidden): the last layer's input at the C positions that predict the verdict
-    positions: torch.Tensor  # (C,) their positions
-    labels: torch.Tensor  # (C,) the verdict's tokens
+    inputs: torch.Tensor  # (T, hidden): the last layer's input at positions 0..T-1 (prompt + verdict but its end)
+    first: int  # the position that predicts the verdict's first token (the prompt's last)
+    labels: torch.Tensor  # (C,) the verdict's tokens, predicted at positions first..T-1
     weights: torch.Tensor  # (C,) loss weights: the true/false decisions count more than the fixed structure
 
 
@@ -123,7 +122,7 @@ def _layers(model):
 
 
 class _PrefixCache:
-    """The base's cache of each distinct system prefix (one per SOP stage)."""
+    """The base's cache and last-layer input over each distinct system prefix (one per SOP stage)."""
 
     def __init__(self, model, tok):
         self.model, self.tok, self.store = model, tok, {}
@@ -137,9 +136,11 @@ class _PrefixCache:
         import copy
 
         if prefix not in self.store:
-            out = _layers(self.model)(input_ids=torch.tensor([prefix]), use_cache=True)
-            self.store[prefix] = out.past_key_values
-        return copy.deepcopy(self.store[prefix])
+            inner = _layers(self.model)
+            out = inner(input_ids=torch.tensor([prefix]), use_cache=True, output_hidden_states=True)
+            self.store[prefix] = (out.past_key_values, out.hidden_states[len(inner.layers) - 1][0])
+        cache, inputs = self.store[prefix]
+        return copy.deepcopy(cache), inputs
 
 
 def _decision_positions(tok, text: str, ids: list[int]) -> list[int]:
@@ -155,53 +156,65 @@ def features(model, tok, prefixes: _PrefixCache, prompt: list[int], completion_t
     completion = tok(completion_text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     sequence = prompt + completion
     cut = prefixes.split(prompt)
-    cache = prefixes.get(tuple(sequence[:cut])) if cut else None
-    out = _layers(model)(
-        input_ids=torch.tensor([sequence[cut:]]), past_key_values=cache, use_cache=True, output_hidden_states=True
-    )
-    last = len(_layers(model).layers) - 1
-    layer_cache = out.past_key_values.layers[last]
-    first = len(prompt) - 1  # the position that predicts the verdict's first token
-    hidden = out.hidden_states[last][0, first - cut : len(sequence) - 1 - cut]
+    cache, head = prefixes.get(tuple(sequence[:cut])) if cut else (None, None)
+    inner = _layers(model)
+    out = inner(input_ids=torch.tensor([sequence[cut:-1]]), past_key_values=cache, output_hidden_states=True)
+    rest = out.hidden_states[len(inner.layers) - 1][0]
+    inputs = torch.cat([head, rest]) if head is not None else rest
     weights = torch.ones(len(completion))
     for index in _decision_positions(tok, completion_text, completion[:-1]):
         weights[index] = DECISION_WEIGHT
     return Features(
-        keys=layer_cache.keys[0].to(torch.bfloat16),
-        values=layer_cache.values[0].to(torch.bfloat16),
-        hidden=hidden.clone(),
-        positions=torch.arange(first, len(sequence) - 1),
-        labels=torch.tensor(completion),
-        weights=weights,
+        inputs=inputs.to(torch.bfloat16), first=len(prompt) - 1, labels=torch.tensor(completion), weights=weights
     )
 
 
 def last_layer_logits(model, feat: Features) -> torch.Tensor:
-    """The (adapted) last decoder layer, final norm and head at ``feat``'s positions: (C, vocab)."""
+    """The (adapted) last decoder layer, final norm and head at the verdict's positions: (C, vocab)."""
     from transformers.models.qwen3.modeling_qwen3 import apply_rotary_pos_emb, repeat_kv
 
     inner = _layers(model)
     layer = inner.layers[-1]
     attn = layer.self_attn
-    x = feat.hidden[None]
-    y = layer.input_layernorm(x)
-    q = attn.q_norm(attn.q_proj(y).view(1, x.shape[1], -1, attn.head_dim)).transpose(1, 2)
-    cos, sin = inner.rotary_emb(y, position_ids=feat.positions[None])
-    q, _ = apply_rotary_pos_emb(q, q, cos, sin)
+    x_all = feat.inputs.float()[None]
+    total = x_all.shape[1]
+    positions = torch.arange(total)
+    y_all = layer.input_layernorm(x_all)
+    shape = (1, total, -1, attn.head_dim)
+    keys = attn.k_norm(attn.k_proj(y_all).view(shape)).transpose(1, 2)
+    values = attn.v_proj(y_all).view(shape).transpose(1, 2)
+    y = y_all[:, feat.first :]
+    q = attn.q_norm(attn.q_proj(y).view(1, y.shape[1], -1, attn.head_dim)).transpose(1, 2)
+    cos, sin = inner.rotary_emb(y_all, position_ids=positions[None])
+    keys, _ = apply_rotary_pos_emb(keys, keys, cos, sin)
+    q, _ = apply_rotary_pos_emb(q, q, cos[:, feat.first :], sin[:, feat.first :])
     heads = q.shape[1]
-    keys = repeat_kv(feat.keys[None].float(), heads // feat.keys.shape[0])
-    values = repeat_kv(feat.values[None].float(), heads // feat.values.shape[0])
+    keys = repeat_kv(keys, heads // keys.shape[1])
+    values = repeat_kv(values, heads // values.shape[1])
     scores = (q @ keys.transpose(-1, -2)) * attn.scaling
-    causal = torch.arange(keys.shape[2])[None, :] > feat.positions[:, None]
+    causal = positions[None, :] > positions[feat.first :, None]
     scores = scores.masked_fill(causal[None, None], float("-inf"))
-    out = (scores.softmax(-1) @ values).transpose(1, 2).reshape(1, x.shape[1], -1)
-    x = x + attn.o_proj(out)
+    out = (scores.softmax(-1) @ values).transpose(1, 2).reshape(1, y.shape[1], -1)
+    x = x_all[:, feat.first :] + attn.o_proj(out)
     x = x + layer.mlp(layer.post_attention_layernorm(x))
     head = model.get_output_embeddings()
     return head(inner.norm(x))[0]
 
 
 DECISION_WEIGHT = 4.0
+
+
+def _loss(model, feat: Features, true_id: int, false_id: int, pos_weight: float) -> torch.Tensor:
+    """Next-token loss over the verdict, plus a class-balanced loss on each decision: the first token of
+    ``true`` against that of ``false`` (the only choice structured decoding leaves the model there)."""
+    logits = last_layer_logits(model, feat)
+    structure = torch.nn.functional.cross_entropy(logits, feat.labels)
+    at = (feat.weights > 1).nonzero().squeeze(-1)
+    margin = logits[at, true_id] - logits[at, false_id]
+    truth = (feat.labels[at] == true_id).float()
+    weight = torch.ones_like(truth) + truth * (pos_weight - 1)
+    decision = torch.nn.functional.binary_cross_entropy_with_logits(margin, truth, weight=weight)
+    return structure + DECISION_WEIGHT * decision
 
 
 def train_judge(
@@ -236,6 +249,9 @@ def train_judge(
         if progress and (index + 1) % 50 == 0:
             progress(f"features {index + 1}/{len(train)} ({time.monotonic() - started:.0f}s)")
     featured_s = time.monotonic() - started
+    true_id, false_id = _first_token(tok, "true"), _first_token(tok, "false")
+    decisions = [bool(label == true_id) for f in feats for label in f.labels[f.weights > 1].tolist()]
+    pos_weight = (len(decisions) - sum(decisions)) / max(sum(decisions), 1)  # hits are rare: balance them
     last = model.config.num_hidden_layers - 1
     config = LoraConfig(task_type="CAUSAL_LM", target_modules=ADAPTED, layers_to_transform=[last], **LORA)
     model = get_peft_model(model, config)
@@ -249,15 +265,7 @@ def train_judge(
         picked, order = order[:BATCH], order[BATCH:]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, steps=steps)
-        total = torch.zeros(())
-        weight = 0.0
-        for index in picked:
-            feat = feats[index]
-            logits = last_layer_logits(model, feat)
-            nll = torch.nn.functional.cross_entropy(logits, feat.labels, reduction="none")
-            total = total + (nll * feat.weights).sum()
-            weight += float(feat.weights.sum())
-        loss = total / weight
+        loss = torch.stack([_loss(model, feats[index], true_id, false_id, pos_weight) for index in picked]).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

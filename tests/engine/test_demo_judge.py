@@ -60,3 +60,27 @@ def test_demo_judge_beats_always_clean_on_heldout_dialogues(demo_judge):
     baseline = rule_figures(heldout, always_clean(heldout))
     assert figures["macro_balanced_accuracy"] >= baseline["macro_balanced_accuracy"] + MARGIN, figures
     assert figures["micro_f1"] >= 0.3, figures
+
+
+@pytest.mark.slow
+def test_training_on_cached_features_is_the_whole_adapted_model(tiny_model):
+    """The build trains the last layer on cached inputs; that must be the function the server runs."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine.tinymodel import judge
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
+    example = examples(seed=0, n_dialogues=1)[2]
+    encoded = judge.encode(tok, example, rubric=RUBRIC)
+    feat = judge.features(model, tok, judge._PrefixCache(model, tok), encoded.prompt, example.verdict_text())
+    config = LoraConfig(task_type="CAUSAL_LM", target_modules=judge.ADAPTED, layers_to_transform=[3], r=8)
+    adapted = get_peft_model(model, LoraConfig(**{**config.to_dict(), "init_lora_weights": False})).eval()
+    with torch.no_grad():
+        ours = judge.last_layer_logits(adapted, feat)
+        ids = torch.tensor([encoded.prompt + feat.labels.tolist()])
+        whole = adapted(input_ids=ids).logits[0, len(encoded.prompt) - 1 : -1]
+    assert ours.shape == whole.shape
+    assert (ours - whole).abs().max().item() < 0.05 * whole.abs().max().item()  # inputs cached in bf16
