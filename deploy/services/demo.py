@@ -14,6 +14,7 @@ from kernel.errors import ApplicationError
 from registry.models import ModelVersion
 from registry.services import version_promote, version_stage_set
 from rewards.models import RewardConfig
+from rewards.services.seed import DEMO_JUDGE_CONFIG as JUDGE_CONFIG
 from training_jobs.models import TrainingJob
 from training_jobs.services.demo import REPO_JOB
 
@@ -51,7 +52,6 @@ def demo_gateway_ensure(*, slot: str = DEMO_SLOT) -> DemoGateway:
 
 # -- the demo judge: an adapter of the same demo deployment, named by the demo reward config ----------------
 JUDGE_NAME = "demo-judge"  # the registered version and its served name (engine.tinymodel.judge.SERVED_NAME)
-JUDGE_CONFIG = "demo: judge + rules"
 ERR_NO_JUDGE = "The demo judge is not built at {path}: run `python -m engine bootstrap --judge --out {path}`."
 
 
