@@ -15,7 +15,7 @@ from engine.demo.judge_data import CATEGORY_RULES, always_clean, examples, rule_
 from engine.rewards.rubric import default_rubric
 
 RUBRIC = default_rubric()
-HELDOUT_DIALOGUES = 24
+HELDOUT_DIALOGUES = 8
 # Balanced accuracy of "always clean" is 0.5 on every rule; a judge that learnt nothing scores about that.
 MARGIN = 0.15
 
