@@ -133,3 +133,69 @@ def install_tiny_model(*, out: Path, seed: int = 0, force: bool = False) -> Path
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(source, out)
     return out
+
+
+# -- the demo judge: a LoRA adapter of the tiny base, cached beside it ---------------------------------
+def demo_judge_key() -> str:
+    """What the built judge depends on besides the base: its training data and builder, the judge's prompt
+    template (``PROMPT_VERSION``) and the default rubric; any change builds a new one."""
+    from engine.demo import judge_data
+    from engine.rewards.judge_prompt import PROMPT_VERSION
+    from engine.rewards.rubric import default_rubric
+    from engine.tinymodel import judge
+
+    digest = hashlib.sha256()
+    for module in (judge_data, judge):
+        digest.update(Path(module.__file__).read_bytes())
+    digest.update(PROMPT_VERSION.encode())
+    digest.update(default_rubric().fingerprint().encode())
+    return digest.hexdigest()[:12]
+
+
+def demo_judge_path(*, seed: int = 0, base_seed: int = 0) -> Path:
+    return cache_root() / f"demo-judge-t{GENERATOR_VERSION}-b{base_seed}-s{seed}-{demo_judge_key()}"
+
+
+def ensure_demo_judge(*, seed: int = 0, base_seed: int = 0) -> Path:
+    """The cached demo judge trained with ``seed`` on the tiny base of ``base_seed`` (a directory with
+    ``adapter/`` and ``demo-judge.json``), built on first use (once per machine, under a lock; a few CPU
+    minutes)."""
+    from engine.tinymodel import judge
+
+    path = demo_judge_path(seed=seed, base_seed=base_seed)
+    if (path / judge.META_FILE).is_file():
+        return path
+    base = ensure_tiny_model(seed=base_seed)
+    with _locked(path.with_name(path.name + ".lock")):
+        if (path / judge.META_FILE).is_file():
+            return path
+        partial = path.with_name(path.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(threads, min(2, os.cpu_count() or 1)))
+        try:
+            stats = judge.train_judge(base=base, out=partial, seed=seed, progress=print)
+        finally:
+            torch.set_num_threads(threads)
+        info = {"base": str(base), "base_weights_sha256": _sha256(base / "model.safetensors"), **stats}
+        (partial / judge.META_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        shutil.rmtree(path, ignore_errors=True)
+        partial.rename(path)
+    return path
+
+
+def install_demo_judge(*, out: Path, seed: int = 0, base_seed: int = 0) -> Path:
+    """``python -m engine bootstrap --judge``: copy the cached demo judge (built if needed) to ``out``."""
+    out = Path(out)
+    source = ensure_demo_judge(seed=seed, base_seed=base_seed)
+    from engine.tinymodel import judge
+
+    meta = out / judge.META_FILE
+    if meta.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("key") == source.name:
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(source, out)
+    info = json.loads((out / judge.META_FILE).read_text(encoding="utf-8"))
+    (out / judge.META_FILE).write_text(json.dumps({**info, "key": source.name}, indent=2) + "\n", encoding="utf-8")
+    return out

@@ -2,7 +2,7 @@
 
     python -m engine train {sft,dpo,rm,ppo,grpo,repo} --config RUN/config.json [--run-dir DIR] [--resume]
     python -m engine train METHOD --help      (every key of METHOD's config file: type, default, help)
-    python -m engine bootstrap --out DIR [--seed S] [--shape qwen3-0.6b]
+    python -m engine bootstrap --out DIR [--seed S] [--shape qwen3-0.6b | --judge]
     python -m engine generate --model DIR [--adapter DIR] --prompts FILE.jsonl --out FILE.jsonl ...
     python -m engine score --replies FILE.jsonl --out FILE.jsonl [--rules ...] [--judge-url ...] [--rm DIR]
     python -m engine merge --base DIR --adapter DIR --out DIR [--force]
@@ -87,6 +87,12 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
                                 dtype=torch.bfloat16, seed=args.seed)  # fmt: skip
         print(f"random {shape.name} ({shape.params() / 1e9:.2f}B parameters, bf16) with the tiny tokenizer at {out}")
         return 0
+    if args.judge:
+        from engine.bootstrap import install_demo_judge
+
+        out = install_demo_judge(out=Path(args.out), base_seed=args.seed)
+        print(f"demo judge ready at {out} (a LoRA adapter of the tiny base: {out / 'adapter'})")
+        return 0
     out = install_tiny_model(out=Path(args.out), seed=args.seed, force=args.force)
     print(f"tiny model ready at {out}")
     return 0
@@ -166,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("--out", required=True)
     boot.add_argument("--seed", type=int, default=0)
     boot.add_argument("--force", action="store_true", help="rebuild even when cached")
+    boot.add_argument(
+        "--judge",
+        action="store_true",
+        help="instead: the demo judge, a LoRA adapter of the tiny base trained on the demo world's known "
+        "verdicts (built once and cached; a few CPU minutes)",
+    )
     boot.add_argument(
         "--shape",
         help="instead: random weights with a real architecture's dimensions (engine/shapes.py: qwen3-0.6b, "

@@ -58,6 +58,10 @@ class ServeOptions:
     max_lora_rank: int = 64
     max_loras: int = 4
     structured_outputs: bool = True
+    # A checkpoint that declares fewer positions than ``max_model_len`` (the tiny base: 1024) is served with
+    # ``max_model_len`` positions (``--hf-overrides``): RoPE positions are computed, not learnt weights.
+    # The demo judge needs it: its prompt (rubric, case, dialogue) alone takes 800-1900 tiny tokens.
+    extend_positions: bool = False
     extra: tuple[str, ...] = field(default_factory=tuple)
     # "generate" (chat completions, LoRA adapters) or "pooling": a *ForSequenceClassification checkpoint
     # (the reward model, ``engine.rewards.rm_serving``) answering ``/classify``; no LoRA, no structured outputs.
@@ -125,12 +129,23 @@ def vllm_command(*, model: Path | str, port: int, options: ServeOptions | None =
         "--max-loras",
         str(opts.max_loras),
     ]
+    declared = declared_positions(model)
+    if opts.extend_positions and declared is not None and declared < opts.max_model_len:
+        command += ["--hf-overrides", json.dumps({"max_position_embeddings": opts.max_model_len})]
     if opts.structured_outputs:
         command += [
             "--structured-outputs-config",
             json.dumps({"backend": "xgrammar", "disable_any_whitespace": True}),
         ]
     return command + list(opts.extra)
+
+
+def declared_positions(model: Path | str) -> int | None:
+    """``max_position_embeddings`` of a local checkpoint's config; None for a hub name or no config."""
+    try:
+        return int(json.loads((Path(model) / "config.json").read_text(encoding="utf-8"))["max_position_embeddings"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def vllm_env(*, cpus: str | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:

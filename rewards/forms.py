@@ -82,6 +82,11 @@ class PlaygroundForm(forms.Form):
         latest = RuleSetVersion.objects.filter(name=DEFAULT_NAME).order_by("-version").first()
         if latest is not None:
             self.fields["rule_set"].initial = f"{latest.name}@{latest.version}"
+        if not self.initial.get("config"):  # out of the box: a config with a judge (and an RM), e.g. make run's
+            judged = RewardConfig.objects.exclude(judge_base_url="")
+            best = judged.filter(reward_model__isnull=False).order_by("-created_at").first()
+            best = best or judged.order_by("-created_at").first()
+            self.fields["config"].initial = best.pk if best else None
         config_id = str(self.initial.get("config", ""))
         config = (
             RewardConfig.objects.filter(pk=int(config_id)).select_related("rule_set").first()

@@ -16,6 +16,9 @@ if [ ! -f var/models/tiny/config.json ]; then
   echo "building the tiny base model (first run only; cached under ~/.cache/parley)…"
   $PY -m engine bootstrap --out var/models/tiny
 fi
+# The demo judge: a LoRA adapter of the tiny base trained on the demo world's known verdicts (first run only,
+# a few CPU minutes; cached under ~/.cache/parley). A real deployment points the judge at a large model.
+$PY -m engine bootstrap --judge --out var/models/demo-judge || echo "(demo judge not built; see above)"
 
 .venv/bin/celery -A parley worker -Q default,gpu --concurrency 1 --beat --schedule var/celerybeat-schedule \
   --loglevel INFO -n main@%h >var/worker.log 2>&1 &
@@ -39,7 +42,10 @@ if [ "${PARLEY_DEMO_JOBS:-1}" != "0" ]; then
   # and the job list shows them running. PARLEY_DEMO_JOBS=0 skips it.
   # Then the demo REPO policy goes behind the gateway: an adapter of the demo deployment, production
   # in slot "demo" (so `model: "demo"` answers on /v1/chat/completions).
-  { $PY manage.py seed_demo_jobs && $PY manage.py deployment_demo_policy; } >var/seed-demo-jobs.log 2>&1 &
+  # First the demo judge joins the demo deployment as an adapter and the reward config "demo: judge + rules"
+  # names it, so the demo REPO job, the reward playground and jobs launched from the dashboard use the
+  # rules, the judge and the RM out of the box.
+  { $PY manage.py deployment_demo_judge --wait 600 || true; $PY manage.py seed_demo_jobs && $PY manage.py deployment_demo_policy; } >var/seed-demo-jobs.log 2>&1 &
   SEED_JOBS=$!
 fi
 # A demo API key for the gateway and the REST API (a new one each run; revoke old ones on /deploy/keys/).

@@ -74,6 +74,7 @@ def serve_options(deployment: Deployment) -> serve.ServeOptions:
         max_lora_rank=deployment.max_lora_rank,
         max_loras=deployment.max_loras,
         structured_outputs=True,
+        extend_positions=settings.PARLEY_SERVE_EXTEND_POSITIONS,
         extra=tuple(shlex.split(settings.PARLEY_SERVE_EXTRA)),
     )
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from engine.demo.annotations import annotate
 from engine.demo.cases import hotel_pool, make_case
-from engine.demo.dialogues import SCENARIO_WEIGHTS, SCENARIOS, build_script
+from engine.demo.dialogues import SCENARIO_WEIGHTS, SCENARIOS, Script, build_script
 from engine.demo.sop import DEFAULT_GUIDELINE, DEFAULT_PROJECT, default_sop
 from engine.prompting import to_chat
 from engine.vocab import BAD_CASE_CATEGORIES, PROVENANCES
@@ -59,6 +59,12 @@ def _source(rng: random.Random, first_provenance: str) -> str:
 
 def make_dialogue(*, seed: int, index: int, hotels: list[dict]) -> dict:
     """Dialogue ``index`` of the world ``seed``: one line of the import format (docs/import-schema.md)."""
+    return make_scripted_dialogue(seed=seed, index=index, hotels=hotels)[0]
+
+
+def make_scripted_dialogue(*, seed: int, index: int, hotels: list[dict]) -> tuple[dict, Script]:
+    """:func:`make_dialogue` and its script (each agent turn's template kind and values: what the demo
+    judge's ground truth is built from, ``engine.demo.judge_data``)."""
     rng = random.Random(f"{seed}:{index}")
     category = BAD_CASE_CATEGORIES[(index // 4) % len(BAD_CASE_CATEGORIES)] if index % 4 == 1 else None
     language = "zh" if index % 12 == 7 else "en"
@@ -74,7 +80,7 @@ def make_dialogue(*, seed: int, index: int, hotels: list[dict]) -> dict:
     script = build_script(rng=rng, case=case, scenario=scenario, city_display=city)
     provenances = [PROVENANCES[(index + j) % len(PROVENANCES)] for j in range(rng.choice((1, 2)))]
     notes = annotate(rng=rng, script=script, case=case, provenances=provenances, bad_case_category=category)
-    return {
+    dialogue = {
         "external_id": f"demo-{seed}-{index:06d}",
         "source": _source(rng, provenances[0]),
         "case": case,
@@ -82,6 +88,7 @@ def make_dialogue(*, seed: int, index: int, hotels: list[dict]) -> dict:
         "outcome": script.outcome,
         **notes,
     }
+    return dialogue, script
 
 
 def iter_dialogues(*, seed: int = 0, n: int = 60) -> Iterator[dict]:

@@ -131,10 +131,15 @@ ARTIFACTS_ROOT = Path(os.environ.get("ARTIFACTS_ROOT", VAR_DIR / "artifacts"))
 PARLEY_BASE_MODEL = os.environ.get("PARLEY_BASE_MODEL", str(VAR_DIR / "models" / "tiny"))
 # Deployments (docs/deploy.md): one directory per deployment (the vLLM log), and how servers are reached.
 PARLEY_DEPLOY_ROOT = Path(os.environ.get("PARLEY_DEPLOY_ROOT", VAR_DIR / "deployments"))
+# The demo judge (a LoRA adapter of the tiny base, `python -m engine bootstrap --judge`); make run serves it.
+PARLEY_DEMO_JUDGE_DIR = Path(os.environ.get("PARLEY_DEMO_JUDGE_DIR", VAR_DIR / "models" / "demo-judge"))
 PARLEY_SERVE_HOST = os.environ.get("PARLEY_SERVE_HOST", "127.0.0.1")
 PARLEY_SERVE_QUEUE = os.environ.get("PARLEY_SERVE_QUEUE", "serve")  # the Celery queue new deployments go to
 PARLEY_SERVE_DTYPE = os.environ.get("PARLEY_SERVE_DTYPE", "float32")  # "auto" on a GPU node
-PARLEY_SERVE_MAX_MODEL_LEN = int(os.environ.get("PARLEY_SERVE_MAX_MODEL_LEN", "1024"))
+# 2048: the demo judge's prompts (rubric, case, dialogue) need it; the tiny base (1024 positions) is served
+# with 2048 (PARLEY_SERVE_EXTEND_POSITIONS, engine.serve.ServeOptions.extend_positions).
+PARLEY_SERVE_MAX_MODEL_LEN = int(os.environ.get("PARLEY_SERVE_MAX_MODEL_LEN", "2048"))
+PARLEY_SERVE_EXTEND_POSITIONS = os.environ.get("PARLEY_SERVE_EXTEND_POSITIONS", "1") == "1"
 PARLEY_SERVE_MEMORY_SHARE = float(os.environ.get("PARLEY_SERVE_MEMORY_SHARE", "0.3"))
 PARLEY_SERVE_EXTRA = os.environ.get("PARLEY_SERVE_EXTRA", "")  # e.g. "--enable-prefix-caching" on a GPU
 PARLEY_SERVE_START_TIMEOUT_S = float(os.environ.get("PARLEY_SERVE_START_TIMEOUT_S", "420"))

@@ -71,12 +71,56 @@ class RMResult:
     note: str = ""
 
 
+# -- where a reward config's judge answers: the one function every caller asks ----------------------------
+HITS_ONLY_TAG = "judge:hits-only"  # a registered judge trained on the hits-only verdict (the demo judge)
+
+
+@dataclass(frozen=True)
+class JudgeEndpoint:
+    base_url: str  # OpenAI-compatible, ending in /v1
+    model: str  # the served name to send
+    evidence_chars: int | None = None  # None: the engine's default; 0: ask for the hits alone
+
+
+# A registered model version -> (base_url, served name) where it answers now, or None. The deploy app (a
+# layer above this one) installs its ``live_endpoint`` here when it starts (``deploy.apps``).
+_live_endpoint: Callable[[ModelVersion], tuple[str, str] | None] | None = None
+
+
+def live_endpoint_install(resolver: Callable[[ModelVersion], tuple[str, str] | None] | None) -> None:
+    global _live_endpoint
+    _live_endpoint = resolver
+
+
+def judge_endpoint(config: RewardConfig | None) -> JudgeEndpoint | None:
+    """Where ``config``'s judge answers now, or None when it names no judge.
+
+    A judge whose model name is a registered version served by a healthy deployment (the demo judge: an
+    adapter of the demo deployment, ``deploy.services.demo``) answers where that deployment is now, so a
+    restarted server on a new port is still found; any other judge is the config's URL and model as typed.
+    The playground, the jobs' engine config, evaluation runs and the deploy playground all ask here."""
+    if config is None or not config.judge_base_url:
+        return None
+    version = ModelVersion.objects.filter(name=config.judge_model).first() if config.judge_model else None
+    evidence = 0 if version is not None and HITS_ONLY_TAG in (version.tags or []) else None
+    live = _live_endpoint(version) if version is not None and _live_endpoint is not None else None
+    if live is not None:
+        return JudgeEndpoint(base_url=live[0], model=live[1], evidence_chars=evidence)
+    return JudgeEndpoint(base_url=config.judge_base_url, model=config.judge_model, evidence_chars=evidence)
+
+
 def _judge(config: RewardConfig, **overrides: Any):
     from engine.rewards.judge import RewardJudge
 
-    options = dict(concurrency=1, timeout=JUDGE_TIMEOUT_S, retries=0, **overrides)
+    endpoint = judge_endpoint(config)
+    options = dict(concurrency=1, timeout=JUDGE_TIMEOUT_S, retries=0)
+    if endpoint.evidence_chars is not None:
+        options["evidence_chars"] = endpoint.evidence_chars
     return RewardJudge(
-        base_url=config.judge_base_url, model=config.judge_model or "judge", rubric=config.rubric.document, **options
+        base_url=endpoint.base_url,
+        model=endpoint.model or "judge",
+        rubric=config.rubric.document,
+        **{**options, **overrides},
     )
 
 

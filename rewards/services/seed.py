@@ -21,6 +21,9 @@ from rewards.services.versions import (
 logger = logging.getLogger(__name__)
 
 SEED_NOTE = "Seeded from the engine's defaults."
+# The reward config ``make run`` writes for the demo judge (``deploy.services.demo.demo_judge_ensure``): the
+# default rule set and rubric with the demo judge; the demo REPO job adds the demo RM to it.
+DEMO_JUDGE_CONFIG = "demo: judge + rules"
 
 
 def default_rule_set_document() -> dict[str, Any]:

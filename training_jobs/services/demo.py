@@ -23,6 +23,7 @@ from kernel.status import Action, Status, lease_owner_name
 from registry.models import ModelVersion
 from registry.services import base_model_default_ensure, version_register
 from rewards.models import RewardConfig, RuleSetVersion
+from rewards.services.seed import DEMO_JUDGE_CONFIG
 from training_jobs.models import DatasetSnapshot, TrainingJob
 from training_jobs.services.jobs import job_create
 from training_jobs.services.leases import job_claim
@@ -32,6 +33,7 @@ from training_jobs.services.snapshots import snapshot_create
 RM_JOB, REPO_JOB = "demo reward model", "demo REPO policy"
 PREFS_SNAPSHOT, PROMPTS_SNAPSHOT = "demo preferences", "demo prompts"
 REWARD_CONFIG = "demo: RM + rules"
+JUDGE_REWARD_CONFIG = "demo: RM + judge + rules"  # when make run has served the demo judge (all three sources)
 UNTUNED = "tiny-default (untuned)"
 DEMO_PRESET = "tiny"  # seconds on a CPU; the job page says which preset ran
 WAIT_S = 900.0
@@ -129,10 +131,25 @@ def demo_jobs_seed() -> DemoJobsResult:
         created_by=user,
     )
     rules = RuleSetVersion.objects.filter(name="default").order_by("-version").first()
-    reward, _ = RewardConfig.objects.get_or_create(
-        name=REWARD_CONFIG,
-        defaults={"reward_model": rm.output_model, "rule_set": rules, "n": 100.0, "created_by": user},
-    )
+    judged = RewardConfig.objects.filter(name=DEMO_JUDGE_CONFIG).first()
+    if judged is not None:  # the demo judge is served (make run): the RM, the judge and the rules
+        reward, _ = RewardConfig.objects.get_or_create(
+            name=JUDGE_REWARD_CONFIG,
+            defaults={
+                "reward_model": rm.output_model,
+                "rule_set": judged.rule_set or rules,
+                "rubric": judged.rubric,
+                "judge_base_url": judged.judge_base_url,
+                "judge_model": judged.judge_model,
+                "n": 100.0,
+                "created_by": user,
+            },
+        )
+    else:
+        reward, _ = RewardConfig.objects.get_or_create(
+            name=REWARD_CONFIG,
+            defaults={"reward_model": rm.output_model, "rule_set": rules, "n": 100.0, "created_by": user},
+        )
     repo = _finished_job(
         name=REPO_JOB,
         ran=ran,

@@ -21,6 +21,7 @@ from annotation.services.exports import EXPORT_KINDS
 from engine.config import PRESETS, ConfigError, config_class, config_from_dict
 from kernel.errors import ApplicationError
 from rewards.models import RewardConfig
+from rewards.services.remote import judge_endpoint
 from training_jobs.models import DatasetSnapshot, Method
 from training_jobs.services.snapshots import probe_file_for
 
@@ -126,11 +127,13 @@ def reward_sources(reward_config: RewardConfig | None) -> dict[str, Any]:
         return {}
     rm = reward_config.reward_model
     judge = None
-    if reward_config.judge_base_url and reward_config.judge_model:
+    endpoint = judge_endpoint(reward_config)  # the one place a config's judge is resolved (a live deployment)
+    if endpoint is not None and endpoint.model:
         judge = {
-            "base_url": reward_config.judge_base_url,
-            "model": reward_config.judge_model,
+            "base_url": endpoint.base_url,
+            "model": endpoint.model,
             "rubric": reward_config.rubric.document if reward_config.rubric else None,
+            **({"evidence_chars": endpoint.evidence_chars} if endpoint.evidence_chars is not None else {}),
         }
     return {
         # An RM model version registered by a job keeps its run dir (adapter + score head + offset).

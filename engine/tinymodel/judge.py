@@ -1,0 +1,361 @@
+"""The demo judge: a LoRA adapter of the tiny base model that writes the judge's verdict JSON.
+
+A model of a few million parameters cannot judge out of the box, so the CPU world's judge learns its
+job: supervised fine-tuning on verdicts whose truth the demo world knows by construction
+(``engine.demo.judge_data``), prompted exactly as :class:`engine.rewards.judge.RewardJudge` prompts a
+judge (``engine.rewards.judge_prompt.judge_messages``, hits-only schema) and answering exactly what the
+structured-output schema allows, compact JSON with one ``{"hit": true|false}`` per rule of the stage.
+
+It is a demo judge: a real deployment points the judge at a large model. As an adapter of the tiny base
+it is served by the same vLLM server as the demo policies (``--enable-lora``, runtime loading).
+
+:func:`decide` reads the trained model's verdicts without a server: the verdict's structure is fixed by
+the schema, so greedy decoding under it reduces to one choice per rule, the first token of ``true``
+against that of ``false`` after ``"hit":`` (what xgrammar's greedy pick is, up to tokenisations the
+model was never trained on). ``benchmarks/bench_demo_judge.py`` measures it against the ground truth.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from engine.demo.judge_data import Example
+from engine.rewards.judge_budget import verdict_max_tokens
+from engine.rewards.judge_prompt import judge_messages
+from engine.rewards.rubric import Rubric, default_rubric
+
+ADAPTER_DIR = "adapter"
+META_FILE = "demo-judge.json"
+SERVED_NAME = "demo-judge"  # the adapter's name on a vLLM server
+CONTEXT = 2048  # the judge's served context: the rubric and the case alone take ~800-1300 tiny-tokenizer tokens
+TRAIN_DIALOGUES = 16
+STEPS = 80
+BATCH = 8
+PEAK_LR = 2e-3
+LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0}
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class Encoded:
+    prompt: list[int]
+    completion: list[int]  # the verdict and the end-of-turn token
+    dropped: int  # oldest dialogue messages left out so that prompt + verdict budget fit the context
+
+
+def encode(tok, example: Example, *, rubric: Rubric, context: int = CONTEXT) -> Encoded:
+    """The prompt as the server renders it, fitted as the judge fits it (``RewardJudge._fitted_messages``:
+    oldest dialogue messages dropped until prompt + the schema's longest verdict fit the context)."""
+    budget = verdict_max_tokens(rubric.schema(example.stage, evidence_chars=0))
+    history = list(example.history)
+    for dropped in range(len(history) + 1):
+        messages = judge_messages(
+            rubric=rubric,
+            task=example.task,
+            history=history[dropped:],
+            reply=example.reply,
+            stage=example.stage,
+            evidence=False,
+        )
+        ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+        prompt = list(ids["input_ids"])
+        if len(prompt) + budget <= context:
+            break
+    completion = tok(example.verdict_text(), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    return Encoded(prompt=prompt, completion=completion, dropped=dropped)
+
+
+def _batch(encoded: list[Encoded], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(e.prompt) + len(e.completion) for e in encoded)
+    ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+    labels = torch.full((len(encoded), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for row, e in enumerate(encoded):
+        seq = e.prompt + e.completion
+        ids[row, : len(seq)] = torch.tensor(seq)
+        labels[row, len(e.prompt) : len(seq)] = torch.tensor(e.completion)
+        mask[row, : len(seq)] = 1
+    return ids, labels, mask
+
+
+def lr_at(step: int, *, steps: int, peak: float = PEAK_LR, warmup: int = 10) -> float:
+    """Linear warm-up (step 0 already learns) then cosine decay to a tenth of the peak.
+
+    >>> lr_at(0, steps=100, peak=1.0), round(lr_at(100, steps=100, peak=1.0), 2)
+    (0.1, 0.1)
+    """
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min((step - warmup) / max(steps - warmup, 1), 1.0)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+# -- training on cached features ---------------------------------------------------------------------
+# The adapter changes the last decoder layer only, so everything below it is the frozen base's: one no-grad
+# pass of the base per example caches the last layer's input at every position (the rubric's system
+# message, shared by every call at a stage, once per stage), and each training step runs the last layer
+# alone: keys and values over every position, queries at the verdict's positions. That is the same
+# function as the whole adapted model (``tests/engine/test_demo_judge.py`` compares them) at a small
+# fraction of the cost: a full fine-tuning pass over ~1300-token judge prompts takes seconds per example
+# on a CPU.
+ADAPTED = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class Features:
+    inputs: torch.Tensor  # (T, hidden): the last layer's input at positions 0..T-1 (prompt + verdict but its end)
+    first: int  # the position that predicts the verdict's first token (the prompt's last)
+    labels: torch.Tensor  # (C,) the verdict's tokens, predicted at positions first..T-1
+    weights: torch.Tensor  # (C,) loss weights: the true/false decisions count more than the fixed structure
+
+
+def _layers(model):
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return inner.model
+
+
+class _PrefixCache:
+    """The base's cache and last-layer input over each distinct system prefix (one per SOP stage)."""
+
+    def __init__(self, model, tok):
+        self.model, self.tok, self.store = model, tok, {}
+        self.end = tok.convert_tokens_to_ids("<|im_end|>")
+
+    def split(self, ids: list[int]) -> int:
+        return ids.index(self.end) + 1 if self.end in ids else 0
+
+    @torch.no_grad()
+    def get(self, prefix: tuple[int, ...]):
+        import copy
+
+        if prefix not in self.store:
+            inner = _layers(self.model)
+            out = inner(input_ids=torch.tensor([prefix]), use_cache=True, output_hidden_states=True)
+            self.store[prefix] = (out.past_key_values, out.hidden_states[len(inner.layers) - 1][0])
+        cache, inputs = self.store[prefix]
+        return copy.deepcopy(cache), inputs
+
+
+def _decision_positions(tok, text: str, ids: list[int]) -> list[int]:
+    """Indices into ``ids`` (the verdict's tokens) of each rule's true/false choice."""
+    offsets = tok(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    marks = [i + len('"hit":') for i in range(len(text)) if text.startswith('"hit":', i)]
+    return [next(j for j, (start, _) in enumerate(offsets) if start >= mark) for mark in marks]
+
+
+@torch.no_grad()
+def features(model, tok, prefixes: _PrefixCache, prompt: list[int], completion_text: str) -> Features:
+    """The frozen base's view of one prompt and verdict text (the verdict teacher-forced)."""
+    completion = tok(completion_text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    sequence = prompt + completion
+    cut = prefixes.split(prompt)
+    cache, head = prefixes.get(tuple(sequence[:cut])) if cut else (None, None)
+    inner = _layers(model)
+    out = inner(input_ids=torch.tensor([sequence[cut:-1]]), past_key_values=cache, output_hidden_states=True)
+    rest = out.hidden_states[len(inner.layers) - 1][0]
+    inputs = torch.cat([head, rest]) if head is not None else rest
+    weights = torch.ones(len(completion))
+    for index in _decision_positions(tok, completion_text, completion[:-1]):
+        weights[index] = DECISION_WEIGHT
+    return Features(
+        inputs=inputs.to(torch.bfloat16), first=len(prompt) - 1, labels=torch.tensor(completion), weights=weights
+    )
+
+
+def last_layer_logits(model, feat: Features) -> torch.Tensor:
+    """The (adapted) last decoder layer, final norm and head at the verdict's positions: (C, vocab)."""
+    from transformers.models.qwen3.modeling_qwen3 import apply_rotary_pos_emb, repeat_kv
+
+    inner = _layers(model)
+    layer = inner.layers[-1]
+    attn = layer.self_attn
+    x_all = feat.inputs.float()[None]
+    total = x_all.shape[1]
+    positions = torch.arange(total)
+    y_all = layer.input_layernorm(x_all)
+    shape = (1, total, -1, attn.head_dim)
+    keys = attn.k_norm(attn.k_proj(y_all).view(shape)).transpose(1, 2)
+    values = attn.v_proj(y_all).view(shape).transpose(1, 2)
+    y = y_all[:, feat.first :]
+    q = attn.q_norm(attn.q_proj(y).view(1, y.shape[1], -1, attn.head_dim)).transpose(1, 2)
+    cos, sin = inner.rotary_emb(y_all, position_ids=positions[None])
+    keys, _ = apply_rotary_pos_emb(keys, keys, cos, sin)
+    q, _ = apply_rotary_pos_emb(q, q, cos[:, feat.first :], sin[:, feat.first :])
+    heads = q.shape[1]
+    keys = repeat_kv(keys, heads // keys.shape[1])
+    values = repeat_kv(values, heads // values.shape[1])
+    scores = (q @ keys.transpose(-1, -2)) * attn.scaling
+    causal = positions[None, :] > positions[feat.first :, None]
+    scores = scores.masked_fill(causal[None, None], float("-inf"))
+    out = (scores.softmax(-1) @ values).transpose(1, 2).reshape(1, y.shape[1], -1)
+    x = x_all[:, feat.first :] + attn.o_proj(out)
+    x = x + layer.mlp(layer.post_attention_layernorm(x))
+    head = model.get_output_embeddings()
+    return head(inner.norm(x))[0]
+
+
+DECISION_WEIGHT = 4.0
+
+
+def _loss(model, feat: Features, true_id: int, false_id: int, pos_weight: float) -> torch.Tensor:
+    """Next-token loss over the verdict, plus a class-balanced loss on each decision: the first token of
+    ``true`` against that of ``false`` (the only choice structured decoding leaves the model there)."""
+    logits = last_layer_logits(model, feat)
+    structure = torch.nn.functional.cross_entropy(logits, feat.labels)
+    at = (feat.weights > 1).nonzero().squeeze(-1)
+    margin = logits[at, true_id] - logits[at, false_id]
+    truth = (feat.labels[at] == true_id).float()
+    weight = torch.ones_like(truth) + truth * (pos_weight - 1)
+    decision = torch.nn.functional.binary_cross_entropy_with_logits(margin, truth, weight=weight)
+    return structure + DECISION_WEIGHT * decision
+
+
+def train_judge(
+    *,
+    base: Path,
+    out: Path,
+    seed: int = 0,
+    steps: int = STEPS,
+    dialogues: int = TRAIN_DIALOGUES,
+    rubric: Rubric | None = None,
+    progress=None,
+) -> dict:
+    """Fine-tune a LoRA adapter of ``base``'s last layer into ``out/adapter``; returns the build's figures."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine.demo.judge_data import examples
+
+    rubric = rubric or default_rubric()
+    started = time.monotonic()
+    tok = AutoTokenizer.from_pretrained(base)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model.eval()
+    train = examples(seed=seed, n_dialogues=dialogues, rubric=rubric)
+    encoded = [encode(tok, e, rubric=rubric) for e in train]
+    prefixes = _PrefixCache(model, tok)
+    feats = []
+    for index, (e, x) in enumerate(zip(encoded, train, strict=True)):
+        feats.append(features(model, tok, prefixes, e.prompt, x.verdict_text()))
+        if progress and (index + 1) % 50 == 0:
+            progress(f"features {index + 1}/{len(train)} ({time.monotonic() - started:.0f}s)")
+    featured_s = time.monotonic() - started
+    true_id, false_id = _first_token(tok, "true"), _first_token(tok, "false")
+    decisions = [bool(label == true_id) for f in feats for label in f.labels[f.weights > 1].tolist()]
+    pos_weight = (len(decisions) - sum(decisions)) / max(sum(decisions), 1)  # hits are rare: balance them
+    last = model.config.num_hidden_layers - 1
+    config = LoraConfig(task_type="CAUSAL_LM", target_modules=ADAPTED, layers_to_transform=[last], **LORA)
+    model = get_peft_model(model, config)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=PEAK_LR, weight_decay=0.0)
+    order: list[int] = []
+    losses = []
+    for step in range(steps):
+        if len(order) < BATCH:
+            order += rng.sample(range(len(feats)), len(feats))
+        picked, order = order[:BATCH], order[BATCH:]
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, steps=steps)
+        loss = torch.stack([_loss(model, feats[index], true_id, false_id, pos_weight) for index in picked]).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+        if progress and (step + 1) % 20 == 0:
+            progress(f"step {step + 1}/{steps} loss {loss.item():.4f} ({time.monotonic() - started:.0f}s)")
+    out = Path(out)
+    model.save_pretrained(out / ADAPTER_DIR)
+    tok.save_pretrained(out / ADAPTER_DIR)
+    tail = losses[-10:] or [0.0]
+    return {
+        "seed": seed,
+        "steps": steps,
+        "train_dialogues": dialogues,
+        "train_examples": len(train),
+        "truncated_prompts": sum(e.dropped > 0 for e in encoded),
+        "max_prompt_tokens": max(len(e.prompt) for e in encoded),
+        "first_loss": round(losses[0], 4) if losses else None,
+        "final_loss": round(sum(tail) / len(tail), 4),
+        "features_s": round(featured_s, 1),
+        "train_s": round(time.monotonic() - started, 1),
+        "rubric_version": rubric.version,
+        "rubric_fingerprint": rubric.fingerprint(),
+    }
+
+
+# -- reading verdicts without a server --------------------------------------------------------------
+def load_judge(path: Path, *, base: Path | None = None):
+    """The base with the adapter (unmerged: :func:`decide` runs its last layer on cached features)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(path)
+    meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    base = Path(base or meta["base"])
+    tok = AutoTokenizer.from_pretrained(path / ADAPTER_DIR)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model = PeftModel.from_pretrained(model, path / ADAPTER_DIR)
+    model.eval()
+    return model, tok
+
+
+@torch.no_grad()
+def decide(model, tok, example: Example, *, rubric: Rubric, prefixes: _PrefixCache | None = None) -> dict[str, bool]:
+    """The greedy verdict under the schema: per rule, the first token of ``true`` against ``false``,
+    each decision made after the model's own earlier ones (re-run from the first that differs)."""
+    prefixes = prefixes or _PrefixCache(model, tok)
+    enc = encode(tok, example, rubric=rubric)
+    true_id, false_id = _first_token(tok, "true"), _first_token(tok, "false")
+    chosen = {rule: False for rule in example.rules}
+    for _ in range(len(example.rules) + 1):
+        text = json.dumps({r: {"hit": chosen[r]} for r in example.rules}, separators=(",", ":"))
+        with _base_only(model):
+            feat = features(model, tok, prefixes, enc.prompt, text)
+        logits = last_layer_logits(model, feat)
+        completion = feat.labels.tolist()
+        changed = False
+        for rule, index in zip(example.rules, _decision_positions(tok, text, completion[:-1]), strict=True):
+            hit = bool(logits[index, true_id] > logits[index, false_id])
+            if hit != chosen[rule]:
+                chosen[rule] = hit
+                changed = True
+                break  # later decisions saw the old choice: run again from here
+        if not changed:
+            return chosen
+    return chosen
+
+
+def _base_only(model):
+    """The frozen base's view (the adapter off) for :func:`features`; a no-op on a model without one."""
+    from contextlib import nullcontext
+
+    return model.disable_adapter() if hasattr(model, "disable_adapter") else nullcontext()
+
+
+def _first_token(tok, text: str) -> int:
+    return tok(text, add_special_tokens=False)["input_ids"][0]
+
+
+def predict(model, tok, examples_: list[Example], *, rubric: Rubric | None = None) -> list[dict[str, bool]]:
+    """:func:`decide` over ``examples_`` (one prefix cache for all)."""
+    rubric = rubric or default_rubric()
+    prefixes = _PrefixCache(model, tok)
+    return [decide(model, tok, e, rubric=rubric, prefixes=prefixes) for e in examples_]
+
+
+def judge_serve_options(**overrides):
+    """How a vLLM server that serves the demo judge is started (``engine.serve``): a context of
+    :data:`CONTEXT` positions on the tiny base, and room for the judge beside a deployment's adapters."""
+    from engine.serve import ServeOptions
+
+    return ServeOptions(**{"max_model_len": CONTEXT, "extend_positions": True, **overrides})

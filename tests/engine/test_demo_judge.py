@@ -1,0 +1,93 @@
+"""The demo judge: ground truth by construction, the build, and better-than-trivial verdicts held out.
+
+The build (a LoRA adapter of the tiny base, ``engine.tinymodel.judge``) is cached once per machine by
+``engine.bootstrap.ensure_demo_judge``; the slow tests share it. Figures: ``benchmarks/bench_demo_judge.py``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from engine.demo.judge_data import CATEGORY_RULES, always_clean, examples, rule_figures
+from engine.rewards.rubric import default_rubric
+
+RUBRIC = default_rubric()
+HELDOUT_DIALOGUES = 8
+# Balanced accuracy of "always clean" is 0.5 on every rule; a judge that learnt nothing scores about that.
+MARGIN = 0.15
+
+
+def test_ground_truth_fits_the_schema_and_splits_by_dialogue():
+    train = examples(seed=0, n_dialogues=30)
+    heldout = examples(seed=0, n_dialogues=10, heldout=True)
+    assert {e.dialogue for e in train}.isdisjoint({e.dialogue for e in heldout})
+    for example in train + heldout:
+        schema = RUBRIC.schema(example.stage, evidence_chars=0)
+        assert list(example.rules) == schema["required"]
+        jsonschema.validate(json.loads(example.verdict_text()), schema)
+        assert example.hits <= set(example.rules)
+        assert " " not in example.verdict_text()  # what xgrammar writes without whitespace
+    shown = {e.category for e in train if e.category}
+    assert shown == set(CATEGORY_RULES)  # every mapped category appears in 30 dialogues
+    for example in train:
+        if example.category is not None:
+            assert example.hits == set(CATEGORY_RULES[example.category]) & set(example.rules)
+            assert example.hits, example.category  # a bad reply is only written where its rule is asked
+
+
+def test_always_clean_is_the_trivial_baseline():
+    heldout = examples(seed=0, n_dialogues=10, heldout=True)
+    figures = rule_figures(heldout, always_clean(heldout))
+    assert figures["macro_balanced_accuracy"] == 0.5
+    assert figures["micro_f1"] == 0.0
+    truth = [{r: r in e.hits for r in e.rules} for e in heldout]
+    perfect = rule_figures(heldout, truth)
+    assert perfect["macro_balanced_accuracy"] == 1.0 and perfect["micro_f1"] == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="measured 2026-12-06: the demo judge built within the CPU budget (16 dialogues, 80 steps, last layer "
+    "only) scores macro balanced accuracy 0.504 against always-clean's 0.5 (docs/benchmarks.md, 'Demo judge'); "
+    "strict, so the mark must go when a better build passes",
+)
+def test_demo_judge_beats_always_clean_on_heldout_dialogues(demo_judge):
+    from engine.tinymodel.judge import META_FILE, load_judge, predict
+
+    meta = json.loads((demo_judge / META_FILE).read_text())
+    assert meta["final_loss"] < meta["first_loss"]
+    model, tok = load_judge(demo_judge)
+    heldout = examples(seed=0, n_dialogues=HELDOUT_DIALOGUES, heldout=True)
+    figures = rule_figures(heldout, predict(model, tok, heldout, rubric=RUBRIC))
+    baseline = rule_figures(heldout, always_clean(heldout))
+    assert figures["macro_balanced_accuracy"] >= baseline["macro_balanced_accuracy"] + MARGIN, figures
+    assert figures["micro_f1"] >= 0.3, figures
+
+
+@pytest.mark.slow
+def test_training_on_cached_features_is_the_whole_adapted_model(tiny_model):
+    """The build trains the last layer on cached inputs; that must be the function the server runs."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine.tinymodel import judge
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
+    example = examples(seed=0, n_dialogues=1)[2]
+    encoded = judge.encode(tok, example, rubric=RUBRIC)
+    feat = judge.features(model, tok, judge._PrefixCache(model, tok), encoded.prompt, example.verdict_text())
+    config = LoraConfig(task_type="CAUSAL_LM", target_modules=judge.ADAPTED, layers_to_transform=[3], r=8)
+    adapted = get_peft_model(model, LoraConfig(**{**config.to_dict(), "init_lora_weights": False})).eval()
+    with torch.no_grad():
+        ours = judge.last_layer_logits(adapted, feat)
+        ids = torch.tensor([encoded.prompt + feat.labels.tolist()])
+        whole = adapted(input_ids=ids).logits[0, len(encoded.prompt) - 1 : -1]
+    assert ours.shape == whole.shape
+    assert (ours - whole).abs().max().item() < 0.05 * whole.abs().max().item()  # inputs cached in bf16
