@@ -85,9 +85,23 @@ def load_rows(
     )
 
 
+def train_eval_rows(config, *, columns: tuple[str, ...]) -> tuple[Dataset, Dataset | None]:
+    """The training rows and the held-out rows (``None`` without an ``eval_dataset``) of a TRL job,
+    with the config's chat-template switches in every row (SFT and DPO alike)."""
+    from engine.prompting import template_kwargs
+
+    switches = template_kwargs(config.chat_template_kwargs)
+    train = load_rows(config.datasets, columns=columns, chat_template_kwargs=switches)
+    if not config.eval_dataset:
+        return train, None
+    return train, load_rows([config.eval_dataset], columns=columns, chat_template_kwargs=switches)
+
+
 # ---------------------------------------------------------------------------------------------------
 # model, tokenizer, LoRA
 # ---------------------------------------------------------------------------------------------------
+
+
 def torch_dtype(config: TrainConfig) -> torch.dtype:
     if config.dtype == "auto":
         return torch.bfloat16 if torch.cuda.is_available() else torch.float32

@@ -13,13 +13,12 @@ from trl import DPOConfig as TRLDPOConfig
 from trl import DPOTrainer
 
 from engine.config import DPOConfig
-from engine.prompting import template_kwargs
 from engine.train.common import (
     load_base_model,
-    load_rows,
     load_tokenizer,
     lora_config,
     run_trainer,
+    train_eval_rows,
     trl_arguments,
 )
 
@@ -34,18 +33,13 @@ def train(config: DPOConfig, *, run_dir: Path, resume: bool = False) -> dict[str
         beta=config.beta,
         loss_type=[config.loss_type],
     )
+    train_rows, held_out_rows = train_eval_rows(config, columns=COLUMNS)
     trainer = DPOTrainer(
         model=load_base_model(config),
         ref_model=None,  # with peft_config: the reference is the base with the adapter disabled
         args=args,
-        train_dataset=load_rows(
-            config.datasets, columns=COLUMNS, chat_template_kwargs=template_kwargs(config.chat_template_kwargs)
-        ),
-        eval_dataset=load_rows(
-            [config.eval_dataset], columns=COLUMNS, chat_template_kwargs=template_kwargs(config.chat_template_kwargs)
-        )
-        if config.eval_dataset
-        else None,
+        train_dataset=train_rows,
+        eval_dataset=held_out_rows,
         processing_class=load_tokenizer(config),
         peft_config=lora_config(config),
     )

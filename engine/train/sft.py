@@ -13,13 +13,12 @@ from trl import SFTConfig as TRLSFTConfig
 from trl import SFTTrainer
 
 from engine.config import SFTConfig
-from engine.prompting import template_kwargs
 from engine.train.common import (
     load_base_model,
-    load_rows,
     load_tokenizer,
     lora_config,
     run_trainer,
+    train_eval_rows,
     trl_arguments,
 )
 
@@ -35,17 +34,12 @@ def train(config: SFTConfig, *, run_dir: Path, resume: bool = False) -> dict[str
         completion_only_loss=config.completion_only_loss,
         packing=False,
     )
+    train_rows, held_out_rows = train_eval_rows(config, columns=COLUMNS)
     trainer = SFTTrainer(
         model=load_base_model(config),
         args=args,
-        train_dataset=load_rows(
-            config.datasets, columns=COLUMNS, chat_template_kwargs=template_kwargs(config.chat_template_kwargs)
-        ),
-        eval_dataset=load_rows(
-            [config.eval_dataset], columns=COLUMNS, chat_template_kwargs=template_kwargs(config.chat_template_kwargs)
-        )
-        if config.eval_dataset
-        else None,
+        train_dataset=train_rows,
+        eval_dataset=held_out_rows,
         processing_class=tokenizer,
         peft_config=lora_config(config),
     )
