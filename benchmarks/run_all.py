@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Every bench_*.py has an entry (tests/test_packaging.py checks), so a new benchmark picks its quick size.
 QUICK: dict[str, list[str]] = {
+    "bench_adapter_push": [],
+    "bench_demo_judge": [],
+    "bench_multi_lora": [],
+    "bench_sharding": [],
     "bench_adapter_swap": ["--swaps", "2", "--restarts", "1"],
     "bench_api_input": ["--conversations", "100", "--repeat", "3"],
     "bench_eval_bootstrap": ["--resamples", "500"],
