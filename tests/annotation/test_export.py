@@ -30,7 +30,7 @@ COLUMNS = {
     "preference-implicit": {"chosen", "rejected", "margin"},
     "kto": {"prompt", "completion", "label"},
     "sft": {"prompt", "completion"},
-    "prompts": {"prompt", "task"},
+    "prompts": {"prompt", "task", "stage"},
 }
 
 
