@@ -43,7 +43,10 @@ def test_a_deployed_reward_model_scores_the_playgrounds(trained_rm, tmp_path, ce
     try:
         deployment = deployment_start(version=rm, slot="rm", queue=QUEUE)
         wait_for(
-            lambda: Deployment.objects.get(pk=deployment.pk).state == "healthy", timeout=START_S, what="RM healthy"
+            # the first start exports the merged RM (an engine subprocess) before vLLM starts: twice a server start
+            lambda: Deployment.objects.get(pk=deployment.pk).state == "healthy",
+            timeout=2 * START_S,
+            what="RM healthy",
         )
         notes = [h["note"] for h in Deployment.objects.get(pk=deployment.pk).health_history]
         assert any("reward model exported" in n for n in notes), notes
