@@ -95,6 +95,12 @@ def vllm_command(*, model: Path | str, port: int, options: ServeOptions | None =
     ('pooling', False)
     """
     opts = options or ServeOptions()
+    declared = declared_positions(model)
+    extend = opts.runner == "generate" and opts.extend_positions
+    # A checkpoint declaring fewer positions than asked for is served with its own length (vLLM refuses to
+    # start otherwise), unless positions are extended: never for the reward model, whose scores must be
+    # those of training, where sequences are cut at the checkpoint's length.
+    max_model_len = opts.max_model_len if declared is None or extend else min(opts.max_model_len, declared)
     command = [
         python or sys.executable,
         "-m",
@@ -108,7 +114,7 @@ def vllm_command(*, model: Path | str, port: int, options: ServeOptions | None =
         "--port",
         str(port),
         "--max-model-len",
-        str(opts.max_model_len),
+        str(max_model_len),
         "--dtype",
         opts.dtype,
         "--gpu-memory-utilization",
@@ -129,8 +135,7 @@ def vllm_command(*, model: Path | str, port: int, options: ServeOptions | None =
         "--max-loras",
         str(opts.max_loras),
     ]
-    declared = declared_positions(model)
-    if opts.extend_positions and declared is not None and declared < opts.max_model_len:
+    if extend and declared is not None and declared < opts.max_model_len:
         command += ["--hf-overrides", json.dumps({"max_position_embeddings": opts.max_model_len})]
     if opts.structured_outputs:
         command += [

@@ -42,12 +42,17 @@ def test_a_deployed_reward_model_scores_the_playgrounds(trained_rm, tmp_path, ce
     worker = Worker(env, tmp_path / "worker.log", queue=QUEUE)
     try:
         deployment = deployment_start(version=rm, slot="rm", queue=QUEUE)
-        wait_for(
-            # the first start exports the merged RM (an engine subprocess) before vLLM starts: twice a server start
-            lambda: Deployment.objects.get(pk=deployment.pk).state == "healthy",
-            timeout=2 * START_S,
-            what="RM healthy",
-        )
+        try:
+            wait_for(
+                # the first start exports the merged RM (an engine subprocess) before vLLM starts: twice a start
+                lambda: Deployment.objects.get(pk=deployment.pk).state == "healthy",
+                timeout=2 * START_S,
+                what="RM healthy",
+            )
+        except AssertionError as exc:  # say why: the server's and the export's last lines
+            logs = sorted((tmp_path / "deployments").rglob("*.log"))
+            tails = "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:] for p in logs)
+            raise AssertionError(f"{exc}\n{tails}") from None
         notes = [h["note"] for h in Deployment.objects.get(pk=deployment.pk).health_history]
         assert any("reward model exported" in n for n in notes), notes
         assert served_reward_model()[0] == rm

@@ -29,3 +29,32 @@ def test_a_reward_model_server_is_a_pooling_runner_without_lora():
 def test_an_unknown_runner_is_refused():
     with pytest.raises(ValueError, match="runner must be"):
         vllm_command(model="/m", port=1, options=ServeOptions(runner="embed"))
+
+
+def _checkpoint(tmp_path, positions: int):
+    (tmp_path / "config.json").write_text(f'{{"max_position_embeddings": {positions}}}', encoding="utf-8")
+    return tmp_path
+
+
+def test_a_server_never_asks_for_more_positions_than_its_checkpoint_declares(tmp_path):
+    # vLLM refuses to start when --max-model-len exceeds the checkpoint's positions (the served RM of the
+    # tiny base declares 1024 while deployments default to 2048): serve the checkpoint's own length.
+    model = _checkpoint(tmp_path, 1024)
+    for runner in ("pooling", "generate"):
+        command = vllm_command(model=model, port=1, options=ServeOptions(runner=runner, max_model_len=2048))
+        assert _flag(command, "--max-model-len") == "1024" and "--hf-overrides" not in command
+    # the reward model is never extended, even when deployments extend positions (its scores are training's)
+    pooled = vllm_command(
+        model=model, port=1, options=ServeOptions(runner="pooling", max_model_len=2048, extend_positions=True)
+    )
+    assert _flag(pooled, "--max-model-len") == "1024" and "--hf-overrides" not in pooled
+
+
+def test_a_chat_server_extends_positions_when_asked(tmp_path):
+    model = _checkpoint(tmp_path, 1024)
+    command = vllm_command(model=model, port=1, options=ServeOptions(max_model_len=2048, extend_positions=True))
+    assert _flag(command, "--max-model-len") == "2048"
+    assert _flag(command, "--hf-overrides") == '{"max_position_embeddings": 2048}'
+    # a checkpoint with room to spare keeps the length asked for
+    roomy = vllm_command(model=_checkpoint(tmp_path, 40960), port=1, options=ServeOptions(max_model_len=2048))
+    assert _flag(roomy, "--max-model-len") == "2048"
