@@ -114,6 +114,9 @@ def run_variant(args: argparse.Namespace) -> dict:
         logprob_chunk_size=args.chunk if chunk else 0,
         per_device_batch_size=args.batch,
         gradient_accumulation_steps=1,
+        num_mini_batches=1,  # one pass, one optimiser step: the step measured (the trust region's passes
+        ppo_epochs=1,  # and mini-batches would make it several, and refuse a batch of 1)
+        target_kl=None,
     )
     torch.manual_seed(0)
     ac = build_actor_critic(config)
