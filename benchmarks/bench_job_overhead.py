@@ -33,6 +33,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from _data_db import ROOT, drop_database, setup_django  # noqa: E402
 
 from engine import rundir  # noqa: E402
+from tests.fixtures.workers import worker_command  # noqa: E402
 
 KIND = {"rm": "preference", "dpo": "preference", "sft": "sft", "ppo": "prompts", "grpo": "prompts", "repo": "prompts"}
 
@@ -42,23 +43,7 @@ def start_worker(url: str, log: Path) -> subprocess.Popen:
 
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "parley.settings.test", "PYTHONPATH": str(ROOT)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "parley",
-        "worker",
-        "-Q",
-        "gpu",
-        "--concurrency",
-        "1",
-        "--loglevel",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    cmd = worker_command("gpu", concurrency=1)
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
