@@ -6,11 +6,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from kernel.errors import ApplicationError
 from kernel.refusals import ApplicationErrorMiddleware, api_exception_handler
+from tests.fixtures.services import token_client
 from tests.training_jobs import factories
 from training_jobs.services import jobs
 
@@ -47,8 +46,7 @@ def test_other_exceptions_pass_through_the_middleware():
 
 def test_the_api_answers_a_refusal_with_its_status_message_and_problems(role_users, monkeypatch):
     monkeypatch.setattr(jobs, "row_enqueue", lambda *a, **kw: None)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=role_users['ml_engineer']).key}")
+    api = token_client(role_users["ml_engineer"])
     payload = {
         "name": "scripted",
         "method": "repo",

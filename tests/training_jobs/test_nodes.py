@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from kernel.errors import ApplicationError
 from kernel.launcher import ALL_NODES, Rendezvous, engine_argv, engine_env, run_mark
 from kernel.status import Status, row_claim
+from tests.fixtures.services import token_client
 from tests.training_jobs import factories
 from training_jobs.models import JobNode, TrainingJob
 from training_jobs.services import jobs, nodes
@@ -75,8 +74,7 @@ def test_a_bad_node_count_is_refused_in_words_and_writes_nothing(bad):
 
 
 def test_the_api_takes_nodes_and_answers_400_for_a_bad_count(role_users):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=role_users['ml_engineer']).key}")
+    client = token_client(role_users["ml_engineer"])
     payload = {
         "name": "two machines",
         "method": "repo",
