@@ -20,14 +20,7 @@ def no_broker(monkeypatch):
 
 
 def test_create_job_read_status_metrics_and_cancel(api):
-    payload = {
-        "name": "scripted",
-        "method": "repo",
-        "base_model": factories.base_model().pk,
-        "snapshots": [factories.snapshot().pk],
-        "reward_config": factories.reward_config().pk,
-        "hyperparameters": {"max_steps": 2},
-    }
+    payload = factories.job_payload(hyperparameters={"max_steps": 2})
     created = api.post("/api/jobs/jobs/", payload, format="json")
     assert created.status_code == 201, created.content
     pk = created.json()["id"]
