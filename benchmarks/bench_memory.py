@@ -36,15 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._ppo_step import (  # noqa: E402
-    add_step_arguments,
-    build_step,
-    child_command,
-    child_env,
-    measure_steps,
-    shape_model_dir,
-    step_config,
-)
+from benchmarks import _ppo_step as ppo_step  # noqa: E402
 
 VARIANTS = {  # name: (gradient_checkpointing, chunked log-probs, the old code path)
     "before": (False, False, True),
@@ -85,10 +77,10 @@ def run_variant(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     ckpt, chunk, old = VARIANTS[args.variant]
-    config = step_config(args, switches=(ckpt, chunk))
-    ac, exp, optimizer = build_step(config, args, Distributed())
+    config = ppo_step.step_config(args, switches=(ckpt, chunk))
+    ac, exp, optimizer = ppo_step.build_step(config, args, Distributed())
     with _old_code_path() if old else _nothing():
-        measured = measure_steps(ac, exp, optimizer, config=config, ctx=Distributed(), steps=args.steps)
+        measured = ppo_step.measure_steps(ac, exp, optimizer, config=config, ctx=Distributed(), steps=args.steps)
     return {"variant": args.variant, **measured}
 
 
@@ -125,7 +117,7 @@ def model_prediction(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_step_arguments(parser, batch=2, prompt=64, reply=64, steps=2)
+    ppo_step.add_step_arguments(parser, batch=2, prompt=64, reply=64, steps=2)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # one variant, in the child process
     args = parser.parse_args()
@@ -133,11 +125,11 @@ def main() -> None:
         print(json.dumps(run_variant(args)))
         return
 
-    shape_model_dir(args.shape)  # write it once, outside the measured processes
+    ppo_step.shape_model_dir(args.shape)  # write it once, outside the measured processes
     results = {}
     for name in args.variants.split(","):
-        cmd = [sys.executable, __file__, "--variant", name, *child_command(args)]
-        out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(args), check=True)
+        cmd = [sys.executable, __file__, "--variant", name, *ppo_step.child_command(args)]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=ppo_step.child_env(args), check=True)
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
         print(json.dumps(results[name]), flush=True)
     predicted = model_prediction(args)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,15 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._ppo_step import (  # noqa: E402
-    add_step_arguments,
-    build_step,
-    child_command,
-    child_env,
-    measure_steps,
-    shape_model_dir,
-    step_config,
-)
+from benchmarks import _ppo_step as ppo_step  # noqa: E402
+from engine.serve import free_port  # noqa: E402
 
 VARIANTS = {  # name: (ranks, parallel, checkpointing and chunked log-probs)
     "ddp1": (1, "ddp", False),
@@ -69,9 +61,9 @@ def run_rank(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     _, parallel, switches = VARIANTS[args.variant]
     ctx = init_distributed(parallel=parallel)
-    config = step_config(args, switches=(switches, switches), parallel=parallel)
-    ac, exp, optimizer = build_step(config, args, ctx)
-    measured = measure_steps(ac, exp, optimizer, config=config, ctx=ctx, steps=args.steps)
+    config = ppo_step.step_config(args, switches=(switches, switches), parallel=parallel)
+    ac, exp, optimizer = ppo_step.build_step(config, args, ctx)
+    measured = ppo_step.measure_steps(ac, exp, optimizer, config=config, ctx=ctx, steps=args.steps)
     everyone = gather_objects({"rank": ctx.rank, **measured}, ctx)
     shutdown_distributed(ctx)
     return {
@@ -83,15 +75,9 @@ def run_rank(args: argparse.Namespace) -> dict:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_step_arguments(parser, batch=1, prompt=32, reply=32, steps=1)
+    ppo_step.add_step_arguments(parser, batch=1, prompt=32, reply=32, steps=1)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # one variant, in the torchrun ranks
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -102,7 +88,7 @@ def main() -> None:
             Path(args.out).write_text(json.dumps(result), encoding="utf-8")
         return
 
-    shape_model_dir(args.shape)  # write it once, outside the measured processes
+    ppo_step.shape_model_dir(args.shape)  # write it once, outside the measured processes
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants.split(","):
@@ -110,10 +96,10 @@ def main() -> None:
             out = Path(tmp) / f"{name}.json"
             cmd = [
                 sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}",
-                f"--master_port={_free_port()}", __file__, "--variant", name, "--out", str(out),
-                *child_command(args),
+                f"--master_port={free_port()}", __file__, "--variant", name, "--out", str(out),
+                *ppo_step.child_command(args),
             ]  # fmt: skip
-            env = child_env(args, OMP_NUM_THREADS=str(args.threads), PARLEY_DEVICE="cpu")
+            env = ppo_step.child_env(args, OMP_NUM_THREADS=str(args.threads), PARLEY_DEVICE="cpu")
             subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
             results[name] = json.loads(out.read_text(encoding="utf-8"))
             print(json.dumps(results[name]), flush=True)
