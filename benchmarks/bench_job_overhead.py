@@ -33,13 +33,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from _data_db import ROOT, drop_database, setup_django  # noqa: E402
 
 from engine import rundir  # noqa: E402
-from tests.fixtures.workers import worker_command  # noqa: E402
 
 KIND = {"rm": "preference", "dpo": "preference", "sft": "sft", "ppo": "prompts", "grpo": "prompts", "repo": "prompts"}
 
 
 def start_worker(url: str, log: Path) -> subprocess.Popen:
     import redis
+
+    from tests.fixtures.workers import worker_command  # importable once setup_django has put ROOT first
 
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "parley.settings.test", "PYTHONPATH": str(ROOT)}
