@@ -40,25 +40,11 @@ KIND = {"rm": "preference", "dpo": "preference", "sft": "sft", "ppo": "prompts",
 def start_worker(url: str, log: Path) -> subprocess.Popen:
     import redis
 
+    from tests.fixtures.workers import worker_command  # importable once setup_django has put ROOT first
+
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "parley.settings.test", "PYTHONPATH": str(ROOT)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "parley",
-        "worker",
-        "-Q",
-        "gpu",
-        "--concurrency",
-        "1",
-        "--loglevel",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    cmd = worker_command("gpu", concurrency=1)
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )

@@ -27,17 +27,16 @@ step adds on top of the model, adapters and optimiser. Linux only.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
-import os
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks import _ppo_step as ppo_step  # noqa: E402
 
 VARIANTS = {  # name: (gradient_checkpointing, chunked log-probs, the old code path)
     "before": (False, False, True),
@@ -46,30 +45,6 @@ VARIANTS = {  # name: (gradient_checkpointing, chunked log-probs, the old code p
     "chunk": (False, True, False),
     "ckpt+chunk": (True, True, False),
 }
-
-
-def _rss_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def _reset_peak() -> None:
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
-    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-
-
-def shape_model_dir(name: str) -> Path:
-    from engine.bootstrap import cache_root, ensure_tiny_model
-    from engine.shapes import get_shape, write_shape_model
-
-    out = cache_root() / f"shape-{name}"
-    if not (out / "config.json").is_file():
-        import torch
-
-        write_shape_model(get_shape(name), out=out, tokenizer_dir=ensure_tiny_model(), dtype=torch.bfloat16)
-    return out
 
 
 @contextmanager
@@ -98,57 +73,15 @@ def _old_code_path():
 def run_variant(args: argparse.Namespace) -> dict:
     import torch
 
-    from engine.train.ppo_config import PPOConfig
     from engine.train.ppo_dist import Distributed
-    from engine.train.ppo_model import build_actor_critic
-    from engine.train.ppo_update import Experience, ppo_update
 
     torch.set_num_threads(args.threads)
     ckpt, chunk, old = VARIANTS[args.variant]
-    config = PPOConfig.preset(
-        "paper",
-        base_model=str(shape_model_dir(args.shape)),
-        dataset="unused.jsonl",
-        dtype="float32",  # what "auto" gives on the CPU
-        gradient_checkpointing=ckpt,
-        logprob_chunk_size=args.chunk if chunk else 0,
-        per_device_batch_size=args.batch,
-        gradient_accumulation_steps=1,
-    )
-    torch.manual_seed(0)
-    ac = build_actor_critic(config)
-    vocab = ac.lm_head.weight.shape[0]
-    b, p, r = args.batch, args.prompt, args.reply
-    ids = torch.randint(0, vocab, (b, p + r))
-    exp = Experience(
-        input_ids=ids,
-        attention_mask=torch.ones_like(ids),
-        start=p,
-        mask=torch.ones(b, r),
-        old_logprobs=torch.full((b, r), -12.0),
-        old_values=torch.zeros(b, r),
-        advantages=torch.randn(b, r),
-        returns=torch.randn(b, r),
-        kl=None,
-    )
-    optimizer = torch.optim.AdamW(ac.trainable_parameters(), lr=1e-6)
+    config = ppo_step.step_config(args, switches=(ckpt, chunk))
+    ac, exp, optimizer = ppo_step.build_step(config, args, Distributed())
     with _old_code_path() if old else _nothing():
-        ppo_update(ac, exp, optimizer, config=config, micro_batch=b, ctx=Distributed())  # warm-up: AdamW state
-        _reset_peak()
-        before = _rss_kib("VmRSS")
-        times = []
-        for _ in range(args.steps):
-            t0 = time.perf_counter()
-            ppo_update(ac, exp, optimizer, config=config, micro_batch=b, ctx=Distributed())
-            times.append(time.perf_counter() - t0)
-        peak = _rss_kib("VmHWM")
-    return {
-        "variant": args.variant,
-        "rss_before_mb": before / 1024,
-        "peak_rss_mb": peak / 1024,
-        "step_peak_mb": (peak - before) / 1024,
-        "step_s": sum(times) / len(times),
-    }
+        measured = ppo_step.measure_steps(ac, exp, optimizer, config=config, ctx=Distributed(), steps=args.steps)
+    return {"variant": args.variant, **measured}
 
 
 @contextmanager
@@ -184,31 +117,19 @@ def model_prediction(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shape", default="qwen3-0.6b")
-    parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--prompt", type=int, default=64)
-    parser.add_argument("--reply", type=int, default=64)
-    parser.add_argument("--chunk", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
+    ppo_step.add_step_arguments(parser, batch=2, prompt=64, reply=64, steps=2)
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--mmap-threshold", type=int, default=65536, help="glibc's, for the measured processes")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # one variant, in the child process
     args = parser.parse_args()
     if args.variant:
         print(json.dumps(run_variant(args)))
         return
 
-    shape_model_dir(args.shape)  # write it once, outside the measured processes
+    ppo_step.shape_model_dir(args.shape)  # write it once, outside the measured processes
     results = {}
     for name in args.variants.split(","):
-        cmd = [sys.executable, __file__, "--variant", name] + [
-            f"--{k}={getattr(args, k)}" for k in ("shape", "batch", "prompt", "reply", "chunk", "steps", "threads")
-        ]
-        # A fixed mmap threshold: every allocation of 64 KiB or more is its own mapping, returned to the
-        # system when freed, so peak RSS follows the live tensors instead of the heap's fragmentation.
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "MALLOC_MMAP_THRESHOLD_": str(args.mmap_threshold)}
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+        cmd = [sys.executable, __file__, "--variant", name, *ppo_step.child_command(args)]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=ppo_step.child_env(args), check=True)
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
         print(json.dumps(results[name]), flush=True)
     predicted = model_prediction(args)

@@ -39,7 +39,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+
+import _data_db
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/parley_bench_annotation"
@@ -48,7 +49,7 @@ QUEUE_NAME = "bench pairwise"
 
 def _django_env() -> str:
     """Point Django at the bench database (for this process and the workers it spawns); returns its URL."""
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    url = os.environ.setdefault("BENCH_DATABASE_URL", DEFAULT_URL)  # _data_db's setup reads it too
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="parley.settings.test", DATABASE_CONN_MAX_AGE="600")
@@ -57,23 +58,9 @@ def _django_env() -> str:
 
 
 def setup_django(*, fresh: bool) -> None:
-    import psycopg
-
-    url = _django_env()
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if fresh and exists:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        if fresh or not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    """The bench database (re-created when ``fresh``), migrated, with this process's Django ready."""
+    _django_env()
+    _data_db.setup_django(fresh=fresh)
 
 
 def _copy(cursor, table: str, columns: str, rows) -> None:

@@ -28,21 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def parse_value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+from engine.train.compare import add_run_arguments, run_overrides  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--eval-samples", type=int, default=8, help="sampled replies per held-out prompt")
-    parser.add_argument("--eval-seed", type=int, default=1234)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (one process; 1 on a shared machine)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides (JSON values)")
+    add_run_arguments(parser)
     args = parser.parse_args()
 
     import torch
@@ -53,7 +44,7 @@ def main() -> None:
     from tests.fixtures.engine import TINY_SEED
 
     torch.set_num_threads(args.threads)
-    overrides = {key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)}
+    overrides = run_overrides(args)
     model = ensure_tiny_model(seed=TINY_SEED)
     print(f"# model: {model} (build seed {TINY_SEED}, {cached_path(seed=TINY_SEED)})  overrides: {overrides or 'none'}")
     work = Path(tempfile.mkdtemp(prefix="bench-learns-"))

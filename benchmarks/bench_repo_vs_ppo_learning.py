@@ -41,12 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def parse_value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+from engine.train.compare import add_run_arguments, run_overrides  # noqa: E402
 
 
 def _r(x, digits=4):
@@ -79,15 +74,11 @@ def brief(comparison: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--eval-samples", type=int, default=8, help="sampled replies per held-out prompt")
-    parser.add_argument("--eval-seed", type=int, default=1234)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (one process; 1 on a shared machine)")
+    add_run_arguments(parser, set_help="config overrides for both methods")
     parser.add_argument("--rm", help="a trained RM run dir on the same tiny base (default: train one)")
     parser.add_argument("--rm-steps", type=int, default=60)
     parser.add_argument("--judge-url", help="a judge endpoint (the demo judge); without it the judge column is n/a")
     parser.add_argument("--judge-model", default="judge", help="the judge's served model name")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for both methods")
     parser.add_argument("--quick", action="store_true", help="make bench's size: one seed, 2 steps of 4 prompts")
     parser.add_argument("--work", help="working directory (default: a fresh temporary one)")
     args = parser.parse_args()
@@ -104,7 +95,7 @@ def main() -> None:
     if args.quick:
         args.seeds, args.eval_samples, args.rm_steps = args.seeds[:1], min(args.eval_samples, 2), 4
     size = {**REPO_VS_PPO, **(REPO_VS_PPO_QUICK if args.quick else {})}
-    size.update({key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)})
+    size.update(run_overrides(args))
     model = ensure_tiny_model(seed=build)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-repo-ppo-"))
     t0 = time.perf_counter()

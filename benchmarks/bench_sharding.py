@@ -33,17 +33,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_memory import _reset_peak, _rss_kib, shape_model_dir  # noqa: E402
+from benchmarks import _ppo_step as ppo_step  # noqa: E402
+from engine.serve import free_port  # noqa: E402
 
 VARIANTS = {  # name: (ranks, parallel, checkpointing and chunked log-probs)
     "ddp1": (1, "ddp", False),
@@ -57,64 +56,15 @@ VARIANTS = {  # name: (ranks, parallel, checkpointing and chunked log-probs)
 def run_rank(args: argparse.Namespace) -> dict:
     import torch
 
-    from engine.train.ppo_config import PPOConfig
     from engine.train.ppo_dist import gather_objects, init_distributed, shutdown_distributed
-    from engine.train.ppo_model import build_actor_critic
-    from engine.train.ppo_update import Experience, ppo_update
-    from engine.train.sharding import shard_actor_critic
 
     torch.set_num_threads(args.threads)
     _, parallel, switches = VARIANTS[args.variant]
     ctx = init_distributed(parallel=parallel)
-    config = PPOConfig.preset(
-        "paper",
-        base_model=str(shape_model_dir(args.shape)),
-        dataset="unused.jsonl",
-        dtype="float32",  # what "auto" gives on the CPU
-        gradient_checkpointing=switches,
-        logprob_chunk_size=args.chunk if switches else 0,
-        per_device_batch_size=args.batch,
-        gradient_accumulation_steps=1,
-        num_mini_batches=1,
-        ppo_epochs=1,
-        target_kl=None,
-        parallel=parallel,
-    )
-    torch.manual_seed(0)
-    ac = build_actor_critic(config)
-    if ctx.sharded:
-        shard_actor_critic(ac, world_size=ctx.world_size)
-    vocab = ac.model.get_base_model().config.get_text_config().vocab_size
-    b, p, r = args.batch, args.prompt, args.reply
-    ids = torch.randint(0, vocab, (b, p + r))
-    exp = Experience(
-        input_ids=ids,
-        attention_mask=torch.ones_like(ids),
-        start=p,
-        mask=torch.ones(b, r),
-        old_logprobs=torch.full((b, r), -12.0),
-        old_values=torch.zeros(b, r),
-        advantages=torch.randn(b, r),
-        returns=torch.randn(b, r),
-        kl=None,
-    )
-    optimizer = torch.optim.AdamW(ac.trainable_parameters(), lr=1e-6)
-    ppo_update(ac, exp, optimizer, config=config, micro_batch=b, ctx=ctx)  # warm-up: AdamW state
-    _reset_peak()  # the peak of loading the whole base before sharding it is the host's, once
-    before = _rss_kib("VmRSS")
-    times = []
-    for _ in range(args.steps):
-        t0 = time.perf_counter()
-        ppo_update(ac, exp, optimizer, config=config, micro_batch=b, ctx=ctx)
-        times.append(time.perf_counter() - t0)
-    peak = _rss_kib("VmHWM")
-    out = {
-        "rank": ctx.rank,
-        "rss_before_mb": before / 1024,
-        "peak_rss_mb": peak / 1024,
-        "step_s": sum(times) / len(times),
-    }
-    everyone = gather_objects(out, ctx)
+    config = ppo_step.step_config(args, switches=(switches, switches), parallel=parallel)
+    ac, exp, optimizer = ppo_step.build_step(config, args, ctx)
+    measured = ppo_step.measure_steps(ac, exp, optimizer, config=config, ctx=ctx, steps=args.steps)
+    everyone = gather_objects({"rank": ctx.rank, **measured}, ctx)
     shutdown_distributed(ctx)
     return {
         "variant": args.variant,
@@ -125,26 +75,10 @@ def run_rank(args: argparse.Namespace) -> dict:
     }
 
 
-OPTIONS = ("shape", "batch", "prompt", "reply", "chunk", "steps", "threads")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shape", default="qwen3-0.6b")
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--prompt", type=int, default=32)
-    parser.add_argument("--reply", type=int, default=32)
-    parser.add_argument("--chunk", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1)
+    ppo_step.add_step_arguments(parser, batch=1, prompt=32, reply=32, steps=1)
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--mmap-threshold", type=int, default=65536, help="glibc's, for the measured processes")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # one variant, in the torchrun ranks
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -154,7 +88,7 @@ def main() -> None:
             Path(args.out).write_text(json.dumps(result), encoding="utf-8")
         return
 
-    shape_model_dir(args.shape)  # write it once, outside the measured processes
+    ppo_step.shape_model_dir(args.shape)  # write it once, outside the measured processes
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants.split(","):
@@ -162,12 +96,10 @@ def main() -> None:
             out = Path(tmp) / f"{name}.json"
             cmd = [
                 sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}",
-                f"--master_port={_free_port()}", __file__, "--variant", name, "--out", str(out),
-            ] + [f"--{k}={getattr(args, k)}" for k in OPTIONS]  # fmt: skip
-            env = {
-                **os.environ, "PYTHONPATH": str(ROOT), "MALLOC_MMAP_THRESHOLD_": str(args.mmap_threshold),
-                "OMP_NUM_THREADS": str(args.threads), "PARLEY_DEVICE": "cpu",
-            }  # fmt: skip
+                f"--master_port={free_port()}", __file__, "--variant", name, "--out", str(out),
+                *ppo_step.child_command(args),
+            ]  # fmt: skip
+            env = ppo_step.child_env(args, OMP_NUM_THREADS=str(args.threads), PARLEY_DEVICE="cpu")
             subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
             results[name] = json.loads(out.read_text(encoding="utf-8"))
             print(json.dumps(results[name]), flush=True)

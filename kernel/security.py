@@ -1,10 +1,11 @@
 """HTTP security headers the stock middleware lacks: a Content-Security-Policy on every response.
 
-Django 5.2 has no CSP of its own. The policy lives in ``settings.PARLEY_CSP`` (directive → sources) and
-is sent on every response that does not already carry one. Parley's pages satisfy it: scripts and
-styles come from the app's own static files (no inline ``<script>``, no ``style=""`` attributes, no
-CDN), data for charts travels in ``json_script`` blocks (JSON, never executed), and htmx's own inline
-indicator style is switched off in ``parley/base.html`` (the rule lives in ``parley.css``).
+Django 5.2 has no CSP of its own. The policy lives in ``settings.PARLEY_CSP`` (directive → sources;
+defined once, in ``parley/settings/base.py``) and is sent on every response that does not already carry
+one (an empty policy sends none). Parley's pages satisfy it: scripts and styles come from the app's own
+static files (no inline ``<script>``, no ``style=""`` attributes, no CDN), data for charts travels in
+``json_script`` blocks (JSON, never executed), and htmx's own inline indicator style is switched off in
+``parley/base.html`` (the rule lives in ``parley.css``).
 ``settings.PARLEY_CSP_REPORT_ONLY`` sends it as ``Content-Security-Policy-Report-Only`` instead, for
 trying a stricter policy on a live site first.
 """
@@ -18,19 +19,6 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-DEFAULT_CSP: dict[str, tuple[str, ...]] = {
-    "default-src": ("'self'",),
-    "script-src": ("'self'",),
-    "style-src": ("'self'",),
-    "img-src": ("'self'", "data:"),
-    "font-src": ("'self'",),
-    "connect-src": ("'self'",),
-    "object-src": ("'none'",),
-    "base-uri": ("'self'",),
-    "form-action": ("'self'",),
-    "frame-ancestors": ("'none'",),
-}
-
 
 def csp_header_value(policy: dict[str, tuple[str, ...] | list[str]]) -> str:
     """``{"default-src": ("'self'",)}`` → ``"default-src 'self'"``."""
@@ -40,8 +28,7 @@ def csp_header_value(policy: dict[str, tuple[str, ...] | list[str]]) -> str:
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
-        policy = getattr(settings, "PARLEY_CSP", None) or DEFAULT_CSP
-        self.value = csp_header_value(policy)
+        self.value = csp_header_value(settings.PARLEY_CSP)
         report_only = getattr(settings, "PARLEY_CSP_REPORT_ONLY", False)
         self.header = "Content-Security-Policy-Report-Only" if report_only else "Content-Security-Policy"
 

@@ -39,9 +39,20 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-class RuleRowForm(forms.Form):
+class _IdRowForm(forms.Form):
+    """A row's id (lower-case letters, digits, underscores) and the id it was loaded with."""
+
     original_id = forms.CharField(required=False, widget=forms.HiddenInput, max_length=100)
     id = forms.CharField(max_length=100, label="Id")
+
+    def clean_id(self) -> str:
+        value = self.cleaned_data["id"].strip()
+        if not ID_RE.match(value):
+            raise forms.ValidationError(BAD_ID)
+        return value
+
+
+class RuleRowForm(_IdRowForm):
     # initial values a blank "new rule" row posts unchanged, so an untouched extra row is skipped
     kind = forms.ChoiceField(label="Checker", initial="pattern")
     enabled = forms.BooleanField(required=False, label="On", initial=True)
@@ -69,12 +80,6 @@ class RuleRowForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [(k, k) for k in sorted(CHECKERS)]
-
-    def clean_id(self) -> str:
-        value = self.cleaned_data["id"].strip()
-        if not ID_RE.match(value):
-            raise forms.ValidationError(BAD_ID)
-        return value
 
     def clean_points(self) -> float:
         value = self.cleaned_data["points"]
@@ -149,9 +154,7 @@ class RuleRowForm(forms.Form):
         }
 
 
-class RubricRowForm(forms.Form):
-    original_id = forms.CharField(required=False, widget=forms.HiddenInput, max_length=100)
-    id = forms.CharField(max_length=100, label="Id")
+class RubricRowForm(_IdRowForm):
     points = forms.FloatField(label="Points", min_value=-1000, max_value=1000)
     description = forms.CharField(
         max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label="What the judge looks for"
@@ -163,12 +166,6 @@ class RubricRowForm(forms.Form):
     def __init__(self, *args, stage_keys: list[str] = (), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["stages"].choices = [(s, s.replace("_", " ")) for s in stage_keys]
-
-    def clean_id(self) -> str:
-        value = self.cleaned_data["id"].strip()
-        if not ID_RE.match(value):
-            raise forms.ValidationError(BAD_ID)
-        return value
 
     def clean_points(self) -> float:
         value = self.cleaned_data["points"]

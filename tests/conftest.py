@@ -1,6 +1,7 @@
 """Root fixtures. Shared fixtures live in plugin modules under tests/fixtures/ so that each area owns one:
 
-- ``tests.fixtures.services``: users per role, logged-in clients, the real Celery worker process.
+- ``tests.fixtures.services``: users per role, logged-in clients, API clients with a token (``api``,
+  ``token_client``), the real Celery worker process.
 - ``tests.fixtures.engine``: the tiny base model (cached outside the clone), the vLLM server, the fake engine.
 - ``tests.fixtures.workers``: killable Celery workers whose engine is the fake (the SIGKILL tests).
 """

@@ -10,10 +10,15 @@ one fixed sampling seed from each policy (:func:`sampled_quality`: ``samples`` p
 :func:`learning_runs` is the REPO-only demo (the start policy against REPO runs on several seeds);
 :func:`method_runs` trains several configs per seed from the same start policy and the same prompts
 and evaluates them all with the same reward source and sampling seed.
+
+:func:`add_run_arguments` and :func:`run_overrides` are the command-line options every runner of this
+harness takes (training seeds, evaluation samples and seed, torch threads, ``--set KEY=VALUE`` config
+overrides) and their mapping onto the run config's fields.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from collections import Counter
@@ -50,6 +55,35 @@ REPO_VS_PPO: dict = {
     "kl_coef": 0.0,
 }
 REPO_VS_PPO_QUICK: dict = {"per_device_batch_size": 4, "max_steps": 2, "num_mini_batches": 2, "max_prompt_length": 192}
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, set_help: str = "config overrides (JSON values)") -> None:
+    """The options of a learning run: ``--seeds`` (training seeds), ``--eval-samples`` and ``--eval-seed``
+    (the held-out sampling), ``--threads`` (torch's) and ``--set KEY=VALUE ...`` (:func:`run_overrides`)."""
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(LEARNING_SEEDS))
+    parser.add_argument("--eval-samples", type=int, default=8, help="sampled replies per held-out prompt")
+    parser.add_argument("--eval-seed", type=int, default=1234)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (one process; 1 on a shared machine)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help=set_help)
+
+
+def run_overrides(args: argparse.Namespace) -> dict:
+    """``--set KEY=VALUE ...`` as config fields: a value that parses as JSON is that value (``2``,
+    ``1e-3``, ``null``, ``true``), any other is the string itself; the first ``=`` splits key from value."""
+    out = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        out[key] = _json_or_text(value)
+    return out
+
+
+def _json_or_text(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def split_prompts(

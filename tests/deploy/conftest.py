@@ -3,8 +3,6 @@
 import copy
 
 import pytest
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from engine.rewards.rules.defaults import EXAMPLE_TASKS
 from registry.services import version_register
@@ -33,10 +31,3 @@ def conversation(external_id: str, version, **extra) -> dict:
 @pytest.fixture
 def policy(db):
     return version_register(name="repo-v1", kind="policy", base_model="/m/base", method="repo")
-
-
-@pytest.fixture
-def api(role_users) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=role_users['ml_engineer']).key}")
-    return client

@@ -3,9 +3,7 @@ Rank 0 alone writes the run files; gradients are all-reduced so both ranks end w
 
 import json
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,15 +11,10 @@ import pytest
 from engine.config import save_config
 from engine.rundir import read_metrics
 from tests.engine.ppo_support import assert_finite_metrics, tiny_config
+from tests.fixtures.engine import torchrun_train_command
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_two_process_repo_keeps_replicas_in_sync_and_rank0_writes(tiny_model, tmp_path):
@@ -38,10 +31,7 @@ def test_two_process_repo_keeps_replicas_in_sync_and_rank0_writes(tiny_model, tm
     )
     save_config(config, run_dir / "config.json")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
-        "-m", "engine", "train", "repo", "--config", str(run_dir / "config.json"),
-    ]  # fmt: skip
+    command = torchrun_train_command("repo", run_dir / "config.json")
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
 

@@ -9,7 +9,6 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from engine.demo import generate_world
 from engine.demo.datasets import preference_rows, sft_rows
 from engine.rundir import read_metrics
 from engine.train.callbacks import DIGEST_DIR_ENV
-from tests.fixtures.engine import free_port
+from tests.fixtures.engine import torchrun_train_command
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +32,7 @@ def _has_rm_trainer() -> bool:
 def _torchrun(*, method, config_path, digest_dir, log_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", DIGEST_DIR_ENV: str(digest_dir)}
     env.pop("RANK", None)
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
-        "-m", "engine", "train", method, "--config", str(config_path),
-    ]  # fmt: skip
+    command = torchrun_train_command(method, config_path)
     with log_path.open("w") as log:
         return subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=600)
 

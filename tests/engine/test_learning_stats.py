@@ -115,3 +115,24 @@ def test_compare_marks_a_missing_judge_as_not_available():
     assert out["violation_rate"]["improvement"] == 0.5 and out["rm_score"]["improvement"] == 0.0
     with_judge = compare([quality([1, 0, 0, 0], [1, 1, 0, 0])], [quality([1, 0, 0, 0], [0, 1, 0, 0])])
     assert with_judge["judge_deduction_rate"]["improvement"] == 0.25
+
+
+def test_the_runners_options_map_onto_config_fields():
+    """The learning benchmarks take their run options from one place: ``--set`` values are JSON where
+    they parse, text otherwise, split at the first ``=``."""
+    import argparse
+
+    from engine.train.compare import LEARNING_SEEDS, add_run_arguments, run_overrides
+
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    defaults = parser.parse_args([])
+    assert defaults.seeds == list(LEARNING_SEEDS) and (defaults.eval_samples, defaults.eval_seed) == (8, 1234)
+    assert defaults.threads == 1 and run_overrides(defaults) == {}
+    args = parser.parse_args(
+        ["--seeds", "3", "--set", "max_steps=2", "learning_rate=1e-3", "target_kl=null", "dataset=a=b.jsonl"]
+    )
+    assert args.seeds == [3]
+    assert run_overrides(args) == {"max_steps": 2, "learning_rate": 1e-3, "target_kl": None, "dataset": "a=b.jsonl"}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        run_overrides(parser.parse_args(["--set", "max_steps"]))

@@ -23,7 +23,7 @@ import torch.multiprocessing as mp
 from engine.config import ConfigError, SFTConfig, save_config
 from engine.train.ppo_config import REPOConfig
 from tests.engine.ppo_support import assert_finite_metrics, tiny_config
-from tests.engine.test_distributed_repo import _free_port
+from tests.fixtures.engine import free_port, torchrun_train_command
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,7 +132,7 @@ def _run(model: Path, tmp_path: Path, *, world: int, mode: str, steps: int, star
         start_path = str(tmp_path / f"start-{mode}-{world}-{steps}.pt")
         torch.save(start, start_path)
     out = tmp_path / f"out-{mode}-{world}-{steps}.pt"
-    mp.spawn(_worker, args=(world, _free_port(), str(model), mode, steps, start_path, str(out)), nprocs=world)
+    mp.spawn(_worker, args=(world, free_port(), str(model), mode, steps, start_path, str(out)), nprocs=world)
     return torch.load(out, weights_only=False)
 
 
@@ -197,10 +197,7 @@ def test_fsdp_loop_under_torchrun_then_resumed_on_one_process(tiny_model, tmp_pa
     )  # fmt: skip
     save_config(config, run_dir / "config.json")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "PARLEY_DEVICE": "cpu"}
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
-        "-m", "engine", "train", "repo", "--config", str(run_dir / "config.json"),
-    ]  # fmt: skip
+    command = torchrun_train_command("repo", run_dir / "config.json")
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     result = json.loads((run_dir / "result.json").read_text())

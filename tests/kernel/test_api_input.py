@@ -12,7 +12,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.models import Dialogue, Message
@@ -24,6 +23,7 @@ from registry.services import version_register
 from rewards.models import RuleSetVersion
 from rewards.services.seed import reward_defaults_seed
 from tests.deploy.conftest import conversation
+from tests.fixtures.services import token_client
 from training_jobs.models import DatasetSnapshot, TrainingJob
 from training_jobs.services import jobs
 
@@ -46,9 +46,7 @@ def api(role_users) -> APIClient:
     assert connection.vendor == "postgresql"
     reward_defaults_seed()
     version_register(name="repo-v1", kind="policy", base_model="/m/base", method="repo")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=role_users['ml_engineer']).key}")
-    return client
+    return token_client(role_users["ml_engineer"])
 
 
 def counts() -> tuple[int, ...]:
@@ -211,9 +209,7 @@ def panel(db):
     user = make_user("fuzz-evaluator", "evaluator")
     panel_member_set(user=user, expertise="linguistics")
     assignment = panel_assignment_next(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client, f"/api/eval/panel/{assignment.pk}/"
+    return token_client(user), f"/api/eval/panel/{assignment.pk}/"
 
 
 def test_a_nul_in_any_posted_page_form_is_a_400_naming_the_field(client_for):

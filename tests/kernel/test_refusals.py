@@ -6,8 +6,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from kernel.errors import ApplicationError
 from kernel.refusals import ApplicationErrorMiddleware, api_exception_handler
@@ -45,18 +43,9 @@ def test_other_exceptions_pass_through_the_middleware():
     assert ApplicationErrorMiddleware(lambda r: None).process_exception(request, KeyError("x")) is None
 
 
-def test_the_api_answers_a_refusal_with_its_status_message_and_problems(role_users, monkeypatch):
+def test_the_api_answers_a_refusal_with_its_status_message_and_problems(api, monkeypatch):
     monkeypatch.setattr(jobs, "row_enqueue", lambda *a, **kw: None)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=role_users['ml_engineer']).key}")
-    payload = {
-        "name": "scripted",
-        "method": "repo",
-        "base_model": factories.base_model().pk,
-        "snapshots": [factories.snapshot().pk],
-        "reward_config": factories.reward_config().pk,
-    }
-    pk = api.post("/api/jobs/jobs/", payload, format="json").json()["id"]
+    pk = api.post("/api/jobs/jobs/", factories.job_payload(), format="json").json()["id"]
     assert api.post(f"/api/jobs/jobs/{pk}/cancel/").status_code == 200
     again = api.post(f"/api/jobs/jobs/{pk}/cancel/")
     message = jobs.ERR_ALREADY_FINISHED.format(status="cancelled")

@@ -137,6 +137,16 @@ def test_pages_carry_a_csp_that_forbids_inline_code(client, role_users, url):
 
 
 @pytest.mark.django_db
+def test_the_csp_sent_is_the_settings_policy():
+    """``settings.PARLEY_CSP`` is the one place the policy is written: the middleware sends it as it is."""
+    from django.test import Client, override_settings
+
+    with override_settings(PARLEY_CSP={"default-src": ("'self'",), "img-src": ("'self'", "data:")}):
+        response = Client().get("/accounts/login/")
+    assert response["Content-Security-Policy"] == "default-src 'self'; img-src 'self' data:"
+
+
+@pytest.mark.django_db
 def test_api_docs_script_is_served_from_its_own_url(client, role_users):
     client.force_login(role_users["ml_engineer"])
     page = client.get("/api/docs/").content.decode()

@@ -3,8 +3,6 @@ audit events, the loadable-base check, the read-only admin, and the policy-only 
 
 import pytest
 from django.contrib.admin.sites import site
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from kernel.errors import ApplicationError
 from kernel.models import AuditEvent
@@ -27,13 +25,6 @@ S = ModelVersion.Stage
 
 def policy(name: str, **extra) -> ModelVersion:
     return version_register(name=name, kind="policy", base_model="/m/base", method="repo", **extra)
-
-
-@pytest.fixture
-def api(role_users) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=role_users['ml_engineer']).key}")
-    return client
 
 
 def test_stages_move_only_along_the_allowed_transitions_and_are_audited(role_users):

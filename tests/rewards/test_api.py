@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from engine.rewards.rules import EXAMPLE_TASKS
 from rewards.models import RuleSetVersion
 from rewards.services.seed import reward_defaults_seed
+from tests.fixtures.services import token_client
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/jobs/rewards"
 
 
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
 @pytest.fixture
 def api(role_users) -> APIClient:
     reward_defaults_seed()
-    return client_for(role_users["ml_engineer"])
+    return token_client(role_users["ml_engineer"])
 
 
 def test_list_read_and_save_a_version(api):
@@ -69,5 +63,5 @@ def test_score_a_reply_with_the_rules(api):
 
 
 def test_other_roles_are_refused(role_users):
-    assert client_for(role_users["bd_expert"]).get(f"{BASE}/rule-sets/default/versions/").status_code == 403
+    assert token_client(role_users["bd_expert"]).get(f"{BASE}/rule-sets/default/versions/").status_code == 403
     assert APIClient().get(f"{BASE}/rule-sets/default/versions/").status_code in (401, 403)

@@ -197,6 +197,8 @@ def test_rubric_rows_edit_points_and_stages_with_messages(ml):
     i = next(i for i, f in enumerate(forms) if f.initial.get("id") == "over_promise")
     zero = ml.post(RUBRIC_ROWS, post_data(page, **{f"rule-{i}-points": "0"}))
     assert zero.status_code == 400 and "must not be 0" in " ".join(zero.context["formset"].forms[i].errors["points"])
+    bad_id = ml.post(RUBRIC_ROWS, post_data(page, **{f"rule-{i}-id": "Bad Id!"}))
+    assert bad_id.status_code == 400 and BAD_ID in bad_id.context["formset"].forms[i].errors["id"]
     bad_stage = ml.post(RUBRIC_ROWS, post_data(page, **{f"rule-{i}-stages": ["no_such_stage"]}))
     assert bad_stage.status_code == 400 and "stages" in bad_stage.context["formset"].forms[i].errors
     saved = ml.post(RUBRIC_ROWS, post_data(page, **{f"rule-{i}-points": "-22", f"rule-{i}-stages": ["persuade"]}))

@@ -54,6 +54,19 @@ def snapshot(
     )
 
 
+def job_payload(**fields) -> dict:
+    """The body of ``POST /api/jobs/jobs/`` for a REPO job on a prompts snapshot with the rules-only
+    reward config; ``fields`` add to it or replace."""
+    return {
+        "name": "scripted",
+        "method": "repo",
+        "base_model": base_model().pk,
+        "snapshots": [snapshot().pk],
+        "reward_config": reward_config().pk,
+        **fields,
+    }
+
+
 def reward_config(*, name: str = "rules-only", reward_model: ModelVersion | None = None) -> RewardConfig:
     rules = RuleSetVersion.objects.get_or_create(name="default", version=1, defaults={"document": {"rules": []}})[0]
     return RewardConfig.objects.get_or_create(name=name, defaults={"rule_set": rules, "reward_model": reward_model})[0]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from kernel.status import Status
+from tests.fixtures.services import token_client
 from tests.training_jobs import factories
 from training_jobs.models import JobMetric, TrainingJob
 from training_jobs.services import jobs
@@ -19,23 +19,8 @@ def no_broker(monkeypatch):
     monkeypatch.setattr(jobs, "row_enqueue", lambda row: None)
 
 
-@pytest.fixture
-def api(role_users) -> APIClient:
-    client = APIClient()
-    token = Token.objects.create(user=role_users["ml_engineer"])
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 def test_create_job_read_status_metrics_and_cancel(api):
-    payload = {
-        "name": "scripted",
-        "method": "repo",
-        "base_model": factories.base_model().pk,
-        "snapshots": [factories.snapshot().pk],
-        "reward_config": factories.reward_config().pk,
-        "hyperparameters": {"max_steps": 2},
-    }
+    payload = factories.job_payload(hyperparameters={"max_steps": 2})
     created = api.post("/api/jobs/jobs/", payload, format="json")
     assert created.status_code == 201, created.content
     pk = created.json()["id"]
@@ -70,8 +55,7 @@ def test_snapshot_endpoint_refuses_an_empty_export(api):
 
 
 def test_token_of_another_role_is_refused_and_schema_lists_the_endpoints(api, role_users):
-    other = APIClient()
-    other.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=role_users['evaluator']).key}")
+    other = token_client(role_users["evaluator"])
     assert other.get("/api/jobs/jobs/").status_code == 403
     assert APIClient().get("/api/jobs/jobs/").status_code in (401, 403)
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()

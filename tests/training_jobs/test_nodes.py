@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from kernel.errors import ApplicationError
 from kernel.launcher import ALL_NODES, Rendezvous, engine_argv, engine_env, run_mark
@@ -74,25 +72,14 @@ def test_a_bad_node_count_is_refused_in_words_and_writes_nothing(bad):
     assert not TrainingJob.objects.exists()
 
 
-def test_the_api_takes_nodes_and_answers_400_for_a_bad_count(role_users):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=role_users['ml_engineer']).key}")
-    payload = {
-        "name": "two machines",
-        "method": "repo",
-        "base_model": factories.base_model().pk,
-        "snapshots": [factories.snapshot().pk],
-        "reward_config": factories.reward_config().pk,
-        "hyperparameters": {"max_steps": 2},
-        "nodes": 2,
-        "processes": 4,
-    }
-    created = client.post("/api/jobs/jobs/", payload, format="json")
+def test_the_api_takes_nodes_and_answers_400_for_a_bad_count(api):
+    payload = factories.job_payload(name="two machines", hyperparameters={"max_steps": 2}, nodes=2, processes=4)
+    created = api.post("/api/jobs/jobs/", payload, format="json")
     assert created.status_code == 201, created.content
     assert created.json()["nodes"] == 2 and created.json()["processes"] == 4 and created.json()["node_rows"] == []
-    bad = client.post("/api/jobs/jobs/", {**payload, "nodes": 0}, format="json")
+    bad = api.post("/api/jobs/jobs/", {**payload, "nodes": 0}, format="json")
     assert bad.status_code == 400 and "Nodes must be" in str(bad.json())
-    assert client.post("/api/jobs/jobs/", {**payload, "nodes": "many"}, format="json").status_code == 400
+    assert api.post("/api/jobs/jobs/", {**payload, "nodes": "many"}, format="json").status_code == 400
     assert TrainingJob.objects.count() == 1
 
 
