@@ -1,5 +1,6 @@
 """The chat playground page (ML engineers and admins): start a conversation with one or two deployed
-versions and a demo case, talk as the hotel, turn a reply into a bad case."""
+versions, a demo case and a reward config (whose judge judges each reply), talk as the hotel (naming the
+turn's SOP stage if you like), turn a reply into a bad case."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ from deploy.services.playground import (
     demo_cases,
     playground_bad_case,
     playground_branch,
+    reward_config_choices,
+    reward_config_default,
+    reward_config_pick,
+    stage_choices,
+    stage_pick,
     suggested_category,
 )
 from deploy.serving_models import Deployment
@@ -40,9 +46,13 @@ def _context(conversation=None, error: str = "") -> dict:
             ]
             sides.append({"version": side.version, "messages": rows})
     served = served_versions()
+    chosen = conversation.config if conversation is not None else reward_config_default()
     return {
         "served": served,
         "cases": demo_cases(),
+        "configs": reward_config_choices(),
+        "config_chosen": chosen.pk if chosen is not None else None,
+        "stages": stage_choices(),
         "conversation": conversation,
         "sides": sides,
         "token": conversation.token() if conversation else "",
@@ -61,13 +71,17 @@ def playground(request):
     if request.method == "GET":
         return render(request, "deploy/playground.html", _context())
     token = request.POST.get("state", "")
+    config = reward_config_pick(request.POST.get("config", ""))
+    stage = stage_pick(request.POST.get("stage", ""))
     if token:
         conversation = conversation_load(token)
+        if "config" in request.POST:  # the say form may switch the config from this turn on
+            conversation.config = config
     else:
         versions = [request.POST.get("version_a", ""), request.POST.get("version_b", "")]
-        conversation = conversation_new(case_key=request.POST.get("case", ""), versions=versions)
+        conversation = conversation_new(case_key=request.POST.get("case", ""), versions=versions, config=config)
     try:
-        conversation = conversation_say(conversation, text=request.POST.get("message", ""))
+        conversation = conversation_say(conversation, text=request.POST.get("message", ""), stage=stage)
     except ApplicationError as error:
         return render(request, "deploy/playground.html", _context(conversation, error.message), status=error.status)
     return render(request, "deploy/playground.html", _context(conversation))

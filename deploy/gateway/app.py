@@ -1,6 +1,7 @@
 """The OpenAI-compatible gateway: ``POST /v1/chat/completions`` and ``GET /v1/models``, an async Starlette
 app mounted beside Django in ``parley/asgi.py`` (``mount``). One event loop serves every in-flight
-request: the call to vLLM is an ``httpx.AsyncClient`` request, and the few database reads (the key, the
+request: the call to vLLM goes through one ``aiohttp.ClientSession`` shared by every request (opened at
+start-up, closed at shutdown, its connections kept alive), and the few database reads (the key, the
 route, the case) run on a small thread pool, so a slow generation holds no worker.
 
 A request: the key (``kernel.api_keys``, with the API's lockout) → the body checked
@@ -25,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -49,8 +50,13 @@ log = logging.getLogger("parley.gateway")
 DB_THREADS = 8
 UPSTREAM_TIMEOUT_S = 120.0
 PLAN_CACHE_S = 2.0  # routes, guardrails and live endpoints are re-read at most this often per worker
-# A connection that could not be made or broke: the server is down (a timeout may be a long generation).
-UNREACHABLE = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+UPSTREAM_CONNECT_S = 5.0
+UPSTREAM_CONNECTIONS = 256
+# Every failure of a call to the model server (aiohttp's errors, and a timeout: asyncio's is the builtin).
+UPSTREAM_ERRORS = (aiohttp.ClientError, TimeoutError)
+# A connection that could not be made or broke: the server is down. A timeout is not (it may be a long
+# generation), though aiohttp's read and connect timeouts are connection errors too: see ``_unreachable``.
+UNREACHABLE = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
 ERR_KEY = "Missing API key: send 'Authorization: Bearer pk_…' (create one under API keys)."
 
 
@@ -220,21 +226,25 @@ class Gateway:
         self.plans: dict[str, tuple[float, Plan]] = {}  # model name → (good until, plan)
         self.keys: dict[str, tuple[float, int]] = {}  # key that worked → (good until, key id)
         self.db: DbThreads | None = None
-        self.http: httpx.AsyncClient | None = None
+        self.http: aiohttp.ClientSession | None = None
         self.reports: set[asyncio.Task] = set()  # "server unreachable" reports in flight
 
     @asynccontextmanager
     async def lifespan(self, app) -> AsyncIterator[None]:
         self.db = DbThreads()
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(UPSTREAM_TIMEOUT_S, connect=5.0),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        # No total limit (a stream lasts as long as the generation): at most UPSTREAM_TIMEOUT_S waiting for a
+        # pooled connection and between two reads, UPSTREAM_CONNECT_S to open a connection.
+        self.http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=UPSTREAM_TIMEOUT_S, sock_connect=UPSTREAM_CONNECT_S, sock_read=UPSTREAM_TIMEOUT_S
+            ),
+            connector=aiohttp.TCPConnector(limit=UPSTREAM_CONNECTIONS),
         )
         self.writer.start()
         try:
             yield
         finally:
-            await self.http.aclose()
+            await self.http.close()
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, self.writer.stop)  # writes what is still queued
             await loop.run_in_executor(None, self.db.close)
@@ -362,12 +372,13 @@ class Gateway:
 
     async def _complete(self, payload: dict, target: Target) -> tuple[str, str, dict]:
         try:
-            answer = await self.http.post(f"{target.base_url}/chat/completions", json=payload)
-        except httpx.HTTPError as exc:
+            async with self.http.post(f"{target.base_url}/chat/completions", json=payload) as answer:
+                status, raw = answer.status, await answer.read()
+        except UPSTREAM_ERRORS as exc:
             raise self._down(target, exc) from None
-        _raise_upstream(answer, target)
+        _raise_upstream(status, raw, target)
         try:
-            data = answer.json()
+            data = json.loads(raw)
             choice = data["choices"][0]
             return (
                 choice["message"].get("content") or "",
@@ -420,11 +431,10 @@ class Gateway:
         exchange_id = record["exchange_id"]
         payload = self._payload(chat, prompt, target, stream=True)
         try:
-            async with self.http.stream("POST", f"{target.base_url}/chat/completions", json=payload) as answer:
-                if answer.status_code != 200:
-                    await answer.aread()
-                    _raise_upstream(answer, target)
-                async for line in answer.aiter_lines():
+            async with self.http.post(f"{target.base_url}/chat/completions", json=payload) as answer:
+                if answer.status != 200:
+                    _raise_upstream(answer.status, await answer.read(), target)
+                async for line in _lines(answer.content):
                     if not line.startswith("data: ") or line == "data: [DONE]":
                         continue
                     chunk = json.loads(line[6:])
@@ -437,7 +447,7 @@ class Gateway:
             yield sse(error.body())
             yield sse("[DONE]")
             return
-        except httpx.HTTPError as exc:
+        except UPSTREAM_ERRORS as exc:
             error = self._down(target, exc)
             self._log(record, status=error.status, error=error.message)
             yield sse(error.body())
@@ -463,7 +473,7 @@ class Gateway:
         """The 503 for a server that cannot be reached; a connection that fails (not a slow generation)
         also marks its deployment unhealthy at once, so the page shows it and the plan cache forgets the
         endpoint. The supervisor's next health check (``PARLEY_SERVE_HEALTH_S``) confirms or clears it."""
-        if target.deployment_id is not None and isinstance(exc, UNREACHABLE):
+        if target.deployment_id is not None and _unreachable(exc):
             for model, (_, plan) in list(self.plans.items()):
                 if any(t is not None and t.deployment_id == target.deployment_id for t, _, _ in plan.choices):
                     self.plans.pop(model, None)
@@ -531,22 +541,48 @@ def _down(target: Target, exc: Exception) -> GatewayError:
     )
 
 
-def _raise_upstream(answer: httpx.Response, target: Target) -> None:
-    if answer.status_code == 200:
+def _unreachable(exc: Exception) -> bool:
+    """The server is down: the connection could not be made or broke (not a timeout, not an HTTP status)."""
+    return isinstance(exc, UNREACHABLE) and not isinstance(exc, TimeoutError)
+
+
+async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[str]:
+    """The lines of a streamed body as they arrive (``\n`` or ``\r\n``), whatever their length (aiohttp's own
+    line iterator raises ``LineTooLong`` past twice its read buffer, and an SSE chunk with logprobs can be)."""
+    pending: list[bytes] = []  # the pieces of the line not finished yet
+    async for data in content.iter_any():
+        *ends, rest = data.split(b"\n")
+        for end in ends:
+            yield _line(b"".join((*pending, end)))
+            pending.clear()
+        if rest:
+            pending.append(rest)
+    if pending:
+        yield _line(b"".join(pending))
+
+
+def _line(raw: bytes) -> str:
+    return raw.removesuffix(b"\r").decode("utf-8", "replace")
+
+
+def _raise_upstream(status: int, raw: bytes, target: Target) -> None:
+    """An OpenAI-style error for an upstream answer that is not a 200 (the upstream's message kept)."""
+    if status == 200:
         return
+    text = raw.decode("utf-8", "replace")
     try:
-        message = answer.json().get("error", {}).get("message") or answer.text
+        message = json.loads(raw).get("error", {}).get("message") or text
     except (ValueError, AttributeError):
-        message = answer.text
+        message = text
     message = str(message)[:500]
-    if answer.status_code == 400:
+    if status == 400:
         too_long = "context length" in message or "maximum" in message or "too long" in message
         raise GatewayError(
             400, f"The model refused the request: {message}", code="context_length_exceeded" if too_long else None
         )
     raise GatewayError(
         503,
-        f"The model server for {target.version_name} answered {answer.status_code}: {message}",
+        f"The model server for {target.version_name} answered {status}: {message}",
         code="model_unavailable",
     )
 

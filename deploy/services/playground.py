@@ -6,7 +6,9 @@ the replies it shows (and turns into bad cases) are the ones the model gave, and
 400. Each request renders the system message with ``engine.prompting.to_chat`` (the template training
 used), sends every sampling field with a neutral value, and checks the reply with the default rules
 (``rewards.services.playground.rule_verdicts``, torch-free), then scores it with the served reward model
-when one is deployed and computes R_total with the one ``training_reward`` (``deploy.services.reward_scoring``)."""
+when one is deployed and computes R_total with the one ``training_reward`` (``deploy.services.reward_scoring``).
+A reward config picked on the page (:func:`reward_config_choices`; the demo judge's config by default) adds the
+judge's verdicts on each reply, at the SOP stage the person names for the turn (optional)."""
 
 from __future__ import annotations
 
@@ -22,15 +24,18 @@ from django.utils.crypto import get_random_string
 from annotation.models import Candidate, Dialogue, Message, Project
 from annotation.services.bad_cases import bad_case_create
 from deploy.selectors import Endpoint, live_endpoint
+from deploy.services.demo import JUDGE_CONFIG, JUDGE_NAME
 from deploy.services.intake import _case_create, rule_category
 from deploy.services.reward_scoring import reply_reward
 from engine.prompting import template_kwargs, to_chat
 from engine.rewards.rules.defaults import EXAMPLE_TASKS, default_rule_set
 from engine.task import MAX_MESSAGE_CHARS
+from engine.vocab import SOP_STAGE_CHOICES, SOP_STAGES
 from kernel.audit import audit_record, audit_snapshot
 from kernel.errors import ApplicationError
 from kernel.text import clean_text
 from registry.models import ModelVersion
+from rewards.models import RewardConfig
 from rewards.services.playground import RuleVerdict, rule_verdicts
 
 SALT = "deploy.playground"
@@ -57,10 +62,48 @@ TOO_MANY_TURNS = f"A playground conversation has at most {MAX_TURNS} hotel turns
 SAME_TWICE = "Pick two different versions to compare."
 BAD_REPLY_INDEX = "side {side}, turn {turn}: there is no model reply there."
 SERVER_FAILED = "{name} did not answer: {error}"
+BAD_CONFIG = "Pick one of the reward configs (or none)."
+BAD_STAGE = "Pick one of the SOP stages (or leave it unknown)."
 
 
 def demo_cases() -> dict[str, dict]:
     return {f"demo-{key}": case for key, case in EXAMPLE_TASKS.items()}
+
+
+def reward_config_choices():
+    """The reward configs the page offers, by name."""
+    return RewardConfig.objects.select_related("rubric").order_by("name")
+
+
+def reward_config_default() -> RewardConfig | None:
+    """The demo world's config whose judge is the demo judge (``make run`` writes it), else None."""
+    judged = RewardConfig.objects.filter(judge_model=JUDGE_NAME).exclude(judge_base_url="")
+    return judged.filter(name=JUDGE_CONFIG).first() or judged.order_by("name").first()
+
+
+def reward_config_pick(raw: Any) -> RewardConfig | None:
+    """The config a form names by id ("" = none); ``ApplicationError`` (400) for anything else."""
+    raw = "" if raw is None else str(raw).strip()
+    if not raw:
+        return None
+    config = RewardConfig.objects.filter(pk=int(raw)).first() if raw.isdigit() and len(raw) < 12 else None
+    if config is None:
+        raise ApplicationError(BAD_CONFIG)
+    return config
+
+
+def stage_pick(raw: Any) -> str | None:
+    """The SOP stage a form names ("" = unknown); ``ApplicationError`` (400) for a stage the SOP lacks."""
+    raw = "" if raw is None else str(raw).strip()
+    if not raw:
+        return None
+    if raw not in SOP_STAGES:
+        raise ApplicationError(BAD_STAGE)
+    return raw
+
+
+def stage_choices():
+    return SOP_STAGE_CHOICES
 
 
 @dataclass
@@ -73,6 +116,7 @@ class Side:
 class Conversation:
     case_key: str
     sides: list[Side]
+    config: RewardConfig | None = None  # whose judge (and n) scores the replies; None: rules and RM only
 
     @property
     def case(self) -> dict:
@@ -80,7 +124,11 @@ class Conversation:
 
     def token(self) -> str:
         return signing.dumps(
-            {"case": self.case_key, "sides": [{"version": s.version.pk, "messages": s.messages} for s in self.sides]},
+            {
+                "case": self.case_key,
+                "config": self.config.pk if self.config is not None else None,
+                "sides": [{"version": s.version.pk, "messages": s.messages} for s in self.sides],
+            },
             salt=SALT,
             compress=True,
         )
@@ -95,7 +143,7 @@ def _version(ref: Any) -> ModelVersion:
     return version
 
 
-def conversation_new(*, case_key: str, versions: list[Any]) -> Conversation:
+def conversation_new(*, case_key: str, versions: list[Any], config: RewardConfig | None = None) -> Conversation:
     if case_key not in demo_cases():
         raise ApplicationError(BAD_CASE)
     chosen = [_version(v) for v in versions if str(v).strip()]
@@ -103,14 +151,17 @@ def conversation_new(*, case_key: str, versions: list[Any]) -> Conversation:
         raise ApplicationError("Pick a deployed version.")
     if len(chosen) == 2 and chosen[0].pk == chosen[1].pk:
         raise ApplicationError(SAME_TWICE)
-    return Conversation(case_key, [Side(v) for v in chosen[:2]])
+    return Conversation(case_key, [Side(v) for v in chosen[:2]], config)
 
 
 def conversation_load(token: str) -> Conversation:
     try:
         data = signing.loads(token, salt=SALT, max_age=24 * 3600)
         versions = {v.pk: v for v in ModelVersion.objects.filter(pk__in=[s["version"] for s in data["sides"]])}
-        return Conversation(data["case"], [Side(versions[s["version"]], list(s["messages"])) for s in data["sides"]])
+        # a config deleted since the page was drawn: the conversation goes on without a judge
+        config = RewardConfig.objects.filter(pk=data["config"]).first() if data.get("config") else None
+        sides = [Side(versions[s["version"]], list(s["messages"])) for s in data["sides"]]
+        return Conversation(data["case"], sides, config)
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise ApplicationError(BAD_STATE) from None
 
@@ -136,8 +187,9 @@ def verdicts_for(reply: str, *, case: dict, history: list[dict]) -> list[dict]:
     ]
 
 
-def conversation_say(conversation: Conversation, *, text: str) -> Conversation:
-    """The hotel says ``text``; every side's version answers (same hotel turns, each its own replies)."""
+def conversation_say(conversation: Conversation, *, text: str, stage: str | None = None) -> Conversation:
+    """The hotel says ``text``; every side's version answers (same hotel turns, each its own replies), and
+    the conversation's reward config's judge (if any) judges each reply at SOP ``stage`` (None: unknown)."""
     text = clean_text(text, field="message", max_len=MAX_MESSAGE_CHARS, required=True).strip()
     if sum(m["role"] == "hotel" for m in conversation.sides[0].messages) >= MAX_TURNS:
         raise ApplicationError(TOO_MANY_TURNS)
@@ -157,7 +209,14 @@ def conversation_say(conversation: Conversation, *, text: str) -> Conversation:
             raise ApplicationError(SERVER_FAILED.format(name=side.version.name, error=exc), status=502) from None
         seconds = time.monotonic() - started
         verdicts = verdicts_for(reply, case=case, history=history)
-        reward = reply_reward(case=case, history=history, reply=reply, e_func=float(sum(v["points"] for v in verdicts)))
+        reward = reply_reward(
+            case=case,
+            history=history,
+            reply=reply,
+            e_func=float(sum(v["points"] for v in verdicts)),
+            config=conversation.config,
+            stage=stage,
+        )
         side.messages = [
             *side.messages,
             {"role": "hotel", "content": text},

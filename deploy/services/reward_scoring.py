@@ -6,20 +6,36 @@ offset stored there centres the score as in training.
 
 The reward playground (``rewards.services.remote.rm_score``) calls :func:`served_rm_score` through the hook
 ``deploy.apps`` installs (rewards sits below deploy), so it scores with two local HTTP requests instead
-of an engine subprocess that loads torch and the model; the chat playground scores every reply with it."""
+of an engine subprocess that loads torch and the model; the chat playground scores every reply with it.
+
+The chat playground's reply also gets the judge's verdicts when the chosen reward config names a judge
+(``rewards.services.remote.judge_score``, which finds the judge where it is served now). A failed judge call
+is not a free pass: as in training (``engine.rewards.reward.judge_terms``) a failed verdict carries no
+judge term of its own, and for a single reply there are no successful ones to borrow a mean from, so
+R_total is computed without E_judge and the page says that the judge failed and why."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 from deploy.selectors import Endpoint, live_endpoint, served_reward_model
 from engine.prompting import to_chat
 from engine.rewards import rm_serving
-from engine.rewards.enhancement import training_reward
+from engine.rewards.enhancement import DEFAULT_N, training_reward
+from engine.rewards.judge import JudgeVerdict
+from engine.rewards.reward import judge_terms
 from registry.models import ModelVersion
+from rewards.models import RewardConfig
+from rewards.services.remote import JUDGE_UNAVAILABLE, judge_endpoint, judge_score
 
 NO_RM = "No reward model is served: deploy one (a reward-model version) to see RM scores here."
 NO_JUDGE = "No judge configured."
+JUDGE_FAILED = (
+    "The judge failed ({reason}): this reply has no E_judge term and R_total is computed without it, as a "
+    "training run treats a failed verdict."
+)
+# What the judge part of a reply's reward says happened (the page words each one).
+JUDGE_NONE, JUDGE_OK, JUDGE_FAILED_STATE = "none", "ok", "failed"
 TIMEOUT_S = 30.0
 
 
@@ -49,22 +65,61 @@ def served_rm_score(version: ModelVersion, *, prompt: list[dict], reply: str) ->
 @dataclass
 class ReplyReward:
     """What the chat playground shows under a reply: the served RM's score (or why there is none), the
-    rules' points, and R_total by the one ``training_reward``."""
+    rules' points, the judge's verdicts (or why there are none), and R_total by the one
+    ``training_reward``. ``e_judge`` is None when the judge failed (no judge term), 0 when there is no
+    judge. Stored in the page's signed conversation, so plain JSON values only."""
 
     rm_version: str
     rm_score: float | None
     rm_note: str
     e_func: float
-    e_judge: float
+    e_judge: float | None
     judge_note: str
     r_total: float
+    judge_state: str = JUDGE_NONE
+    judge_config: str = ""
+    judge_hits: list[dict] = field(default_factory=list)  # {"rule", "points", "evidence", "description"}
+    judge_checked: int = 0  # rubric rules the judge was asked about (those of the stage)
+    stage: str = ""
+    n: float = DEFAULT_N
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
-def reply_reward(*, case: dict, history: list[dict], reply: str, e_func: float, n: float = 100.0) -> ReplyReward:
-    """Score a chat-playground reply (``history``: the dialogue before it, agent/hotel roles)."""
+def _judge_part(
+    config: RewardConfig | None, *, case: dict, history: list[dict], reply: str, stage: str | None
+) -> tuple[str, float, str, list[dict], int]:
+    """(state, the E_judge term R_total uses, note, hits, rules checked) for one reply."""
+    if judge_endpoint(config) is None:
+        return JUDGE_NONE, 0.0, NO_JUDGE, [], 0
+    result = judge_score(config=config, reply=reply, task=case, history=history, stage=stage)
+    # The engine's term for a verdict, in a batch of one: a failed one gets the mean of the successful
+    # verdicts beside it, and there are none, so it adds nothing (not a deduction rubric's best score).
+    term = judge_terms([JudgeVerdict(ok=result.available, e_judge=result.e_judge)])[0]
+    if not result.available:
+        reason = result.note.removeprefix(JUDGE_UNAVAILABLE.format(reason=""))
+        return JUDGE_FAILED_STATE, term, JUDGE_FAILED.format(reason=reason), [], 0
+    hits = [
+        {"rule": v.rule, "points": v.points, "evidence": v.evidence, "description": v.description}
+        for v in result.verdicts
+        if v.broken
+    ]
+    return JUDGE_OK, term, "", hits, len(result.verdicts)
+
+
+def reply_reward(
+    *,
+    case: dict,
+    history: list[dict],
+    reply: str,
+    e_func: float,
+    config: RewardConfig | None = None,
+    stage: str | None = None,
+) -> ReplyReward:
+    """Score a chat-playground reply (``history``: the dialogue before it, agent/hotel roles) with the
+    served RM, the rules' ``e_func`` and, when ``config`` names a judge, the judge at SOP ``stage``
+    (None: unknown); n is the config's (the paper's 100 without one)."""
     served = served_reward_model()
     score, note, name = None, NO_RM, ""
     if served is not None:
@@ -75,5 +130,21 @@ def reply_reward(*, case: dict, history: list[dict], reply: str, e_func: float, 
             note = ""
         except Exception as exc:  # the reply still shows; the page says why there is no score
             note = f"RM unavailable: {type(exc).__name__}: {str(exc)[:200]}"
-    r_total = training_reward(r_model=score, e_judge=0.0, e_func=e_func, n=n)
-    return ReplyReward(name, score, note, e_func, 0.0, NO_JUDGE, r_total)
+    state, term, judge_note, hits, checked = _judge_part(config, case=case, history=history, reply=reply, stage=stage)
+    n = config.n if config is not None else DEFAULT_N
+    r_total = training_reward(r_model=score, e_judge=term, e_func=e_func, n=n)
+    return ReplyReward(
+        rm_version=name,
+        rm_score=score,
+        rm_note=note,
+        e_func=e_func,
+        e_judge=None if state == JUDGE_FAILED_STATE else term,
+        judge_note=judge_note,
+        r_total=r_total,
+        judge_state=state,
+        judge_config=config.name if config is not None else "",
+        judge_hits=hits,
+        judge_checked=checked,
+        stage=stage or "",
+        n=n,
+    )

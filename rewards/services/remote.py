@@ -54,6 +54,7 @@ class JudgeVerdict:
     broken: bool
     points: float
     evidence: str = ""
+    description: str = ""  # the rubric rule's text: why a hit counts
 
 
 @dataclass
@@ -161,6 +162,7 @@ def judge_score(
             broken=rule.id in verdict.hits,
             points=rule.points if rule.id in verdict.hits else 0.0,
             evidence=verdict.evidence.get(rule.id, ""),
+            description=rule.description,
         )
         for rule in judge.rubric.rules_for(item.stage)
     ]

@@ -265,7 +265,7 @@ def test_a_server_that_cannot_be_reached_marks_its_deployment_unhealthy(world, g
     d.adapters.update(state=DeploymentAdapter.State.LOADED, loaded_path="/m/adapter")
     assert "not reachable" in _error(post(base_url, world["key"], chat_body()), 503)["message"]
     d = wait_for(lambda: Deployment.objects.filter(pk=d.pk, state="unhealthy").first())
-    assert "could not reach the server (ConnectError)" in d.health_error
+    assert "could not reach the server (ClientConnectorError)" in d.health_error
     assert d.health_history[-1]["state"] == "unhealthy"
     # the plan cache forgot the endpoint: the next request is told nothing serves the version
     assert "No live deployment" in _error(post(base_url, world["key"], chat_body()), 503)["message"]
@@ -289,3 +289,106 @@ def test_intake_runs_in_a_celery_task(world, upstream, settings, celery_worker):
         app.gateway_obj.writer.flush()
         exchange = wait_for(lambda: GatewayExchange.objects.filter(conversation__isnull=False).first())
     assert exchange.conversation.source == "gateway" and exchange.conversation.version == world["version"]
+
+
+# -- the upstream client (one aiohttp session): pass-through, errors, timeouts ------------------------------
+BIG_LOGPROBS = {"content": [{"token": "x", "logprob": -0.5, "top_logprobs": [{"token": "y" * 40}] * 20000}]}
+
+
+class QuirkyUpstream:
+    """A stand-in for vLLM's edge cases, which the real server cannot be made to produce on cue: a streamed
+    chunk of 1 MB (logprobs; over aiohttp's own line limit), a 400 with vLLM's error body, a 500 with a
+    plain-text body, and an answer slower than the gateway's read timeout. ``max_tokens`` picks the case."""
+
+    def __init__(self):
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        self.app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
+
+    async def chat(self, request):
+        import asyncio
+
+        from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+
+        body = await request.json()
+        if body["max_tokens"] == 41:
+            message = "This model's maximum context length is 2048 tokens. However, you requested 4100 tokens."
+            return JSONResponse({"object": "error", "error": {"message": message}}, status_code=400)
+        if body["max_tokens"] == 42:
+            return PlainTextResponse("engine core died", status_code=500)
+        if body["max_tokens"] == 43:
+            await asyncio.sleep(3)
+
+        async def chunks():
+            for piece, extra in (("Could the Deluxe King ", {"logprobs": BIG_LOGPROBS}), ("come to 690?", {})):
+                choice = {"index": 0, "delta": {"content": piece}, "finish_reason": None, **extra}
+                yield f"data: {json.dumps({'id': 'x', 'object': 'chat.completion.chunk', 'choices': [choice]})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+
+@pytest.fixture
+def quirky(monkeypatch):
+    with serve_in_thread(QuirkyUpstream().app, lifespan="off") as base:
+        monkeypatch.setattr(selectors, "live_endpoint", lambda version: selectors.Endpoint(f"{base}/v1", "lora", 1))
+        yield base
+
+
+def _stream(base: str, key: str, body: dict) -> list[str]:
+    with httpx.stream(
+        "POST", f"{base}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as answer:
+        assert answer.status_code == 200
+        return [line for line in answer.iter_lines() if line.startswith("data: ")]
+
+
+def test_flag_mode_passes_the_upstream_chunks_through_whatever_their_length(world, quirky, gateway):
+    base, _ = gateway
+    SlotGuardrail.objects.create(slot="chase", mode="flag")
+    lines = _stream(base, world["key"], chat_body(stream=True))
+    assert lines[-1] == "data: [DONE]" and max(len(line) for line in lines) > 2**20
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    assert chunks[0]["choices"][0]["logprobs"] == BIG_LOGPROBS  # passed through intact
+    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks[:2]) == "Could the Deluxe King come to 690?"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["parley"]["version"] == "repo-v1"
+
+
+def test_upstream_errors_become_openai_style_errors(world, quirky, gateway):
+    base, _ = gateway
+    key = world["key"]
+    SlotGuardrail.objects.create(slot="chase", mode="flag")  # streams pass through (plans are cached 2 s)
+    error = _error(post(base, key, chat_body(max_tokens=41)), 400)  # the upstream's 4xx passes through
+    assert error["code"] == "context_length_exceeded" and "maximum context length is 2048" in error["message"]
+    error = _error(post(base, key, chat_body(max_tokens=42)), 503)
+    assert error["type"] == "server_error" and "answered 500: engine core died" in error["message"]
+    # streamed: the error is an SSE event, then [DONE]
+    lines = _stream(base, key, chat_body(max_tokens=41, stream=True))
+    assert lines[-1] == "data: [DONE]"
+    assert "maximum context length is 2048" in json.loads(lines[-2][6:])["error"]["message"]
+
+
+def test_a_slow_upstream_is_a_503_that_does_not_mark_the_server_down(world, quirky, monkeypatch):
+    from deploy.gateway import app as gateway_app
+
+    monkeypatch.setattr(gateway_app, "UPSTREAM_TIMEOUT_S", 0.5)
+    reported = []
+
+    async def report(self, *args):
+        reported.append(args)
+
+    monkeypatch.setattr(gateway_app.Gateway, "_report_unreachable", report)
+    with serve_in_thread(parley_asgi()) as base:
+        error = _error(post(base, world["key"], chat_body(max_tokens=43)), 503)
+    assert "not reachable (SocketTimeoutError)" in error["message"] and reported == []  # a read timed out
+
+
+def test_only_a_broken_connection_counts_as_unreachable():
+    import aiohttp
+
+    from deploy.gateway.app import _unreachable
+
+    assert _unreachable(aiohttp.ServerDisconnectedError()) and _unreachable(aiohttp.ClientPayloadError("cut"))
+    assert not _unreachable(aiohttp.ServerTimeoutError("read")) and not _unreachable(aiohttp.ConnectionTimeoutError())
+    assert not _unreachable(TimeoutError()) and not _unreachable(ValueError("not the network"))
