@@ -177,8 +177,10 @@ def _ask(endpoint: Endpoint, chat: list[dict]) -> str:
     return response.json()["choices"][0]["message"]["content"] or ""
 
 
-def verdicts_for(reply: str, *, case: dict, history: list[dict]) -> list[dict]:
-    document = default_rule_set().to_dict()
+def verdicts_for(reply: str, *, case: dict, history: list[dict], config: RewardConfig | None = None) -> list[dict]:
+    """The rule verdicts that fired on ``reply``: the config's rule set, or the default one without it."""
+    rule_set = config.rule_set if config is not None else None
+    document = rule_set.document if rule_set is not None else default_rule_set().to_dict()
     found: list[RuleVerdict] = rule_verdicts(reply=reply, task=case, history=history, document=document)
     return [
         {"rule": v.rule, "description": v.description, "points": v.points, "evidence": v.evidence}
@@ -208,7 +210,7 @@ def conversation_say(conversation: Conversation, *, text: str, stage: str | None
         except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
             raise ApplicationError(SERVER_FAILED.format(name=side.version.name, error=exc), status=502) from None
         seconds = time.monotonic() - started
-        verdicts = verdicts_for(reply, case=case, history=history)
+        verdicts = verdicts_for(reply, case=case, history=history, config=conversation.config)
         reward = reply_reward(
             case=case,
             history=history,

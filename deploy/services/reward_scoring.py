@@ -29,6 +29,10 @@ from rewards.models import RewardConfig
 from rewards.services.remote import JUDGE_UNAVAILABLE, judge_endpoint, judge_score
 
 NO_RM = "No reward model is served: deploy one (a reward-model version) to see RM scores here."
+CONFIG_RM_NOT_SERVED = (
+    "The reward config {config} scores with the reward model {name}, which no healthy deployment serves: "
+    "deploy it to see its scores here."
+)
 NO_JUDGE = "No judge configured."
 JUDGE_FAILED = (
     "The judge failed ({reason}): this reply has no E_judge term and R_total is computed without it, as a "
@@ -108,6 +112,19 @@ def _judge_part(
     return JUDGE_OK, term, "", hits, len(result.verdicts)
 
 
+def _rm_for(config: RewardConfig | None) -> tuple[ModelVersion, Endpoint] | str | None:
+    """The RM that scores a playground reply: the config's own when it names one (or why it cannot),
+    else whichever reward model is served."""
+    if config is None or config.reward_model is None:
+        return served_reward_model()
+    endpoint = live_endpoint(config.reward_model)
+    return (
+        (config.reward_model, endpoint)
+        if endpoint is not None
+        else CONFIG_RM_NOT_SERVED.format(name=config.reward_model.name, config=config.name)
+    )
+
+
 def reply_reward(
     *,
     case: dict,
@@ -118,11 +135,13 @@ def reply_reward(
     stage: str | None = None,
 ) -> ReplyReward:
     """Score a chat-playground reply (``history``: the dialogue before it, agent/hotel roles) with the
-    served RM, the rules' ``e_func`` and, when ``config`` names a judge, the judge at SOP ``stage``
-    (None: unknown); n is the config's (the paper's 100 without one)."""
-    served = served_reward_model()
+    config's RM (without one, whichever RM is served), the rules' ``e_func`` and, when ``config`` names
+    a judge, the judge at SOP ``stage`` (None: unknown); n is the config's (the paper's 100 without one)."""
+    served = _rm_for(config)
     score, note, name = None, NO_RM, ""
-    if served is not None:
+    if isinstance(served, str):  # the config names an RM that no healthy deployment serves
+        name, note = config.reward_model.name, served
+    elif served is not None:
         version, endpoint = served
         name = version.name
         try:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from deploy.services.demo import JUDGE_CONFIG, JUDGE_NAME
 from deploy.services.playground import BAD_CONFIG, BAD_STAGE, conversation_load, verdicts_for
-from deploy.services.reward_scoring import JUDGE_FAILED, NO_JUDGE
+from deploy.services.reward_scoring import CONFIG_RM_NOT_SERVED, JUDGE_FAILED, NO_JUDGE
 from deploy.services.serving import deployment_create
 from deploy.serving_models import Deployment, DeploymentAdapter
 from engine.rewards.enhancement import training_reward
@@ -307,3 +307,23 @@ def test_hostile_input_is_a_4xx_never_a_500(world, client_for, stand_in):
     gold = {"state": token, "side": "0", "turn": "1", "category": "over_promise", "severity": "major"}
     response = client.post("/deploy/playground/bad-case/", {**gold, "gold_reply": "x" * 100_000})
     assert 400 <= response.status_code < 500
+
+
+def test_the_picked_configs_rule_set_and_reward_model_score_the_reply(world, client_for, stand_in):
+    # a rule set of one rule that fires on the stand-in's reply: only it is applied, not the default set
+    document = {
+        "version": "own-1",
+        "rules": [{"id": "says_guarantee", "kind": "pattern", "points": -7, "params": {"terms": ["guarantee"]}}],
+    }
+    own = RuleSetVersion.objects.create(name="own", version=1, document=document)
+    rm = version_register(name="rm-unserved", kind="reward_model", base_model="/m/tiny", adapter_path="/rm")
+    cfg = RewardConfig.objects.create(name="own rules", rule_set=own, reward_model=rm)
+    response = start(client_for("ml_engineer"), world, cfg=cfg)
+    assert response.status_code == 200
+    message = the_reply(response)
+    assert [v["rule"] for v in message["verdicts"]] == ["says_guarantee"]
+    reward = message["reward"]
+    assert reward["e_func"] == -7.0 and reward["rm_score"] is None and reward["rm_version"] == "rm-unserved"
+    assert reward["rm_note"] == CONFIG_RM_NOT_SERVED.format(name="rm-unserved", config="own rules")
+    assert reward["r_total"] == training_reward(r_model=None, e_judge=0.0, e_func=-7.0, n=100.0)
+    assert html.escape(reward["rm_note"], quote=True) in response.content.decode()
