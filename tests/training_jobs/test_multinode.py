@@ -121,6 +121,7 @@ def test_a_killed_node_restarts_the_whole_group_from_its_checkpoint(tiny_model, 
         assert done.status == Status.SUCCEEDED, done.error
         result = json.loads((run_dir / RESULT_FILE).read_text())
         assert result["world_size"] == 2 and result["resumed_from"] > 0, result
+        # node 0 ends the job only once node 1's worker has recorded its own ranks' exit
         assert [(n.attempt, n.status, n.exit_code) for n in _nodes(job)] == [(2, "succeeded", 0), (2, "succeeded", 0)]
         assert (run_dir / "engine-node-1.log").read_text().count("$ ") == 2  # node 1 started once per attempt
     finally:

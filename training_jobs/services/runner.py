@@ -137,6 +137,11 @@ def job_supervise(*, job: TrainingJob, owner: str, previous: tuple[str, int | No
         if multi and rc != 0:  # our ranks failed: was it a lost peer (restart) or the run itself (fail)?
             fault = _await_peers(job=job, owner=owner, tail=tail)
             return _group_end(job=job, owner=owner, fault=fault, rc=rc, tail=tail, run_dir=run_dir)
+        if multi:
+            # Our ranks are done: the other nodes' ranks exit with them. Let their workers record that
+            # before the job ends, or a node that polls after the end takes the job's end for a stop
+            # and records "cancelled" for ranks that succeeded.
+            _await_peers(job=job, owner=owner, tail=tail)
     except LeaseLost:  # the sweep gave the job to another worker (our heartbeat lapsed): stand down
         engine_stop(proc)
         return "lost"
@@ -147,7 +152,7 @@ def job_supervise(*, job: TrainingJob, owner: str, previous: tuple[str, int | No
 
 
 def _await_peers(*, job: TrainingJob, owner: str, tail: RunTail) -> group.Fault | None:
-    """Node 0's ranks failed: keep the job's lease while the other nodes end or lapse (a killed node's
+    """Node 0's ranks exited: keep the job's lease while the other nodes end or lapse (a killed node's
     lease lapses within ``PARLEY_LEASE_S``), then say what happened to them."""
     deadline = time.monotonic() + settings.PARLEY_LEASE_S + 3 * settings.PARLEY_POLL_S
     while not group.peers_settled(job=job) and time.monotonic() < deadline:
