@@ -121,6 +121,30 @@ def _serve(port: int) -> None:
     uvicorn.run(mount(get_asgi_application()), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
 
 
+def _bench_slot(*, guardrail: str, base_url: str, model: str) -> str:
+    """Slot ``bench`` with one production version and ``guardrail``, every version answering at
+    ``base_url`` as ``model``, and an ML engineer's API key (returned); the database connections are
+    closed after, so nothing is shared with the forked gateway."""
+    from django.contrib.auth.models import Group, User
+    from django.db import connections
+
+    from deploy import selectors
+    from deploy.gateway_models import SlotGuardrail
+    from kernel.api_keys import api_key_create
+    from registry.services import version_promote, version_register, version_stage_set
+
+    version = version_register(name="bench-v1", kind="policy", base_model="tiny", method="repo")
+    version_stage_set(version=version, stage="staging", slot="bench")
+    version_promote(version=version, slot="bench")
+    SlotGuardrail.objects.create(slot="bench", mode=guardrail)
+    user = User.objects.create_user("bench", password="x" * 16)
+    user.groups.add(Group.objects.get(name="ml_engineer"))
+    _, key = api_key_create(owner=user, name="bench")
+    selectors.live_endpoint = lambda v: selectors.Endpoint(base_url, model, None)
+    connections.close_all()
+    return key
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=24, help="requests per path and concurrency")
@@ -134,19 +158,13 @@ def main() -> None:
 
     setup_django(fresh=True)
     import httpx
-    from django.contrib.auth.models import Group, User
-    from django.db import connections
 
-    from deploy import selectors
     from deploy.gateway.core import NEUTRAL_SAMPLING
-    from deploy.gateway_models import SlotGuardrail
     from engine.bootstrap import ensure_tiny_model
     from engine.prompting import to_chat
     from engine.rewards.rules import check
     from engine.rewards.rules.defaults import EXAMPLE_TASKS
     from engine.serve import free_port, start_vllm, stop_vllm
-    from kernel.api_keys import api_key_create
-    from registry.services import version_promote, version_register, version_stage_set
 
     case = EXAMPLE_TASKS["en"]
     history = [{"role": "hotel", "content": "Hello, the Deluxe King is 780 per night. What do you need?"}]
@@ -156,15 +174,7 @@ def main() -> None:
     server = start_vllm(model=ensure_tiny_model(seed=0), log_path=Path(tempfile.mkdtemp()) / "vllm.log")
     gateway = None
     try:
-        version = version_register(name="bench-v1", kind="policy", base_model="tiny", method="repo")
-        version_stage_set(version=version, stage="staging", slot="bench")
-        version_promote(version=version, slot="bench")
-        SlotGuardrail.objects.create(slot="bench", mode="flag")
-        user = User.objects.create_user("bench", password="x" * 16)
-        user.groups.add(Group.objects.get(name="ml_engineer"))
-        _, key = api_key_create(owner=user, name="bench")
-        selectors.live_endpoint = lambda v: selectors.Endpoint(server.base_url, server.model, None)
-        connections.close_all()  # nothing shared with the forked server
+        key = _bench_slot(guardrail="flag", base_url=server.base_url, model=server.model)
         port = free_port()
         gateway = multiprocessing.get_context("fork").Process(target=_serve, args=(port,), daemon=True)
         gateway.start()
@@ -251,14 +261,8 @@ def _stand_in_main(args, case: dict, history: list[dict]) -> None:
     """``--stand-in``: the gateway's CPU time per request against :func:`_stand_in` (see the docstring)."""
     import httpx
     import psutil
-    from django.contrib.auth.models import Group, User
-    from django.db import connections
 
-    from deploy import selectors
-    from deploy.gateway_models import SlotGuardrail
     from engine.serve import free_port
-    from kernel.api_keys import api_key_create
-    from registry.services import version_promote, version_register, version_stage_set
 
     fork = multiprocessing.get_context("fork")
     upstream_port, port = free_port(), free_port()
@@ -266,16 +270,7 @@ def _stand_in_main(args, case: dict, history: list[dict]) -> None:
     upstream.start()
     gateway = None
     try:
-        version = version_register(name="bench-v1", kind="policy", base_model="tiny", method="repo")
-        version_stage_set(version=version, stage="staging", slot="bench")
-        version_promote(version=version, slot="bench")
-        SlotGuardrail.objects.create(slot="bench", mode="off")
-        user = User.objects.create_user("bench", password="x" * 16)
-        user.groups.add(Group.objects.get(name="ml_engineer"))
-        _, key = api_key_create(owner=user, name="bench")
-        base_url = f"http://127.0.0.1:{upstream_port}/v1"
-        selectors.live_endpoint = lambda v: selectors.Endpoint(base_url, "stand-in", None)
-        connections.close_all()  # nothing shared with the forked server
+        key = _bench_slot(guardrail="off", base_url=f"http://127.0.0.1:{upstream_port}/v1", model="stand-in")
         gateway = fork.Process(target=_serve, args=(port,), daemon=True)
         gateway.start()
         auth = {"Authorization": f"Bearer {key}"}
