@@ -4,11 +4,12 @@ same hotel turns, with a demo case.
 The conversation travels with the page as a signed token (``django.core.signing``): the server knows that
 the replies it shows (and turns into bad cases) are the ones the model gave, and a tampered token is a
 400. Each request renders the system message with ``engine.prompting.to_chat`` (the template training
-used), sends every sampling field with a neutral value, and checks the reply with the default rules
-(``rewards.services.playground.rule_verdicts``, torch-free), then scores it with the served reward model
-when one is deployed and computes R_total with the one ``training_reward`` (``deploy.services.reward_scoring``).
-A reward config picked on the page (:func:`reward_config_choices`; the demo judge's config by default) adds the
-judge's verdicts on each reply, at the SOP stage the person names for the turn (optional)."""
+used), sends every sampling field with a neutral value, and checks the reply with the rules
+(``rewards.services.playground.rule_verdicts``, torch-free), then scores it with a served reward model
+and computes R_total with the one ``training_reward`` (``deploy.services.reward_scoring``). A reward config
+picked on the page (:func:`reward_config_choices`; the demo judge's config by default) chooses the rule set
+(else the default one) and the RM (else whichever is served), and adds the judge's verdicts on each reply,
+at the SOP stage the person names for the turn (optional)."""
 
 from __future__ import annotations
 
