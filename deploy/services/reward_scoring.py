@@ -112,17 +112,12 @@ def _judge_part(
     return JUDGE_OK, term, "", hits, len(result.verdicts)
 
 
-def _rm_for(config: RewardConfig | None) -> tuple[ModelVersion, Endpoint] | str | None:
-    """The RM that scores a playground reply: the config's own when it names one (or why it cannot),
-    else whichever reward model is served."""
+def _rm_for(config: RewardConfig | None) -> tuple[ModelVersion, Endpoint | None] | None:
+    """The RM that scores a playground reply and where it answers now (None: nowhere): the config's own
+    when it names one, else whichever reward model is served (None when none is)."""
     if config is None or config.reward_model is None:
         return served_reward_model()
-    endpoint = live_endpoint(config.reward_model)
-    return (
-        (config.reward_model, endpoint)
-        if endpoint is not None
-        else CONFIG_RM_NOT_SERVED.format(name=config.reward_model.name, config=config.name)
-    )
+    return config.reward_model, live_endpoint(config.reward_model)
 
 
 def reply_reward(
@@ -137,18 +132,19 @@ def reply_reward(
     """Score a chat-playground reply (``history``: the dialogue before it, agent/hotel roles) with the
     config's RM (without one, whichever RM is served), the rules' ``e_func`` and, when ``config`` names
     a judge, the judge at SOP ``stage`` (None: unknown); n is the config's (the paper's 100 without one)."""
-    served = _rm_for(config)
+    picked = _rm_for(config)
     score, note, name = None, NO_RM, ""
-    if isinstance(served, str):  # the config names an RM that no healthy deployment serves
-        name, note = config.reward_model.name, served
-    elif served is not None:
-        version, endpoint = served
+    if picked is not None:
+        version, endpoint = picked
         name = version.name
-        try:
-            score = _score(version, endpoint, to_chat(history, case=case, sop=None), reply)
-            note = ""
-        except Exception as exc:  # the reply still shows; the page says why there is no score
-            note = f"RM unavailable: {type(exc).__name__}: {str(exc)[:200]}"
+        if endpoint is None:  # only the config's own RM can be picked without being served
+            note = CONFIG_RM_NOT_SERVED.format(name=name, config=config.name)
+        else:
+            try:
+                score = _score(version, endpoint, to_chat(history, case=case, sop=None), reply)
+                note = ""
+            except Exception as exc:  # the reply still shows; the page says why there is no score
+                note = f"RM unavailable: {type(exc).__name__}: {str(exc)[:200]}"
     state, term, judge_note, hits, checked = _judge_part(config, case=case, history=history, reply=reply, stage=stage)
     n = config.n if config is not None else DEFAULT_N
     r_total = training_reward(r_model=score, e_judge=term, e_func=e_func, n=n)
