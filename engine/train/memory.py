@@ -16,6 +16,7 @@ PPO ratio compares the rollout-time log-probs with the update's).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,6 +26,7 @@ from torch.utils.checkpoint import checkpoint
 
 from engine.rl import entropy_from_logits, logprobs_from_logits
 from engine.train.ppo_model import POLICY, ActorCritic, response_hidden
+from engine.train.vocab_parallel import VocabParallelHead
 
 
 def _chunk_stats(
@@ -36,17 +38,34 @@ def _chunk_stats(
     entropy_grad: bool,
 ) -> tuple[torch.Tensor, ...]:
     """Log-prob of each token of one chunk (and its entropy): ``z[token] - logsumexp(z)``, never the
-    full log-softmax."""
-    logits = lm_head(hidden).float()
+    full log-softmax.
+
+    With a vocabulary-parallel head (``parallel: fsdp``, engine/train/vocab_parallel.py) the same
+    formulas run over this rank's slice of the vocabulary for every rank's rows, and the slices are
+    combined: the log-sum-exp of the slices' log-sum-exps, the token's logit from the rank that holds
+    it, the entropy's ``sum p z`` as the slices' own weighted by ``exp(lse_slice - lse)``."""
+    shard = lm_head if isinstance(lm_head, VocabParallelHead) else None
+    if shard is not None:
+        hidden, tokens, rows = shard.gather_rows(hidden, tokens)
+        logits = shard.local_logits(hidden).float()
+    else:
+        logits = lm_head(hidden).float()
     if temperature != 1.0:  # no second (B, chunk, V) tensor for the common case
         logits = logits / temperature
     lse = torch.logsumexp(logits, dim=-1)
-    logprobs = logits.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - lse
+    if shard is None:
+        logprobs = logits.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - lse
+    else:
+        slice_lse, lse = lse, shard.logsumexp(lse)
+        logprobs = shard.pick(logits, tokens) - lse
     if not entropy:
-        return (logprobs,)
+        return (logprobs,) if shard is None else (rows.own(logprobs),)
     with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
-        ent = lse - (torch.softmax(logits, dim=-1) * logits).sum(dim=-1)
-    return logprobs, ent
+        mean = (torch.softmax(logits, dim=-1) * logits).sum(dim=-1)
+        if shard is not None:
+            mean = shard.sum(torch.exp(slice_lse - lse) * mean)
+        ent = lse - mean
+    return (logprobs, ent) if shard is None else (rows.own(logprobs), rows.own(ent))
 
 
 def chunked_logprobs(
@@ -68,6 +87,13 @@ def chunked_logprobs(
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
+    length = hidden.shape[1]
+    if isinstance(lm_head, VocabParallelHead):
+        # Every rank runs each chunk's collectives: the same number of chunks on every rank, over the
+        # longest reply of any rank (the padding's results are cut off below)
+        longest = lm_head.max_over_ranks(length, hidden.device)
+        hidden = torch.nn.functional.pad(hidden, (0, 0, 0, longest - length))
+        tokens = torch.nn.functional.pad(tokens, (0, longest - length))
     logprobs, entropies = [], []
     track = torch.is_grad_enabled() and hidden.requires_grad
     for begin in range(0, hidden.shape[1], chunk_size):
@@ -77,7 +103,7 @@ def chunked_logprobs(
         logprobs.append(out[0])
         if entropy:
             entropies.append(out[1] if entropy_grad else out[1].detach())
-    return torch.cat(logprobs, dim=1), torch.cat(entropies, dim=1) if entropy else None
+    return torch.cat(logprobs, dim=1)[:, :length], torch.cat(entropies, dim=1)[:, :length] if entropy else None
 
 
 def plain_logprobs(
@@ -114,9 +140,12 @@ def reply_logprobs(
     entropy_grad: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs of the reply ``tokens`` (and their entropy) under one adapter, the logits chunked
-    when ``chunk_size > 0``; the same values as ``logprobs_from_logits(policy_logits(...))``."""
+    when ``chunk_size > 0``; the same values as ``logprobs_from_logits(policy_logits(...))``. A
+    vocabulary-parallel head always takes the chunked function (``chunk_size`` 0: one chunk)."""
     hidden = response_hidden(ac, input_ids, attention_mask, start=start, adapter=adapter)
     kwargs = {"temperature": temperature, "entropy": entropy, "entropy_grad": entropy_grad}
+    if isinstance(ac.lm_head, VocabParallelHead):  # sys.maxsize: one chunk, the longest reply of any rank
+        return chunked_logprobs(hidden, ac.lm_head, tokens, chunk_size=chunk_size or sys.maxsize, **kwargs)
     if chunk_size > 0:
         return chunked_logprobs(hidden, ac.lm_head, tokens, chunk_size=chunk_size, **kwargs)
     return plain_logprobs(hidden, ac.lm_head, tokens, **kwargs)

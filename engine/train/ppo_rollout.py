@@ -11,13 +11,13 @@ from pathlib import Path
 
 import torch
 
-from engine.rl import logprobs_from_logits
 from engine.rollout import RolloutBatch, SamplingDriftError, concat_rollouts, sampled_drift
 from engine.rollout.hf import generate_hf
 from engine.rollout.vllm import VLLMClient, VLLMRollout
 from engine.rundir import ROLLOUT_ADAPTERS_DIR
+from engine.train.memory import reply_logprobs
 from engine.train.ppo_dist import Distributed, barrier, broadcast_object, mean_over_ranks
-from engine.train.ppo_model import POLICY, ActorCritic, policy_logits, save_policy_adapter
+from engine.train.ppo_model import POLICY, ActorCritic, save_policy_adapter
 
 
 class HFBackend:
@@ -90,8 +90,9 @@ def trainer_logprobs(ac: ActorCritic, sample: RolloutBatch) -> torch.Tensor:
     """The policy's raw (temperature 1) log-probs of a sample's reply tokens, on the CPU (beside the
     server's)."""
     sample = sample.to(ac.device)
-    logits = policy_logits(ac, sample.input_ids, sample.attention_mask, start=sample.query_ids.shape[1])
-    return logprobs_from_logits(logits, sample.response_ids).cpu()
+    # the loop's log-prob function: vocabulary-parallel under parallel fsdp (every rank calls this then)
+    ids, att = sample.input_ids, sample.attention_mask
+    return reply_logprobs(ac, ids, att, sample.response_ids, start=sample.query_ids.shape[1])[0].cpu()
 
 
 def check_sampled_drift(sample: RolloutBatch, trainer: torch.Tensor, *, config, ctx: Distributed) -> dict[str, float]:

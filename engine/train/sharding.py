@@ -8,12 +8,14 @@ What is sharded, each its own FSDP group (docs/engine.md, "Sharding the loop"):
 - the backbone's final norm, as the group of the backbone, the module the loop calls for hidden states;
 - the value head (a group of its own, so its gradient is reduced by FSDP like the adapters').
 
-The embedding and the LM head stay replicated (frozen; V x H each, 1.6 GB in bf16 for Qwen3-32B, and
-one matrix when they are tied). Gathering a (V, H) matrix costs twice its size for a moment (the
-all-gather's buffer and the parameter), which on the Qwen3-0.6B shape was the step's peak; and the
-loop calls the head inside the non-reentrant checkpoint of each log-prob chunk
-(engine/train/memory.py), where an FSDP module is gathered again in the recomputation with other
-saved-tensor metadata, which torch's checkpoint rejects (seen at micro-batch 1).
+The embedding and the LM head (frozen; V x H each, one matrix when tied) are not FSDP groups: each
+rank keeps its contiguous slice of vocabulary rows and the ranks combine their slices
+(engine/train/vocab_parallel.py, the embedding lookup, the head's log-probs and entropy, and whole
+logits for generation). FSDP would gather the whole (V, H) matrix for every use, twice its size for a
+moment (the all-gather's buffer and the parameter), and the loop calls the head inside the
+non-reentrant checkpoint of each log-prob chunk (engine/train/memory.py), where an FSDP module is
+gathered again in the recomputation with other saved-tensor metadata, which torch's checkpoint
+rejects (seen at micro-batch 1).
 
 Peft's adapter switching keeps working: the adapters live inside the same decoder layers and only the
 active one is in a forward's graph, so only its gradients exist and are reduce-scattered. The RM's
@@ -33,6 +35,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from engine.train.vocab_parallel import shard_vocabulary
 
 PARALLEL_MODES = ("ddp", "fsdp")
 
@@ -85,19 +89,19 @@ def shard_actor_critic(
     layers = getattr(backbone, "layers", None)
     if layers is None:
         raise ValueError(f"parallel fsdp: {type(backbone).__name__} has no .layers to shard")
-    head = base.get_output_embeddings()
-    embedding = base.get_input_embeddings()
+    # The embedding and the LM head (tied or not): this rank's rows of the vocabulary, on the device,
+    # outside FSDP (engine/train/vocab_parallel.py); the whole matrices are freed
+    vocab_group = dist.new_group(ranks=list(range(world_size)))
+    shard_vocabulary(base, rank=dist.get_rank(), world_size=world_size, group=vocab_group, device=device)
     kwargs = {"mesh": mesh, "reshard_after_forward": reshard_after_forward}
     for layer in layers:
         fully_shard(layer, **kwargs)
-    # The embedding (and the LM head, tied or not) stay whole: see the module doc
-    ignored = {embedding.weight}
+    ignored = set(base.get_input_embeddings().parameters())
     for root, extra in ((backbone, {"ignored_params": ignored}), (ac.value_head, {})):  # roots the loop calls
         fully_shard(root, **kwargs, **extra)
-        # FSDP keeps a root's weights gathered from its forward to its backward; for the backbone's
-        # embedding and the LM head that is a whole (V, H) matrix each, held through the step
+        # FSDP keeps a root's weights gathered from its forward to its backward (the final norm here)
         root.set_reshard_after_forward(reshard_after_forward, recurse=False)
-    for module in (embedding, head, *ac.frozen_heads):  # replicated, frozen; FSDP moved the rest
+    for module in ac.frozen_heads:  # replicated, frozen; FSDP moved the rest
         module.to(device)
 
 

@@ -88,7 +88,9 @@ def _train(model: str, ctx, *, steps: int, start: dict | None = None) -> dict:
     real = dist.all_reduce
 
     def counting(*args, **kwargs):
-        calls.append(1)
+        # the default group's; the vocabulary-parallel embedding and head use a group of their own
+        if kwargs.get("group") in (None, dist.group.WORLD):
+            calls.append(1)
         return real(*args, **kwargs)
 
     def snapshot() -> dict:  # copies: the optimiser's step counters are updated in place
@@ -103,7 +105,13 @@ def _train(model: str, ctx, *, steps: int, start: dict | None = None) -> dict:
         finally:
             dist.all_reduce = real
         snapshots.append(snapshot())
-    return {"after": snapshots, "all_reduce_calls": len(calls), "tensors": len(ac.trainable_parameters())}
+    return {
+        "after": snapshots,
+        "all_reduce_calls": len(calls),
+        "tensors": len(ac.trainable_parameters()),
+        "head_rows": ac.lm_head.weight.shape[0],  # this rank's slice of the vocabulary under fsdp
+        "vocab": ac.model.get_base_model().config.get_text_config().vocab_size,
+    }
 
 
 def _worker(rank: int, world: int, port: int, model: str, mode: str, steps: int, start_path: str, out: str):
@@ -171,6 +179,8 @@ def test_two_ranks_end_with_the_weights_of_one_process(two_ranks, single):
         assert 1 <= two["all_reduce_calls"] < two["tensors"] / 10, two["all_reduce_calls"]
     else:  # FSDP reduce-scatters them itself; the loop's only all-reduces are the gradient-norm clips'
         assert two["all_reduce_calls"] <= 2, two["all_reduce_calls"]
+        # the embedding and the head were vocabulary-parallel: rank 0 held its half of the rows
+        assert two["head_rows"] == -(-two["vocab"] // 2) < two["vocab"], (two["head_rows"], two["vocab"])
 
 
 def test_checkpoint_resumes_on_another_world_size(two_ranks, single, tiny_model, tmp_path):
