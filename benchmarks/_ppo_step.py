@@ -11,7 +11,8 @@ per variant).
 - :func:`build_step`: the actor-critic (sharded under ``parallel: fsdp``), a synthetic experience of
   ``prompt`` + ``reply`` tokens per row, AdamW;
 - :func:`measure_steps`: a warm-up step (AdamW's state), then the peak RSS and mean time of the
-  measured steps of the loop's own ``ppo_update``. Linux only.
+  measured steps of the loop's own ``ppo_update``; :func:`runtime_rss_mb`: the RSS before the model is
+  built (the runtime, to subtract). Linux only.
 """
 
 from __future__ import annotations
@@ -64,6 +65,18 @@ def reset_peak() -> None:
     """Return the allocator's free memory to the system and reset the kernel's peak-RSS mark."""
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+
+
+def runtime_rss_mb() -> float:
+    """The RSS of this process before any model is built, with the modules a step needs imported
+    (torch, transformers, peft, the engine's loop): the runtime constant that no sharding divides,
+    which peak RSS figures include and GPU figures (``max_memory_allocated``) leave out."""
+    import engine.train.ppo_model  # noqa: F401
+    import engine.train.ppo_update  # noqa: F401
+    import engine.train.sharding  # noqa: F401
+
+    reset_peak()
+    return rss_kib("VmRSS") / 1024
 
 
 def shape_model_dir(name: str) -> Path:

@@ -19,7 +19,10 @@ Variants (ranks, parallel, gradient checkpointing + chunked log-probs):
 
 Memory per rank: the peak RSS of the rank's process during the measured steps (VmHWM reset after the
 warm-up, the glibc mmap threshold fixed at 64 KiB as in ``bench_memory.py``): the base or its shard,
-the adapters, AdamW's state and the step's activations; the largest rank's figure. (Every rank loads
+the adapters, AdamW's state and the step's activations; the largest rank's figure. Beside it, the
+peak above the runtime: the same peak minus the rank's RSS before the model is built (torch,
+transformers and the engine imported, the process group up; ~0.7 GB that no sharding divides), the
+figure a GPU's ``max_memory_allocated`` would give; its ratio is computed the same way. (Every rank loads
 the whole base on the host before sharding it: a one-time host-memory peak, not measured here.)
 Scaling: ``ddp1``'s step time over ``ddp2``'s (the same rows per rank, twice the rows in all: 1.0 =
 perfect data-parallel scaling). Linux only.
@@ -61,16 +64,20 @@ def run_rank(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     _, parallel, switches = VARIANTS[args.variant]
     ctx = init_distributed(parallel=parallel)
+    runtime = ppo_step.runtime_rss_mb()
     config = ppo_step.step_config(args, switches=(switches, switches), parallel=parallel)
     ac, exp, optimizer = ppo_step.build_step(config, args, ctx)
     measured = ppo_step.measure_steps(ac, exp, optimizer, config=config, ctx=ctx, steps=args.steps)
-    everyone = gather_objects({"rank": ctx.rank, **measured}, ctx)
+    measured["above_runtime_mb"] = measured["peak_rss_mb"] - runtime
+    everyone = gather_objects({"rank": ctx.rank, "runtime_rss_mb": runtime, **measured}, ctx)
     shutdown_distributed(ctx)
     return {
         "variant": args.variant,
         "ranks": len(everyone),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in everyone),
         "rss_before_mb": max(r["rss_before_mb"] for r in everyone),
+        "runtime_rss_mb": max(r["runtime_rss_mb"] for r in everyone),
+        "above_runtime_mb": max(r["above_runtime_mb"] for r in everyone),
         "step_s": max(r["step_s"] for r in everyone),
     }
 
@@ -89,6 +96,7 @@ def main() -> None:
         return
 
     ppo_step.shape_model_dir(args.shape)  # write it once, outside the measured processes
+    load = os.getloadavg()[0]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants.split(","):
@@ -107,13 +115,18 @@ def main() -> None:
     print(
         f"\n{args.shape}, {args.batch} row(s) per rank x ({args.prompt} prompt + {args.reply} reply) tokens, "
         f"LoRA r 64, chunk {args.chunk}, {args.threads} thread(s) per rank, mean of {args.steps} step(s); "
-        f"load average {os.getloadavg()[0]:.1f}"
+        f"load average {os.getloadavg()[0]:.1f} (at the start {load:.1f})"
     )
-    print("| variant | ranks | peak RSS per rank (MB) | / ddp2 | RSS before the steps (MB) | step (s) | / ddp2 |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| variant | ranks | peak RSS per rank (MB) | / ddp2 | runtime RSS (MB) | peak above the runtime (MB) "
+        "| / ddp2 | RSS before the steps (MB) | step (s) | / ddp2 |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         print(
             f"| {name} | {r['ranks']} | {r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] / base['peak_rss_mb']:.2f} | "
+            f"{r['runtime_rss_mb']:.0f} | {r['above_runtime_mb']:.0f} | "
+            f"{r['above_runtime_mb'] / base['above_runtime_mb']:.2f} | "
             f"{r['rss_before_mb']:.0f} | {r['step_s']:.2f} | {r['step_s'] / base['step_s']:.2f} |"
         )
     if "ddp1" in results and "ddp2" in results:
