@@ -133,14 +133,18 @@ class _VocabModule(nn.Module):
         self.weight = weight
         self.place = place
 
+    def max_over_ranks(self, value: int, device: torch.device) -> int:
+        """The largest ``value`` of any rank (a collective)."""
+        count = torch.tensor([value], device=device)
+        dist.all_reduce(count, op=dist.ReduceOp.MAX, group=self.place.group)
+        return int(count.item())
+
     def _rows_of_all(self, rows: torch.Tensor, *, grad: bool) -> tuple[torch.Tensor, Rows]:
         """All ranks' rows of a ``(..., X)`` (or ``(...)`` for ids) tensor, flattened and gathered."""
         place = self.place
         shape = tuple(rows.shape[:-1]) if rows.is_floating_point() else tuple(rows.shape)
         flat = rows.reshape(-1, rows.shape[-1]) if rows.is_floating_point() else rows.reshape(-1)
-        count = torch.tensor([flat.shape[0]], device=flat.device)
-        dist.all_reduce(count, op=dist.ReduceOp.MAX, group=place.group)
-        widest = int(count.item())
+        widest = self.max_over_ranks(flat.shape[0], flat.device)
         if grad:
             gathered = _GatherRows.apply(flat, widest, place.rank, place.world_size, place.group)
         else:
@@ -197,11 +201,6 @@ class VocabParallelHead(_VocabModule):
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """Sum over ranks, with the gradient summed back."""
         return _AllReduceSum.apply(tensor, self.place.group)
-
-    def max_over_ranks(self, value: int, device: torch.device) -> int:
-        count = torch.tensor([value], device=device)
-        dist.all_reduce(count, op=dist.ReduceOp.MAX, group=self.place.group)
-        return int(count.item())
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """The whole vocabulary's logits of this rank's ``hidden`` ``(..., H)`` -> ``(..., V)``, with no
