@@ -3,10 +3,10 @@ two gloo ranks on the CPU against the whole matrices: a random one-layer Qwen3 o
 the ranks' slices are uneven), tied and untied. Each rank has its own rows of data, of another batch
 size and length than the other rank's (data parallelism: the ranks never see the same tokens).
 
-Checked on every rank: the embedding lookup; the whole logits of ``forward``; the loop's log-prob
-function (``chunked_logprobs``, chunks of 2 with a temperature) — log-probs, entropy and the gradient
-of a loss of both w.r.t. the hidden states, against the unsharded head; and greedy ``generate`` under
-``synced_gpus``."""
+Checked on every rank: the embedding lookup; the whole logits of ``forward`` (refused with a graph);
+the loop's log-prob function (``chunked_logprobs``, chunks of 2 with a temperature) — log-probs,
+entropy and the gradient of a loss of both w.r.t. the hidden states, against the unsharded head; and
+greedy ``generate`` under ``synced_gpus``."""
 
 from __future__ import annotations
 
@@ -93,6 +93,8 @@ def _worker(rank: int, world: int, port: int, tied: bool) -> None:
         _close(embedding(ids), whole.get_input_embeddings()(ids), "embedding")
         with torch.no_grad():
             _close(head(hidden), whole.get_output_embeddings()(hidden), "whole logits")
+        with pytest.raises(RuntimeError, match="without a graph"):  # training goes through the log-prob function
+            head(hidden.clone().requires_grad_(True))
 
         sharded = _stats(head, hidden, ids, weights)
         reference = _stats(whole.get_output_embeddings(), hidden, ids, weights)
