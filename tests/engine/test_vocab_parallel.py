@@ -107,10 +107,14 @@ def _worker(rank: int, world: int, port: int, tied: bool) -> None:
 
         prompt = ids[:, : 3 + rank]
         kwargs = {"max_new_tokens": 4, "do_sample": False, "pad_token_id": 0}
+        asked = []
+        head.register_forward_hook(lambda module, args, out: asked.append(tuple(args[0].shape)))
         with torch.no_grad():
             got = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), synced_gpus=True, **kwargs)
             want = whole.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), **kwargs)
         assert torch.equal(got, want), (got, want)
+        # generate gathers the whole logits of the last position only, prefill included
+        assert asked and all(shape[1] == 1 for shape in asked), asked
     finally:
         dist.destroy_process_group()
 
