@@ -74,7 +74,8 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
     )
     rewards = build_reward_source(config, ac=ac)
     if ctx.sharded:  # FSDP2 over the base, every adapter (the RM's too) and the value head
-        shard_actor_critic(ac, world_size=ctx.world_size, device=ctx.device)
+        prefetch = {"auto": None, "on": True, "off": False}[config.fsdp_prefetch]
+        shard_actor_critic(ac, world_size=ctx.world_size, device=ctx.device, unit=config.fsdp_unit, prefetch=prefetch)
     optimizer = build_optimizer(ac, config)
     scheduler = warmup_schedule(optimizer, warmup_steps=config.warmup_steps)
     check_prompt = encode_prompt(

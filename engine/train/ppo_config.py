@@ -14,6 +14,10 @@ from typing import Any, ClassVar
 
 from engine.config import RLConfig
 
+# parallel fsdp's switches (engine/train/sharding.py, shard_actor_critic; docs/engine.md, "Sharding")
+FSDP_UNITS = ("layer", "sublayer", "linear")
+FSDP_PREFETCH = ("auto", "on", "off")
+
 _TINY: dict[str, Any] = {
     # Seconds-long runs for the mechanics tests; the learning demo adds a larger batch and shorter
     # prompts on top of it (engine/train/compare.py, LEARNING_DEMO; docs/engine.md, "Does it learn?").
@@ -124,6 +128,22 @@ class PPOConfig(RLConfig):
             "(batch, reply, vocabulary) float32 tensor is held; 0 = all at once."
         },
     )
+    fsdp_unit: str = field(
+        default="layer",
+        metadata={
+            "help": "parallel fsdp: what one FSDP group is in each decoder layer, the weights gathered at once: "
+            "layer, sublayer (attention and MLP apart) or linear (each projection apart). Finer units hold "
+            "less gathered during the step, for more, smaller all-gathers."
+        },
+    )
+    fsdp_prefetch: str = field(
+        default="auto",
+        metadata={
+            "help": "parallel fsdp: gather the next unit while this one computes (on), or only the unit in "
+            "use (off: one unit less held); auto = on for CUDA, where it overlaps, off on the CPU, where "
+            "every collective is synchronous and it overlaps nothing."
+        },
+    )
     # -- the reference and KL ----------------------------------------------------------------------
     kl_coef: float = field(
         default=0.0,
@@ -225,6 +245,10 @@ class PPOConfig(RLConfig):
             errors.append("clip_range and clip_range_value must be > 0")
         if self.logprob_chunk_size < 0:
             errors.append("logprob_chunk_size must be >= 0 (0 = no chunking)")
+        if self.fsdp_unit not in FSDP_UNITS:
+            errors.append(f"fsdp_unit must be one of {', '.join(FSDP_UNITS)}")
+        if self.fsdp_prefetch not in FSDP_PREFETCH:
+            errors.append(f"fsdp_prefetch must be one of {', '.join(FSDP_PREFETCH)}")
         if self.kl_coef < 0:
             errors.append("kl_coef must be >= 0")
         if self.kl_estimator not in ("k1", "k3"):

@@ -36,9 +36,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from engine.train.ppo_config import FSDP_UNITS
 from engine.train.vocab_parallel import shard_vocabulary
 
 PARALLEL_MODES = ("ddp", "fsdp")
+_SUBLAYERS = ("self_attn", "mlp")
+_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 def _dtensor_type():
@@ -70,13 +73,27 @@ def shard_like(full: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def shard_actor_critic(
-    ac, *, world_size: int, device: torch.device | str | None = None, reshard_after_forward: bool = True
+    ac,
+    *,
+    world_size: int,
+    device: torch.device | str | None = None,
+    reshard_after_forward: bool = True,
+    prefetch: bool | None = None,
+    unit: str = "layer",
 ) -> None:
     """Apply FSDP2 to ``ac`` (an :class:`engine.train.ppo_model.ActorCritic`) in place, over
     ``world_size`` ranks of the default process group, each rank's shards on ``device`` (default: where
     ``ac`` is; build it on the host and pass the GPU, so that no rank ever holds the whole base there).
     Call after every adapter (the RM's included) has been added and before the optimiser is built: it
-    replaces the parameters by DTensors."""
+    replaces the parameters by DTensors.
+
+    ``unit``: what one FSDP group (one all-gather, the weights gathered at a time) is in each decoder
+    layer: ``layer``, the whole layer; ``sublayer``, its attention and its MLP apart (the norms stay in
+    the layer's group); ``linear``, each projection apart (q, k, v, o, gate, up, down with their
+    adapters). Finer units hold less gathered at once, for more, smaller all-gathers.
+    ``prefetch``: FSDP's default overlap of the next unit's all-gather with this one's work (see
+    :func:`_no_prefetch`); ``None`` = on for CUDA, where it overlaps on its own streams, off elsewhere,
+    where every collective is synchronous and a prefetch only holds a unit more for nothing."""
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 
@@ -94,15 +111,50 @@ def shard_actor_critic(
     vocab_group = dist.new_group(ranks=list(range(world_size)))
     shard_vocabulary(base, rank=dist.get_rank(), world_size=world_size, group=vocab_group, device=device)
     kwargs = {"mesh": mesh, "reshard_after_forward": reshard_after_forward}
+    if unit not in FSDP_UNITS:
+        raise ValueError(f"fsdp unit must be one of {', '.join(FSDP_UNITS)}, not {unit!r}")
+    if prefetch is None:
+        prefetch = device.type == "cuda"
+    units = []
     for layer in layers:
+        for part in _sub_units(layer, unit):
+            fully_shard(part, **kwargs)
+            units.append(part)
         fully_shard(layer, **kwargs)
+        units.append(layer)
     ignored = set(base.get_input_embeddings().parameters())
     for root, extra in ((backbone, {"ignored_params": ignored}), (ac.value_head, {})):  # roots the loop calls
         fully_shard(root, **kwargs, **extra)
         # FSDP keeps a root's weights gathered from its forward to its backward (the final norm here)
         root.set_reshard_after_forward(reshard_after_forward, recurse=False)
+    if not prefetch:
+        for unit in units:
+            _no_prefetch(unit)
     for module in ac.frozen_heads:  # replicated, frozen; FSDP moved the rest
         module.to(device)
+
+
+def _sub_units(layer: nn.Module, unit: str) -> list[nn.Module]:
+    """The modules of ``layer`` that get an FSDP group of their own before the layer's (which keeps
+    the rest): none for ``layer``; the attention and the MLP for ``sublayer``; each projection, with
+    its LoRA wrapper, for ``linear``."""
+    parts = [getattr(layer, name) for name in _SUBLAYERS if hasattr(layer, name)] if unit != "layer" else []
+    if unit == "linear":
+        parts = [getattr(part, name) for part in parts for name in _PROJECTIONS if hasattr(part, name)]
+    return parts
+
+
+def _no_prefetch(unit) -> None:
+    """At most one unit's weights gathered at a time (torch 2.13's FSDP2 defaults hold up to three):
+
+    - forward: with a blocking all-gather FSDP keeps a unit's flat all-gather buffer (its whole size)
+      until the next unit's copy-out, to overlap the two; an "async" unshard that the pre-forward hook
+      waits on at once frees it right after the copy-out instead;
+    - backward: with no explicit list FSDP gathers the unit that ran before this one in the forward
+      while this one's backward runs; an explicit list disables that default, and the unit itself
+      (already gathered when the list is read) makes the prefetch a no-op."""
+    unit._set_unshard_async_op(True)
+    unit.set_modules_to_backward_prefetch([unit])
 
 
 def clip_grad_norm(params: Iterable[nn.Parameter], max_norm: float) -> torch.Tensor:

@@ -29,6 +29,8 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 ROWS, PROMPT, REPLY = 4, 6, 5
 TOLERANCE = 2e-5  # float32 sums in another order; a step moves the weights by ~1e-3
+# mode: (parallel, shard_actor_critic's switches); fsdp's defaults on the CPU are whole layers, no prefetch
+MODES = {"ddp": ("ddp", {}), "fsdp": ("fsdp", {}), "fsdp-linear": ("fsdp", {"unit": "linear", "prefetch": True})}
 
 
 def _config(model: str) -> REPOConfig:
@@ -62,7 +64,7 @@ def _experience(vocab: int, rank: int, world: int):
     )  # fmt: skip
 
 
-def _train(model: str, ctx, *, steps: int, start: dict | None = None) -> dict:
+def _train(model: str, ctx, *, steps: int, start: dict | None = None, shard_options: dict | None = None) -> dict:
     """``steps`` updates on the fixed batch from the seed's adapters (or from ``start``, a saved
     state); returns the whole trainable and optimiser state after each step (0 = before any), the
     all-reduce calls of the last update and the trainable tensor count."""
@@ -78,7 +80,7 @@ def _train(model: str, ctx, *, steps: int, start: dict | None = None) -> dict:
     seed_everything(config.seed)
     ac = build_actor_critic(config)
     if ctx.sharded:
-        shard_actor_critic(ac, world_size=ctx.world_size)
+        shard_actor_critic(ac, world_size=ctx.world_size, **(shard_options or {}))
     optimizer = build_optimizer(ac, config)
     if start is not None:
         ac.load_trainable_state(start["trainable"])
@@ -122,10 +124,11 @@ def _worker(rank: int, world: int, port: int, model: str, mode: str, steps: int,
     torch.set_num_threads(1)
     from engine.train.ppo_dist import init_distributed, shutdown_distributed
 
-    ctx = init_distributed(parallel=mode)
+    parallel, shard_options = MODES[mode]
+    ctx = init_distributed(parallel=parallel)
     try:
         start = torch.load(start_path, weights_only=False) if start_path else None
-        result = _train(model, ctx, steps=steps, start=start)
+        result = _train(model, ctx, steps=steps, start=start, shard_options=shard_options)
         if rank == 0:
             torch.save(result, out)
     finally:
@@ -157,9 +160,10 @@ def single(tiny_model, tmp_path_factory):
     return _run(tiny_model, tmp_path_factory.mktemp("single"), world=1, mode="ddp", steps=3)["after"]
 
 
-@pytest.fixture(scope="module", params=["ddp", "fsdp"])
+@pytest.fixture(scope="module", params=list(MODES))
 def two_ranks(request, tiny_model, tmp_path_factory):
-    """Two gloo ranks, two updates, each rank on its half of the batch."""
+    """Two gloo ranks, two updates, each rank on its half of the batch (under fsdp-linear each
+    projection its own FSDP group, with FSDP's prefetch: the same result, less gathered at once)."""
     mode = request.param
     return mode, _run(tiny_model, tmp_path_factory.mktemp(mode), world=2, mode=mode, steps=2)
 
@@ -175,7 +179,7 @@ def test_two_ranks_end_with_the_weights_of_one_process(two_ranks, single):
     )
     # the test can fail: the updates moved the weights far more than the tolerance
     assert _max_diff(single[0]["trainable"], single[2]["trainable"]) > 50 * TOLERANCE
-    if mode == "ddp":  # gradients averaged in buckets, not one all-reduce per LoRA tensor
+    if MODES[mode][0] == "ddp":  # gradients averaged in buckets, not one all-reduce per LoRA tensor
         assert 1 <= two["all_reduce_calls"] < two["tensors"] / 10, two["all_reduce_calls"]
     else:  # FSDP reduce-scatters them itself; the loop's only all-reduces are the gradient-norm clips'
         assert two["all_reduce_calls"] <= 2, two["all_reduce_calls"]
@@ -191,8 +195,8 @@ def test_checkpoint_resumes_on_another_world_size(two_ranks, single, tiny_model,
     reference = single[3]["trainable"]
     on_one = _run(tiny_model, tmp_path, world=1, mode="ddp", steps=1, start=two["after"][2])
     assert _max_diff(on_one["after"][1]["trainable"], reference) < TOLERANCE
-    if mode == "fsdp":
-        on_two = _run(tiny_model, tmp_path, world=2, mode="fsdp", steps=1, start=single[2])
+    if MODES[mode][0] == "fsdp":
+        on_two = _run(tiny_model, tmp_path, world=2, mode=mode, steps=1, start=single[2])
         assert _max_diff(on_two["after"][1]["trainable"], reference) < TOLERANCE
     assert _max_diff(single[2]["trainable"], reference) > 50 * TOLERANCE
 
