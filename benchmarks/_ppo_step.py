@@ -11,7 +11,8 @@ per variant).
 - :func:`build_step`: the actor-critic (sharded under ``parallel: fsdp``), a synthetic experience of
   ``prompt`` + ``reply`` tokens per row, AdamW;
 - :func:`measure_steps`: a warm-up step (AdamW's state), then the peak RSS and mean time of the
-  measured steps of the loop's own ``ppo_update``; :func:`runtime_rss_mb`: the RSS before the model is
+  measured steps of the loop's own ``ppo_update`` (and the peak before the optimiser step, that of
+  the forward and backward passes); :func:`runtime_rss_mb`: the RSS before the model is
   built (the runtime, to subtract). Linux only.
 """
 
@@ -115,7 +116,7 @@ def step_config(args: argparse.Namespace, *, switches: tuple[bool, bool], **fiel
     )
 
 
-def build_step(config, args: argparse.Namespace, ctx):
+def build_step(config, args: argparse.Namespace, ctx, *, shard_options: dict | None = None):
     """The actor-critic of ``config`` (sharded when ``ctx`` is), a synthetic experience of ``--batch``
     rows of ``--prompt`` + ``--reply`` tokens, and AdamW; seeded, so every variant gets the same."""
     import torch
@@ -127,7 +128,7 @@ def build_step(config, args: argparse.Namespace, ctx):
     torch.manual_seed(0)
     ac = build_actor_critic(config)
     if ctx.sharded:
-        shard_actor_critic(ac, world_size=ctx.world_size)
+        shard_actor_critic(ac, world_size=ctx.world_size, **(shard_options or {}))
     vocab = ac.model.get_base_model().config.get_text_config().vocab_size
     b, p, r = args.batch, args.prompt, args.reply
     ids = torch.randint(0, vocab, (b, p + r))
@@ -156,15 +157,25 @@ def measure_steps(ac, exp, optimizer, *, config, ctx, steps: int) -> dict:
     step()
     reset_peak()  # under FSDP also forgets the peak of loading the whole base before sharding it
     before = rss_kib("VmRSS")
+    passes = []  # the peak so far when the optimiser step starts: the forward and backward passes'
+    optimizer_step = optimizer.step
+
+    def marked_step(*args, **kwargs):
+        passes.append(rss_kib("VmHWM"))
+        return optimizer_step(*args, **kwargs)
+
+    optimizer.step = marked_step
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
+    optimizer.step = optimizer_step
     peak = rss_kib("VmHWM")
     return {
         "rss_before_mb": before / 1024,
         "peak_rss_mb": peak / 1024,
         "step_peak_mb": (peak - before) / 1024,
+        "passes_peak_mb": max(passes) / 1024 if passes else None,
         "step_s": sum(times) / len(times),
     }

@@ -47,12 +47,16 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import _ppo_step as ppo_step  # noqa: E402
 from engine.serve import free_port  # noqa: E402
 
-VARIANTS = {  # name: (ranks, parallel, checkpointing and chunked log-probs)
-    "ddp1": (1, "ddp", False),
-    "ddp2": (2, "ddp", False),
-    "ddp2+ckpt": (2, "ddp", True),
-    "fsdp2": (2, "fsdp", False),
-    "fsdp2+ckpt": (2, "fsdp", True),
+VARIANTS = {  # name: (ranks, parallel, checkpointing and chunked log-probs, shard_actor_critic's options)
+    "ddp1": (1, "ddp", False, {}),
+    "ddp2": (2, "ddp", False, {}),
+    "ddp2+ckpt": (2, "ddp", True, {}),
+    "fsdp2": (2, "fsdp", False, {}),
+    "fsdp2+ckpt": (2, "fsdp", True, {}),
+    "fsdp2+ckpt+prefetch": (2, "fsdp", True, {"prefetch": True}),
+    "fsdp2+ckpt+sublayer": (2, "fsdp", True, {"unit": "sublayer"}),
+    "fsdp2+ckpt+sublayer+prefetch": (2, "fsdp", True, {"unit": "sublayer", "prefetch": True}),
+    "fsdp2+ckpt+linear": (2, "fsdp", True, {"unit": "linear"}),
 }
 
 
@@ -62,11 +66,11 @@ def run_rank(args: argparse.Namespace) -> dict:
     from engine.train.ppo_dist import gather_objects, init_distributed, shutdown_distributed
 
     torch.set_num_threads(args.threads)
-    _, parallel, switches = VARIANTS[args.variant]
+    _, parallel, switches, shard_options = VARIANTS[args.variant]
     ctx = init_distributed(parallel=parallel)
     runtime = ppo_step.runtime_rss_mb()
     config = ppo_step.step_config(args, switches=(switches, switches), parallel=parallel)
-    ac, exp, optimizer = ppo_step.build_step(config, args, ctx)
+    ac, exp, optimizer = ppo_step.build_step(config, args, ctx, shard_options=shard_options)
     measured = ppo_step.measure_steps(ac, exp, optimizer, config=config, ctx=ctx, steps=args.steps)
     measured["above_runtime_mb"] = measured["peak_rss_mb"] - runtime
     everyone = gather_objects({"rank": ctx.rank, "runtime_rss_mb": runtime, **measured}, ctx)
@@ -78,6 +82,7 @@ def run_rank(args: argparse.Namespace) -> dict:
         "rss_before_mb": max(r["rss_before_mb"] for r in everyone),
         "runtime_rss_mb": max(r["runtime_rss_mb"] for r in everyone),
         "above_runtime_mb": max(r["above_runtime_mb"] for r in everyone),
+        "passes_peak_mb": max(r["passes_peak_mb"] for r in everyone),
         "step_s": max(r["step_s"] for r in everyone),
     }
 
