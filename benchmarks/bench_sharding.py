@@ -15,14 +15,19 @@ Variants (ranks, parallel, gradient checkpointing + chunked log-probs):
 - ``ddp2+ckpt``: two ranks, replicated, checkpointing and chunked log-probs on;
 - ``fsdp2``: two ranks, sharded, switches off;
 - ``fsdp2+ckpt``: two ranks, sharded, checkpointing and chunked log-probs on (the goal: ≤ 0.5 x the
-  baseline's peak per rank).
+  baseline's peak per rank), ``shard_actor_critic``'s defaults (whole layers; no prefetch on the CPU);
+- ``fsdp2+ckpt+prefetch``, ``fsdp2+ckpt+sublayer``, ``fsdp2+ckpt+sublayer+prefetch``,
+  ``fsdp2+ckpt+linear``: the same with FSDP2's prefetch on (torch's defaults) and / or finer units
+  (``fsdp_prefetch``, ``fsdp_unit``; docs/engine.md, "Sharding").
 
 Memory per rank: the peak RSS of the rank's process during the measured steps (VmHWM reset after the
 warm-up, the glibc mmap threshold fixed at 64 KiB as in ``bench_memory.py``): the base or its shard,
 the adapters, AdamW's state and the step's activations; the largest rank's figure. Beside it, the
 peak above the runtime: the same peak minus the rank's RSS before the model is built (torch,
 transformers and the engine imported, the process group up; ~0.7 GB that no sharding divides), the
-figure a GPU's ``max_memory_allocated`` would give; its ratio is computed the same way. (Every rank loads
+figure a GPU's ``max_memory_allocated`` would give; its ratio is computed the same way. Each variant's
+JSON line also has the peak before the optimiser step (that of the forward and backward passes).
+(Every rank loads
 the whole base on the host before sharding it: a one-time host-memory peak, not measured here.)
 Scaling: ``ddp1``'s step time over ``ddp2``'s (the same rows per rank, twice the rows in all: 1.0 =
 perfect data-parallel scaling). Linux only.
