@@ -8,6 +8,10 @@ What is sharded, each its own FSDP group (docs/engine.md, "Sharding the loop"):
 - the backbone's final norm, as the group of the backbone, the module the loop calls for hidden states;
 - the value head (a group of its own, so its gradient is reduced by FSDP like the adapters').
 
+Finer groups inside each layer (its attention and MLP, or each projection) and FSDP's prefetch are
+switches (``fsdp_unit``, ``fsdp_prefetch``; :func:`shard_actor_critic`): what is held gathered during
+the step against the number of all-gathers and their overlap with compute.
+
 The embedding and the LM head (frozen; V x H each, one matrix when tied) are not FSDP groups: each
 rank keeps its contiguous slice of vocabulary rows and the ranks combine their slices
 (engine/train/vocab_parallel.py, the embedding lookup, the head's log-probs and entropy, and whole
@@ -128,8 +132,8 @@ def shard_actor_critic(
         # FSDP keeps a root's weights gathered from its forward to its backward (the final norm here)
         root.set_reshard_after_forward(reshard_after_forward, recurse=False)
     if not prefetch:
-        for unit in units:
-            _no_prefetch(unit)
+        for module in units:
+            _no_prefetch(module)
     for module in ac.frozen_heads:  # replicated, frozen; FSDP moved the rest
         module.to(device)
 
@@ -144,7 +148,7 @@ def _sub_units(layer: nn.Module, unit: str) -> list[nn.Module]:
     return parts
 
 
-def _no_prefetch(unit) -> None:
+def _no_prefetch(module) -> None:
     """At most one unit's weights gathered at a time (torch 2.13's FSDP2 defaults hold up to three):
 
     - forward: with a blocking all-gather FSDP keeps a unit's flat all-gather buffer (its whole size)
@@ -152,9 +156,13 @@ def _no_prefetch(unit) -> None:
       waits on at once frees it right after the copy-out instead;
     - backward: with no explicit list FSDP gathers the unit that ran before this one in the forward
       while this one's backward runs; an explicit list disables that default, and the unit itself
-      (already gathered when the list is read) makes the prefetch a no-op."""
-    unit._set_unshard_async_op(True)
-    unit.set_modules_to_backward_prefetch([unit])
+      (already gathered when the list is read) makes the prefetch a no-op.
+
+    ``_set_unshard_async_op`` is torch's own (underscored, documented in its docstring; read in 2.13's
+    ``torch/distributed/fsdp/_fully_shard``); an empty backward list would not do: FSDP takes an empty
+    list for "use the default"."""
+    module._set_unshard_async_op(True)
+    module.set_modules_to_backward_prefetch([module])
 
 
 def clip_grad_norm(params: Iterable[nn.Parameter], max_norm: float) -> torch.Tensor:
