@@ -13,6 +13,11 @@ it is served by the same vLLM server as the demo policies (``--enable-lora``, ru
 the schema, so greedy decoding under it reduces to one choice per rule, the first token of ``true``
 against that of ``false`` after ``"hit":`` (what xgrammar's greedy pick is, up to tokenisations the
 model was never trained on). ``benchmarks/bench_demo_judge.py`` measures it against the ground truth.
+
+What is trained is those choices alone (a class-balanced loss on ``t`` against ``f`` at each decision
+position), with a rank-64 adapter for a few hundred steps: the tiny base finds the reply's evidence in a
+~1300-token prompt only after a plateau, and a next-token loss on the verdict's fixed structure, which
+the grammar writes anyway, kept it there (docs/engine.md, "The demo judge", has the figures).
 """
 
 from __future__ import annotations
@@ -35,12 +40,13 @@ ADAPTER_DIR = "adapter"
 META_FILE = "demo-judge.json"
 SERVED_NAME = "demo-judge"  # the adapter's name on a vLLM server
 CONTEXT = 2048  # the judge's served context: the rubric and the case alone take ~800-1300 tiny-tokenizer tokens
-TRAIN_DIALOGUES = 16
-STEPS = 80
+TRAIN_DIALOGUES = 96
+STEPS = 600
 BATCH = 8
-PEAK_LR = 2e-3
-LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0}
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+PEAK_LR = 3e-3
+SPLIT_RATE = 0.5  # share of a verdict's tokens cut into smaller ones in the second spelling of each example
+CLIP = 10.0  # the decisions' gradients are small until the adapter finds the reply; a tight clip slows that
+LORA = {"r": 64, "lora_alpha": 128, "lora_dropout": 0.0}
 
 
 @dataclass
@@ -72,19 +78,6 @@ def encode(tok, example: Example, *, rubric: Rubric, context: int = CONTEXT) -> 
     return Encoded(prompt=prompt, completion=completion, dropped=dropped)
 
 
-def _batch(encoded: list[Encoded], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    width = max(len(e.prompt) + len(e.completion) for e in encoded)
-    ids = torch.full((len(encoded), width), pad, dtype=torch.long)
-    labels = torch.full((len(encoded), width), -100, dtype=torch.long)
-    mask = torch.zeros((len(encoded), width), dtype=torch.long)
-    for row, e in enumerate(encoded):
-        seq = e.prompt + e.completion
-        ids[row, : len(seq)] = torch.tensor(seq)
-        labels[row, len(e.prompt) : len(seq)] = torch.tensor(e.completion)
-        mask[row, : len(seq)] = 1
-    return ids, labels, mask
-
-
 def lr_at(step: int, *, steps: int, peak: float = PEAK_LR, warmup: int = 10) -> float:
     """Linear warm-up (step 0 already learns) then cosine decay to a tenth of the peak.
 
@@ -113,7 +106,7 @@ class Features:
     inputs: torch.Tensor  # (T, hidden): the last layer's input at positions 0..T-1 (prompt + verdict but its end)
     first: int  # the position that predicts the verdict's first token (the prompt's last)
     labels: torch.Tensor  # (C,) the verdict's tokens, predicted at positions first..T-1
-    weights: torch.Tensor  # (C,) loss weights: the true/false decisions count more than the fixed structure
+    decisions: torch.Tensor  # indices into the verdict of each rule's true/false choice, in the rules' order
 
 
 def _layers(model):
@@ -143,34 +136,93 @@ class _PrefixCache:
         return copy.deepcopy(cache), inputs
 
 
-def _decision_positions(tok, text: str, ids: list[int]) -> list[int]:
-    """Indices into ``ids`` (the verdict's tokens) of each rule's true/false choice."""
-    offsets = tok(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-    marks = [i + len('"hit":') for i in range(len(text)) if text.startswith('"hit":', i)]
-    return [next(j for j, (start, _) in enumerate(offsets) if start >= mark) for mark in marks]
+def _decision_positions(tok, ids: list[int]) -> list[int]:
+    """Indices into ``ids`` (a verdict's tokens, however split) of each rule's true/false choice: the
+    tokens that start right after ``"hit":``."""
+    out, text = [], ""
+    for index, token in enumerate(ids):
+        if text.endswith('"hit":'):
+            out.append(index)
+        text += tok.decode([token])
+    return out
+
+
+def split_tokens(tok, ids: list[int], rng: random.Random, *, rate: float = SPLIT_RATE) -> list[int]:
+    """The same text in other tokens: each token, with probability ``rate``, cut into random pieces the
+    vocabulary holds (single characters always are: the verdict is ASCII and the tokenizer byte-level).
+
+    A server under a grammar spells the verdict with whatever tokens the model prefers among those the
+    grammar allows, and the tiny judge's preferences are not the tokenizer's (it never learnt the
+    structure); training on varied spellings keeps each decision from depending on how the verdict
+    before it was cut into tokens.
+
+    >>> class Tok:  # one token per character, and "ab" as a token of its own
+    ...     vocab = {"a": 1, "b": 2, "ab": 3}
+    ...     def decode(self, ids): return "".join({1: "a", 2: "b", 3: "ab"}[i] for i in ids)
+    ...     def convert_tokens_to_ids(self, t): return self.vocab.get(t)
+    >>> split_tokens(Tok(), [3, 1], random.Random(0), rate=1.0)
+    [1, 2, 1]
+    """
+    out = []
+    for token in ids:
+        piece = tok.decode([token])
+        if len(piece) < 2 or rng.random() >= rate:
+            out.append(token)
+            continue
+        cuts = sorted(rng.sample(range(1, len(piece)), rng.randint(1, len(piece) - 1)))
+        parts = [piece[a:b] for a, b in zip([0, *cuts], [*cuts, len(piece)], strict=True)]
+        ids_ = [tok.convert_tokens_to_ids(part) for part in parts]
+        unknown = getattr(tok, "unk_token_id", None)
+        if any(i is None or i == unknown or tok.decode([i]) != part for i, part in zip(ids_, parts, strict=True)):
+            ids_ = [tok.convert_tokens_to_ids(ch) for ch in piece]  # characters: always in a byte-level vocabulary
+        out += ids_
+    return out
 
 
 @torch.no_grad()
 def features(model, tok, prefixes: _PrefixCache, prompt: list[int], completion_text: str) -> Features:
     """The frozen base's view of one prompt and verdict text (the verdict teacher-forced)."""
-    completion = tok(completion_text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    sequence = prompt + completion
+    ids = tok(completion_text, add_special_tokens=False)["input_ids"]
+    return features_many(model, tok, prefixes, prompt, [ids])[0]
+
+
+@torch.no_grad()
+def features_many(model, tok, prefixes: _PrefixCache, prompt: list[int], verdicts: list[list[int]]) -> list[Features]:
+    """The frozen base's view of one prompt followed by each of ``verdicts`` (token ids, teacher-forced):
+    the prompt is run once and each verdict continues from a copy of its cache."""
+    import copy
+
     cut = prefixes.split(prompt)
-    cache, head = prefixes.get(tuple(sequence[:cut])) if cut else (None, None)
+    cache, head = prefixes.get(tuple(prompt[:cut])) if cut else (None, None)
     inner = _layers(model)
-    out = inner(input_ids=torch.tensor([sequence[cut:-1]]), past_key_values=cache, output_hidden_states=True)
-    rest = out.hidden_states[len(inner.layers) - 1][0]
-    inputs = torch.cat([head, rest]) if head is not None else rest
-    weights = torch.ones(len(completion))
-    for index in _decision_positions(tok, completion_text, completion[:-1]):
-        weights[index] = DECISION_WEIGHT
-    return Features(
-        inputs=inputs.to(torch.bfloat16), first=len(prompt) - 1, labels=torch.tensor(completion), weights=weights
+    last = len(inner.layers) - 1
+    out = inner(
+        input_ids=torch.tensor([prompt[cut:]]), past_key_values=cache, use_cache=True, output_hidden_states=True
     )
+    body = out.hidden_states[last][0]
+    inputs = torch.cat([head, body]) if head is not None else body
+    feats = []
+    for ids in verdicts:
+        completion = list(ids) + [tok.eos_token_id]
+        more = inner(
+            input_ids=torch.tensor([completion[:-1]]),
+            past_key_values=copy.deepcopy(out.past_key_values),
+            output_hidden_states=True,
+        )
+        feats.append(
+            Features(
+                inputs=torch.cat([inputs, more.hidden_states[last][0]]).to(torch.bfloat16),
+                first=len(prompt) - 1,
+                labels=torch.tensor(completion),
+                decisions=torch.tensor(_decision_positions(tok, completion[:-1]), dtype=torch.long),
+            )
+        )
+    return feats
 
 
-def last_layer_logits(model, feat: Features) -> torch.Tensor:
-    """The (adapted) last decoder layer, final norm and head at the verdict's positions: (C, vocab)."""
+def last_layer_logits(model, feat: Features, at: torch.Tensor | None = None) -> torch.Tensor:
+    """The (adapted) last decoder layer, final norm and head at the verdict's positions: (C, vocab), or
+    at the verdict positions ``at`` alone (indices into the verdict): (len(at), vocab)."""
     from transformers.models.qwen3.modeling_qwen3 import apply_rotary_pos_emb, repeat_kv
 
     inner = _layers(model)
@@ -183,38 +235,37 @@ def last_layer_logits(model, feat: Features) -> torch.Tensor:
     shape = (1, total, -1, attn.head_dim)
     keys = attn.k_norm(attn.k_proj(y_all).view(shape)).transpose(1, 2)
     values = attn.v_proj(y_all).view(shape).transpose(1, 2)
-    y = y_all[:, feat.first :]
+    rows = positions[feat.first :] if at is None else feat.first + at
+    y = y_all[:, rows]
     q = attn.q_norm(attn.q_proj(y).view(1, y.shape[1], -1, attn.head_dim)).transpose(1, 2)
     cos, sin = inner.rotary_emb(y_all, position_ids=positions[None])
     keys, _ = apply_rotary_pos_emb(keys, keys, cos, sin)
-    q, _ = apply_rotary_pos_emb(q, q, cos[:, feat.first :], sin[:, feat.first :])
+    q, _ = apply_rotary_pos_emb(q, q, cos[:, rows], sin[:, rows])
     heads = q.shape[1]
     keys = repeat_kv(keys, heads // keys.shape[1])
     values = repeat_kv(values, heads // values.shape[1])
     scores = (q @ keys.transpose(-1, -2)) * attn.scaling
-    causal = positions[None, :] > positions[feat.first :, None]
+    causal = positions[None, :] > rows[:, None]
     scores = scores.masked_fill(causal[None, None], float("-inf"))
     out = (scores.softmax(-1) @ values).transpose(1, 2).reshape(1, y.shape[1], -1)
-    x = x_all[:, feat.first :] + attn.o_proj(out)
+    x = x_all[:, rows] + attn.o_proj(out)
     x = x + layer.mlp(layer.post_attention_layernorm(x))
     head = model.get_output_embeddings()
     return head(inner.norm(x))[0]
 
 
-DECISION_WEIGHT = 4.0
-
-
 def _loss(model, feat: Features, true_id: int, false_id: int, pos_weight: float) -> torch.Tensor:
-    """Next-token loss over the verdict, plus a class-balanced loss on each decision: the first token of
-    ``true`` against that of ``false`` (the only choice structured decoding leaves the model there)."""
-    logits = last_layer_logits(model, feat)
-    structure = torch.nn.functional.cross_entropy(logits, feat.labels)
-    at = (feat.weights > 1).nonzero().squeeze(-1)
-    margin = logits[at, true_id] - logits[at, false_id]
-    truth = (feat.labels[at] == true_id).float()
+    """A class-balanced loss on each decision: the first token of ``true`` against that of ``false`` (the
+    only choice structured decoding leaves the model there), at the decision positions alone.
+
+    The verdict's structure is not trained: the server's grammar (xgrammar, no free whitespace) writes it
+    whatever the model prefers, and a next-token loss on it (about 13 nats a token for the tiny base, which
+    never saw JSON) drowned the decisions' gradient: with it the adapter stayed near "always clean"."""
+    logits = last_layer_logits(model, feat, at=feat.decisions)
+    margin = logits[:, true_id] - logits[:, false_id]
+    truth = (feat.labels[feat.decisions] == true_id).float()
     weight = torch.ones_like(truth) + truth * (pos_weight - 1)
-    decision = torch.nn.functional.binary_cross_entropy_with_logits(margin, truth, weight=weight)
-    return structure + DECISION_WEIGHT * decision
+    return torch.nn.functional.binary_cross_entropy_with_logits(margin, truth, weight=weight)
 
 
 def train_judge(
@@ -245,12 +296,13 @@ def train_judge(
     prefixes = _PrefixCache(model, tok)
     feats = []
     for index, (e, x) in enumerate(zip(encoded, train, strict=True)):
-        feats.append(features(model, tok, prefixes, e.prompt, x.verdict_text()))
+        canonical = tok(x.verdict_text(), add_special_tokens=False)["input_ids"]
+        feats += features_many(model, tok, prefixes, e.prompt, [canonical, split_tokens(tok, canonical, rng)])
         if progress and (index + 1) % 50 == 0:
             progress(f"features {index + 1}/{len(train)} ({time.monotonic() - started:.0f}s)")
     featured_s = time.monotonic() - started
     true_id, false_id = _first_token(tok, "true"), _first_token(tok, "false")
-    decisions = [bool(label == true_id) for f in feats for label in f.labels[f.weights > 1].tolist()]
+    decisions = [bool(label == true_id) for f in feats for label in f.labels[f.decisions].tolist()]
     pos_weight = (len(decisions) - sum(decisions)) / max(sum(decisions), 1)  # hits are rare: balance them
     last = model.config.num_hidden_layers - 1
     config = LoraConfig(task_type="CAUSAL_LM", target_modules=ADAPTED, layers_to_transform=[last], **LORA)
@@ -268,7 +320,7 @@ def train_judge(
         loss = torch.stack([_loss(model, feats[index], true_id, false_id, pos_weight) for index in picked]).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        torch.nn.utils.clip_grad_norm_(params, CLIP)
         optimizer.step()
         losses.append(loss.item())
         if progress and (step + 1) % 20 == 0:
@@ -321,11 +373,10 @@ def decide(model, tok, example: Example, *, rubric: Rubric, prefixes: _PrefixCac
         text = json.dumps({r: {"hit": chosen[r]} for r in example.rules}, separators=(",", ":"))
         with _base_only(model):
             feat = features(model, tok, prefixes, enc.prompt, text)
-        logits = last_layer_logits(model, feat)
-        completion = feat.labels.tolist()
+        logits = last_layer_logits(model, feat, at=feat.decisions)
         changed = False
-        for rule, index in zip(example.rules, _decision_positions(tok, text, completion[:-1]), strict=True):
-            hit = bool(logits[index, true_id] > logits[index, false_id])
+        for row, rule in enumerate(example.rules):
+            hit = bool(logits[row, true_id] > logits[row, false_id])
             if hit != chosen[rule]:
                 chosen[rule] = hit
                 changed = True

@@ -17,6 +17,8 @@ from engine.rewards.rubric import default_rubric
 RUBRIC = default_rubric()
 HELDOUT_DIALOGUES = 8
 # Balanced accuracy of "always clean" is 0.5 on every rule; a judge that learnt nothing scores about that.
+# The default build scores 0.93 on 40 held-out dialogues (docs/benchmarks.md, "Demo judge", with other
+# seeds); the bar sits well below so that a build on another CPU, whose floats differ, passes too.
 MARGIN = 0.15
 
 
@@ -49,13 +51,6 @@ def test_always_clean_is_the_trivial_baseline():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="measured 2026-12-06: the demo judge built within the CPU budget (16 dialogues, 80 steps, last layer "
-    "only) scores macro balanced accuracy 0.504 against always-clean's 0.5 (docs/benchmarks.md, 'Demo judge'); "
-    "strict, so the mark must go when a better build passes",
-)
 def test_demo_judge_beats_always_clean_on_heldout_dialogues(demo_judge):
     from engine.tinymodel.judge import META_FILE, load_judge, predict
 
