@@ -101,7 +101,10 @@ def main() -> None:
     t0 = time.perf_counter()
     judge = None
     if args.judge_url:
-        judge = JudgeConfig(base_url=args.judge_url, model=args.judge_model, concurrency=16, timeout=120.0)
+        # Hits only (evidence_chars 0): all training needs, and what the demo judge was trained to answer.
+        judge = JudgeConfig(
+            base_url=args.judge_url, model=args.judge_model, concurrency=16, timeout=120.0, evidence_chars=0
+        )
 
     def on_start(start: dict) -> None:
         print(
