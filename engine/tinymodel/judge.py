@@ -94,7 +94,7 @@ def lr_at(step: int, *, steps: int, peak: float = PEAK_LR, warmup: int = 10) -> 
 # The adapter changes the last decoder layer only, so everything below it is the frozen base's: one no-grad
 # pass of the base per example caches the last layer's input at every position (the rubric's system
 # message, shared by every call at a stage, once per stage), and each training step runs the last layer
-# alone: keys and values over every position, queries at the verdict's positions. That is the same
+# alone: keys and values over every position, queries at the decision positions. That is the same
 # function as the whole adapted model (``tests/engine/test_demo_judge.py`` compares them) at a small
 # fraction of the cost: a full fine-tuning pass over ~1300-token judge prompts takes seconds per example
 # on a CPU.

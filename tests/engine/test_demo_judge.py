@@ -86,3 +86,28 @@ def test_training_on_cached_features_is_the_whole_adapted_model(tiny_model):
         whole = adapted(input_ids=ids).logits[0, len(encoded.prompt) - 1 : -1]
     assert ours.shape == whole.shape
     assert (ours - whole).abs().max().item() < 0.05 * whole.abs().max().item()  # inputs cached in bf16
+
+
+@pytest.mark.slow
+def test_every_spelling_of_a_verdict_reads_the_same_and_finds_each_decision(tiny_model):
+    """The build trains each verdict in a second, random spelling (what a server under a grammar may
+    write); each spelling must be the same text, and the decision positions must be each rule's t/f."""
+    import random
+
+    from transformers import AutoTokenizer
+
+    from engine.tinymodel import judge
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    rng = random.Random(0)
+    true_id, false_id = judge._first_token(tok, "true"), judge._first_token(tok, "false")
+    for example in examples(seed=0, n_dialogues=2):
+        canonical = tok(example.verdict_text(), add_special_tokens=False)["input_ids"]
+        for ids in (canonical, *(judge.split_tokens(tok, canonical, rng, rate=rate) for rate in (0.5, 1.0))):
+            assert tok.decode(ids) == example.verdict_text()
+            positions = judge._decision_positions(tok, ids)
+            assert len(positions) == len(example.rules)
+            choices = [ids[i] for i in positions]
+            assert all(c in (true_id, false_id) for c in choices), [tok.decode([c]) for c in choices]
+            assert [c == true_id for c in choices] == [r in example.hits for r in example.rules]
+        assert len(judge.split_tokens(tok, canonical, rng, rate=1.0)) > len(canonical)  # it did re-spell
