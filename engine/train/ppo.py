@@ -20,7 +20,7 @@ import torch
 from engine.checkpoint import load_checkpoint, seed_everything, set_rng_state
 from engine.rundir import ADAPTER_DIR, LOOP_LAYOUT, RunWriter, latest_checkpoint, run_result, trim_metrics
 from engine.train.ppo_checkpoint import save_training_state
-from engine.train.ppo_config import PPOConfig, REPOConfig
+from engine.train.ppo_config import FSDP_PREFETCH, PPOConfig, REPOConfig
 from engine.train.ppo_data import PromptStream, encode_prompt, fit_prompt, read_prompt_rows, total_steps
 from engine.train.ppo_dist import (
     Distributed,
@@ -74,7 +74,7 @@ def _train(config: PPOConfig, *, run_dir: Path, resume: bool, ctx: Distributed) 
     )
     rewards = build_reward_source(config, ac=ac)
     if ctx.sharded:  # FSDP2 over the base, every adapter (the RM's too) and the value head
-        prefetch = {"auto": None, "on": True, "off": False}[config.fsdp_prefetch]
+        prefetch = FSDP_PREFETCH[config.fsdp_prefetch]
         shard_actor_critic(ac, world_size=ctx.world_size, device=ctx.device, unit=config.fsdp_unit, prefetch=prefetch)
     optimizer = build_optimizer(ac, config)
     scheduler = warmup_schedule(optimizer, warmup_steps=config.warmup_steps)

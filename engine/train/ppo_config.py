@@ -16,7 +16,7 @@ from engine.config import RLConfig
 
 # parallel fsdp's switches (engine/train/sharding.py, shard_actor_critic; docs/engine.md, "Sharding")
 FSDP_UNITS = ("layer", "sublayer", "linear")
-FSDP_PREFETCH = ("auto", "on", "off")
+FSDP_PREFETCH = {"auto": None, "on": True, "off": False}  # shard_actor_critic's prefetch (None: by device)
 
 _TINY: dict[str, Any] = {
     # Seconds-long runs for the mechanics tests; the learning demo adds a larger batch and shorter
