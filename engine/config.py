@@ -81,11 +81,20 @@ class JudgeConfig(Serialisable):
     retries: int = field(
         default=2, metadata={"help": "Extra tries after a connection error, 429 or 5xx (exponential backoff)."}
     )
+    in_process: bool = field(
+        default=False,
+        metadata={
+            "help": "true = no server: ``model`` is a demo judge's directory (``python -m engine bootstrap "
+            "--judge``) whose greedy verdicts are read in this process (docs/engine.md, 'The demo judge'). "
+            "For the tiny CPU world only, where a served judge prefills too slowly for a learning run; "
+            "a real judge is served."
+        },
+    )
 
     def errors(self) -> list[str]:
         errors = []
-        if not self.base_url or not self.model:
-            errors.append("judge needs base_url and model")
+        if not self.model or not (self.base_url or self.in_process):
+            errors.append("judge needs base_url and model (or in_process and model, a demo judge's directory)")
         if self.concurrency < 1 or self.timeout <= 0:
             errors.append("judge concurrency must be >= 1 and timeout > 0")
         if min(self.max_tokens, self.context_tokens, self.evidence_chars, self.retries) < 0:

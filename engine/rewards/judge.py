@@ -147,13 +147,10 @@ class RewardJudge:
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> RewardJudge:
         """From :class:`engine.config.JudgeConfig` (its rubric may be inline or a path to a JSON file)."""
-        rubric = config.rubric
-        if isinstance(rubric, str):
-            rubric = json.loads(Path(rubric).read_text(encoding="utf-8"))
         kwargs = dict(
             base_url=config.base_url,
             model=config.model,
-            rubric=rubric,
+            rubric=config_rubric(config),
             concurrency=config.concurrency,
             timeout=config.timeout,
             max_tokens=config.max_tokens,
@@ -372,3 +369,22 @@ class RewardJudge:
             tmp = self.cache_dir / f"{key}.{os.getpid()}.{threading.get_ident()}.tmp"
             tmp.write_text(json.dumps(asdict(verdict)), encoding="utf-8")
             tmp.replace(self.cache_dir / f"{key}.json")
+
+
+def config_rubric(config: Any) -> dict | None:
+    """A :class:`engine.config.JudgeConfig`'s rubric document: inline, read from its path, or None."""
+    rubric = config.rubric
+    if isinstance(rubric, str):
+        rubric = json.loads(Path(rubric).read_text(encoding="utf-8"))
+    return rubric
+
+
+def judge_from_config(config: Any, **overrides: Any):
+    """The judge a :class:`engine.config.JudgeConfig` names: a :class:`RewardJudge` calling its server or,
+    with ``in_process``, the demo judge in ``model``'s directory read in this process
+    (:class:`engine.tinymodel.judge.InProcessJudge`, the same ``judge_batch`` / ``rubric`` / ``stats``)."""
+    if getattr(config, "in_process", False):
+        from engine.tinymodel.judge import InProcessJudge
+
+        return InProcessJudge(config.model, rubric=config_rubric(config))
+    return RewardJudge.from_config(config, **overrides)

