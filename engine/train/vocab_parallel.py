@@ -9,7 +9,8 @@ more) and the ranks combine what their slices give:
 - **Embedding** (:class:`VocabParallelEmbedding`): every rank looks up the ids of *every* rank (they
   hold different rows of data: this is data parallelism, not tensor parallelism, so the ids are
   all-gathered first), ids outside its slice masked to row 0 and their rows zeroed; the partial
-  embeddings are summed over ranks and each rank keeps its own rows. Frozen: no graph.
+  embeddings are summed over ranks and each rank receives its own rows (a reduce-scatter). Frozen: no
+  graph.
 - **Head, log-probs and entropy** (:class:`VocabParallelHead`, used by
   ``engine.train.memory._chunk_stats``, the loop's one log-prob function): the hidden states of every
   rank are all-gathered (:func:`gather_rows`), each rank computes the logits of its vocabulary slice
@@ -19,7 +20,7 @@ more) and the ranks combine what their slices give:
   ``sum p z`` as a sum over slices weighted by ``exp(lse_slice - lse)``. The sums are autograd-aware
   (:class:`_AllReduceSum`: the backward all-reduces the gradient, because every rank's loss depends
   on every slice), and the row gather's backward sums the gradients of a rank's rows over ranks and
-  hands them back to their owner: the hidden-state gradient is the unsharded one.
+  hands them back to their owner (a reduce-scatter): the hidden-state gradient is the unsharded one.
 - **Full logits** (``VocabParallelHead.forward``, no graph): for transformers' ``generate`` (rollouts
   and the probe's greedy replies, every rank in the loop under ``synced_gpus``), which asks the head
   for the last position only, and ``policy_logits``. Each rank's slice of the logits of every rank's
@@ -86,7 +87,8 @@ class _AllReduceSum(torch.autograd.Function):
 class _GatherRows(torch.autograd.Function):
     """Every rank's rows ``(n_r, ...)``, each padded to the most rows ``widest``, stacked in rank order:
     ``(world * widest, ...)``. Backward: a rank's rows were used on every rank, so their gradient is the
-    sum over ranks of that rank's block (an all-reduce, then this rank's block)."""
+    sum over ranks of that rank's block: a reduce-scatter (each rank receives the sum of its own block
+    only, half an all-reduce's traffic)."""
 
     @staticmethod
     def forward(ctx, rows: torch.Tensor, widest: int, rank: int, world: int, group) -> torch.Tensor:
@@ -95,10 +97,14 @@ class _GatherRows(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        grad = grad.contiguous().clone()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
-        begin = ctx.rank * ctx.widest
-        return grad[begin : begin + ctx.n], None, None, None, None
+        return _own_block_summed(grad, ctx.widest, ctx.group)[: ctx.n], None, None, None, None
+
+
+def _own_block_summed(gathered: torch.Tensor, widest: int, group) -> torch.Tensor:
+    """This rank's ``widest``-row block of a ``(world * widest, ...)`` tensor, summed over ranks."""
+    out = gathered.new_empty((widest, *gathered.shape[1:]))
+    dist.reduce_scatter_tensor(out, gathered.contiguous(), op=dist.ReduceOp.SUM, group=group)
+    return out
 
 
 def _gather_padded(rows: torch.Tensor, widest: int, world: int, group) -> torch.Tensor:
@@ -162,8 +168,8 @@ class VocabParallelEmbedding(_VocabModule):
         inside = (ids >= place.start) & (ids < place.end)
         out = F.embedding(torch.where(inside, ids - place.start, 0), self.weight)
         out = out * inside.unsqueeze(-1).to(out.dtype)
-        dist.all_reduce(out, op=dist.ReduceOp.SUM, group=place.group)
-        return rows.own(out)
+        own = _own_block_summed(out, rows.widest, place.group)  # every rank's rows of its own ids, summed
+        return own[: rows.n].reshape(*rows.shape, own.shape[-1])
 
 
 class VocabParallelHead(_VocabModule):
