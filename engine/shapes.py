@@ -229,12 +229,15 @@ def estimate(
     base_bytes: int = BASE_BYTES,
     logit_copies: int = 5,
     optimizer_temporaries: int = 1,
+    prefetch: bool = True,
 ) -> Estimate:
     """Peak bytes per rank of one PPO update micro-step: the frozen base, the trainable ``policy`` and
     ``value`` adapters (weights, gradients, AdamW) and the frozen ``reward`` adapter, the activations of
     one forward pass of ``micro_batch`` x ``seq_tokens`` and the log-prob logits over the reply.
 
-    ``parallel="fsdp"`` shards the base and the adapters over ``ranks``; ``"ddp"`` replicates them.
+    ``parallel="fsdp"`` shards the base and the adapters over ``ranks``; ``"ddp"`` replicates them. Under
+    FSDP a rank also holds whole layers while it uses them: one, or two with ``prefetch`` (FSDP2's default
+    on CUDA, ``fsdp_prefetch: auto``: the next layer's all-gather overlaps this one's work).
     """
     shard = ranks if parallel == "fsdp" else 1
     lora = shape.lora_params(lora_rank)
@@ -245,8 +248,8 @@ def estimate(
     logits = reply * logits_bytes_per_token(
         shape, chunked=chunk_tokens > 0, chunk_tokens=chunk_tokens, tokens=reply_tokens, copies=logit_copies
     )
-    if parallel == "fsdp":  # one layer's full weights are gathered at a time
-        base = shape.params() * base_bytes / shard + shape.layer_params() * base_bytes
+    if parallel == "fsdp":  # the layer in use gathered whole, and the next one with the prefetch
+        base = shape.params() * base_bytes / shard + (2 if prefetch else 1) * shape.layer_params() * base_bytes
     else:
         base = shape.params() * base_bytes
     # foreach AdamW (torch's default for CUDA tensors) allocates one float32 temporary of the trainable

@@ -75,6 +75,9 @@ def test_memory_model_corrects_the_32b_on_80gb_claim():
     assert (one.base + one.adapters) / 1e9 > 80  # before activations: does not fit one 80 GB card
     sharded = estimate(shape, ranks=8, parallel="fsdp")
     assert sharded.total < one.total / 3 and sharded.total / GIB < 72
+    # CUDA's prefetch holds the next layer gathered too: one layer's bytes more than without it.
+    unprefetched = estimate(shape, ranks=8, parallel="fsdp", prefetch=False)
+    assert sharded.base - unprefetched.base == shape.layer_params() * 2
     # Checkpointing and chunking are what make the activations and logits small.
     full = estimate(shape, checkpointing=False, chunk_tokens=0)
     assert full.activations > 10 * one.activations and full.logits > 3 * one.logits
