@@ -15,6 +15,7 @@ from engine.demo.judge_data import CATEGORY_RULES, always_clean, examples, rule_
 from engine.rewards.rubric import default_rubric
 
 RUBRIC = default_rubric()
+RUBRIC_IDS = {r.id for r in RUBRIC.rules}
 HELDOUT_DIALOGUES = 8
 # Balanced accuracy of "always clean" is 0.5 on every rule; a judge that learnt nothing scores about that.
 # The default build scores 0.93 on 40 held-out dialogues (docs/benchmarks.md, "Demo judge", with other
@@ -136,3 +137,27 @@ def test_the_in_process_judge_reads_what_decide_reads_behind_the_rewards_interfa
     assert all(v.ok and v.e_judge == RUBRIC.e_judge(v.hits) for v in verdicts[:-1])
     assert not verdicts[-1].ok and verdicts[-1].kind == FAIL_TOO_LONG
     assert judge.stats.verdicts == len(picked) + 1 and judge.stats.too_long == 1
+
+
+@pytest.mark.slow
+def test_a_repo_step_with_the_in_process_judge_from_a_config_file(demo_judge, tiny_model, tmp_path):
+    """The in-process judge through a job's config file (what ``python -m engine train`` reads): every
+    reply judged, none failed, E_judge in the reward and the judge's columns in the metrics."""
+    from engine.config import JudgeConfig, RewardSourcesConfig
+    from engine.train.ppo import train
+    from engine.train.ppo_config import REPOConfig
+    from tests.engine.ppo_support import assert_finite_metrics, tiny_config
+
+    judge = JudgeConfig(model=str(demo_judge), in_process=True, evidence_chars=0)
+    config = tiny_config(
+        tiny_model, tmp_path / "data", per_device_batch_size=4, max_steps=1, probe_every=0,
+        max_prompt_length=256, max_response_length=16, rewards=RewardSourcesConfig(judge=judge),
+    )  # fmt: skip
+    path = tmp_path / "repo.json"
+    path.write_text(json.dumps(config.to_dict()))
+    loaded = REPOConfig.load(path)
+    assert loaded.rewards.judge.in_process and loaded.rewards.judge.model == str(demo_judge)
+    assert train(loaded, run_dir=tmp_path / "run")["steps"] == 1
+    step = [r for r in assert_finite_metrics(tmp_path / "run") if r["step"] > 0][-1]
+    assert step["judge/failures"] == 0 and step["judge/too_long"] == 0, step
+    assert "reward/e_judge" in step and {f"judge/{rule}" for rule in RUBRIC_IDS} & set(step), step
