@@ -86,6 +86,9 @@ def main() -> None:
         "--judge-in-process", action="store_true",
         help="the demo judge of this tiny build read in-process (JudgeConfig.in_process), no server",
     )  # fmt: skip
+    parser.add_argument(
+        "--repo-n", type=float, help="REPO's enhancement clip n (default 100, the paper's); PPO has none"
+    )
     parser.add_argument("--quick", action="store_true", help="make bench's size: one seed, 2 steps of 4 prompts")
     parser.add_argument("--work", help="working directory (default: a fresh temporary one)")
     args = parser.parse_args()
@@ -151,6 +154,7 @@ def main() -> None:
         model, work, seeds=args.seeds, size=size, rm=Path(args.rm) if args.rm else None, rm_steps=args.rm_steps,
         rm_dialogues=40 if args.quick else 180, judge=judge, eval_samples=args.eval_samples,
         eval_seed=args.eval_seed, max_heldout=6 if args.quick else None, on_seed=on_seed, on_start=on_start,
+        repo_n=args.repo_n,
     )  # fmt: skip
     pooled = out["pooled"]
     summary = {
@@ -165,6 +169,7 @@ def main() -> None:
         "repo_learned_violation": learned(pooled["repo_vs_start"]["violation_rate"]),
         "claim": out["claim"],
         "size": {**size, "heldout_prompts": len(out["rows"]), "eval_samples": args.eval_samples},
+        "repo_n": args.repo_n or 100.0,
         "wall_s": round(time.perf_counter() - t0, 1),
         "load_average": round(os.getloadavg()[0], 1),
     }

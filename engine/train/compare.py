@@ -315,7 +315,7 @@ def train_rm(model: Path, work: Path, *, steps: int, dialogues: int) -> tuple[Pa
 def repo_vs_ppo_runs(
     model: Path, work: Path, *, seeds, size: dict, rm: Path | None = None, rm_steps: int = 60,
     rm_dialogues: int = 180, judge=None, eval_samples: int = 8, eval_seed: int = 1234, max_heldout: int | None = None,
-    on_seed=None, on_start=None,
+    on_seed=None, on_start=None, repo_n: float | None = None,
 ) -> dict:  # fmt: skip
     """PPO (reward: the RM alone) against REPO (R_total: the RM enhanced by the rules and ``judge``)
     from the same start policy on the same prompts, at the same ``size`` (batch, steps, learning rate,
@@ -323,7 +323,9 @@ def repo_vs_ppo_runs(
     policies evaluated with one reward source (RM + rules [+ judge]) and one sampling seed. Without
     ``rm`` a tiny RM is trained first on another demo world. Returns the start figures, the runs, the
     comparisons pooled over seeds (``engine.evalstats.pooled_difference``) and the claim
-    (``engine.evalstats.repo_claim``)."""
+    (``engine.evalstats.repo_claim``). ``repo_n``: REPO's enhancement clip ``n`` (default the paper's
+    100; smaller = each rule or rubric point scales R_model more), a REPO hyperparameter that PPO, whose
+    reward has no enhancement, does not have; the evaluation's R_total keeps the default."""
     from engine.config import RewardSourcesConfig
     from engine.rewards import RepoReward
     from engine.train.ppo_config import PPOConfig, REPOConfig
@@ -336,12 +338,13 @@ def repo_vs_ppo_runs(
     train_path, heldout_path = split_prompts(work / "data")
     rows = read_prompt_rows([str(heldout_path)])[:max_heldout]
     common = {"base_model": str(model), "dataset": str(train_path), **size}
+    repo_rewards = {} if repo_n is None else {"n": repo_n}
     configs = {
         "ppo": lambda seed: PPOConfig.preset(
             "tiny", **common, seed=seed, rewards=RewardSourcesConfig(rm_path=str(rm), use_rules=False)
         ),
         "repo": lambda seed: REPOConfig.preset(
-            "tiny", **common, seed=seed, rewards=RewardSourcesConfig(rm_path=str(rm), judge=judge)
+            "tiny", **common, seed=seed, rewards=RewardSourcesConfig(rm_path=str(rm), judge=judge, **repo_rewards)
         ),
     }
     eval_rewards = RepoReward.from_config(RewardSourcesConfig(rm_path=str(rm), judge=judge))
