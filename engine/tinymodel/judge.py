@@ -461,7 +461,8 @@ class InProcessJudge:
 
 
 def _base_only(model):
-    """The frozen base's view (the adapter off) for :func:`features`; a no-op on a model without one."""
+    """The frozen base's view (the adapter off) for the passes below the last layer (:func:`features`,
+    :func:`decide_prompt`); a no-op on a model without an adapter."""
     from contextlib import nullcontext
 
     return model.disable_adapter() if hasattr(model, "disable_adapter") else nullcontext()
