@@ -120,15 +120,25 @@ def test_short_sampled_repo_runs_lower_heldout_violations_and_raise_r_total_over
 
 
 @pytest.mark.learning_claim
-def test_repo_beats_ppo_at_equal_budget_over_seeds(tiny_model, tmp_path):
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured 2026-12-07 (docs/engine.md, 'The claim with all three sources'): both methods learn, "
+    "but REPO's violation rate ties PPO's (pooled z -0.3) and its RM score is lower (z -3.7)",
+)
+def test_repo_beats_ppo_at_equal_budget_over_seeds(tiny_model, demo_judge, tmp_path):
     """The paper's claim on the tiny world (``REPO_VS_PPO``): from one start policy and the same
-    prompts, PPO rewarded by the RM alone and REPO by the RM enhanced with the rules, at the same
-    batch, steps, trust region and ``kl_coef``, on every seed of ``LEARNING_SEEDS``. REPO's held-out
-    violation rate must be below PPO's and below the start policy's on every seed, the pooled fall
-    against PPO beyond two prompt-clustered standard errors, and REPO's RM score not significantly
-    below PPO's (``engine.evalstats.repo_claim``): no seed is singled out."""
+    prompts, PPO rewarded by the RM alone and REPO by the RM enhanced with the judge (the demo judge,
+    read in-process) and the rules, at the same batch, steps, trust region and ``kl_coef``, on every
+    seed of ``LEARNING_SEEDS``. REPO's held-out violation rate must be below PPO's and below the start
+    policy's on every seed, the pooled fall against PPO beyond two prompt-clustered standard errors, and
+    REPO's RM score not significantly below PPO's (``engine.evalstats.repo_claim``): no seed is singled
+    out. It does not hold on the tiny world today (a strict xfail: when it starts to hold, this fails
+    and the marker goes)."""
+    from engine.config import JudgeConfig
+
     base_hash = _sha(tiny_model / "model.safetensors")
-    out = repo_vs_ppo_runs(tiny_model, tmp_path, seeds=LEARNING_SEEDS, size=REPO_VS_PPO)
+    judge = JudgeConfig(model=str(demo_judge), in_process=True, evidence_chars=0)
+    out = repo_vs_ppo_runs(tiny_model, tmp_path, seeds=LEARNING_SEEDS, size=REPO_VS_PPO, judge=judge)
     assert len(out["runs"]) == len(LEARNING_SEEDS) >= 3
     for run in out["runs"]:  # equal budget: the same steps of the same batch for both methods
         assert run["ppo"]["result"]["steps"] == run["repo"]["result"]["steps"] == REPO_VS_PPO["max_steps"]
