@@ -269,6 +269,7 @@ def test_a_generation_whose_worker_is_sigkilled_is_recovered_by_the_sweep(start_
     first = start_worker(generate_s=120)
     generation = request(dialogue, version, worker_queue=QUEUE)
     engine_pid = wait_for(lambda: BranchGeneration.objects.get(pk=generation.pk).engine_pid, timeout=60, what="start")
+    wait_for(lambda: fake_engine.calls(), timeout=60, what="the engine to begin generating")  # mid-generation
     first.kill()
     wait_for(lambda: process_gone(engine_pid), timeout=5, what="the engine to die with its worker")
 

@@ -135,6 +135,9 @@ def test_a_run_whose_worker_is_sigkilled_is_recovered_by_the_sweep(start_worker,
     eval_set = make_set(kind="online", n=1)
     run = eval_run_create(eval_set=eval_set, systems=[make_system("REPO")], queue=QUEUE)
     engine_pid = wait_for(lambda: EvalRun.objects.get(pk=run.pk).engine_pid, timeout=60, what="the engine to start")
+    # Mid-generation: the engine has begun its command (the pid is recorded when the launcher spawns it,
+    # before the interpreter has started; on a slow machine a kill at once came before the engine did).
+    wait_for(lambda: fake_engine.calls(), timeout=60, what="the engine to begin generating")
     first.kill()
     wait_for(lambda: process_gone(engine_pid), timeout=5, what="the engine to die with its worker")
     assert EvalRun.objects.get(pk=run.pk).status == "running"
