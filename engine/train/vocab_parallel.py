@@ -91,13 +91,13 @@ class _GatherRows(torch.autograd.Function):
     only, half an all-reduce's traffic)."""
 
     @staticmethod
-    def forward(ctx, rows: torch.Tensor, widest: int, rank: int, world: int, group) -> torch.Tensor:
-        ctx.n, ctx.widest, ctx.rank, ctx.group = rows.shape[0], widest, rank, group
+    def forward(ctx, rows: torch.Tensor, widest: int, world: int, group) -> torch.Tensor:
+        ctx.n, ctx.widest, ctx.group = rows.shape[0], widest, group
         return _gather_padded(rows, widest, world, group)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        return _own_block_summed(grad, ctx.widest, ctx.group)[: ctx.n], None, None, None, None
+        return _own_block_summed(grad, ctx.widest, ctx.group)[: ctx.n], None, None, None
 
 
 def _own_block_summed(gathered: torch.Tensor, widest: int, group) -> torch.Tensor:
@@ -152,7 +152,7 @@ class _VocabModule(nn.Module):
         flat = rows.reshape(-1, rows.shape[-1]) if rows.is_floating_point() else rows.reshape(-1)
         widest = self.max_over_ranks(flat.shape[0], flat.device)
         if grad:
-            gathered = _GatherRows.apply(flat, widest, place.rank, place.world_size, place.group)
+            gathered = _GatherRows.apply(flat, widest, place.world_size, place.group)
         else:
             gathered = _gather_padded(flat.detach(), widest, place.world_size, place.group)
         return gathered, Rows(flat.shape[0], widest, place.rank, shape)
