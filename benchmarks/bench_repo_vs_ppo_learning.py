@@ -51,14 +51,23 @@ def _r(x, digits=4):
     return None if x is None else round(x, digits)
 
 
+LANGUAGES: list[str] = []  # the held-out prompts' case languages, in order (filled once the split is written)
+
+
 def figures(q: dict) -> dict:
-    return {
+    out = {
         "violation_rate": _r(q["violation_rate"]),
         "judge_deduction_rate": _r(q["judge_deduction_rate"]),
         "rm_score": _r(q["r_model"]),
         "r_total": _r(q["r_total"]),
         "rules": q["rules"],
     }
+    if LANGUAGES:  # replies are laid out prompts x samples: reply i answers prompt i % n
+        by: dict[str, list[float]] = {}
+        for i, violated in enumerate(q["violated"]):
+            by.setdefault(LANGUAGES[i % len(LANGUAGES)], []).append(violated)
+        out["violation_rate_by_language"] = {k: _r(sum(v) / len(v)) for k, v in sorted(by.items())}
+    return out
 
 
 def brief(comparison: dict) -> dict:
@@ -122,6 +131,8 @@ def main() -> None:
         )
 
     def on_start(start: dict) -> None:
+        rows = [json.loads(line) for line in (work / "data" / "heldout.jsonl").read_text().splitlines()]
+        LANGUAGES[:] = [r["task"].get("language", "en") for r in rows][: start["n_prompts"]]
         print(
             f"# model {model} (build {build}); judge {args.judge_url or 'n/a'}; size {size}; "
             f"{start['n_prompts']} held-out prompts x {args.eval_samples}; start {json.dumps(figures(start))}; "
