@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from pathlib import Path
 import torch
 
 from engine.demo.judge_data import Example
+from engine.rewards.judge import FAIL_TOO_LONG, JudgeItem, JudgeStats, JudgeVerdict
 from engine.rewards.judge_budget import verdict_max_tokens
 from engine.rewards.judge_prompt import judge_messages
 from engine.rewards.rubric import Rubric, default_rubric
@@ -420,21 +422,15 @@ class InProcessJudge:
     """
 
     def __init__(self, path: str | Path, *, rubric: Rubric | dict | None = None):
-        import threading
-
-        from engine.rewards.judge import JudgeStats
-
         self.model, self.tok = load_judge(Path(path))
         self.rubric = Rubric.from_dict(rubric) if isinstance(rubric, dict) else rubric or default_rubric()
         self.stats = JudgeStats()
         self.prefixes = _PrefixCache(self.model, self.tok)
         self._lock = threading.Lock()
 
-    def judge_batch(self, items) -> list:
-        from engine.rewards.judge import FAIL_TOO_LONG, JudgeItem, JudgeVerdict
-
+    def judge_batch(self, items) -> list[JudgeVerdict]:
         out = []
-        with self._lock, torch.no_grad():
+        with self._lock:
             for item in items:
                 item = item if isinstance(item, JudgeItem) else JudgeItem(**item)
                 started = time.perf_counter()
