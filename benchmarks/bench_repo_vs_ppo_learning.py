@@ -51,10 +51,9 @@ def _r(x, digits=4):
     return None if x is None else round(x, digits)
 
 
-LANGUAGES: list[str] = []  # the held-out prompts' case languages, in order (filled once the split is written)
-
-
-def figures(q: dict) -> dict:
+def figures(q: dict, languages: list[str]) -> dict:
+    """The four figures of one evaluation, and the violation rate by the case's language of each held-out
+    prompt (``languages``, in the prompts' order; replies are laid out prompts x samples)."""
     out = {
         "violation_rate": _r(q["violation_rate"]),
         "judge_deduction_rate": _r(q["judge_deduction_rate"]),
@@ -62,11 +61,10 @@ def figures(q: dict) -> dict:
         "r_total": _r(q["r_total"]),
         "rules": q["rules"],
     }
-    if LANGUAGES:  # replies are laid out prompts x samples: reply i answers prompt i % n
-        by: dict[str, list[float]] = {}
-        for i, violated in enumerate(q["violated"]):
-            by.setdefault(LANGUAGES[i % len(LANGUAGES)], []).append(violated)
-        out["violation_rate_by_language"] = {k: _r(sum(v) / len(v)) for k, v in sorted(by.items())}
+    by: dict[str, list[float]] = {}
+    for i, violated in enumerate(q["violated"]):  # reply i answers prompt i % n
+        by.setdefault(languages[i % len(languages)], []).append(violated)
+    out["violation_rate_by_language"] = {k: _r(sum(v) / len(v)) for k, v in sorted(by.items())}
     return out
 
 
@@ -107,6 +105,7 @@ def main() -> None:
     from engine.bootstrap import ensure_tiny_model
     from engine.config import JudgeConfig
     from engine.evalstats import learned
+    from engine.rewards.enhancement import DEFAULT_N
     from engine.train.compare import REPO_VS_PPO, REPO_VS_PPO_QUICK, compare, repo_vs_ppo_runs
 
     torch.set_num_threads(args.threads)
@@ -130,12 +129,15 @@ def main() -> None:
             base_url=args.judge_url, model=args.judge_model, concurrency=16, timeout=120.0, evidence_chars=0
         )
 
+    languages: list[str] = []  # the held-out prompts' case languages, read once the split is written
+
     def on_start(start: dict) -> None:
         rows = [json.loads(line) for line in (work / "data" / "heldout.jsonl").read_text().splitlines()]
-        LANGUAGES[:] = [r["task"].get("language", "en") for r in rows][: start["n_prompts"]]
+        languages[:] = [r["task"].get("language", "en") for r in rows][: start["n_prompts"]]
         print(
             f"# model {model} (build {build}); judge {args.judge_url or 'n/a'}; size {size}; "
-            f"{start['n_prompts']} held-out prompts x {args.eval_samples}; start {json.dumps(figures(start))}; "
+            f"{start['n_prompts']} held-out prompts x {args.eval_samples}; "
+            f"start {json.dumps(figures(start, languages))}; "
             f"load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
@@ -144,9 +146,9 @@ def main() -> None:
         ppo, repo = run["ppo"], run["repo"]
         line = {
             "seed": run["seed"],
-            "start": figures(start),
-            "ppo": figures(ppo["quality"]),
-            "repo": figures(repo["quality"]),
+            "start": figures(start, languages),
+            "ppo": figures(ppo["quality"], languages),
+            "repo": figures(repo["quality"], languages),
             "repo_vs_ppo": brief(compare([ppo["quality"]], [repo["quality"]])),
             "repo_vs_start": brief(compare([start], [repo["quality"]])),
             "ppo_vs_start": brief(compare([start], [ppo["quality"]])),
@@ -175,12 +177,12 @@ def main() -> None:
         "rm": out["rm"],
         "rm_heldout_accuracy": out["rm_accuracy"],
         "judge": args.judge_url or "n/a",
-        "start": figures(out["start"]),
+        "start": figures(out["start"], languages),
         **{name: brief(comparison) for name, comparison in pooled.items()},
         "repo_learned_violation": learned(pooled["repo_vs_start"]["violation_rate"]),
         "claim": out["claim"],
         "size": {**size, "heldout_prompts": len(out["rows"]), "eval_samples": args.eval_samples},
-        "repo_n": args.repo_n or 100.0,
+        "repo_n": args.repo_n or DEFAULT_N,
         "wall_s": round(time.perf_counter() - t0, 1),
         "load_average": round(os.getloadavg()[0], 1),
     }
