@@ -96,6 +96,14 @@ def main() -> None:
     parser.add_argument(
         "--repo-n", type=float, help="REPO's enhancement clip n (default 100, the paper's); PPO has none"
     )
+    parser.add_argument(
+        "--rm-blind", nargs="*", default=[], metavar="REASON",
+        help="reason codes whose pairs the trained RM never sees ('rules': the ones a default rule checks)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--match-languages", action="store_true",
+        help="training prompts with the held-out set's case-language mix (dialogues of other demo worlds added)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="make bench's size: one seed, 2 steps of 4 prompts")
     parser.add_argument("--work", help="working directory (default: a fresh temporary one)")
     args = parser.parse_args()
@@ -106,9 +114,10 @@ def main() -> None:
     from engine.config import JudgeConfig
     from engine.evalstats import learned
     from engine.rewards.enhancement import DEFAULT_N
-    from engine.train.compare import REPO_VS_PPO, REPO_VS_PPO_QUICK, compare, repo_vs_ppo_runs
+    from engine.train.compare import REPO_VS_PPO, REPO_VS_PPO_QUICK, RULE_REASONS, compare, repo_vs_ppo_runs
 
     torch.set_num_threads(args.threads)
+    blind = [r for name in args.rm_blind for r in (RULE_REASONS if name == "rules" else (name,))]
     build = int(os.environ.get("PARLEY_TINY_SEED", "0"))
     if args.quick:
         args.seeds, args.eval_samples, args.rm_steps = args.seeds[:1], min(args.eval_samples, 2), 4
@@ -135,7 +144,7 @@ def main() -> None:
         rows = [json.loads(line) for line in (work / "data" / "heldout.jsonl").read_text().splitlines()]
         languages[:] = [r["task"].get("language", "en") for r in rows][: start["n_prompts"]]
         print(
-            f"# model {model} (build {build}); judge {args.judge_url or 'n/a'}; size {size}; "
+            f"# model {model} (build {build}); judge {args.judge_url or 'n/a'}; size {size}; RM blind to {blind}; "
             f"{start['n_prompts']} held-out prompts x {args.eval_samples}; "
             f"start {json.dumps(figures(start, languages))}; "
             f"load average {os.getloadavg()[0]:.1f}",
@@ -167,7 +176,7 @@ def main() -> None:
         model, work, seeds=args.seeds, size=size, rm=Path(args.rm) if args.rm else None, rm_steps=args.rm_steps,
         rm_dialogues=40 if args.quick else 180, judge=judge, eval_samples=args.eval_samples,
         eval_seed=args.eval_seed, max_heldout=6 if args.quick else None, on_seed=on_seed, on_start=on_start,
-        repo_n=args.repo_n,
+        repo_n=args.repo_n, rm_blind=blind, match_languages=args.match_languages,
     )  # fmt: skip
     pooled = out["pooled"]
     summary = {
@@ -183,6 +192,8 @@ def main() -> None:
         "claim": out["claim"],
         "size": {**size, "heldout_prompts": len(out["rows"]), "eval_samples": args.eval_samples},
         "repo_n": args.repo_n or DEFAULT_N,
+        "rm_blind": None if args.rm else blind,
+        "match_languages": args.match_languages,
         "wall_s": round(time.perf_counter() - t0, 1),
         "load_average": round(os.getloadavg()[0], 1),
     }

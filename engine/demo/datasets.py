@@ -6,7 +6,7 @@ database: both build prompts with ``engine.prompting`` only. Engine tests train 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from engine.prompting import kto_row, preference_row, prompt_row, sft_row, turn_prompt
 from engine.vocab import MARGINS
@@ -16,12 +16,16 @@ def _prompt(world: dict, dialogue: dict, turn: int) -> list[dict]:
     return turn_prompt(messages=dialogue["messages"], turn=turn, case=dialogue["case"], sop=world["sop"])
 
 
-def preference_rows(world: dict, *, implicit: bool = False) -> list[dict]:
-    """One row per preference pair, ``margin`` from the pair's strength."""
+def preference_rows(world: dict, *, implicit: bool = False, exclude_reasons: Iterable[str] = ()) -> list[dict]:
+    """One row per preference pair, ``margin`` from the pair's strength. ``exclude_reasons``: leave out
+    every pair with one of these reason codes (an RM that never saw those preferences)."""
+    excluded = set(exclude_reasons)
     rows = []
     for dialogue in world["dialogues"]:
         texts = {c["key"]: c["text"] for c in dialogue.get("candidates", [])}
         for pair in dialogue.get("pairs", []):
+            if excluded.intersection(pair.get("reason_codes", ())):
+                continue
             rows.append(
                 preference_row(
                     prompt=_prompt(world, dialogue, pair["turn"]),

@@ -22,6 +22,7 @@ import argparse
 import json
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from engine.demo.datasets import prompt_rows
@@ -54,6 +55,11 @@ REPO_VS_PPO: dict = {
     "target_kl": 0.02,
     "kl_coef": 0.0,
 }
+# The preference reason codes whose bad replies a default rule checks programmatically (leaks, wrong
+# prices, the wrong language, length): an RM "blind" to them (``--rm-blind rules``) leaves those
+# constraints to the rules, the division of labour REPO is built for (docs/engine.md, "An RM that
+# leaves the hard constraints to the rules").
+RULE_REASONS = ("leak", "price_error", "language", "too_long")
 REPO_VS_PPO_QUICK: dict = {"per_device_batch_size": 4, "max_steps": 2, "num_mini_batches": 2, "max_prompt_length": 192}
 
 
@@ -87,20 +93,63 @@ def _json_or_text(text: str):
 
 
 def split_prompts(
-    directory: Path, *, n_dialogues: int = 32, heldout_dialogues: int = 6, seed: int = 0
-) -> tuple[Path, Path]:
+    directory: Path, *, n_dialogues: int = 32, heldout_dialogues: int = 6, seed: int = 0,
+    match_languages: bool = False,
+) -> tuple[Path, Path]:  # fmt: skip
     """Train and held-out prompt files from *different dialogues* of the demo world (the last
-    ``heldout_dialogues``): no held-out prompt, nor any turn of its conversation, is trained on."""
+    ``heldout_dialogues``): no held-out prompt, nor any turn of its conversation, is trained on.
+    ``match_languages``: the training prompts get dialogues of other demo worlds in the languages the
+    held-out set has more of (:func:`language_matched`), so that each case language is at least as
+    common in training as in the evaluation; the held-out file is the same either way."""
     world = generate_world(seed=seed, n_dialogues=n_dialogues)
     cut = len(world["dialogues"]) - heldout_dialogues
-    parts = {
-        "train.jsonl": prompt_rows({**world, "dialogues": world["dialogues"][:cut]}),
-        "heldout.jsonl": prompt_rows({**world, "dialogues": world["dialogues"][cut:]}),
-    }
+    train = prompt_rows({**world, "dialogues": world["dialogues"][:cut]})
+    heldout = prompt_rows({**world, "dialogues": world["dialogues"][cut:]})
+    if match_languages:
+        train = language_matched(train, heldout, seed=seed)
+    parts = {"train.jsonl": train, "heldout.jsonl": heldout}
     directory.mkdir(parents=True, exist_ok=True)
     for name, rows in parts.items():
         (directory / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return directory / "train.jsonl", directory / "heldout.jsonl"
+
+
+def _language(row: dict) -> str:
+    return row["task"].get("language", "en")
+
+
+def language_shares(rows: list[dict]) -> dict[str, float]:
+    """The share of prompts per case language."""
+    counts = Counter(_language(r) for r in rows)
+    return {k: counts[k] / len(rows) for k in sorted(counts)}
+
+
+def language_matched(train: list[dict], heldout: list[dict], *, seed: int = 0, max_worlds: int = 20) -> list[dict]:
+    """``train`` plus, for each case language whose share of ``heldout`` is larger than its share of
+    ``train``, the prompts of whole dialogues in that language from other demo worlds (seeds
+    ``1000 + seed + k``: other hotels, never a held-out conversation) until its training share is at
+    least its held-out share. The demo world writes one dialogue in twelve in Chinese, so a held-out
+    set of six dialogues holding one Chinese dialogue asks for about four times the Chinese prompts a
+    26-dialogue training split has; without this the training signal for that language is one or two
+    rollouts a batch (docs/engine.md, "Training prompts with the held-out language mix")."""
+    out = list(train)
+    have = language_shares(train)
+    want = {lang: share for lang, share in language_shares(heldout).items() if have.get(lang, 0.0) < share}
+
+    def short() -> list[str]:
+        shares = language_shares(out)
+        return [lang for lang, share in want.items() if shares.get(lang, 0.0) < share]
+
+    for k in range(max_worlds):
+        if not short():
+            return out
+        world = generate_world(seed=1000 + seed + k, n_dialogues=24)
+        for dialogue in world["dialogues"]:
+            if dialogue["case"].get("language", "en") in short():
+                out += prompt_rows({**world, "dialogues": [dialogue]})
+    if short():
+        raise ValueError(f"{max_worlds} demo worlds do not hold enough dialogues to reach the shares {want}")
+    return out
 
 
 def sampled_quality(
@@ -291,8 +340,10 @@ def _last_turns(rows: list[dict], keep: int = 2) -> list[dict]:
     return [r for r in out if r["prompt"]]
 
 
-def train_rm(model: Path, work: Path, *, steps: int, dialogues: int) -> tuple[Path, float]:
-    """A tiny RM on preference pairs of demo world 1 (the policy trains and is evaluated on world 0)."""
+def train_rm(model: Path, work: Path, *, steps: int, dialogues: int, blind: Iterable[str] = ()) -> tuple[Path, float]:
+    """A tiny RM on preference pairs of demo world 1 (the policy trains and is evaluated on world 0).
+    ``blind``: reason codes whose pairs the RM never trains on (:data:`RULE_REASONS`: the preferences a
+    rule checks); its held-out accuracy is still measured on every pair, so it shows what it misses."""
     from engine.config import RMConfig
     from engine.demo import generate_world
     from engine.demo.datasets import preference_rows
@@ -301,7 +352,8 @@ def train_rm(model: Path, work: Path, *, steps: int, dialogues: int) -> tuple[Pa
     world = generate_world(seed=1, n_dialogues=dialogues)
     cut = len(world["dialogues"]) * 3 // 4
     for name, part in (("rm_train", world["dialogues"][:cut]), ("rm_heldout", world["dialogues"][cut:])):
-        rows = _last_turns(preference_rows({**world, "dialogues": part}))
+        exclude = blind if name == "rm_train" else ()
+        rows = _last_turns(preference_rows({**world, "dialogues": part}, exclude_reasons=exclude))
         (work / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     config = RMConfig.preset(
         "tiny", base_model=str(model), dataset=str(work / "rm_train.jsonl"),
@@ -315,7 +367,8 @@ def train_rm(model: Path, work: Path, *, steps: int, dialogues: int) -> tuple[Pa
 def repo_vs_ppo_runs(
     model: Path, work: Path, *, seeds, size: dict, rm: Path | None = None, rm_steps: int = 60,
     rm_dialogues: int = 180, judge=None, eval_samples: int = 8, eval_seed: int = 1234, max_heldout: int | None = None,
-    on_seed=None, on_start=None, repo_n: float | None = None,
+    on_seed=None, on_start=None, repo_n: float | None = None, rm_blind: Iterable[str] = (),
+    match_languages: bool = False,
 ) -> dict:  # fmt: skip
     """PPO (reward: the RM alone) against REPO (R_total: the RM enhanced by the rules and ``judge``)
     from the same start policy on the same prompts, at the same ``size`` (batch, steps, learning rate,
@@ -325,7 +378,9 @@ def repo_vs_ppo_runs(
     comparisons pooled over seeds (``engine.evalstats.pooled_difference``) and the claim
     (``engine.evalstats.repo_claim``). ``repo_n``: REPO's enhancement clip ``n`` (default the paper's
     100; smaller = each rule or rubric point scales R_model more), a REPO hyperparameter that PPO, whose
-    reward has no enhancement, does not have; the evaluation's R_total keeps the default."""
+    reward has no enhancement, does not have; the evaluation's R_total keeps the default. ``rm_blind``:
+    the trained RM never sees pairs with these reason codes (:func:`train_rm`; ignored with ``rm``).
+    ``match_languages``: training prompts with the held-out set's language mix (:func:`split_prompts`)."""
     from engine.config import RewardSourcesConfig
     from engine.rewards import RepoReward
     from engine.train.ppo_config import PPOConfig, REPOConfig
@@ -334,8 +389,8 @@ def repo_vs_ppo_runs(
     work.mkdir(parents=True, exist_ok=True)
     rm_accuracy = None
     if rm is None:
-        rm, rm_accuracy = train_rm(model, work, steps=rm_steps, dialogues=rm_dialogues)
-    train_path, heldout_path = split_prompts(work / "data")
+        rm, rm_accuracy = train_rm(model, work, steps=rm_steps, dialogues=rm_dialogues, blind=rm_blind)
+    train_path, heldout_path = split_prompts(work / "data", match_languages=match_languages)
     rows = read_prompt_rows([str(heldout_path)])[:max_heldout]
     common = {"base_model": str(model), "dataset": str(train_path), **size}
     repo_rewards = {} if repo_n is None else {"n": repo_n}

@@ -147,3 +147,23 @@ def test_rows_load_as_datasets(world):
 @pytest.mark.parametrize("module", [engine.demo.cases, engine.demo.phrases, engine.demo.sop])
 def test_doctests(module):
     assert doctest.testmod(module).failed == 0
+
+
+def test_an_rm_can_be_left_blind_to_the_preferences_a_rule_checks(world):
+    """``preference_rows(exclude_reasons=...)`` drops exactly the pairs with those reason codes: the
+    benchmark's blind RM (``--rm-blind rules``) never sees a pair about a leak, a wrong price, the wrong
+    language or length, and still sees every other pair."""
+    from engine.train.compare import RULE_REASONS
+
+    assert set(RULE_REASONS) <= set(REASON_CODES)
+    pairs = [p for d in world["dialogues"] for p in d["pairs"]]
+    blind = preference_rows(world, exclude_reasons=RULE_REASONS)
+    kept = [p for p in pairs if not set(p["reason_codes"]) & set(RULE_REASONS)]
+    assert 0 < len(blind) == len(kept) < len(pairs)
+    assert preference_rows(world, exclude_reasons=()) == preference_rows(world)
+
+    def rejected(rows):
+        return [m["content"] for r in rows for m in r["rejected"]]
+
+    assert any("<think>" in text for text in rejected(preference_rows(world)))  # a reasoning leak
+    assert not any("<think>" in text for text in rejected(blind))

@@ -136,3 +136,26 @@ def test_the_runners_options_map_onto_config_fields():
     assert run_overrides(args) == {"max_steps": 2, "learning_rate": 1e-3, "target_kl": None, "dataset": "a=b.jsonl"}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         run_overrides(parser.parse_args(["--set", "max_steps"]))
+
+
+def test_training_prompts_can_carry_the_held_out_language_mix(tmp_path):
+    """``split_prompts(match_languages=True)``: the held-out file is unchanged, the training file keeps
+    every prompt it had and gains whole dialogues of other demo worlds in the language the held-out set
+    has more of, until that language is at least as common in training; no held-out conversation is
+    trained on."""
+    import json
+
+    from engine.train.compare import language_shares, split_prompts
+
+    def read(path):
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+    train, heldout = (read(p) for p in split_prompts(tmp_path / "plain"))
+    matched_train, matched_heldout = (read(p) for p in split_prompts(tmp_path / "matched", match_languages=True))
+    assert matched_heldout == heldout
+    want, before, after = language_shares(heldout), language_shares(train), language_shares(matched_train)
+    assert before["zh"] < want["zh"] <= after["zh"] < want["zh"] + 0.05  # one dialogue of overshoot at most
+    assert matched_train[: len(train)] == train
+    held_cases = {json.dumps(r["task"], sort_keys=True) for r in heldout}
+    assert not held_cases & {json.dumps(r["task"], sort_keys=True) for r in matched_train}
+    assert {r["task"]["language"] for r in matched_train[len(train) :]} == {"zh"}
