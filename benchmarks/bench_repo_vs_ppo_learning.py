@@ -24,7 +24,16 @@ improvement, clustered standard error, z and 95% bootstrap interval over prompts
 
     python benchmarks/bench_repo_vs_ppo_learning.py [--seeds 0 1 2]
         [--judge-url URL --judge-model NAME | --judge-in-process]
-        [--rm RM_RUN_DIR] [--set key=value ...] [--quick]
+        [--rm RM_RUN_DIR | --rm-blind rules] [--match-languages] [--repo-n N] [--set key=value ...]
+        [--work DIR [--reuse]] [--quick]
+    python benchmarks/bench_repo_vs_ppo_learning.py --pool OUTPUT [OUTPUT ...]
+
+``--rm-blind rules`` trains the RM without the preference pairs a default rule checks (leaks, wrong
+prices, the wrong language, length: ``engine.train.compare.RULE_REASONS``), the division of labour REPO
+is built for; ``--match-languages`` gives the training prompts the held-out set's case-language mix.
+Each seed's line carries its per-prompt means (``by_prompt``), so ``--pool`` pools the seeds of several
+saved outputs (seeds run apart, on other machines) exactly as one run pools its own; ``--reuse``
+evaluates runs already finished in ``--work`` again instead of retraining them.
 
 Prints one JSON line per seed and a summary line. The claim (``engine.evalstats.repo_claim``): on every
 seed REPO's violation rate is below PPO's and the start policy's, the pooled fall against PPO is beyond
@@ -82,6 +91,28 @@ def brief(comparison: dict) -> dict:
     return out
 
 
+def pool(paths: list[str]) -> dict:
+    """The summary pooled over every per-seed line of the given outputs of this benchmark
+    (``engine.train.compare.pool_seed_lines``): seeds run in separate invocations pooled as one run
+    pools its own."""
+    from engine.train.compare import pool_seed_lines
+
+    lines = []
+    for path in paths:
+        for number, text in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+            if text.startswith('{"seed"'):
+                line = json.loads(text)
+                if "by_prompt" not in line:
+                    raise SystemExit(f"{path}:{number}: no by_prompt in this line (evaluate it again with --reuse)")
+                lines.append(line)
+    try:
+        out = pool_seed_lines(lines)
+    except ValueError as exc:
+        raise SystemExit(f"{', '.join(paths)}: {exc}") from None
+    pooled = {name: brief(c) for name, c in out["pooled"].items()}
+    return {"summary": True, "pooled_from": paths, "seeds": out["seeds"], **pooled, "claim": out["claim"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser, set_help="config overrides for both methods")
@@ -104,9 +135,20 @@ def main() -> None:
         "--match-languages", action="store_true",
         help="training prompts with the held-out set's case-language mix (dialogues of other demo worlds added)",
     )  # fmt: skip
+    parser.add_argument(
+        "--reuse", action="store_true",
+        help="runs already finished in --work are evaluated again, not retrained",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pool", nargs="+", metavar="OUTPUT",
+        help="no run: the summary pooled over every per-seed line of these saved outputs of this benchmark",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="make bench's size: one seed, 2 steps of 4 prompts")
     parser.add_argument("--work", help="working directory (default: a fresh temporary one)")
     args = parser.parse_args()
+    if args.pool:
+        print(json.dumps(pool(args.pool)), flush=True)
+        return
 
     import torch
 
@@ -114,7 +156,14 @@ def main() -> None:
     from engine.config import JudgeConfig
     from engine.evalstats import learned
     from engine.rewards.enhancement import DEFAULT_N
-    from engine.train.compare import REPO_VS_PPO, REPO_VS_PPO_QUICK, RULE_REASONS, compare, repo_vs_ppo_runs
+    from engine.train.compare import (
+        REPO_VS_PPO,
+        REPO_VS_PPO_QUICK,
+        RULE_REASONS,
+        compare,
+        per_prompt,
+        repo_vs_ppo_runs,
+    )
 
     torch.set_num_threads(args.threads)
     blind = [r for name in args.rm_blind for r in (RULE_REASONS if name == "rules" else (name,))]
@@ -161,13 +210,14 @@ def main() -> None:
             "repo_vs_ppo": brief(compare([ppo["quality"]], [repo["quality"]])),
             "repo_vs_start": brief(compare([start], [repo["quality"]])),
             "ppo_vs_start": brief(compare([start], [ppo["quality"]])),
+            "by_prompt": per_prompt({"start": start, "ppo": ppo["quality"], "repo": repo["quality"]}),
         }
         for name in ("ppo", "repo"):
             metrics = run[name]["result"]["metrics"]
             line[f"{name}_train"] = {
                 "kl_to_base": _r(metrics.get("kl/to_initial")),
                 "clip_fraction": _r(metrics.get("ppo/clip_fraction")),
-                "train_s": round(run[name]["train_s"], 1),
+                "train_s": None if run[name]["train_s"] is None else round(run[name]["train_s"], 1),
             }
         line["load_average"] = round(os.getloadavg()[0], 1)
         print(json.dumps(line), flush=True)
@@ -176,7 +226,7 @@ def main() -> None:
         model, work, seeds=args.seeds, size=size, rm=Path(args.rm) if args.rm else None, rm_steps=args.rm_steps,
         rm_dialogues=40 if args.quick else 180, judge=judge, eval_samples=args.eval_samples,
         eval_seed=args.eval_seed, max_heldout=6 if args.quick else None, on_seed=on_seed, on_start=on_start,
-        repo_n=args.repo_n, rm_blind=blind, match_languages=args.match_languages,
+        repo_n=args.repo_n, rm_blind=blind, match_languages=args.match_languages, reuse=args.reuse,
     )  # fmt: skip
     pooled = out["pooled"]
     summary = {

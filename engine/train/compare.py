@@ -27,7 +27,7 @@ from pathlib import Path
 
 from engine.demo.datasets import prompt_rows
 from engine.demo.world import generate_world
-from engine.evalstats import pooled_difference, pooled_improvement, repo_claim
+from engine.evalstats import pooled_difference, pooled_improvement, prompt_means, repo_claim
 
 # The learning demo (docs/engine.md, "Does it learn?"): the tiny preset with 32 rollouts per update and
 # prompts that keep the system message with the case (the oldest turns are dropped first), so that ten
@@ -229,6 +229,48 @@ def compare(baselines: list[dict], candidates: list[dict], *, metrics=tuple(METR
     return out
 
 
+def per_prompt(qualities: dict[str, dict], *, digits: int = 6) -> dict:
+    """Each metric's per-prompt means (``name -> sampled_quality result``): ``{key: {name: [mean per
+    prompt]}}``, for the metrics every side has. What :func:`pool_seed_lines` needs to pool seeds run
+    apart exactly as :func:`compare` pools them (a prompt's mean is all a comparison reads of it)."""
+    out = {}
+    for key, _ in METRICS.values():
+        if any(q[key] is None for q in qualities.values()):
+            continue
+        out[key] = {
+            name: [round(x, digits) for x in prompt_means(q[key], q["n_prompts"])] for name, q in qualities.items()
+        }
+    return out
+
+
+def pool_seed_lines(lines: list[dict]) -> dict:
+    """REPO against PPO pooled over per-seed records (``{"seed", "by_prompt"}`` with ``start``, ``ppo``
+    and ``repo`` per-prompt means, as ``bench_repo_vs_ppo_learning.py`` prints them), possibly from
+    separate runs: the comparisons and the claim of :func:`repo_vs_ppo_runs`. The records must have
+    different seeds and one start policy on one held-out set; ValueError otherwise."""
+    if not lines:
+        raise ValueError("no per-seed lines")
+    seeds = [line["seed"] for line in lines]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"a seed appears more than once: {seeds}")
+    if any(line["by_prompt"] and line["by_prompt"].get("violated", {}).get("start")
+           != lines[0]["by_prompt"].get("violated", {}).get("start") for line in lines):  # fmt: skip
+        raise ValueError("the lines do not share one start policy and held-out set")
+
+    def quality(line: dict, name: str) -> dict:
+        means = {key: sides[name] for key, sides in line["by_prompt"].items()}
+        return {"n_prompts": len(means["violated"]), **{key: means.get(key) for key, _ in METRICS.values()}}
+
+    ppo, repo, starts = ([quality(line, name) for line in lines] for name in ("ppo", "repo", "start"))
+    pooled = {"repo_vs_ppo": compare(ppo, repo), "repo_vs_start": compare(starts, repo),
+              "ppo_vs_start": compare(starts, ppo)}  # fmt: skip
+    claim = repo_claim(
+        pooled["repo_vs_ppo"]["violation_rate"], pooled["repo_vs_start"]["violation_rate"],
+        pooled["repo_vs_ppo"]["rm_score"],
+    )  # fmt: skip
+    return {"seeds": seeds, "pooled": pooled, "claim": claim}
+
+
 def evaluate_checkpoint(ac, run_dir: Path, rows: list[dict], **quality) -> dict:
     """Load the last checkpoint of ``run_dir`` into ``ac`` (policy and value adapters) and sample."""
     from engine.checkpoint import load_checkpoint
@@ -240,13 +282,16 @@ def evaluate_checkpoint(ac, run_dir: Path, rows: list[dict], **quality) -> dict:
 
 def method_runs(
     configs: dict, rows: list[dict], work: Path, *, seeds, eval_rewards, eval_samples: int, eval_seed: int,
-    on_seed=None, on_start=None,
+    on_seed=None, on_start=None, reuse: bool = False,
 ) -> dict:  # fmt: skip
     """Train every config of ``configs`` (``name -> seed -> config``) on every seed and evaluate all of
     them, and the start policy once, on ``rows`` with ``eval_rewards`` and one sampling seed. The start
-    policy is the base (LoRA's B starts at 0), the same whatever the method or seed."""
+    policy is the base (LoRA's B starts at 0), the same whatever the method or seed. ``reuse``: a run
+    whose directory in ``work`` already holds its ``result.json`` is evaluated again, not retrained
+    (its ``train_s`` is None): to add figures to, or change the reward source of, finished runs."""
     import torch
 
+    from engine.rundir import RunTail
     from engine.train.ppo import train
     from engine.train.ppo_model import build_actor_critic
 
@@ -266,10 +311,14 @@ def method_runs(
         run = {"seed": seed}
         for name, config_of in configs.items():
             config = config_of(seed)
+            run_dir = work / f"{name}-s{seed}"
             t0 = time.perf_counter()
-            result = train(config, run_dir=work / f"{name}-s{seed}")
+            result = RunTail(run_dir).result() if reuse else None
+            reused = result is not None
+            if not reused:
+                result = train(config, run_dir=run_dir)
             run[name] = {
-                "train_s": time.perf_counter() - t0,
+                "train_s": None if reused else time.perf_counter() - t0,
                 "result": result,
                 "quality": evaluate_checkpoint(ac, work / f"{name}-s{seed}", rows, **quality),
             }
@@ -368,7 +417,7 @@ def repo_vs_ppo_runs(
     model: Path, work: Path, *, seeds, size: dict, rm: Path | None = None, rm_steps: int = 60,
     rm_dialogues: int = 180, judge=None, eval_samples: int = 8, eval_seed: int = 1234, max_heldout: int | None = None,
     on_seed=None, on_start=None, repo_n: float | None = None, rm_blind: Iterable[str] = (),
-    match_languages: bool = False,
+    match_languages: bool = False, reuse: bool = False,
 ) -> dict:  # fmt: skip
     """PPO (reward: the RM alone) against REPO (R_total: the RM enhanced by the rules and ``judge``)
     from the same start policy on the same prompts, at the same ``size`` (batch, steps, learning rate,
@@ -380,7 +429,8 @@ def repo_vs_ppo_runs(
     100; smaller = each rule or rubric point scales R_model more), a REPO hyperparameter that PPO, whose
     reward has no enhancement, does not have; the evaluation's R_total keeps the default. ``rm_blind``:
     the trained RM never sees pairs with these reason codes (:func:`train_rm`; ignored with ``rm``).
-    ``match_languages``: training prompts with the held-out set's language mix (:func:`split_prompts`)."""
+    ``match_languages``: training prompts with the held-out set's language mix (:func:`split_prompts`).
+    ``reuse``: finished runs in ``work`` are evaluated again, not retrained (:func:`method_runs`)."""
     from engine.config import RewardSourcesConfig
     from engine.rewards import RepoReward
     from engine.train.ppo_config import PPOConfig, REPOConfig
@@ -405,7 +455,7 @@ def repo_vs_ppo_runs(
     eval_rewards = RepoReward.from_config(RewardSourcesConfig(rm_path=str(rm), judge=judge))
     out = method_runs(
         configs, rows, work, seeds=seeds, eval_rewards=eval_rewards, eval_samples=eval_samples, eval_seed=eval_seed,
-        on_seed=on_seed, on_start=on_start,
+        on_seed=on_seed, on_start=on_start, reuse=reuse,
     )  # fmt: skip
     ppo = [r["ppo"]["quality"] for r in out["runs"]]
     repo = [r["repo"]["quality"] for r in out["runs"]]

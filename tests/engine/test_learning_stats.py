@@ -159,3 +159,44 @@ def test_training_prompts_can_carry_the_held_out_language_mix(tmp_path):
     held_cases = {json.dumps(r["task"], sort_keys=True) for r in heldout}
     assert not held_cases & {json.dumps(r["task"], sort_keys=True) for r in matched_train}
     assert {r["task"]["language"] for r in matched_train[len(train) :]} == {"zh"}
+
+
+def test_seeds_run_apart_pool_exactly_as_one_run_pools_them():
+    """``per_prompt`` keeps what a comparison reads (each prompt's mean), so ``pool_seed_lines`` over
+    per-seed records equals ``compare`` over the full per-reply lists; records that repeat a seed or do
+    not share a start policy are refused."""
+    from engine.train.compare import compare, per_prompt, pool_seed_lines
+
+    rng = random.Random(7)
+    n_prompts, samples = 5, 4
+
+    def quality(p_violation):
+        violated = [1.0 if rng.random() < p_violation else 0.0 for _ in range(n_prompts * samples)]
+        r_models = [rng.gauss(1.0 - v, 0.5) for v in violated]
+        return {"n_prompts": n_prompts, "violated": violated, "deducted": None, "r_models": r_models,
+                "r_totals": [r * 0.9 for r in r_models]}  # fmt: skip
+
+    start = quality(0.4)
+    runs = [{"seed": s, "ppo": quality(0.3), "repo": quality(0.2)} for s in range(3)]
+    lines = [{"seed": r["seed"], "by_prompt": per_prompt({"start": start, "ppo": r["ppo"], "repo": r["repo"]})}
+             for r in runs]  # fmt: skip
+    assert "deducted" not in lines[0]["by_prompt"]  # no judge: no column
+    out = pool_seed_lines(lines)
+    whole = compare([r["ppo"] for r in runs], [r["repo"] for r in runs])
+    assert out["seeds"] == [0, 1, 2] and out["pooled"]["repo_vs_ppo"]["judge_deduction_rate"] is None
+    for metric in ("violation_rate", "rm_score", "r_total"):
+        got, want = out["pooled"]["repo_vs_ppo"][metric], whole[metric]
+        assert got["improvement"] == pytest.approx(want["improvement"], abs=1e-5)
+        assert got["se"] == pytest.approx(want["se"], abs=1e-5)
+        assert got["per_seed"] == pytest.approx(want["per_seed"], abs=1e-5)
+    assert set(out["claim"]) >= {"holds", "every_seed_below_ppo", "pooled_beyond_z_vs_ppo"}
+    with pytest.raises(ValueError, match="more than once"):
+        pool_seed_lines([lines[0], lines[0]])
+    other = {
+        **lines[1],
+        "by_prompt": per_prompt({"start": quality(0.5), "ppo": runs[1]["ppo"], "repo": runs[1]["repo"]}),
+    }
+    with pytest.raises(ValueError, match="one start policy"):
+        pool_seed_lines([lines[0], other])
+    with pytest.raises(ValueError, match="no per-seed"):
+        pool_seed_lines([])
