@@ -262,13 +262,19 @@ def pool_seed_lines(lines: list[dict]) -> dict:
         return {"n_prompts": len(means["violated"]), **{key: means.get(key) for key, _ in METRICS.values()}}
 
     ppo, repo, starts = ([quality(line, name) for line in lines] for name in ("ppo", "repo", "start"))
+    return {"seeds": seeds, **repo_vs_ppo_pooled(ppo, repo, starts)}
+
+
+def repo_vs_ppo_pooled(ppo: list[dict], repo: list[dict], starts: list[dict]) -> dict:
+    """The three comparisons pooled over seeds (one ``sampled_quality`` result per seed on each side)
+    and the paper's claim on them (``engine.evalstats.repo_claim``)."""
     pooled = {"repo_vs_ppo": compare(ppo, repo), "repo_vs_start": compare(starts, repo),
               "ppo_vs_start": compare(starts, ppo)}  # fmt: skip
     claim = repo_claim(
         pooled["repo_vs_ppo"]["violation_rate"], pooled["repo_vs_start"]["violation_rate"],
         pooled["repo_vs_ppo"]["rm_score"],
     )  # fmt: skip
-    return {"seeds": seeds, "pooled": pooled, "claim": claim}
+    return {"pooled": pooled, "claim": claim}
 
 
 def evaluate_checkpoint(ac, run_dir: Path, rows: list[dict], **quality) -> dict:
@@ -460,11 +466,5 @@ def repo_vs_ppo_runs(
     ppo = [r["ppo"]["quality"] for r in out["runs"]]
     repo = [r["repo"]["quality"] for r in out["runs"]]
     starts = [out["start"]] * len(out["runs"])
-    pooled = {"repo_vs_ppo": compare(ppo, repo), "repo_vs_start": compare(starts, repo),
-              "ppo_vs_start": compare(starts, ppo)}  # fmt: skip
-    claim = repo_claim(
-        pooled["repo_vs_ppo"]["violation_rate"], pooled["repo_vs_start"]["violation_rate"],
-        pooled["repo_vs_ppo"]["rm_score"],
-    )  # fmt: skip
-    return {**out, "pooled": pooled, "claim": claim, "rm": str(rm), "rm_accuracy": rm_accuracy, "rows": rows,
+    return {**out, **repo_vs_ppo_pooled(ppo, repo, starts), "rm": str(rm), "rm_accuracy": rm_accuracy, "rows": rows,
             "train_path": str(train_path), "heldout_path": str(heldout_path)}  # fmt: skip
