@@ -160,6 +160,7 @@ def main() -> None:
         REPO_VS_PPO,
         REPO_VS_PPO_QUICK,
         RULE_REASONS,
+        case_language,
         compare,
         per_prompt,
         repo_vs_ppo_runs,
@@ -191,7 +192,7 @@ def main() -> None:
 
     def on_start(start: dict) -> None:
         rows = [json.loads(line) for line in (work / "data" / "heldout.jsonl").read_text().splitlines()]
-        languages[:] = [r["task"].get("language", "en") for r in rows][: start["n_prompts"]]
+        languages[:] = [case_language(r) for r in rows][: start["n_prompts"]]
         print(
             f"# model {model} (build {build}); judge {args.judge_url or 'n/a'}; size {size}; RM blind to {blind}; "
             f"{start['n_prompts']} held-out prompts x {args.eval_samples}; "

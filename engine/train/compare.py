@@ -114,13 +114,14 @@ def split_prompts(
     return directory / "train.jsonl", directory / "heldout.jsonl"
 
 
-def _language(row: dict) -> str:
+def case_language(row: dict) -> str:
+    """The case language of a prompt row (English where the case does not say)."""
     return row["task"].get("language", "en")
 
 
 def language_shares(rows: list[dict]) -> dict[str, float]:
     """The share of prompts per case language."""
-    counts = Counter(_language(r) for r in rows)
+    counts = Counter(case_language(r) for r in rows)
     return {k: counts[k] / len(rows) for k in sorted(counts)}
 
 
@@ -253,8 +254,8 @@ def pool_seed_lines(lines: list[dict]) -> dict:
     seeds = [line["seed"] for line in lines]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"a seed appears more than once: {seeds}")
-    if any(line["by_prompt"] and line["by_prompt"].get("violated", {}).get("start")
-           != lines[0]["by_prompt"].get("violated", {}).get("start") for line in lines):  # fmt: skip
+    start = lines[0]["by_prompt"]["violated"]["start"]  # every evaluation has a violation rate
+    if any(line["by_prompt"]["violated"]["start"] != start for line in lines):
         raise ValueError("the lines do not share one start policy and held-out set")
 
     def quality(line: dict, name: str) -> dict:
@@ -297,7 +298,6 @@ def method_runs(
     (its ``train_s`` is None): to add figures to, or change the reward source of, finished runs."""
     import torch
 
-    from engine.rundir import RunTail
     from engine.train.ppo import train
     from engine.train.ppo_model import build_actor_critic
 
@@ -318,20 +318,29 @@ def method_runs(
         for name, config_of in configs.items():
             config = config_of(seed)
             run_dir = work / f"{name}-s{seed}"
-            t0 = time.perf_counter()
-            result = RunTail(run_dir).result() if reuse else None
-            reused = result is not None
-            if not reused:
-                result = train(config, run_dir=run_dir)
+            result, train_s = train_or_reuse(config, run_dir, reuse=reuse, train=train)
             run[name] = {
-                "train_s": None if reused else time.perf_counter() - t0,
+                "train_s": train_s,
                 "result": result,
-                "quality": evaluate_checkpoint(ac, work / f"{name}-s{seed}", rows, **quality),
+                "quality": evaluate_checkpoint(ac, run_dir, rows, **quality),
             }
         runs.append(run)
         if on_seed is not None:
             on_seed(run, start)
     return {"start": start, "runs": runs, "config": first}
+
+
+def train_or_reuse(config, run_dir: Path, *, reuse: bool, train) -> tuple[dict, float | None]:
+    """``train(config, run_dir=run_dir)``'s result and its seconds; with ``reuse``, a run whose
+    ``result.json`` is already in ``run_dir`` is not trained again (its result, and None seconds)."""
+    from engine.rundir import RunTail
+
+    result = RunTail(run_dir).result() if reuse else None
+    if result is not None:
+        return result, None
+    t0 = time.perf_counter()
+    result = train(config, run_dir=run_dir)
+    return result, time.perf_counter() - t0
 
 
 def _without_rm(config):

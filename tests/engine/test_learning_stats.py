@@ -200,3 +200,27 @@ def test_seeds_run_apart_pool_exactly_as_one_run_pools_them():
         pool_seed_lines([lines[0], other])
     with pytest.raises(ValueError, match="no per-seed"):
         pool_seed_lines([])
+
+
+def test_a_finished_run_is_reused_only_when_asked(tmp_path):
+    """``train_or_reuse``: with ``reuse`` a run directory holding its ``result.json`` is not trained
+    again (its result, no seconds); without it, or with no result yet, the trainer runs."""
+    import json
+
+    from engine.train.compare import train_or_reuse
+
+    calls = []
+
+    def train(config, *, run_dir):
+        calls.append(run_dir)
+        return {"trained": config}
+
+    done = tmp_path / "ppo-s0"
+    done.mkdir()
+    (done / "result.json").write_text(json.dumps({"steps": 10}))
+    assert train_or_reuse("c", done, reuse=True, train=train) == ({"steps": 10}, None)
+    assert calls == []
+    result, seconds = train_or_reuse("c", done, reuse=False, train=train)
+    assert result == {"trained": "c"} and seconds >= 0 and calls == [done]
+    fresh = tmp_path / "repo-s0"
+    assert train_or_reuse("d", fresh, reuse=True, train=train)[0] == {"trained": "d"} and calls[-1] == fresh
