@@ -136,9 +136,11 @@ def install_tiny_model(*, out: Path, seed: int = 0, force: bool = False) -> Path
 
 
 # -- the demo judge: a LoRA adapter of the tiny base, cached beside it ---------------------------------
-def demo_judge_key() -> str:
-    """What the built judge depends on besides the base: its training data and builder, the judge's prompt
-    template (``PROMPT_VERSION``) and the default rubric; any change builds a new one."""
+def demo_judge_key(base: Path) -> str:
+    """What the built judge depends on: its training data and builder, the judge's prompt template
+    (``PROMPT_VERSION``), the default rubric, the base's weights (the tiny model is built per machine and
+    differs between CPUs) and the platform that trains it (:func:`platform_id`); any change builds a new
+    one, so a cache shared between machines never hands one machine's build to another."""
     from engine.demo import judge_data
     from engine.rewards.judge_prompt import PROMPT_VERSION
     from engine.rewards.rubric import default_rubric
@@ -149,17 +151,46 @@ def demo_judge_key() -> str:
         digest.update(Path(module.__file__).read_bytes())
     digest.update(PROMPT_VERSION.encode())
     digest.update(default_rubric().fingerprint().encode())
+    digest.update(_base_weights_sha256(Path(base)).encode())
+    digest.update(platform_id().encode())
     return digest.hexdigest()[:12]
 
 
+def platform_id() -> str:
+    """What a build's floats depend on besides its inputs: torch's version, the kernels it dispatches to
+    (``avx2``, ``avx512``...) and the CPU with its instruction-set flags (``avx512_bf16``, ``amx``...)."""
+    capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", lambda: "")()
+    return f"torch {torch.__version__}; {capability}; {_cpu_name()}; flags {_cpu_flags_digest()}"
+
+
+def _cpu_flags_digest() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    flags = next((line.split(":", 1)[1] for line in lines if line.startswith("flags")), "")
+    return hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:12]
+
+
+def _base_weights_sha256(base: Path) -> str:
+    """The base's weights hash as its build recorded it (hashed here for a base built elsewhere)."""
+    try:
+        return json.loads((base / DONE_MARKER).read_text(encoding="utf-8"))["weights_sha256"]
+    except (OSError, ValueError, KeyError):
+        return _sha256(base / "model.safetensors")
+
+
 def demo_judge_path(*, seed: int = 0, base_seed: int = 0) -> Path:
-    return cache_root() / f"demo-judge-t{GENERATOR_VERSION}-b{base_seed}-s{seed}-{demo_judge_key()}"
+    """Where the demo judge of ``seed`` on the tiny base of ``base_seed`` is cached (the base built if
+    needed: the key holds its weights' hash)."""
+    base = ensure_tiny_model(seed=base_seed)
+    return cache_root() / f"demo-judge-t{GENERATOR_VERSION}-b{base_seed}-s{seed}-{demo_judge_key(base)}"
 
 
 def ensure_demo_judge(*, seed: int = 0, base_seed: int = 0) -> Path:
     """The cached demo judge trained with ``seed`` on the tiny base of ``base_seed`` (a directory with
     ``adapter/`` and ``demo-judge.json``), built on first use (once per machine, under a lock; a few CPU
-    minutes)."""
+    minutes, more when the first attempt stays on its plateau: ``judge.train_judge``)."""
     from engine.tinymodel import judge
 
     path = demo_judge_path(seed=seed, base_seed=base_seed)
@@ -178,7 +209,12 @@ def ensure_demo_judge(*, seed: int = 0, base_seed: int = 0) -> Path:
             stats = judge.train_judge(base=base, out=partial, seed=seed, progress=print)
         finally:
             torch.set_num_threads(threads)
-        info = {"base": str(base), "base_weights_sha256": _sha256(base / "model.safetensors"), **stats}
+        info = {
+            "base": str(base),
+            "base_weights_sha256": _base_weights_sha256(base),
+            "platform": platform_id(),
+            **stats,
+        }
         (partial / judge.META_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         shutil.rmtree(path, ignore_errors=True)
         partial.rename(path)

@@ -60,7 +60,10 @@ _CALM_TURNS = {"over_promise": ("request", "chase"), "hallucination": ("request"
 BONUS_RULE = "excellent_persuasion"
 EXCELLENT_KINDS = frozenset({"persuade", "cost", "cheapest", "owner", "what_do_we_get"})
 AMBIGUOUS_KINDS = frozenset({"chase", "net_floor", "parity", "peak"})
-HELDOUT_START = 100_000  # held-out dialogues: indices of the same world past any training size
+# The three splits are ranges of dialogue indices of one world, so they never share a dialogue: training
+# from 0, validation (what the build selects its adapter on) and held-out (what tests and benchmarks read).
+VALIDATION_START = 50_000
+HELDOUT_START = 100_000
 
 
 @dataclass(frozen=True)
@@ -132,12 +135,20 @@ def dialogue_examples(
 
 
 def examples(
-    *, seed: int = 0, n_dialogues: int = 120, heldout: bool = False, rubric: Rubric | None = None, bad_per_turn: int = 1
+    *,
+    seed: int = 0,
+    n_dialogues: int = 120,
+    heldout: bool = False,
+    validation: bool = False,
+    rubric: Rubric | None = None,
+    bad_per_turn: int = 1,
 ) -> list[Example]:
-    """The examples of ``n_dialogues`` dialogues: the training ones, or (``heldout``) dialogues of the
-    same world that training never sees."""
+    """The examples of ``n_dialogues`` dialogues: the training ones, the ``validation`` ones (the build's
+    model selection) or the ``heldout`` ones (what measurements read); no dialogue is in two splits."""
+    if heldout and validation:
+        raise ValueError("a split is validation or held-out, not both")
     rubric = rubric or default_rubric()
-    start = HELDOUT_START if heldout else 0
+    start = HELDOUT_START if heldout else VALIDATION_START if validation else 0
     out: list[Example] = []
     for index, dialogue, turns in scripted_dialogues(seed=seed, start=start, n=n_dialogues):
         out += dialogue_examples(seed, index, dialogue, turns, rubric=rubric, bad_per_turn=bad_per_turn)

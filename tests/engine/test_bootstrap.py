@@ -129,3 +129,23 @@ def test_vllm_serves_the_tiny_model(vllm_server):
     assert choice["finish_reason"] in ("stop", "length") and choice["message"]["content"].strip()
     assert 0 < answer["usage"]["completion_tokens"] <= 64
     assert choice["finish_reason"] == "stop" or answer["usage"]["completion_tokens"] == 64
+
+
+def test_the_demo_judge_key_follows_the_base_weights_and_the_platform(tmp_path, monkeypatch):
+    """The tiny base and the judge's training differ between CPUs, so a cache shared between machines
+    must not hand one machine's judge to another: the key holds the base's weights hash and the platform."""
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / bootstrap.DONE_MARKER).write_text(json.dumps({"weights_sha256": "a" * 64}))
+    first = bootstrap.demo_judge_key(base)
+    assert bootstrap.demo_judge_key(base) == first  # stable
+    (base / bootstrap.DONE_MARKER).write_text(json.dumps({"weights_sha256": "b" * 64}))
+    assert bootstrap.demo_judge_key(base) != first
+    other_base = bootstrap.demo_judge_key(base)
+    monkeypatch.setattr(bootstrap, "platform_id", lambda: "torch 0; AVX2; another CPU; flags 0")
+    assert bootstrap.demo_judge_key(base) not in (first, other_base)
+    (base / bootstrap.DONE_MARKER).unlink()  # a base built elsewhere, without its marker: its weights are hashed
+    (base / "model.safetensors").write_bytes(b"weights")
+    assert len(bootstrap.demo_judge_key(base)) == 12
+    monkeypatch.undo()
+    assert bootstrap.platform_id().startswith(f"torch {torch.__version__}; ")

@@ -26,7 +26,11 @@ MARGIN = 0.15
 def test_ground_truth_fits_the_schema_and_splits_by_dialogue():
     train = examples(seed=0, n_dialogues=30)
     heldout = examples(seed=0, n_dialogues=10, heldout=True)
-    assert {e.dialogue for e in train}.isdisjoint({e.dialogue for e in heldout})
+    validation = examples(seed=0, n_dialogues=10, validation=True)
+    splits = [{e.dialogue for e in split} for split in (train, validation, heldout)]
+    assert all(a.isdisjoint(b) for i, a in enumerate(splits) for b in splits[i + 1 :])
+    with pytest.raises(ValueError):
+        examples(seed=0, n_dialogues=1, heldout=True, validation=True)
     for example in train + heldout:
         schema = RUBRIC.schema(example.stage, evidence_chars=0)
         assert list(example.rules) == schema["required"]
@@ -57,12 +61,47 @@ def test_demo_judge_beats_always_clean_on_heldout_dialogues(demo_judge):
 
     meta = json.loads((demo_judge / META_FILE).read_text())
     assert meta["final_loss"] < meta["first_loss"]
+    assert meta["validation"]["macro_balanced_accuracy"] > 0.5 + MARGIN, meta["validation"]
     model, tok = load_judge(demo_judge)
     heldout = examples(seed=0, n_dialogues=HELDOUT_DIALOGUES, heldout=True)
     figures = rule_figures(heldout, predict(model, tok, heldout, rubric=RUBRIC))
     baseline = rule_figures(heldout, always_clean(heldout))
     assert figures["macro_balanced_accuracy"] >= baseline["macro_balanced_accuracy"] + MARGIN, figures
     assert figures["micro_f1"] >= 0.3, figures
+
+
+@pytest.mark.slow
+def test_the_build_keeps_the_best_on_validation_and_tries_again_below_the_bar(tiny_model, tmp_path, monkeypatch):
+    """An adapter that stays on its plateau is not the build's answer: the build reads its decisions on a
+    validation split every few steps, keeps the best, and starts a fresh adapter while the best is below
+    ``GOOD_ENOUGH`` (a CPU whose floats kept the first attempt on the plateau failed the held-out bar)."""
+    from engine.tinymodel import judge
+
+    monkeypatch.setattr(judge, "EVAL_EVERY", 2)
+    small = {"base": tiny_model, "seed": 0, "steps": 4, "dialogues": 2, "validation_dialogues": 2}
+    monkeypatch.setattr(judge, "GOOD_ENOUGH", 1.01)  # never reached: every attempt runs
+    stats = judge.train_judge(out=tmp_path / "all", attempts=3, **small)
+    curve = stats["validation"]["curve"]
+    assert [(attempt, step) for attempt, step, _, _ in curve] == [(a, s) for a in range(3) for s in (2, 4)]
+    best = max(curve, key=lambda row: row[3])
+    assert stats["validation"]["macro_balanced_accuracy"] == best[3]
+    assert (stats["validation"]["attempt"], stats["validation"]["step"]) == (best[0], best[1])
+    assert stats["validation"]["attempts"] == 3
+
+    # what is saved is that best adapter: read again on the same split, it scores what the build recorded
+    (tmp_path / "all" / judge.META_FILE).write_text(json.dumps({"base": str(tiny_model)}))
+    model, tok = judge.load_judge(tmp_path / "all")
+    validation = examples(seed=0, n_dialogues=2, validation=True, rubric=RUBRIC)
+    prefixes = judge._PrefixCache(model, tok)
+    with model.disable_adapter():
+        held = [judge.features(model, tok, prefixes, judge.encode(tok, x, rubric=RUBRIC).prompt, x.verdict_text())
+                for x in validation]  # fmt: skip
+    true_id, false_id = judge._first_token(tok, "true"), judge._first_token(tok, "false")
+    assert judge.validation_score(model, held, validation, true_id, false_id) == pytest.approx(best[3], abs=1e-4)
+
+    monkeypatch.setattr(judge, "GOOD_ENOUGH", 0.0)  # the first attempt is good enough: no second
+    stats = judge.train_judge(out=tmp_path / "one", attempts=3, **small)
+    assert {row[0] for row in stats["validation"]["curve"]} == {0} and stats["validation"]["attempts"] == 1
 
 
 @pytest.mark.slow
