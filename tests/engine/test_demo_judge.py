@@ -18,8 +18,8 @@ RUBRIC = default_rubric()
 RUBRIC_IDS = {r.id for r in RUBRIC.rules}
 HELDOUT_DIALOGUES = 8
 # Balanced accuracy of "always clean" is 0.5 on every rule; a judge that learnt nothing scores about that.
-# Builds of the default recipe scored 0.82 and 0.70 on 40 held-out dialogues on two machines (docs/engine.md,
-# "The demo judge"); the bar sits well below so that a build on another CPU, whose floats differ, passes too.
+# Builds selected on validation read 0.85 and 0.86 on 40 held-out dialogues on two kernel platforms (docs/engine.md,
+# "The demo judge"); the bar sits well below, and a build whose every attempt stayed on its plateau fails it.
 MARGIN = 0.15
 
 
