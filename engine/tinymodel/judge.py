@@ -54,7 +54,7 @@ CLIP = 10.0  # the decisions' gradients are small until the adapter finds the re
 VALIDATION_DIALOGUES = 24  # the build's model-selection split (``judge_data.examples(validation=True)``)
 EVAL_EVERY = 50  # steps between validation readings; the best reading's adapter is the one saved
 GOOD_ENOUGH = 0.8  # validation macro balanced accuracy that ends the build (below it: another attempt)
-ATTEMPTS = 4  # about half of all attempts left the plateau in 600 steps (docs/engine.md, "The demo judge")
+ATTEMPTS = 6  # about four in ten attempts left the plateau in 600 steps (docs/engine.md, "The demo judge")
 LORA = {"r": 64, "lora_alpha": 128, "lora_dropout": 0.0}
 
 
