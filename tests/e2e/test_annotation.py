@@ -22,7 +22,7 @@ def test_pairwise_with_the_keyboard_only_and_script_shown_as_text(page, login, l
     page.goto(f"{live_server.url}/annotation/")
     screenshot("workspace")
     page.click("button.start")
-    page.wait_for_selector("#answer-form")
+    page.wait_for_selector("#answer-form[data-keys=ready]")  # keys.js has bound the keys
     hotel = page.locator(".bubble.hotel", has_text="window.pwned").first
     assert "<script>window.pwned = 1</script>" in hotel.inner_text()
     assert page.evaluate("typeof window.pwned") == "undefined"
@@ -52,7 +52,7 @@ def test_rubric_scores_with_the_keyboard_only(page, login, live_server, screensh
     login(make_user("bo", "bd_expert"))
     page.goto(f"{live_server.url}/annotation/")
     page.click("button.start")
-    page.wait_for_selector("#answer-form fieldset.score")
+    page.wait_for_selector("#answer-form[data-keys=ready] fieldset.score")
     assert page.locator(".keys kbd", has_text="5").count() == 1  # the legend: 1–5 score
     for key in ("4", "5", "3", "2"):
         page.keyboard.press(key)

@@ -43,7 +43,7 @@ def test_an_annotator_changes_an_earlier_answer(page, login, live_server, screen
     login(annotator)
     page.goto(f"{live_server.url}/annotation/queues/{queue.pk}/next/")
     page.click("#start")
-    page.wait_for_selector("#answer-form")
+    page.wait_for_selector("#answer-form[data-keys=ready]")  # keys.js has bound the keys
     page.keyboard.press("a")
     page.keyboard.press("2")
     with page.expect_navigation():
@@ -53,6 +53,7 @@ def test_an_annotator_changes_an_earlier_answer(page, login, live_server, screen
     screenshot("answers-previous-with-change")
     page.click(f"#change-{first.pk}")
     page.wait_for_selector("#changing-note")
+    page.wait_for_selector("#answer-form[data-keys=ready]")
     assert page.locator("input[name=side][value=A]").is_checked()
     assert page.locator("input[name=strength][value='2']").is_checked()
     assert page.locator("#skip").count() == 0

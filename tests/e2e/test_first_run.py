@@ -94,7 +94,7 @@ def test_skip_then_nothing_wrong_with_the_keyboard(page, demo_login, live_server
     demo_login("bd")
     page.goto(f"{live_server.url}/annotation/")
     page.locator("tr", has_text=queue.name).locator("button.start").click()
-    page.wait_for_selector("#answer-form")
+    page.wait_for_selector("#answer-form[data-keys=ready]")  # keys.js has bound the keys
     first = Assignment.objects.get(user__username="bd")
     assert "You answered 0 items here" in page.locator("#task-progress").inner_text()
     screenshot("task-bad-case-with-skip")

@@ -73,4 +73,7 @@
     action(binding);
     event.preventDefault();
   });
+  // The keys work from here on: a deferred script runs after the form is parsed, so a key pressed before
+  // this line is lost; browser tests wait for the mark before they press one.
+  form.dataset.keys = "ready";
 })();
