@@ -18,7 +18,7 @@ def test_rating_panel_by_keyboard(page, login, live_server, role_users, screensh
     login(rater)
     page.goto(f"{live_server.url}/eval/")
     page.keyboard.press("Enter")
-    page.wait_for_selector("#panel-form")
+    page.wait_for_selector("#panel-form[data-keys=ready]")  # panel.js has bound the keys
     assert "Secret" not in page.content()
     screenshot("panel")
     # Responses in page order: turn 0 A, B, C then turn 2 A, B, C. Rate A 5 (+ excellent), B 4, C 2.

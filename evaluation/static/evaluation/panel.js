@@ -45,4 +45,5 @@
     event.preventDefault();
   });
   focus(0);
+  form.dataset.keys = "ready";  // the keys work from here on (a deferred script; browser tests wait for it)
 })();
