@@ -98,12 +98,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _cpu_name() -> str:
+def _cpuinfo(field: str) -> str:
+    """The first ``field`` line's value in /proc/cpuinfo ("" where there is none)."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
         return ""
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(field)), "")
+
+
+def _cpu_name() -> str:
+    return _cpuinfo("model name")
 
 
 def ensure_tiny_model(*, seed: int = 0) -> Path:
@@ -164,12 +169,7 @@ def platform_id() -> str:
 
 
 def _cpu_flags_digest() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return ""
-    flags = next((line.split(":", 1)[1] for line in lines if line.startswith("flags")), "")
-    return hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:12]
+    return hashlib.sha256(" ".join(sorted(_cpuinfo("flags").split())).encode()).hexdigest()[:12]
 
 
 def _base_weights_sha256(base: Path) -> str:
